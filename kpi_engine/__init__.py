@@ -1,0 +1,1 @@
+"""KPI and incentive-compensation rules engine (public API)."""

@@ -1,0 +1,72 @@
+"""Shared fixtures: a fresh store on the backend chosen by ``KPI_TEST_DATABASE_URL``.
+
+Without the variable the suite runs on SQLite files; with a PostgreSQL URL every store
+fixture runs on that server (its tables are emptied between tests).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from kpi_engine._schema import metadata
+from kpi_engine._store import Store, open_store
+
+POSTGRES_URL_ENV = "KPI_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str:
+    return os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
+
+
+def _reset_postgres(url: str) -> Store:
+    store = open_store(url)
+    with store.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return store
+
+
+@pytest.fixture(scope="session")
+def _postgres_ready() -> str:
+    """PostgreSQL URL, migrated once; skipped only outside CI when the server is absent."""
+    url = postgres_url()
+    try:
+        store = open_store(url)
+        store.dispose()
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {url} is required on CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {url}: {exc}")
+    return url
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+    """A migrated, empty store on the suite's backend."""
+    url = os.environ.get("KPI_TEST_DATABASE_URL")
+    if url:
+        request.getfixturevalue("_postgres_ready")
+        s = _reset_postgres(url)
+    else:
+        s = open_store(f"sqlite:///{tmp_path / 'kpi.sqlite'}")
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'kpi-sqlite.sqlite'}")
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def postgres_store(_postgres_ready: str) -> Iterator[Store]:
+    s = _reset_postgres(_postgres_ready)
+    yield s
+    s.dispose()
