@@ -1,1 +1,68 @@
-"""KPI and incentive-compensation rules engine (public API)."""
+"""KPI and incentive-compensation rules engine: CRM facts in, explained payouts out.
+
+The public API. Plugins and connectors import only from here.
+"""
+
+from . import _schema as schema
+from ._engine import EvaluationRun, Outcome, evaluate, get_run, list_runs
+from ._errors import (
+    ConfigurationError,
+    EvaluationError,
+    ImportRejected,
+    KPIError,
+    PeriodError,
+    PlanError,
+    PluginError,
+    StoreError,
+)
+from ._money import Money, Ratio, quantize, to_decimal
+from ._periods import Period, parse_period
+from ._plan import LoadedPlan, Plan, load_plan, parse_plan
+from ._store import Store, default_database_url, open_store
+from ._types import Amount, Metric, MetricContext, RuleContext, RuleResult, RuleType, TargetLevels
+from ._version import __version__
+from .hookspecs import hookimpl
+from .plugins import PluginInfo, Registry, get_registry, load_plugins
+
+__all__ = [
+    "Amount",
+    "ConfigurationError",
+    "EvaluationError",
+    "EvaluationRun",
+    "ImportRejected",
+    "KPIError",
+    "LoadedPlan",
+    "Metric",
+    "MetricContext",
+    "Money",
+    "Outcome",
+    "Period",
+    "PeriodError",
+    "Plan",
+    "PlanError",
+    "PluginError",
+    "PluginInfo",
+    "Ratio",
+    "Registry",
+    "RuleContext",
+    "RuleResult",
+    "RuleType",
+    "Store",
+    "StoreError",
+    "TargetLevels",
+    "__version__",
+    "default_database_url",
+    "evaluate",
+    "get_registry",
+    "get_run",
+    "hookimpl",
+    "list_runs",
+    "load_plan",
+    "load_plugins",
+    "open_store",
+    "parse_period",
+    "parse_plan",
+    "quantize",
+    "schema",
+    "to_decimal",
+]

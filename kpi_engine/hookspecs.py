@@ -1,0 +1,48 @@
+"""Hook specifications: what a plugin can add to the engine.
+
+A plugin is any module or object with functions marked ``@kpi_engine.hookimpl`` and named
+as below; each returns typed records. Register it under the ``kpi_engine.plugins``
+entry-point group::
+
+    [project.entry-points."kpi_engine.plugins"]
+    my_metrics = "my_package.metrics"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from ._types import Metric, RuleType
+
+__all__ = ["hookimpl", "hookspec", "kpi_metrics", "kpi_rule_types"]
+
+hookspec = pluggy.HookspecMarker("kpi_engine")
+hookimpl = pluggy.HookimplMarker("kpi_engine")
+
+
+@hookspec
+def kpi_metrics() -> Iterable[Metric]:
+    """Metrics this plugin computes per person and period.
+
+    Example::
+
+        @hookimpl
+        def kpi_metrics():
+            yield Metric(name="visits", description="Customer visits", unit="count",
+                         query=lambda ctx: select(...))
+    """
+
+
+@hookspec
+def kpi_rule_types() -> Iterable[RuleType]:
+    """Rule types plans may use (``type:`` in a plan's rule).
+
+    Example::
+
+        @hookimpl
+        def kpi_rule_types():
+            yield RuleType(name="flat_bonus", description="...", config_model=FlatBonus,
+                           metrics=lambda cfg: {cfg.metric}, evaluate=evaluate_flat_bonus)
+    """
