@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from kpi_engine._schema import metadata
 from kpi_engine._store import Store, open_store
@@ -31,27 +31,45 @@ def _reset_postgres(url: str) -> Store:
     return store
 
 
+def _in_schema(url: str, schema: str) -> str:
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
 @pytest.fixture(scope="session")
-def _postgres_ready() -> str:
-    """PostgreSQL URL, migrated once; skipped only outside CI when the server is absent."""
-    url = postgres_url()
+def _postgres_ready() -> Iterator[str]:
+    """A PostgreSQL URL on a schema of this test session's own, so parallel runs never collide.
+
+    Skipped only outside CI when the server is absent; on CI a missing server fails the run.
+    """
+    base = os.environ.get("KPI_TEST_DATABASE_URL") or postgres_url()
+    schema = f"kpi_test_{os.getpid()}"
     try:
-        store = open_store(url)
-        store.dispose()
+        admin = create_engine(_psycopg(base))
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        url = _in_schema(base, schema)
+        open_store(url).dispose()
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {url} is required on CI: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {url}: {exc}")
-    return url
+            pytest.fail(f"PostgreSQL at {base} is required on CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+def _psycopg(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1] if url.startswith("postgresql://") else url
 
 
 @pytest.fixture
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
     """A migrated, empty store on the suite's backend."""
-    url = os.environ.get("KPI_TEST_DATABASE_URL")
-    if url:
-        request.getfixturevalue("_postgres_ready")
-        s = _reset_postgres(url)
+    if os.environ.get("KPI_TEST_DATABASE_URL"):
+        s = _reset_postgres(request.getfixturevalue("_postgres_ready"))
     else:
         s = open_store(f"sqlite:///{tmp_path / 'kpi.sqlite'}")
     yield s
