@@ -146,7 +146,9 @@ def _problems(exc: ValidationError, doc: Located, model: type[BaseModel], prefix
             valid = _keys_of(owner) if owner else []
             near = difflib.get_close_matches(key, valid, n=1)
             hint = (f"did you mean {near[0]!r}? " if near else "") + (f"valid keys: {', '.join(valid)}" if valid else "")
-            out.append(f"{doc.path}:{line}:{col}: unknown key {key!r} at {where}. {hint}".rstrip())
+            parent = ".".join(str(p) for p in loc[:-1])
+            place = f" in {parent}" if parent else ""
+            out.append(f"{doc.path}:{line}:{col}: unknown key {key!r}{place}. {hint}".rstrip())
         elif err["type"] == "missing":
             out.append(f"{doc.path}:{line}:{col}: {where} is required but missing.")
         else:
@@ -204,7 +206,7 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, registry: Registry | N
         count = len(problems)
         raise PlanError(
             f"{problems[0]}" if count == 1 else f"{path} has {count} problems; the first: {problems[0]}",
-            hint=None if count == 1 else "every problem is listed below",
+            hint=None if count == 1 else "fix each problem listed above",
             problems=problems,
         )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -99,6 +99,24 @@ def _text(line: dict[str, Decimal | None]) -> dict[str, str | None]:
     return {k: (None if v is None else str(v)) for k, v in line.items()}
 
 
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def _explain(config: TieredCommission, inputs: dict[str, str], lines: list[dict[str, object]], total: Decimal) -> str:
+    """One sentence a rep can check by hand: what was measured and how each band paid."""
+    measured = f"{config.measure} {Decimal(inputs[config.measure]):,}"
+    if "attainment" in inputs:
+        measured += f" = {_percent(Decimal(inputs['attainment']).quantize(Decimal('0.0001')))} of target {Decimal(inputs['target']):,}"
+    if not lines:
+        return f"{measured}; nothing to pay."
+    if config.per == "transaction":
+        return f"{measured}; {len({l['record_id'] for l in lines})} transactions each measured from zero; total {total:,}."
+    parts = " + ".join(f"{Decimal(str(l['basis'])):,} × {_percent(Decimal(str(l['rate'])))}" for l in lines)
+    how = "whole amount at the reached band" if config.method == "retroactive" else "each band's part at its rate"
+    return f"{measured}; {how}: {parts} = {total:,}."
+
+
 def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
     """Pay every person in scope by the tiers (a zero line for a person with nothing to pay)."""
     results: list[RuleResult] = []
@@ -138,6 +156,7 @@ def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
         total = ctx.round_total(sum((Decimal(str(line["amount"])) for line in lines), ZERO))
         trace["lines"] = lines
         trace["total"] = str(total)
+        trace["explanation"] = _explain(config, trace["inputs"], lines, total)
         results.append(RuleResult(person_id=person, amount=total, trace=trace))
     return results
 

@@ -1,0 +1,320 @@
+"""The ``kpi`` command: a thin layer over the public API (every command is a function you can call)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import _schema as s
+from ._errors import ConfigurationError, KPIError
+from ._format import FORMATS, render
+from ._store import DATABASE_URL_ENV, Store, open_store
+from ._version import __version__
+
+__all__ = ["main"]
+
+
+class _Settings:
+    def __init__(self, db: str | None, debug: bool) -> None:
+        self.db = db
+        self.debug = debug
+
+    def store(self) -> Store:
+        return open_store(self.db)
+
+
+pass_settings = click.make_pass_decorator(_Settings)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on standard error, fed by the library's ``progress(step, done, total)`` callbacks."""
+    bar: Any = None
+    state = {"done": 0}
+
+    def update(step: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.label = f"{label}: {step}"
+        bar.update(max(done - state["done"], 0))
+        state["done"] = done
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", help=f"Database URL (default: ${DATABASE_URL_ENV} or sqlite:///kpi.sqlite).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.version_option(__version__, prog_name="kpi")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
+    """KPI and incentive-compensation engine: import CRM data, evaluate plans, explain every payout."""
+    ctx.obj = _Settings(db, debug)
+
+
+# --- demo ---------------------------------------------------------------------------
+
+
+def _latest_full_month(today: date) -> str:
+    y, m = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{y}-{m:02d}"
+
+
+@cli.command()
+@click.option("--month", metavar="YYYY-MM", help="Last month of sample data (default: the latest full month).")
+@click.option("--seed", default=2026, show_default=True, help="Seed of the sample company (same seed, same data).")
+@click.pass_context
+def demo(ctx: click.Context, month: str | None, seed: int) -> None:
+    """Generate a sample company into ./kpi.sqlite, evaluate the example plan, print the payouts."""
+    from importlib.resources import files
+
+    from ._engine import evaluate
+    from ._periods import parse_period
+    from .sample import generate_sample_company
+
+    settings: _Settings = ctx.obj
+    month = month or _latest_full_month(date.today())
+    parse_period(month)
+    store = settings.store()
+    click.echo(f"Database: {store.display_url}")
+    with store.connect() as conn:
+        sources = set(conn.execute(s.people.select().with_only_columns(s.people.c.source).distinct()).scalars())
+    if sources - {"demo"}:
+        raise ConfigurationError(
+            f"the database {store.display_url} already holds data that is not the sample company.",
+            hint="run the demo in an empty folder or give another database with --db",
+        )
+    if not sources:
+        with _progress("Generating the sample company") as progress, store.begin() as conn:
+            summary = generate_sample_company(conn, seed=seed, end_month=month, progress=progress)
+        Path("kpi-demo.ground-truth.json").write_text(summary.ground_truth_json(), encoding="utf-8")
+        counts = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in summary.counts.items() if n)
+        click.echo(f"Sample company {summary.first_month}..{summary.last_month}: {counts}.")
+        click.echo(f"Planted gaming cases (ground truth for the checks): kpi-demo.ground-truth.json ({len(summary.ground_truth)} cases).")
+    else:
+        click.echo("The sample company is already loaded; evaluating again (same data, same outcomes).")
+    plan_path = files("kpi_engine_rules").joinpath("sales-commission.yaml")
+    with _progress(f"Evaluating sales-commission for {month}") as progress:
+        run = evaluate(store, Path(str(plan_path)), month, progress=progress)
+    click.echo()
+    _print_run_summary(store, run)
+
+
+def _people_names(store: Store) -> dict[str, tuple[str, str | None]]:
+    with store.connect() as conn:
+        return {pid: (name, team) for pid, name, team in conn.execute(s.people.select().with_only_columns(s.people.c.id, s.people.c.name, s.people.c.team_id))}
+
+
+def _outcome_rows(store: Store, run: Any, person: str | None = None) -> list[dict[str, Any]]:
+    names = _people_names(store)
+    rows = []
+    for o in run.outcomes:
+        if person and o.person_id != person:
+            continue
+        inputs = o.trace.get("inputs", {})
+        name, team = names.get(o.person_id, (o.person_id, None))
+        attainment = inputs.get("attainment")
+        rows.append(
+            {
+                "person": o.person_id,
+                "name": name,
+                "team": team,
+                "rule": o.rule_id,
+                "kind": o.kind,
+                "measured": Decimal(next(iter(inputs.values()))) if inputs else None,
+                "target": Decimal(inputs["target"]) if "target" in inputs else None,
+                "attainment": f"{Decimal(attainment) * 100:.1f}%" if attainment else None,
+                "amount": o.amount,
+                "currency": o.currency,
+                "why": o.trace.get("explanation") or o.trace.get("skipped"),
+                "trace": dict(o.trace),
+            }
+        )
+    return rows
+
+
+def _print_run_summary(store: Store, run: Any) -> None:
+    rows = sorted(_outcome_rows(store, run), key=lambda r: (-(r["amount"] or 0), r["person"]))
+    paid = [r for r in rows if r["amount"]]
+    click.echo(f"Plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone}) · run {run.id}")
+    click.echo(render(rows, ["person", "name", "team", "measured", "target", "attainment", "amount", "currency"], numeric=("measured", "target", "amount", "attainment")))
+    total = run.total()
+    currency = rows[0]["currency"] if rows else ""
+    click.echo(f"\n{len(rows)} people evaluated, {len(paid)} paid, total {total:,} {currency}.")
+    if paid:
+        click.echo(f"Why {paid[0]['name']} earns {paid[0]['amount']:,}: {paid[0]['why']}")
+    click.echo("Every line with its reasons: kpi outcomes --format json")
+
+
+# --- import, evaluate, outcomes -----------------------------------------------------
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--entity", type=click.Choice(["people", "deals", "activities", "leads", "targets"]), help="What the file holds (default: from the mapping or the file name).")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), help="YAML column mapping (field: header, stage map, defaults, time zone).")
+@click.option("--source", help="Name of the system the export came from (default: the mapping's, else 'import').")
+@click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER", help="Map one field to a header of the file; repeatable.")
+@pass_settings
+def import_(settings: _Settings, files: tuple[Path, ...], entity: str | None, mapping: Path | None, source: str | None, columns: tuple[str, ...]) -> None:
+    """Import CRM exports (CSV or XLSX). A file with a bad row is rejected whole."""
+    from ._importing import import_file
+
+    overrides: dict[str, str] = {}
+    for item in columns:
+        field, sep, header = item.partition("=")
+        if not sep or not field.strip():
+            raise ConfigurationError(f"--column {item!r} is not FIELD=HEADER.", hint="e.g. --column amount='Deal Amount'")
+        overrides[field.strip()] = header.strip()
+    store = settings.store()
+    for path in files:
+        with _progress(f"Importing {path.name}") as progress:
+            summary = import_file(store, path, entity=entity, mapping=mapping, source=source, columns=overrides or None, progress=progress)
+        click.echo(
+            f"{path.name}: {summary.rows_read} rows of {summary.entity}: {summary.inserted} inserted, "
+            f"{summary.updated} updated, {summary.unchanged} unchanged."
+        )
+
+
+@cli.command()
+@click.option("--plan", "plan_file", required=True, type=click.Path(path_type=Path), help="Plan file (YAML).")
+@click.option("--period", required=True, help="2026-10, 2026-Q3, 2026 or 2026-01-01..2026-03-15.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@pass_settings
+def evaluate(settings: _Settings, plan_file: Path, period: str, fmt: str) -> None:
+    """Evaluate a plan for a period and save the run (re-running an open period replaces it)."""
+    from ._engine import evaluate as run_evaluation
+    from ._periods import parse_period
+    from ._plan import load_plan
+
+    the_period = parse_period(period)
+    plan = load_plan(plan_file)
+    store = settings.store()
+    with _progress(f"Evaluating {plan.id} for {the_period.label}") as progress:
+        run = run_evaluation(store, plan, the_period, progress=progress)
+    if fmt == "table":
+        _print_run_summary(store, run)
+    else:
+        _echo_outcomes(store, run, fmt, None)
+
+
+def _echo_outcomes(store: Store, run: Any, fmt: str, person: str | None) -> None:
+    rows = _outcome_rows(store, run, person)
+    for row in rows:
+        row["run"] = run.id
+        row["period"] = run.period
+    if fmt == "json":
+        click.echo(render(rows, [], "json"))
+    elif fmt == "csv":
+        click.echo(render(rows, ["run", "period", "person", "name", "team", "rule", "kind", "measured", "target", "attainment", "amount", "currency", "why"], "csv"))
+    else:
+        click.echo(f"Run {run.id} · plan {run.plan_id} {run.plan_version} · period {run.period} · data {run.data_watermark}")
+        click.echo(render(rows, ["person", "name", "rule", "attainment", "amount", "currency", "why"], numeric=("amount", "attainment")))
+
+
+@cli.command()
+@click.option("--run", "run_id", metavar="ID", help="Run to show (default: the newest).")
+@click.option("--person", metavar="ID", help="Only this person's lines.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@pass_settings
+def outcomes(settings: _Settings, run_id: str | None, person: str | None, fmt: str) -> None:
+    """Show the outcomes of an evaluation run, with the reason for each line."""
+    from ._engine import get_run
+
+    store = settings.store()
+    _echo_outcomes(store, get_run(store, run_id), fmt, person)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@pass_settings
+def runs(settings: _Settings, fmt: str) -> None:
+    """List saved evaluation runs, newest first."""
+    from ._engine import list_runs
+
+    rows = [
+        {"run": r.id, "plan": r.plan_id, "version": r.plan_version, "period": r.period, "status": r.status, "engine": r.engine_version, "created": r.created_at.isoformat(timespec="seconds")}
+        for r in list_runs(settings.store())
+    ]
+    click.echo(render(rows, ["run", "plan", "version", "period", "status", "engine", "created"], fmt))
+
+
+# --- plugins ------------------------------------------------------------------------
+
+
+@cli.group()
+def plugins() -> None:
+    """Plugins: built-in and installed metric, rule and connector plugins."""
+
+
+@plugins.command("list")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def plugins_list(fmt: str) -> None:
+    """Show each plugin's name, version, origin and what it provides."""
+    from .plugins import get_registry
+
+    registry = get_registry()
+    rows = [{"name": p.name, "version": p.version, "origin": p.origin, "provides": p.provides, "error": p.error} for p in registry.plugins]
+    if fmt != "table":
+        click.echo(render(rows, ["name", "version", "origin", "provides", "error"], fmt))
+        return
+    for row in rows:
+        row["provides"] = f"{len(row['provides'])} item(s)"
+    columns = ["name", "version", "origin", "provides"] + (["error"] if any(p.error for p in registry.plugins) else [])
+    click.echo(render(rows, columns))
+    provided = [
+        {"kind": "rule type", "name": name, "plugin": registry.owners[("rule type", name)], "description": rt.description}
+        for name, rt in sorted(registry.rule_types.items())
+    ] + [
+        {"kind": "metric", "name": name, "plugin": registry.owners[("metric", name)], "description": m.description}
+        for name, m in sorted(registry.metrics.items())
+    ]
+    click.echo()
+    click.echo(render(provided, ["kind", "name", "plugin", "description"]))
+
+
+# --- entry point --------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: errors become one sentence and a hint on stderr, with a non-zero exit."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="kpi", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KPIError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc.message}", err=True)
+        problems = getattr(exc, "problems", [])
+        if len(problems) > 1:
+            for problem in problems:
+                click.echo(f"  - {problem}", err=True)
+        if exc.hint:
+            click.echo(f"Hint: {exc.hint}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - never a traceback for users unless asked
+        if debug:
+            raise
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc}", err=True)
+        click.echo("Hint: run again with --debug for the details, and report it if it persists.", err=True)
+        sys.exit(1)
+    sys.exit(0)
