@@ -43,7 +43,7 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str = "t
         return out.getvalue().rstrip("\n")
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(_pad(c, widths[i], c in numeric) for i, c in enumerate(columns))]
+    lines = ["  ".join(_pad(c, widths[i], c in numeric) for i, c in enumerate(columns)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for r in cells:
         lines.append("  ".join(_pad(v, widths[i], columns[i] in numeric) for i, v in enumerate(r)).rstrip())

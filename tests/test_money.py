@@ -1,0 +1,58 @@
+"""Money is exact from YAML to database to output."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kpi_engine import to_decimal
+from kpi_engine._yaml import load_located
+
+
+def test_percent_and_thousands_separators_read_exactly():
+    assert to_decimal("5%") == Decimal("0.05")
+    assert to_decimal("12,500.10") == Decimal("12500.10")
+    assert to_decimal(3) == Decimal(3)
+
+
+def test_binary_floats_are_refused():
+    with pytest.raises(TypeError, match="float"):
+        to_decimal(0.1)
+
+
+def test_yaml_decimal_literals_stay_exact():
+    doc = load_located("rate: 0.07\namount: 1234.56\n")
+    assert doc.data == {"rate": Decimal("0.07"), "amount": Decimal("1234.56")}
+
+
+def test_amounts_survive_the_database_to_the_last_digit(store):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import func, select
+
+    from kpi_engine import schema
+
+    when = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    with store.begin() as conn:
+        conn.execute(schema.people.insert().values(id="p", name="p", role="sales_rep"))
+        conn.execute(
+            schema.deals.insert(),
+            [
+                {"source": "t", "remote_id": str(i), "owner_id": "p", "status": "won", "amount": Decimal("0.10"), "currency": "CNY", "closed_at": when, "is_deleted": False}
+                for i in range(1000)
+            ],
+        )
+    with store.connect() as conn:
+        total = conn.execute(select(func.sum(schema.deals.c.amount))).scalar()
+    assert total == Decimal("100.0000") and isinstance(total, Decimal)
+
+
+def test_an_amount_finer_than_the_stored_scale_is_refused_not_rounded(store):
+    from sqlalchemy.exc import StatementError
+
+    from kpi_engine import schema
+
+    with pytest.raises(StatementError, match="decimal places"), store.begin() as conn:
+        conn.execute(schema.people.insert().values(id="p", name="p", role="sales_rep"))
+        conn.execute(schema.deals.insert().values(source="t", remote_id="1", owner_id="p", status="won", amount=Decimal("0.00001"), currency="CNY", is_deleted=False))
