@@ -15,7 +15,7 @@ from ._errors import (
     PluginError,
     StoreError,
 )
-from ._money import Money, Ratio, quantize, to_decimal
+from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan, Plan, load_plan, parse_plan
 from ._store import Store, default_database_url, open_store
@@ -59,9 +59,11 @@ __all__ = [
     "list_runs",
     "load_plan",
     "load_plugins",
+    "money_text",
     "open_store",
     "parse_period",
     "parse_plan",
+    "plain",
     "quantize",
     "schema",
     "to_decimal",

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
 
 from . import _schema as s
 from ._errors import EvaluationError
+from ._money import money_text
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan, load_plan
 from ._store import Store
@@ -45,7 +46,7 @@ class Outcome:
             "person_id": self.person_id,
             "rule_id": self.rule_id,
             "kind": self.kind,
-            "amount": None if self.amount is None else str(self.amount),
+            "amount": None if self.amount is None else money_text(self.amount),
             "currency": self.currency,
             "trace": dict(self.trace),
         }
@@ -218,7 +219,7 @@ def evaluate(
         )
         _save(conn, run, the_period)
         step("saved", total_steps, total_steps)
-    return run
+    return get_run(store, run.id)  # what was saved is what the caller sees
 
 
 def _targets(conn: Connection, metrics: set[str], period: Period, people: list[str]) -> dict[str, dict[str, TargetLevels]]:

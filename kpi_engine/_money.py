@@ -13,7 +13,18 @@ from typing import Any
 from sqlalchemy import BigInteger
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["MONEY_SCALE", "RATIO_SCALE", "ROUNDING_MODES", "ExactDecimal", "Money", "Ratio", "quantize", "to_decimal"]
+__all__ = [
+    "MONEY_SCALE",
+    "RATIO_SCALE",
+    "ROUNDING_MODES",
+    "ExactDecimal",
+    "Money",
+    "Ratio",
+    "money_text",
+    "plain",
+    "quantize",
+    "to_decimal",
+]
 
 MONEY_SCALE = 4
 """Money is stored in ten-thousandths of the currency unit (exact for every ISO 4217 currency)."""
@@ -59,6 +70,21 @@ def to_decimal(value: Any) -> Decimal:
 def quantize(value: Decimal, places: int, mode: str = "half_up") -> Decimal:
     """Round to ``places`` decimals with a named rounding mode (see ``ROUNDING_MODES``)."""
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[mode])
+
+
+def plain(value: Decimal) -> str:
+    """A number without exponent or trailing zeros: ``100000``, ``22000.5``, ``0.05``."""
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "0") else text
+
+
+def money_text(value: Decimal, min_places: int = 2) -> str:
+    """An amount with at least ``min_places`` decimals and no meaningless trailing zeros beyond them."""
+    normal = value.normalize()
+    exponent = normal.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -min_places:
+        normal = value.quantize(Decimal(1).scaleb(-min_places))
+    return f"{normal:f}"
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

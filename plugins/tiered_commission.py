@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kpi_engine import Amount, RuleContext, RuleResult, RuleType, hookimpl
+from kpi_engine import Amount, RuleContext, RuleResult, RuleType, hookimpl, money_text, plain
 
 __all__ = ["Tier", "TieredCommission", "kpi_rule_types", "tier_split"]
 
@@ -96,7 +96,7 @@ def tier_split(config: TieredCommission, value: Decimal, scale: Decimal = Decima
 
 
 def _text(line: dict[str, Decimal | None]) -> dict[str, str | None]:
-    return {k: (None if v is None else str(v)) for k, v in line.items()}
+    return {k: (None if v is None else plain(v)) for k, v in line.items()}
 
 
 def _percent(rate: Decimal) -> str:
@@ -130,14 +130,14 @@ def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
             "method": config.method,
             "basis": config.basis,
             "per": config.per,
-            "inputs": {config.measure: str(measured)},
+            "inputs": {config.measure: plain(measured)},
         }
         lines: list[dict[str, object]] = []
         if config.per == "transaction":
             for record_id, amount in records.get(person, ()):
                 for line in tier_split(config, amount):
                     line_amount = ctx.round_line(line["amount"])
-                    lines.append({**_text(line), "amount": str(line_amount), "record_id": record_id})
+                    lines.append({**_text(line), "amount": money_text(line_amount), "record_id": record_id})
         elif config.basis == "attainment":
             levels = ctx.targets.get(target_metric, {}).get(person)
             if levels is None or levels.target == ZERO:
@@ -145,17 +145,17 @@ def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
                 results.append(RuleResult(person_id=person, amount=None, trace=trace, kind="payout"))
                 continue
             attainment = measured / levels.target
-            trace["inputs"] |= {"target": str(levels.target), "attainment": str(attainment)}
+            trace["inputs"] |= {"target": plain(levels.target), "attainment": plain(attainment)}
             for line in tier_split(config, attainment, scale=levels.target):
-                lines.append({**_text(line), "amount": str(ctx.round_line(line["amount"]))})
+                lines.append({**_text(line), "amount": money_text(ctx.round_line(line["amount"]))})
         else:
             for line in tier_split(config, measured):
-                lines.append({**_text(line), "amount": str(ctx.round_line(line["amount"]))})
+                lines.append({**_text(line), "amount": money_text(ctx.round_line(line["amount"]))})
         if evidence_table:
             trace["records"] = {"table": evidence_table, "ids": [rid for rid, _ in records.get(person, ())]}
         total = ctx.round_total(sum((Decimal(str(line["amount"])) for line in lines), ZERO))
         trace["lines"] = lines
-        trace["total"] = str(total)
+        trace["total"] = money_text(total)
         trace["explanation"] = _explain(config, trace["inputs"], lines, total)
         results.append(RuleResult(person_id=person, amount=total, trace=trace))
     return results

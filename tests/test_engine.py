@@ -1,0 +1,106 @@
+"""Evaluation runs: scoped people, time zones, replaceable open periods, identical results everywhere."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from kpi_engine import EvaluationError, evaluate, get_run, list_runs, load_plan, schema
+from tests.factories import add_person, add_target, add_won_deals
+
+EXAMPLE = Path(__file__).parent.parent / "rules" / "sales-commission.yaml"
+SHANGHAI_MONTH_END = datetime(2026, 10, 31, 15, 30, tzinfo=timezone.utc)  # 23:30 on 31 October in Shanghai
+SHANGHAI_NEXT_MONTH = datetime(2026, 10, 31, 16, 30, tzinfo=timezone.utc)  # 00:30 on 1 November in Shanghai
+
+
+def _company(store) -> None:
+    add_person(store, "E1", team="east")
+    add_person(store, "E2", team="east")
+    add_person(store, "M1", role="marketing_specialist", team="mkt")
+    add_person(store, "GONE", team="east", leave_date=date(2026, 9, 15))
+    add_person(store, "NEW", team="east", hire_date=date(2026, 11, 3))
+    add_won_deals(store, "E1", ["60000.00", "52000.50"], currency="CNY")
+    add_won_deals(store, "E1", ["10000"], closed_at=SHANGHAI_MONTH_END, currency="CNY")
+    add_won_deals(store, "E1", ["99999"], closed_at=SHANGHAI_NEXT_MONTH, currency="CNY")
+    add_won_deals(store, "E2", ["40000"], currency="CNY")
+    for person, target in (("E1", "100000"), ("E2", "80000")):
+        add_target(store, person, "bookings", "2026-10", target, challenge=str(Decimal(target) * Decimal("1.5")))
+
+
+def test_example_plan_pays_reps_in_scope_in_the_plans_time_zone(store):
+    _company(store)
+    run = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    by_person = {o.person_id: o for o in run.outcomes}
+    assert set(by_person) == {"E1", "E2"}  # marketing, leaver and future hire are out of scope
+    e1 = by_person["E1"]
+    assert Decimal(e1.trace["inputs"]["bookings"]) == Decimal("122000.50")  # 23:30 Shanghai counts, 00:30 does not
+    # 100,000 x 5% + 22,000.50 x 8% = 5,000 + 1,760.04
+    assert e1.amount == Decimal("6760.04")
+    assert by_person["E2"].amount == Decimal("2000.00")
+    assert len(e1.trace["records"]["ids"]) == 3
+
+
+def test_re_evaluating_an_open_period_with_the_same_data_replaces_the_run_identically(store):
+    _company(store)
+    first = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    second = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    assert first.id == second.id
+    assert [o.as_dict() for o in first.outcomes] == [o.as_dict() for o in second.outcomes]
+    assert [r.id for r in list_runs(store)] == [first.id]
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.outcomes)).scalar() == 2
+    assert [o.as_dict() for o in get_run(store).outcomes] == [o.as_dict() for o in first.outcomes]
+
+
+def test_new_data_gives_a_new_run_that_replaces_the_old_one(store):
+    _company(store)
+    first = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    add_won_deals(store, "E2", ["1000"], currency="CNY")
+    second = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    assert first.id != second.id and first.data_watermark != second.data_watermark
+    assert [r.id for r in list_runs(store)] == [second.id]
+
+
+def test_a_closed_period_never_changes(store):
+    _company(store)
+    run = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    with store.begin() as conn:
+        conn.execute(update(schema.evaluation_runs).values(status="closed"))
+    with pytest.raises(EvaluationError, match="closed"):
+        evaluate(store, load_plan(EXAMPLE), "2026-10")
+    assert get_run(store, run.id).outcomes == run.outcomes
+
+
+def test_a_plan_out_of_force_is_refused(store):
+    _company(store)
+    with pytest.raises(EvaluationError, match="not in force"):
+        evaluate(store, load_plan(EXAMPLE), "2025-12")
+
+
+def test_a_person_without_a_target_is_listed_with_the_reason(store):
+    _company(store)
+    add_person(store, "E3", team="east")
+    run = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    e3 = next(o for o in run.outcomes if o.person_id == "E3")
+    assert e3.amount is None and "no bookings target" in e3.trace["skipped"]
+
+
+def test_unknown_run_is_a_clear_error(store):
+    with pytest.raises(EvaluationError, match="no evaluation has been run"):
+        get_run(store)
+    with pytest.raises(EvaluationError, match="no evaluation run 'nope'"):
+        get_run(store, "nope")
+
+
+@pytest.mark.postgres
+def test_the_same_evaluation_gives_identical_outcomes_on_sqlite_and_postgresql(sqlite_store, postgres_store):
+    results = []
+    for backend in (sqlite_store, postgres_store):
+        _company(backend)
+        run = evaluate(backend, load_plan(EXAMPLE), "2026-10")
+        results.append((run.id, run.data_watermark, [o.as_dict() for o in run.outcomes]))
+    assert results[0] == results[1]
