@@ -1,0 +1,94 @@
+"""The kpi command: one sentence and a hint on bad input, a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kpi_engine.cli import main
+
+EXAMPLE = Path(__file__).parent.parent / "rules" / "sales-commission.yaml"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def kpi(tmp_path, monkeypatch, capsys):
+    """Run ``kpi ARGS`` in an empty folder with its own database."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KPI_DATABASE_URL", raising=False)
+
+    def run(*args: str) -> Result:
+        with pytest.raises(SystemExit) as exit_:
+            main(list(args))
+        captured = capsys.readouterr()
+        return Result(exit_.value.code or 0, captured.out, captured.err)
+
+    return run
+
+
+def _one_sentence_error(result: Result) -> str:
+    assert result.code != 0
+    assert "Traceback" not in result.err + result.out
+    first = result.err.splitlines()[0]
+    assert first.startswith("Error: ")
+    return first
+
+
+def test_help_lists_the_commands(kpi):
+    result = kpi("--help")
+    assert result.code == 0
+    for command in ("demo", "import", "evaluate", "outcomes", "plugins"):
+        assert command in result.out
+
+
+def test_evaluate_with_an_impossible_period_is_one_sentence(kpi):
+    first = _one_sentence_error(kpi("evaluate", "--plan", str(EXAMPLE), "--period", "2026-13"))
+    assert "'2026-13' is not a possible period" in first
+
+
+def test_evaluate_with_a_missing_plan_file_is_one_sentence(kpi):
+    first = _one_sentence_error(kpi("evaluate", "--plan", "nowhere.yaml", "--period", "2026-10"))
+    assert "nowhere.yaml" in first and "does not exist" in first
+
+
+def test_evaluate_with_a_misspelt_key_names_file_line_and_valid_keys(kpi, tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(EXAMPLE.read_text().replace("time_zone:", "timezone:"))
+    result = kpi("evaluate", "--plan", str(plan), "--period", "2026-10")
+    first = _one_sentence_error(result)
+    line = next(i for i, l in enumerate(plan.read_text().splitlines(), 1) if l.startswith("timezone:"))
+    assert f"plan.yaml:{line}:1: unknown key 'timezone'" in first
+    assert "did you mean 'time_zone'?" in first and "valid keys:" in first
+
+
+def test_debug_shows_the_traceback(kpi):
+    from kpi_engine import PeriodError
+
+    with pytest.raises(PeriodError):
+        main(["--debug", "evaluate", "--plan", str(EXAMPLE), "--period", "2026-13"])
+
+
+def test_outcomes_before_any_evaluation_says_what_to_do(kpi):
+    first = _one_sentence_error(kpi("outcomes"))
+    assert "no evaluation has been run" in first
+
+
+def test_plugins_list_shows_builtins_with_version_and_origin(kpi):
+    result = kpi("plugins", "list", "--format", "json")
+    assert result.code == 0
+    plugins = {p["name"]: p for p in json.loads(result.out)}
+    assert plugins["tiered_commission"]["origin"].startswith("built-in")
+    assert plugins["tiered_commission"]["version"]
+    assert "rule type:tiered_commission" in plugins["tiered_commission"]["provides"]
+    assert "metric:bookings" in plugins["sales_metrics"]["provides"]
+    table = kpi("plugins", "list").out
+    assert "tiered_commission" in table and "bookings" in table and "built-in" in table
