@@ -1,0 +1,48 @@
+"""The public API is explicit, and the layers only import what they may."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import kpi_engine
+
+ROOT = Path(__file__).parent.parent
+
+
+def _imports(folder: str) -> list[tuple[str, str]]:
+    found = []
+    for path in (ROOT / folder).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.append((str(path.relative_to(ROOT)), node.module))
+            elif isinstance(node, ast.Import):
+                found.extend((str(path.relative_to(ROOT)), alias.name) for alias in node.names)
+    return found
+
+
+def test_all_is_complete_and_sorted():
+    public = {name for name in dir(kpi_engine) if not name.startswith("_") or name == "__version__"}
+    public -= {"hookspecs", "plugins", "cli", "sample"}  # submodules
+    assert kpi_engine.__all__ == sorted(kpi_engine.__all__)
+    assert set(kpi_engine.__all__) == public
+
+
+def test_core_never_imports_plugins_connectors_or_rules():
+    offenders = [(f, m) for f, m in _imports("kpi_engine") if m.split(".")[0] in ("kpi_engine_plugins", "kpi_engine_connectors")]
+    assert offenders == []
+
+
+def test_builtin_plugins_and_connectors_use_only_the_public_api():
+    for folder in ("plugins", "connectors"):
+        private = [(f, m) for f, m in _imports(folder) if m.startswith("kpi_engine.") or m.startswith("kpi_engine._")]
+        assert private == [], f"{folder} reaches into the core: {private}"
+
+
+def test_every_hook_has_a_docstring_with_an_example():
+    from kpi_engine import hookspecs
+
+    for name in hookspecs.__all__:
+        if name.startswith("kpi_"):
+            doc = getattr(hookspecs, name).__doc__ or ""
+            assert "Example" in doc, name
