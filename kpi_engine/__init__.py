@@ -15,9 +15,12 @@ from ._errors import (
     PluginError,
     StoreError,
 )
+from ._importing import ImportSummary, import_file
+from ._loading import LoadCounts, upsert_records
 from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan, Plan, load_plan, parse_plan
+from ._records import ActivityRecord, ColumnMapping, DealRecord, LeadRecord, PersonRecord, TargetRecord, load_mapping
 from ._store import Store, default_database_url, open_store
 from ._types import Amount, Metric, MetricContext, RuleContext, RuleResult, RuleType, TargetLevels
 from ._version import __version__
@@ -25,12 +28,18 @@ from .hookspecs import hookimpl
 from .plugins import PluginInfo, Registry, get_registry, load_plugins
 
 __all__ = [
+    "ActivityRecord",
     "Amount",
+    "ColumnMapping",
     "ConfigurationError",
+    "DealRecord",
     "EvaluationError",
     "EvaluationRun",
     "ImportRejected",
+    "ImportSummary",
     "KPIError",
+    "LeadRecord",
+    "LoadCounts",
     "LoadedPlan",
     "Metric",
     "MetricContext",
@@ -38,6 +47,7 @@ __all__ = [
     "Outcome",
     "Period",
     "PeriodError",
+    "PersonRecord",
     "Plan",
     "PlanError",
     "PluginError",
@@ -50,13 +60,16 @@ __all__ = [
     "Store",
     "StoreError",
     "TargetLevels",
+    "TargetRecord",
     "__version__",
     "default_database_url",
     "evaluate",
     "get_registry",
     "get_run",
     "hookimpl",
+    "import_file",
     "list_runs",
+    "load_mapping",
     "load_plan",
     "load_plugins",
     "money_text",
@@ -67,4 +80,5 @@ __all__ = [
     "quantize",
     "schema",
     "to_decimal",
+    "upsert_records",
 ]

@@ -38,6 +38,9 @@ def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
     """A progress bar on standard error, fed by the library's ``progress(step, done, total)`` callbacks."""
     bar: Any = None
     state = {"done": 0}
+    if not sys.stderr.isatty():  # logs and pipes get the summary lines only
+        yield lambda *_: None
+        return
 
     def update(step: str, done: int, total: int) -> None:
         nonlocal bar

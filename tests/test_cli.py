@@ -92,3 +92,28 @@ def test_plugins_list_shows_builtins_with_version_and_origin(kpi):
     assert "metric:bookings" in plugins["sales_metrics"]["provides"]
     table = kpi("plugins", "list").out
     assert "tiered_commission" in table and "bookings" in table and "built-in" in table
+
+
+DATA = Path(__file__).parent / "data" / "import"
+
+
+def test_import_with_a_malformed_row_names_the_row_and_imports_nothing(kpi, tmp_path):
+    from sqlalchemy import func, select
+
+    from kpi_engine import open_store, schema
+
+    assert kpi("import", str(DATA / "people.csv")).code == 0
+    result = kpi("import", str(DATA / "deals_bad.csv"))
+    first = _one_sentence_error(result)
+    assert "deals_bad.csv has 2 bad rows; nothing was imported." in first
+    assert "row 3, column 'Amount'" in result.err
+    store = open_store(f"sqlite:///{tmp_path / 'kpi.sqlite'}")
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.deals)).scalar() == 0
+
+
+def test_importing_the_same_file_twice_changes_nothing(kpi):
+    assert kpi("import", str(DATA / "people.csv"), str(DATA / "deals.csv")).code == 0
+    again = kpi("import", str(DATA / "people.csv"), str(DATA / "deals.csv"))
+    assert again.code == 0
+    assert "0 inserted, 0 updated, 4 unchanged" in again.out
