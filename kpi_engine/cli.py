@@ -15,6 +15,7 @@ import click
 from . import _schema as s
 from ._errors import ConfigurationError, KPIError
 from ._format import FORMATS, render
+from ._money import money_text, plain
 from ._store import DATABASE_URL_ENV, Store, open_store
 from ._version import __version__
 
@@ -137,16 +138,22 @@ def _outcome_rows(store: Store, run: Any, person: str | None = None) -> list[dic
                 "team": team,
                 "rule": o.rule_id,
                 "kind": o.kind,
-                "measured": Decimal(next(iter(inputs.values()))) if inputs else None,
-                "target": Decimal(inputs["target"]) if "target" in inputs else None,
+                "measured": _number(next(iter(inputs.values()))) if inputs else None,
+                "target": _number(inputs["target"]) if "target" in inputs else None,
                 "attainment": f"{Decimal(attainment) * 100:.1f}%" if attainment else None,
-                "amount": o.amount,
+                "amount": None if o.amount is None else Decimal(money_text(o.amount)),
                 "currency": o.currency,
                 "why": o.trace.get("explanation") or o.trace.get("skipped"),
                 "trace": dict(o.trace),
             }
         )
     return rows
+
+
+def _number(text: str) -> Decimal:
+    """A figure for display: whole numbers as they are, others with at least two decimals."""
+    value = Decimal(text)
+    return Decimal(plain(value)) if value == value.to_integral_value() else Decimal(money_text(value))
 
 
 def _print_run_summary(store: Store, run: Any) -> None:
@@ -156,7 +163,7 @@ def _print_run_summary(store: Store, run: Any) -> None:
     click.echo(render(rows, ["person", "name", "team", "measured", "target", "attainment", "amount", "currency"], numeric=("measured", "target", "amount", "attainment")))
     total = run.total()
     currency = rows[0]["currency"] if rows else ""
-    click.echo(f"\n{len(rows)} people evaluated, {len(paid)} paid, total {total:,} {currency}.")
+    click.echo(f"\n{len(rows)} people evaluated, {len(paid)} paid, total {Decimal(money_text(total)):,} {currency}.")
     if paid:
         click.echo(f"Why {paid[0]['name']} earns {paid[0]['amount']:,}: {paid[0]['why']}")
     click.echo("Every line with its reasons: kpi outcomes --format json")

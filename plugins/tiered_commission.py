@@ -63,34 +63,24 @@ class TieredCommission(BaseModel):
         return self
 
 
-def _reached(tiers: list[Tier], value: Decimal, boundary: str) -> Tier:
-    """The band a value falls in, honouring the boundary rule."""
-    for tier in tiers:
-        upper = tier.to
-        if upper is None:
-            return tier
-        inside = value <= upper if boundary == "lower" else value < upper
-        if inside:
-            return tier
-    return tiers[-1]
+def tier_split(config: TieredCommission, value: Decimal, scale: Decimal = Decimal(1)) -> list[dict[str, Decimal | None]]:
+    """The lines ``value`` pays: band (``from``/``to`` as written), ``basis`` the rate applies to, ``rate``, ``amount``.
 
-
-def tier_split(config: TieredCommission, value: Decimal, scale: Decimal = Decimal(1)) -> list[dict[str, Decimal]]:
-    """The lines a value pays: ``basis`` (amount the rate applies to), ``rate``, ``amount``.
-
-    ``scale`` turns a band of attainment into an amount (the quota); 1 for amount bands.
+    For attainment bands ``scale`` is the target: bands are turned into amounts
+    (``100%`` of 352,000 is 352,000) so that every line is computed without division.
     """
-    lines: list[dict[str, Decimal]] = []
+    lines: list[dict[str, Decimal | None]] = []
     if config.method == "retroactive":
-        tier = _reached(config.tiers, value, config.boundary)
-        basis = value * scale
-        lines.append({"from": tier.from_, "to": tier.to, "basis": basis, "rate": tier.rate, "amount": basis * tier.rate})
-        return lines
+        for tier in config.tiers:
+            upper = None if tier.to is None else tier.to * scale
+            if upper is None or (value <= upper if config.boundary == "lower" else value < upper) or tier is config.tiers[-1]:
+                return [{"from": tier.from_, "to": tier.to, "basis": value, "rate": tier.rate, "amount": value * tier.rate}]
     for tier in config.tiers:
-        top = value if tier.to is None else min(value, tier.to)
-        if top <= tier.from_:
+        lower = tier.from_ * scale
+        top = value if tier.to is None else min(value, tier.to * scale)
+        if top <= lower:
             break
-        basis = (top - tier.from_) * scale
+        basis = top - lower
         lines.append({"from": tier.from_, "to": tier.to, "basis": basis, "rate": tier.rate, "amount": basis * tier.rate})
     return lines
 
@@ -144,9 +134,9 @@ def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
                 trace["skipped"] = f"no {target_metric} target for this person and period"
                 results.append(RuleResult(person_id=person, amount=None, trace=trace, kind="payout"))
                 continue
-            attainment = measured / levels.target
+            attainment = (measured / levels.target).quantize(Decimal("0.000001"))  # shown, not used to pay
             trace["inputs"] |= {"target": plain(levels.target), "attainment": plain(attainment)}
-            for line in tier_split(config, attainment, scale=levels.target):
+            for line in tier_split(config, measured, scale=levels.target):
                 lines.append({**_text(line), "amount": money_text(ctx.round_line(line["amount"]))})
         else:
             for line in tier_split(config, measured):

@@ -117,3 +117,23 @@ def test_importing_the_same_file_twice_changes_nothing(kpi):
     again = kpi("import", str(DATA / "people.csv"), str(DATA / "deals.csv"))
     assert again.code == 0
     assert "0 inserted, 0 updated, 4 unchanged" in again.out
+
+
+def test_demo_in_an_empty_folder_prints_payouts_and_rerunning_changes_nothing(kpi, tmp_path):
+    first = kpi("demo", "--month", "2026-10")
+    assert first.code == 0, first.err
+    assert "Plan sales-commission 2026.1 · period 2026-10 (Asia/Shanghai)" in first.out
+    assert "people evaluated" in first.out and "CNY" in first.out
+    assert (tmp_path / "kpi.sqlite").exists() and (tmp_path / "kpi-demo.ground-truth.json").exists()
+    run_line = next(l for l in first.out.splitlines() if l.startswith("Plan "))
+    second = kpi("demo", "--month", "2026-10")
+    assert second.code == 0 and "already loaded" in second.out
+    assert run_line in second.out  # same data, same run id
+    outcomes = json.loads(kpi("outcomes", "--format", "json").out)
+    assert outcomes and all(o["trace"]["explanation"] for o in outcomes if o["amount"])
+
+
+def test_demo_refuses_a_database_holding_other_data(kpi):
+    assert kpi("import", str(DATA / "people.csv")).code == 0
+    first = _one_sentence_error(kpi("demo"))
+    assert "not the sample company" in first

@@ -104,3 +104,17 @@ def test_the_same_evaluation_gives_identical_outcomes_on_sqlite_and_postgresql(s
         run = evaluate(backend, load_plan(EXAMPLE), "2026-10")
         results.append((run.id, run.data_watermark, [o.as_dict() for o in run.outcomes]))
     assert results[0] == results[1]
+
+
+@pytest.mark.postgres
+def test_the_sample_company_evaluates_identically_on_sqlite_and_postgresql(sqlite_store, postgres_store):
+    from kpi_engine.sample import generate_sample_company
+
+    results = []
+    for backend in (sqlite_store, postgres_store):
+        with backend.begin() as conn:
+            generate_sample_company(conn, end_month="2026-10")
+        run = evaluate(backend, load_plan(EXAMPLE), "2026-10")
+        results.append((run.id, [o.as_dict() for o in run.outcomes]))
+    assert results[0][1] and results[0] == results[1]
+    assert sum(1 for o in results[0][1] if o["amount"] not in (None, "0.00")) >= 10
