@@ -189,11 +189,11 @@ def build_targets(company: Company) -> None:
         _target(company, "team", "success", "renewal_rate", month, Decimal("0.85"), set_at, baseline=Decimal("0.80"), challenge=Decimal("0.92"))
 
 
-def _bookings_target(rng: random.Random, typical: float, actual: Decimal) -> Decimal:
+def _bookings_target(rng: random.Random, typical: Decimal, actual: Decimal) -> Decimal:
     """A monthly bookings target the rep lands at 60-140 % of, never below 60 % of their typical month."""
-    attainment = rng.uniform(0.6, 1.4)
-    value = max(float(actual) / attainment, 0.6 * typical, 50_000.0)
-    return Decimal(round(value / 1000)) * 1000
+    attainment = Decimal(rng.randint(600, 1400)) / 1000
+    value = max(actual / attainment, Decimal("0.6") * typical, Decimal(50_000))
+    return (value / 1000).quantize(Decimal(1)) * 1000
 
 
 def _team_in(company: Company, person_id: str, month: Month) -> str:
@@ -217,15 +217,15 @@ def _target(company: Company, subject_type: str, subject_id: str, metric: str, m
     )
 
 
-def _typical_monthly_bookings(company: Company) -> dict[str, float]:
+def _typical_monthly_bookings(company: Company) -> dict[str, Decimal]:
     """Each rep's average monthly won amount over the months they worked (in CNY)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for (owner, _), rows in won_by_rep_month(company).items():
         totals[owner] += sum((r["amount"] for r in rows), Decimal(0))
-    result: dict[str, float] = {}
+    result: dict[str, Decimal] = {}
     for rep in company.of_role("sales_rep"):
         worked = sum(1 for m in company.months if any(rep.active_on(d) for d in m.workdays))
-        result[rep.id] = float(totals[rep.id]) / max(1, worked)
+        result[rep.id] = totals[rep.id] / max(1, worked)
     return result
 
 

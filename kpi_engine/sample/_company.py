@@ -107,7 +107,7 @@ class Person:
     manager: str | None
     hire: date
     leave: date | None = None
-    skill: float = 1.0
+    skill: float = 1.0  # float ok: a productivity factor, not money
     book: list[int] = field(default_factory=list)
 
     def active_on(self, day: date) -> bool:
