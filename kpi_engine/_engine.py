@@ -198,9 +198,9 @@ def evaluate(
             rule_type = registry.rule_type(rule.type)
             for result in rule_type.evaluate(rule_ctx, loaded.configs[rule.id]):
                 trace = {"rule": rule.id, **result.trace}
-                outcomes.append(
-                    Outcome(result.person_id, rule.id, result.kind, result.amount, loaded.plan.currency if result.amount is not None else None, trace)
-                )
+                # The plan's rounding is the last word on every amount, whichever plugin computed it.
+                amount = None if result.amount is None else loaded.round_total(result.amount)
+                outcomes.append(Outcome(result.person_id, rule.id, result.kind, amount, loaded.plan.currency if amount is not None else None, trace))
             step(f"rule {rule.id}", 3 + index, total_steps)
         watermark = data_watermark(conn)
         run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}".encode()).hexdigest()[:16]

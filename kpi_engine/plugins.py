@@ -8,6 +8,7 @@ third-party plugin names: unset loads all installed ones, empty loads none.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -18,10 +19,12 @@ from . import hookspecs
 from ._errors import PluginError
 from ._types import Metric, RuleType
 
-__all__ = ["ALLOW_LIST_ENV", "ENTRY_POINT_GROUP", "PluginInfo", "Registry", "get_registry", "load_plugins"]
+__all__ = ["ALLOW_LIST_ENV", "ENTRY_POINT_GROUP", "TRACE_ENV", "PluginInfo", "Registry", "get_registry", "load_plugins"]
 
 ENTRY_POINT_GROUP = "kpi_engine.plugins"
 ALLOW_LIST_ENV = "KPI_PLUGINS"
+TRACE_ENV = "KPI_TRACE_PLUGINS"
+"""Set to 1 to print every hook call and its result on standard error."""
 _OWN_DISTRIBUTION = "kpi-engine"
 
 
@@ -71,6 +74,11 @@ def _allow_list() -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
+def _trace(message: str) -> None:
+    if os.environ.get(TRACE_ENV):
+        sys.stderr.write(f"[kpi plugins] {message}\n")
+
+
 def _collect(registry: Registry, plugin_name: str, info: PluginInfo) -> None:
     """Ask one plugin for its records and refuse names another plugin already took."""
     hook_impls = [
@@ -81,7 +89,9 @@ def _collect(registry: Registry, plugin_name: str, info: PluginInfo) -> None:
         for impl in hook.get_hookimpls():
             if impl.plugin_name != plugin_name:
                 continue
-            for record in impl.function() or ():
+            records = list(impl.function() or ())
+            _trace(f"{plugin_name}.{impl.function.__name__}() -> {[r.name for r in records]}")
+            for record in records:
                 owner = registry.owners.get((kind, record.name))
                 if owner is not None:
                     raise PluginError(
@@ -126,6 +136,7 @@ def load_plugins(*, use_entry_points: bool = True, extra: dict[str, object] | No
             raise
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the rest
             info.error = f"{type(exc).__name__}: {exc}"
+            _trace(f"{name} failed: {info.error}")
             if manager.get_plugin(name) is not None:
                 manager.unregister(name=name)
     return registry
