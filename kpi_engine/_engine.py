@@ -203,7 +203,9 @@ def evaluate(
                 outcomes.append(Outcome(result.person_id, rule.id, result.kind, amount, loaded.plan.currency if amount is not None else None, trace))
             step(f"rule {rule.id}", 3 + index, total_steps)
         watermark = data_watermark(conn)
-        run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}".encode()).hexdigest()[:16]
+        # Same plan, period, data and results -> same id; any difference in the results -> a new id.
+        results_digest = hashlib.sha256(json.dumps([o.as_dict() for o in outcomes], sort_keys=True, default=str).encode()).hexdigest()
+        run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{results_digest}".encode()).hexdigest()[:16]
         run = EvaluationRun(
             id=run_id,
             plan_id=loaded.id,

@@ -77,8 +77,9 @@ class Store:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0].rstrip(".")
             raise StoreError(
-                f"cannot open the database {self.display_url}: {exc.orig}.",
+                f"cannot open the database {self.display_url}: {reason}.",
                 hint=f"check --db or ${DATABASE_URL_ENV}",
             ) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,30 @@ def test_demo_refuses_a_database_holding_other_data(kpi):
     assert kpi("import", str(DATA / "people.csv")).code == 0
     first = _one_sentence_error(kpi("demo"))
     assert "not the sample company" in first
+
+
+def test_columns_can_be_mapped_with_options(kpi, tmp_path):
+    from sqlalchemy import select
+
+    from kpi_engine import open_store, schema
+
+    assert kpi("import", str(DATA / "people.csv")).code == 0
+    export = tmp_path / "opportunities.csv"
+    export.write_text("Opportunity,Rep,Value,Stage,Won On\nOPP-9,E1001,\"1,234.56\",Closed Won,2026-10-03 10:00\n", encoding="utf-8")
+    result = kpi(
+        "import", str(export), "--entity", "deals", "--source", "crm",
+        "--column", "remote_id=Opportunity", "--column", "owner_id=Rep", "--column", "amount=Value",
+        "--column", "stage_raw=Stage", "--column", "closed_at=Won On", "--column", "currency=Currency",
+    )
+    assert result.code != 0 and "Currency" in result.err  # a mapped header the file lacks is named
+    result = kpi(
+        "import", str(export), "--entity", "deals", "--source", "crm", "--default", "currency=CNY", "--time-zone", "Asia/Shanghai",
+        "--column", "remote_id=Opportunity", "--column", "owner_id=Rep", "--column", "amount=Value",
+        "--column", "stage_raw=Stage", "--column", "closed_at=Won On",
+    )
+    assert result.code == 0, result.err
+    store = open_store(f"sqlite:///{tmp_path / 'kpi.sqlite'}")
+    with store.connect() as conn:
+        deal = conn.execute(select(schema.deals).where(schema.deals.c.remote_id == "OPP-9")).one()
+    assert deal.amount == Decimal("1234.56") and deal.status == "won" and deal.source == "crm" and deal.currency == "CNY"
+    assert deal.closed_at.isoformat() == "2026-10-03T02:00:00+00:00"  # 10:00 in Shanghai

@@ -118,3 +118,13 @@ def test_the_sample_company_evaluates_identically_on_sqlite_and_postgresql(sqlit
         results.append((run.id, [o.as_dict() for o in run.outcomes]))
     assert results[0][1] and results[0] == results[1]
     assert sum(1 for o in results[0][1] if o["amount"] not in (None, "0.00")) >= 10
+
+
+def test_a_changed_target_with_the_same_row_count_gives_a_new_run(store):
+    _company(store)
+    first = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    with store.begin() as conn:
+        conn.execute(update(schema.targets).where(schema.targets.c.subject_id == "E2").values(target=Decimal("50000")))
+    second = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    assert second.id != first.id
+    assert [r.id for r in list_runs(store)] == [second.id]
