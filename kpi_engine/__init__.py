@@ -20,7 +20,8 @@ from ._loading import LoadCounts, upsert_records
 from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan, Plan, load_plan, parse_plan
-from ._records import ActivityRecord, ColumnMapping, DealRecord, LeadRecord, PersonRecord, TargetRecord, load_mapping
+from ._mapping import ColumnMapping, load_mapping
+from ._records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
 from ._store import Store, default_database_url, open_store
 from ._types import Amount, Metric, MetricContext, RuleContext, RuleResult, RuleType, TargetLevels
 from ._version import __version__

@@ -18,7 +18,9 @@ from pydantic import ValidationError
 from . import _schema as s
 from ._errors import ConfigurationError, ImportRejected
 from ._loading import LoadCounts, reference_problems, upsert_records
-from ._records import RECORD_MODELS, ColumnMapping, entity_name, load_mapping
+from ._cells import is_blank
+from ._mapping import ColumnMapping, load_mapping
+from ._records import RECORD_MODELS, entity_name
 
 __all__ = ["ImportSummary", "guess_entity", "import_file", "read_table"]
 
@@ -116,10 +118,6 @@ def read_table(path: Path, data: bytes, sheet: str | None = None) -> list[list[A
     raise ConfigurationError(f"{path.name} is neither a .csv nor a .xlsx file.", hint="save .xls files as .xlsx or CSV UTF-8")
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value)
-
-
 def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
@@ -146,9 +144,9 @@ def _columns(
         )
     by_norm: dict[str, int] = {}
     for index, cell in enumerate(header):
-        if not _blank(cell):
+        if not is_blank(cell):
             by_norm.setdefault(_norm(str(cell)), index)
-    found = ", ".join(repr(str(h)) for h in header if not _blank(h)) or "none"
+    found = ", ".join(repr(str(h)) for h in header if not is_blank(h)) or "none"
     index_of: dict[str, int] = {}
     missing: list[str] = []
     for field, info in model.model_fields.items():
@@ -173,7 +171,7 @@ def _and(items: list[str]) -> str:
 
 
 def _reason(error: dict[str, Any]) -> str:
-    if error["type"] == "missing" or (_blank(error.get("input")) and error["type"] != "value_error"):
+    if error["type"] == "missing" or (is_blank(error.get("input")) and error["type"] != "value_error"):
         return "a value is required but the cell is empty"
     return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
@@ -201,7 +199,7 @@ def import_file(
         raise ConfigurationError(f"cannot read {file}: {exc.strerror}.") from None
 
     rows = read_table(file, data, rules.sheet)
-    if not rows or all(_blank(c) for c in rows[0]):
+    if not rows or all(is_blank(c) for c in rows[0]):
         raise ImportRejected(f"{file.name} is empty or has no header row; nothing was imported.")
     index_of, headers = _columns(file.name, rows[0], name, rules, columns or {})
     model = RECORD_MODELS[name]
@@ -215,12 +213,12 @@ def import_file(
     body = rows[1:]
     for offset, row in enumerate(body):
         number = offset + 2
-        if all(_blank(c) for c in row):
+        if all(is_blank(c) for c in row):
             continue
         values = dict(rules.defaults)
         for field, index in index_of.items():
             cell = row[index] if index < len(row) else None
-            if not _blank(cell) or field not in rules.defaults:
+            if not is_blank(cell) or field not in rules.defaults:
                 values[field] = cell
         try:
             record = model.model_validate(values, context=context)
@@ -242,7 +240,7 @@ def import_file(
         row_numbers.append(number)
         if progress and len(records) % 500 == 0:
             progress("validating", offset + 1, len(body))
-    rows_read = sum(1 for row in body if not all(_blank(c) for c in row))
+    rows_read = sum(1 for row in body if not all(is_blank(c) for c in row))
     _reject_if(file.name, problems, bad_rows)
 
     with store.begin() as conn:

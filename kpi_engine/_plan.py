@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._errors import PlanError
-from ._money import ROUNDING_MODES, quantize
+from ._money import quantize
 from ._periods import Period, zone
 from ._yaml import Located, load_located
 from .plugins import Registry, get_registry

@@ -193,7 +193,7 @@ def import_(
 ) -> None:
     """Import CRM exports (CSV or XLSX). A file with a bad row is rejected whole."""
     from ._importing import import_file
-    from ._records import ColumnMapping, load_mapping
+    from ._mapping import ColumnMapping, load_mapping
 
     overrides = _pairs(columns, "--column", "amount='Deal Amount'")
     rules = load_mapping(mapping) if mapping else ColumnMapping()

@@ -12,11 +12,18 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from kpi_engine import Store, schema
-from kpi_engine._errors import ConfigurationError, ImportRejected
-from kpi_engine._importing import import_file
-from kpi_engine._loading import upsert_records
-from kpi_engine._records import ColumnMapping, DealRecord, PersonRecord, load_mapping
+from kpi_engine import (
+    ColumnMapping,
+    ConfigurationError,
+    DealRecord,
+    ImportRejected,
+    PersonRecord,
+    Store,
+    import_file,
+    load_mapping,
+    schema,
+    upsert_records,
+)
 
 DATA = Path(__file__).parent / "data" / "import"
 UTC = timezone.utc
