@@ -91,8 +91,16 @@ def _people_in_scope(conn: Connection, plan: LoadedPlan, period: Period) -> list
     return list(conn.execute(select(p.c.id).where(*conditions).order_by(p.c.id)).scalars())
 
 
-def _as_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(value)
+def _as_decimal(value: Any, metric: str) -> Decimal:
+    """A metric value as ``Decimal``; a binary float means the metric lost exactness, so it is refused."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise EvaluationError(
+        f"metric {metric!r} returned {value!r} ({type(value).__name__}), not an exact number.",
+        hint="build ratios and averages from summed integers or Money columns, never floating-point SQL",
+    )
 
 
 def data_watermark(conn: Connection) -> str:
@@ -166,7 +174,7 @@ def evaluate(
         for name in sorted(needed):
             metric = registry.metric(name)
             rows = conn.execute(metric.query(ctx)).all()
-            values[name] = {pid: _as_decimal(v) for pid, v in rows if pid in in_scope and v is not None}
+            values[name] = {pid: _as_decimal(v, name) for pid, v in rows if pid in in_scope and v is not None}
         step("metrics", 2, total_steps)
         targets = _targets(conn, needed, the_period, people)
         evidence_cache: dict[str, dict[str, list[tuple[int, Decimal]]]] = {}
@@ -178,7 +186,7 @@ def evaluate(
                 if metric.evidence is not None:
                     for pid, rid, value in conn.execute(metric.evidence(ctx)):
                         if pid in in_scope:
-                            found.setdefault(pid, []).append((rid, _as_decimal(value)))
+                            found.setdefault(pid, []).append((rid, _as_decimal(value, name)))
                 evidence_cache[name] = found
             return evidence_cache[name]
 

@@ -66,15 +66,6 @@ class Period:
         start = self.start - span
         return _range(start, self.start)
 
-    def months(self) -> list[Period]:
-        """The calendar months this period touches."""
-        out: list[Period] = []
-        y, m = self.start.year, self.start.month
-        while date(y, m, 1) < self.end:
-            out.append(parse_period(f"{y}-{m:02d}"))
-            y, m = (y, m + 1) if m < 12 else (y + 1, 1)
-        return out
-
     def __str__(self) -> str:
         return self.label
 

@@ -63,3 +63,20 @@ def test_a_third_party_rule_type_and_metric_work_from_a_plan(store):
     add_won_deals(store, "rep", ["9999.99", "10000", "25000"])
     run = evaluate(store, parse_plan(PLAN, "bonus.yaml", registry=registry), "2026-10", registry=registry)
     assert [(o.person_id, o.amount) for o in run.outcomes] == [("rep", Decimal("500.00"))]
+
+
+def test_a_metric_returning_floats_is_refused_by_name(store):
+    from sqlalchemy import literal
+
+    import pytest
+
+    from kpi_engine import EvaluationError
+
+    @hookimpl
+    def kpi_metrics():
+        yield Metric(name="large_deals", description="A float by mistake.", unit="ratio", query=lambda ctx: select(literal("rep"), literal(0.1)))
+
+    registry = load_plugins(extra={"sloppy": types.SimpleNamespace(kpi_metrics=kpi_metrics, kpi_rule_types=kpi_rule_types)})
+    add_person(store, "rep")
+    with pytest.raises(EvaluationError, match="metric 'large_deals' returned 0.1"):
+        evaluate(store, parse_plan(PLAN, "bonus.yaml", registry=registry), "2026-10", registry=registry)
