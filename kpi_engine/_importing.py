@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from . import _schema as s
 from ._errors import ConfigurationError, ImportRejected
-from ._loading import LoadCounts, reference_problems, upsert_records
+from ._loading import LoadCounts, UnresolvedReferences, upsert_records
 from ._cells import is_blank
 from ._mapping import ColumnMapping, load_mapping
 from ._records import RECORD_MODELS, entity_name
@@ -244,12 +244,14 @@ def import_file(
     _reject_if(file.name, problems, bad_rows)
 
     with store.begin() as conn:
-        for problem in reference_problems(conn, name, source_name, records):
-            number = row_numbers[problem.index]
-            bad_rows.add(number)
-            problems.append(f"row {number}, column {headers.get(problem.field, problem.field)!r}: {problem.reason}")
-        _reject_if(file.name, problems, bad_rows)
-        counts: LoadCounts = upsert_records(conn, name, source_name, records, progress=progress)
+        try:
+            counts: LoadCounts = upsert_records(conn, name, source_name, records, progress=progress)
+        except UnresolvedReferences as exc:  # name the spreadsheet rows, not the record positions
+            for problem in exc.references:
+                number = row_numbers[problem.index]
+                bad_rows.add(number)
+                problems.append(f"row {number}, column {headers.get(problem.field, problem.field)!r}: {problem.reason}")
+            _reject_if(file.name, problems, bad_rows)
         conn.execute(
             s.imports.insert().values(
                 file_name=file.name,

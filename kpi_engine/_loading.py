@@ -20,7 +20,7 @@ from . import _schema as s
 from ._errors import ImportRejected
 from ._records import RECORD_MODELS, entity_name
 
-__all__ = ["BATCH_SIZE", "LoadCounts", "ReferenceProblem", "reference_problems", "upsert_records"]
+__all__ = ["BATCH_SIZE", "LoadCounts", "ReferenceProblem", "UnresolvedReferences", "reference_problems", "upsert_records"]
 
 BATCH_SIZE = 500
 """Records per lookup: one SELECT fetches the stored rows of a whole batch."""
@@ -48,6 +48,15 @@ class ReferenceProblem:
     index: int
     field: str
     reason: str
+
+
+class UnresolvedReferences(ImportRejected):
+    """Records name people or deals that do not exist; ``references`` says which record and field."""
+
+    def __init__(self, message: str, references: list[ReferenceProblem]) -> None:
+        lines = [f"record {p.index + 1}, {p.field}: {p.reason}" for p in references]
+        super().__init__(message, problems=lines)
+        self.references = references
 
 
 @dataclass(frozen=True)
@@ -187,8 +196,8 @@ def upsert_records(
 ) -> LoadCounts:
     """Insert new records, update changed ones and leave equal ones alone; returns the counts.
 
-    Raises ``ImportRejected`` (writing nothing) when a record names an unknown person or
-    deal, or when two records share a key.
+    Raises ``UnresolvedReferences`` (writing nothing) when a record names an unknown person
+    or deal, and ``ImportRejected`` when two records share a key.
     """
     name = _check_records(entity, records)
     spec = _SPECS[name]
@@ -200,8 +209,7 @@ def upsert_records(
         seen[key] = index
     problems = reference_problems(conn, name, source, records)
     if problems:
-        lines = [f"record {p.index + 1}, {p.field}: {p.reason}" for p in problems]
-        raise ImportRejected(f"{len(problems)} {name} references cannot be resolved; nothing was loaded.", problems=lines)
+        raise UnresolvedReferences(f"{len(problems)} {name} references cannot be resolved; nothing was loaded.", problems)
 
     refs: dict[str, dict[str, int]] = {}
     if "customer" in RECORD_MODELS[name].model_fields:
