@@ -152,7 +152,10 @@ def _problems(exc: ValidationError, doc: Located, model: type[BaseModel], prefix
         elif err["type"] == "missing":
             out.append(f"{doc.path}:{line}:{col}: {where} is required but missing.")
         else:
-            out.append(f"{doc.path}:{line}:{col}: {where}: {err['msg']} (got {err.get('input')!r}).")
+            message = err["msg"].removeprefix("Value error, ")
+            given = err.get("input")
+            shown = "" if isinstance(given, (dict, list)) else f" (got {given!r})"
+            out.append(f"{doc.path}:{line}:{col}: {where}: {message}{shown}.")
     return out
 
 

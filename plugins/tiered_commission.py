@@ -32,6 +32,10 @@ class Tier(BaseModel):
     rate: Amount
 
 
+def _band(tier: Tier) -> str:
+    return f"{tier.from_}–{tier.to}" if tier.to is not None else f"{tier.from_} and above"
+
+
 class TieredCommission(BaseModel):
     """Settings of a ``tiered_commission`` rule."""
 
@@ -54,7 +58,7 @@ class TieredCommission(BaseModel):
                 raise ValueError(f"only the last tier may be open-ended (the tier from {lower.from_} is not last)")
             if upper.from_ != lower.to:
                 kind = "overlap" if upper.from_ < lower.to else "leave a gap"
-                raise ValueError(f"tiers {lower.from_}–{lower.to} and {upper.from_}–{upper.to} {kind}")
+                raise ValueError(f"tiers {_band(lower)} and {_band(upper)} {kind}")
         for tier in self.tiers:
             if tier.to is not None and tier.to <= tier.from_:
                 raise ValueError(f"the tier from {tier.from_} ends at {tier.to}, not after it")

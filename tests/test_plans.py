@@ -78,3 +78,18 @@ def test_broken_yaml_points_at_the_line():
 def test_python_tags_are_not_constructed():
     with pytest.raises(PlanError):
         parse_plan("id: !!python/object/apply:os.system ['true']\n", "p.yaml")
+
+
+def test_a_rule_level_problem_reads_as_a_sentence_without_the_raw_settings():
+    text = """id: p
+currency: USD
+rounding: {places: 2}
+rules:
+  - id: c
+    type: tiered_commission
+    method: marginal
+    tiers: [{from: 0, to: 100, rate: 1%}, {from: 120, rate: 2%}]
+"""
+    with pytest.raises(PlanError) as err:
+        parse_plan(text, "p.yaml")
+    assert err.value.problems == ["p.yaml:5:5: rules.0: tiers 0–100 and 120 and above leave a gap."]
