@@ -23,7 +23,7 @@ from ._plan import LoadedPlan, Plan, load_plan, parse_plan
 from ._mapping import ColumnMapping, load_mapping
 from ._records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
 from ._store import Store, default_database_url, open_store
-from ._types import Amount, Metric, MetricContext, RuleContext, RuleResult, RuleType, TargetLevels
+from ._types import Amount, Metric, MetricContext, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
 from ._version import __version__
 from .hookspecs import hookimpl
 from .plugins import PluginInfo, Registry, get_registry, load_plugins
@@ -45,9 +45,11 @@ __all__ = [
     "Metric",
     "MetricContext",
     "Money",
+    "OrgView",
     "Outcome",
     "Period",
     "PeriodError",
+    "PersonInfo",
     "PersonRecord",
     "Plan",
     "PlanError",

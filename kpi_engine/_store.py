@@ -75,7 +75,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                command.upgrade(config, "heads")  # feature branches of migrations may coexist
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0].rstrip(".")
             raise StoreError(

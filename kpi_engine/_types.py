@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from sqlalchemy import Select
@@ -16,6 +16,8 @@ from ._periods import Period
 
 __all__ = [
     "Amount",
+    "OrgView",
+    "PersonInfo",
     "Metric",
     "MetricContext",
     "RuleContext",
@@ -78,19 +80,83 @@ class RuleResult:
     kind: str = "payout"
 
 
+@dataclass(frozen=True)
+class PersonInfo:
+    """A person as of the period: role, team and manager then, and employment dates (for proration)."""
+
+    id: str
+    name: str
+    role: str | None = None
+    team_id: str | None = None
+    manager_id: str | None = None
+    hire_date: date | None = None
+    leave_date: date | None = None
+
+
+class OrgView(Protocol):
+    """The organisation as it was on a given day (from ``org_assignments`` and ``team_hierarchy``)."""
+
+    def team_of(self, person: str, day: date) -> str | None: ...
+
+    def manager_of(self, person: str, day: date) -> str | None: ...
+
+    def managers_above(self, person: str, day: date) -> list[str]:
+        """Direct manager first, then theirs, up to the top."""
+        ...
+
+    def members(self, team: str, day: date, *, with_subteams: bool = True) -> list[str]: ...
+
+
+def _no_period_values(_metric: str, _period: Period) -> Mapping[str, Decimal]:
+    return {}
+
+
+def _no_period_targets(_metric: str, _period: Period) -> Mapping[str, TargetLevels]:
+    return {}
+
+
+def _no_history(_rule: str, _period: Period) -> Sequence[RuleResult]:
+    return ()
+
+
+def _no_scores(_kpi: str) -> Mapping[str, Decimal]:
+    return {}
+
+
 @dataclass
 class RuleContext:
-    """Everything a rule may read: the period, the people in scope, metric values and targets."""
+    """Everything a rule may read while it is evaluated for one period.
+
+    The engine fills it from the database; plan tests fill it from a case's data, so a rule
+    that reads only through this object is testable without a database.
+    """
 
     period: Period
     currency: str
     people: Sequence[str]
-    values: Mapping[str, Mapping[str, Decimal]]  # metric -> person -> value
-    targets: Mapping[str, Mapping[str, TargetLevels]]  # metric -> person -> levels
+    values: Mapping[str, Mapping[str, Decimal]]  # metric -> person -> value, this period
+    targets: Mapping[str, Mapping[str, TargetLevels]]  # metric -> person -> levels, this period
     round_line: Callable[[Decimal], Decimal]
     round_total: Callable[[Decimal], Decimal]
     records: Callable[[str], Mapping[str, Sequence[tuple[int, Decimal]]]]  # metric -> person -> [(id, value)]
     evidence_table: Callable[[str], str | None] = field(default=lambda _m: None)
+    plan_id: str = ""
+    rule_id: str = ""  # the rule being evaluated
+    time_zone: str = "UTC"
+    people_info: Mapping[str, PersonInfo] = field(default_factory=dict)
+    org: OrgView | None = None
+    # Totals per person of the rules evaluated before this one in the same run: rule id -> person -> amount.
+    results: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    # Metric values and targets of any other period (earlier months, year to date, the days of this period).
+    values_in: Callable[[str, Period], Mapping[str, Decimal]] = _no_period_values
+    targets_in: Callable[[str, Period], Mapping[str, TargetLevels]] = _no_period_targets
+    # What this plan's rule ``rule`` produced in an earlier period (its saved outcomes, traces included).
+    history: Callable[[str, Period], Sequence[RuleResult]] = _no_history
+    # Scores entered by hand (manual_scores table) for this period: kpi -> person -> score.
+    manual_scores: Callable[[str], Mapping[str, Decimal]] = _no_scores
+    # Evaluate a compiled formula for a person: the plan's names, earlier rules' results and
+    # earlier periods resolve through the engine; ``extra`` adds rule-local names (``amount`` …).
+    formula: Callable[[Any, str, Mapping[str, Any]], Any] | None = None
 
     def value(self, metric: str, person: str) -> Decimal:
         return self.values.get(metric, {}).get(person, Decimal(0))

@@ -16,47 +16,13 @@ from . import _schema as s
 from ._errors import ConfigurationError, KPIError
 from ._format import FORMATS, render
 from ._money import money_text, plain
-from ._store import DATABASE_URL_ENV, Store, open_store
+from ._cli_common import Settings as _Settings
+from ._cli_common import pass_settings
+from ._cli_common import progress_bar as _progress
+from ._store import DATABASE_URL_ENV, Store
 from ._version import __version__
 
 __all__ = ["main"]
-
-
-class _Settings:
-    def __init__(self, db: str | None, debug: bool) -> None:
-        self.db = db
-        self.debug = debug
-
-    def store(self) -> Store:
-        return open_store(self.db)
-
-
-pass_settings = click.make_pass_decorator(_Settings)
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress bar on standard error, fed by the library's ``progress(step, done, total)`` callbacks."""
-    bar: Any = None
-    state = {"done": 0}
-    if not sys.stderr.isatty():  # logs and pipes get the summary lines only
-        yield lambda *_: None
-        return
-
-    def update(step: str, done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.label = f"{label}: {step}"
-        bar.update(max(done - state["done"], 0))
-        state["done"] = done
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -318,6 +284,15 @@ def plugins_list(fmt: str) -> None:
     ]
     click.echo()
     click.echo(render(provided, ["kind", "name", "plugin", "description"]))
+
+
+# --- command groups kept in their own modules -----------------------------------------
+
+from . import _cli_connectors, _cli_formula, _cli_metrics, _cli_rules  # noqa: E402
+
+for _module in (_cli_rules, _cli_formula, _cli_metrics, _cli_connectors):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
 
 
 # --- entry point --------------------------------------------------------------------
