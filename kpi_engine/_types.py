@@ -123,6 +123,10 @@ def _no_scores(_kpi: str) -> Mapping[str, Decimal]:
     return {}
 
 
+def _no_details(_metric: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+    return {}
+
+
 @dataclass
 class RuleContext:
     """Everything a rule may read while it is evaluated for one period.
@@ -152,6 +156,9 @@ class RuleContext:
     targets_in: Callable[[str, Period], Mapping[str, TargetLevels]] = _no_period_targets
     # What this plan's rule ``rule`` produced in an earlier period (its saved outcomes, traces included).
     history: Callable[[str, Period], Sequence[RuleResult]] = _no_history
+    # Every column of a metric's evidence rows, by label (``record_id``, ``value`` and any extra
+    # column the metric selects, e.g. ``deal_id``, ``closed_at``): metric -> person -> [row].
+    record_details: Callable[[str], Mapping[str, Sequence[Mapping[str, Any]]]] = _no_details
     # Scores entered by hand (manual_scores table) for this period: kpi -> person -> score.
     manual_scores: Callable[[str], Mapping[str, Decimal]] = _no_scores
     # Evaluate a compiled formula for a person: the plan's names, earlier rules' results and
