@@ -179,3 +179,9 @@ class RuleType(BaseModel):
     config_model: type[BaseModel]
     metrics: Callable[[Any], set[str]]  # metrics a configured rule needs
     evaluate: Callable[[RuleContext, Any], list[RuleResult]]
+    # Rules of the same plan whose results a configured rule reads (``ctx.results``): they are
+    # evaluated before it, and a name that is not a rule of the plan is refused when the plan is validated.
+    rules: Callable[[Any], set[str]] = lambda _cfg: set()
+    # Names a configured rule's formulas may use besides the plan's own (``amount`` of a record …):
+    # the rule passes their values as ``extra`` to ``ctx.formula``.
+    local_names: Callable[[Any], set[str]] = lambda _cfg: set()
