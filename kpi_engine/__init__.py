@@ -8,6 +8,7 @@ from ._engine import EvaluationRun, Outcome, evaluate, get_run, list_runs
 from ._errors import (
     ConfigurationError,
     EvaluationError,
+    FormulaError,
     ImportRejected,
     KPIError,
     PeriodError,
@@ -15,6 +16,7 @@ from ._errors import (
     PluginError,
     StoreError,
 )
+from ._formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
 from ._importing import ImportSummary, import_file
 from ._loading import LoadCounts, upsert_records
 from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
@@ -32,10 +34,14 @@ __all__ = [
     "ActivityRecord",
     "Amount",
     "ColumnMapping",
+    "ConditionText",
     "ConfigurationError",
     "DealRecord",
     "EvaluationError",
     "EvaluationRun",
+    "Formula",
+    "FormulaError",
+    "FormulaText",
     "ImportRejected",
     "ImportSummary",
     "KPIError",
@@ -65,6 +71,8 @@ __all__ = [
     "TargetLevels",
     "TargetRecord",
     "__version__",
+    "compile_condition",
+    "compile_formula",
     "default_database_url",
     "evaluate",
     "get_registry",

@@ -3,6 +3,7 @@
 KPIError
  ├── ConfigurationError        a setting, option or environment variable is wrong
  ├── PlanError                 a plan file does not validate (file, line, column, hint)
+ ├── FormulaError              a formula cannot be compiled or evaluated (position, caret)
  ├── PeriodError               a period label cannot be understood
  ├── ImportRejected            a file to import has bad rows; nothing was imported
  ├── PluginError               a plugin failed to load or clashes with another
@@ -15,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "EvaluationError",
+    "FormulaError",
     "ImportRejected",
     "KPIError",
     "PeriodError",
@@ -46,6 +48,35 @@ class PlanError(KPIError):
     def __init__(self, message: str, *, hint: str | None = None, problems: list[str] | None = None) -> None:
         super().__init__(message, hint=hint)
         self.problems = problems or [message]
+
+
+class FormulaError(KPIError):
+    """A formula cannot be compiled or evaluated; ``position`` and ``length`` mark the offending span of ``text``."""
+
+    def __init__(self, reason: str, *, text: str, position: int, length: int = 1, hint: str | None = None) -> None:
+        self.reason, self.text = reason, text
+        self.position, self.length = max(0, min(position, len(text))), max(1, length)
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        super().__init__(f"{reason} at {self.location} of the formula {shown!r}", hint=hint)
+
+    @property
+    def location(self) -> str:
+        """``column 7`` (1-based), or ``line 2, column 3`` when the formula spans several lines."""
+        line = self.text.count("\n", 0, self.position)
+        column = self.position - (self.text.rfind("\n", 0, self.position) + 1) + 1
+        return f"line {line + 1}, column {column}" if "\n" in self.text else f"column {column}"
+
+    def caret(self) -> str:
+        """The formula's line (at most 72 characters around the fault) and a caret line under the offending span."""
+        start = self.text.rfind("\n", 0, self.position) + 1
+        end = self.text.find("\n", self.position)
+        line = "".join(c if c.isprintable() else " " for c in self.text[start : len(self.text) if end < 0 else end])
+        at = self.position - start
+        left = max(0, min(at - 30, len(line) - 72))
+        shown = ("..." if left else "") + line[left : left + 72] + ("..." if left + 72 < len(line) else "")
+        offset = at - left + (3 if left else 0)
+        width = max(1, min(self.length, len(line) - at, 72 - (at - left)))
+        return f"{shown}\n{' ' * offset}{'^' * width}"
 
 
 class PeriodError(KPIError):
