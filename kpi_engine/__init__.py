@@ -4,11 +4,14 @@ The public API. Plugins and connectors import only from here.
 """
 
 from . import _schema as schema
+from ._connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
+from ._connector_auth import BearerToken, HeaderToken, OAuth2Refresh
+from ._connector_errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
+from ._connector_paging import Page, cursor_pages, dig, next_link_pages, offset_pages
 from ._engine import EvaluationRun, Outcome, evaluate, get_run, list_runs
 from ._errors import (
     ConfigurationError,
     EvaluationError,
-    FormulaError,
     ImportRejected,
     KPIError,
     PeriodError,
@@ -16,7 +19,7 @@ from ._errors import (
     PluginError,
     StoreError,
 )
-from ._formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
+from ._http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
 from ._importing import ImportSummary, import_file
 from ._loading import LoadCounts, upsert_records
 from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
@@ -24,7 +27,20 @@ from ._periods import Period, parse_period
 from ._plan import LoadedPlan, Plan, load_plan, parse_plan
 from ._mapping import ColumnMapping, load_mapping
 from ._records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
+from ._secrets import (
+    ConnectorSettings,
+    MemoryTokenStore,
+    StoreTokenStore,
+    TokenStore,
+    connector_logger,
+    default_token_store,
+    redact,
+    register_secret,
+    secret_field,
+)
 from ._store import Store, default_database_url, open_store
+from ._sync import StreamSummary, SyncSummary, parse_cursor, sync
+from ._sync_mapping import SourceMapping, StreamMapping, load_source_mapping
 from ._types import Amount, Metric, MetricContext, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
 from ._version import __version__
 from .hookspecs import hookimpl
@@ -33,26 +49,35 @@ from .plugins import PluginInfo, Registry, get_registry, load_plugins
 __all__ = [
     "ActivityRecord",
     "Amount",
+    "AuthenticationError",
+    "BearerToken",
+    "Checkpoint",
     "ColumnMapping",
-    "ConditionText",
     "ConfigurationError",
+    "Connector",
+    "ConnectorConfigurationError",
+    "ConnectorContext",
+    "ConnectorError",
+    "ConnectorSettings",
     "DealRecord",
     "EvaluationError",
     "EvaluationRun",
-    "Formula",
-    "FormulaError",
-    "FormulaText",
+    "HeaderToken",
+    "HttpClient",
     "ImportRejected",
     "ImportSummary",
     "KPIError",
     "LeadRecord",
     "LoadCounts",
     "LoadedPlan",
+    "MemoryTokenStore",
     "Metric",
     "MetricContext",
     "Money",
+    "OAuth2Refresh",
     "OrgView",
     "Outcome",
+    "Page",
     "Period",
     "PeriodError",
     "PersonInfo",
@@ -61,19 +86,36 @@ __all__ = [
     "PlanError",
     "PluginError",
     "PluginInfo",
+    "RateLimited",
     "Ratio",
+    "Record",
     "Registry",
+    "RetryPolicy",
     "RuleContext",
     "RuleResult",
     "RuleType",
+    "SourceMapping",
     "Store",
     "StoreError",
+    "StoreTokenStore",
+    "Stream",
+    "StreamMapping",
+    "StreamState",
+    "StreamSummary",
+    "SyncSummary",
+    "SystemClock",
     "TargetLevels",
     "TargetRecord",
+    "TokenBucket",
+    "TokenStore",
+    "TransientError",
     "__version__",
-    "compile_condition",
-    "compile_formula",
+    "connector_logger",
+    "cursor_pages",
+    "default_classify",
     "default_database_url",
+    "default_token_store",
+    "dig",
     "evaluate",
     "get_registry",
     "get_run",
@@ -83,13 +125,22 @@ __all__ = [
     "load_mapping",
     "load_plan",
     "load_plugins",
+    "load_source_mapping",
     "money_text",
+    "next_link_pages",
+    "offset_pages",
     "open_store",
+    "parse_cursor",
     "parse_period",
     "parse_plan",
+    "parse_retry_after",
     "plain",
     "quantize",
+    "redact",
+    "register_secret",
     "schema",
+    "secret_field",
+    "sync",
     "to_decimal",
     "upsert_records",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "UTCDateTime",
     "activities",
     "churn_events",
+    "connector_tokens",
     "customers",
     "deal_splits",
     "deal_stage_history",
@@ -59,6 +60,7 @@ __all__ = [
     "refunds",
     "renewals",
     "survey_responses",
+    "sync_runs",
     "sync_state",
     "targets",
     "team_hierarchy",
@@ -449,4 +451,35 @@ outcomes = Table(
     Column("currency", String(3)),
     Column("trace", JSON, nullable=False),
     Index("ix_outcomes_run", "run_id", "person_id"),
+)
+
+# --- connectors: sync runs and refreshed OAuth tokens (migration 0004_connectors) ------
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connector", String(100), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("full_refresh", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False),  # running / succeeded / failed / stopped
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("records_read", Integer, nullable=False, default=0),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("summary", JSON),  # per stream counts and skipped reasons
+    Column("error", Text),
+    Index("ix_sync_runs_connector", "connector", "started_at"),
+)
+
+connector_tokens = Table(
+    "connector_tokens",
+    metadata,
+    Column("key", String(200), primary_key=True),  # e.g. hubspot:<client id>
+    Column("value", JSON, nullable=False),  # access and refresh token of an OAuth app
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

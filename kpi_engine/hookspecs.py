@@ -11,12 +11,16 @@ entry-point group::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from ._types import Metric, RuleType
 
-__all__ = ["hookimpl", "hookspec", "kpi_metrics", "kpi_rule_types"]
+if TYPE_CHECKING:
+    from ._connector import Connector
+
+__all__ = ["hookimpl", "hookspec", "kpi_connectors", "kpi_metrics", "kpi_rule_types"]
 
 hookspec = pluggy.HookspecMarker("kpi_engine")
 hookimpl = pluggy.HookimplMarker("kpi_engine")
@@ -45,4 +49,16 @@ def kpi_rule_types() -> Iterable[RuleType]:
         def kpi_rule_types():
             yield RuleType(name="flat_bonus", description="...", config_model=FlatBonus,
                            metrics=lambda cfg: {cfg.metric}, evaluate=evaluate_flat_bonus)
+    """
+
+
+@hookspec
+def kpi_connectors() -> Iterable[type[Connector]]:
+    """CRM connectors this plugin provides (``kpi sync NAME``): ``Connector`` subclasses.
+
+    Example::
+
+        @hookimpl
+        def kpi_connectors():
+            yield AcmeConnector  # class AcmeConnector(Connector): name = "acme"; ...
     """

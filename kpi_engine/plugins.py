@@ -11,13 +11,16 @@ import os
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from ._errors import PluginError
 from ._types import Metric, RuleType
+
+if TYPE_CHECKING:
+    from ._connector import Connector
 
 __all__ = ["ALLOW_LIST_ENV", "ENTRY_POINT_GROUP", "TRACE_ENV", "PluginInfo", "Registry", "get_registry", "load_plugins"]
 
@@ -41,12 +44,13 @@ class PluginInfo:
 
 @dataclass
 class Registry:
-    """Every metric and rule type the loaded plugins provide, with the plugin behind each."""
+    """Every metric, rule type and connector the loaded plugins provide, with the plugin behind each."""
 
     manager: pluggy.PluginManager
     plugins: list[PluginInfo] = field(default_factory=list)
     metrics: dict[str, Metric] = field(default_factory=dict)
     rule_types: dict[str, RuleType] = field(default_factory=dict)
+    connectors: dict[str, type[Connector]] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> plugin
 
     def metric(self, name: str) -> Metric:
@@ -54,6 +58,9 @@ class Registry:
 
     def rule_type(self, name: str) -> RuleType:
         return _lookup(self.rule_types, name, "rule type")
+
+    def connector(self, name: str) -> type[Connector]:
+        return _lookup(self.connectors, name, "connector")
 
 
 def _lookup(table: dict[str, Any], name: str, kind: str) -> Any:
@@ -84,6 +91,7 @@ def _collect(registry: Registry, plugin_name: str, info: PluginInfo) -> None:
     hook_impls = [
         ("metric", registry.manager.hook.kpi_metrics, registry.metrics),
         ("rule type", registry.manager.hook.kpi_rule_types, registry.rule_types),
+        ("connector", registry.manager.hook.kpi_connectors, registry.connectors),
     ]
     for kind, hook, table in hook_impls:
         for impl in hook.get_hookimpls():
@@ -92,6 +100,8 @@ def _collect(registry: Registry, plugin_name: str, info: PluginInfo) -> None:
             records = list(impl.function() or ())
             _trace(f"{plugin_name}.{impl.function.__name__}() -> {[r.name for r in records]}")
             for record in records:
+                if kind == "connector":
+                    _check_connector(record, plugin_name)
                 owner = registry.owners.get((kind, record.name))
                 if owner is not None:
                     raise PluginError(
@@ -101,6 +111,16 @@ def _collect(registry: Registry, plugin_name: str, info: PluginInfo) -> None:
                 table[record.name] = record
                 registry.owners[(kind, record.name)] = plugin_name
                 info.provides.append(f"{kind}:{record.name}")
+
+
+def _check_connector(candidate: Any, plugin_name: str) -> None:
+    from ._connector import Connector
+
+    if not (isinstance(candidate, type) and issubclass(candidate, Connector)):
+        raise PluginError(f"plugin {plugin_name!r} registered {candidate!r} as a connector, but it is not a Connector subclass.")
+    missing = [attr for attr in ("name", "settings_model") if not hasattr(candidate, attr)]
+    if missing:
+        raise PluginError(f"the connector {candidate.__name__} of plugin {plugin_name!r} does not declare {', '.join(missing)}.")
 
 
 def load_plugins(*, use_entry_points: bool = True, extra: dict[str, object] | None = None) -> Registry:
