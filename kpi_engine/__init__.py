@@ -12,6 +12,7 @@ from ._engine import EvaluationRun, Outcome, evaluate, get_run, list_runs
 from ._errors import (
     ConfigurationError,
     EvaluationError,
+    FormulaError,
     ImportRejected,
     KPIError,
     PeriodError,
@@ -19,6 +20,7 @@ from ._errors import (
     PluginError,
     StoreError,
 )
+from ._formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
 from ._http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
 from ._importing import ImportSummary, import_file
 from ._loading import LoadCounts, upsert_records
@@ -53,6 +55,7 @@ __all__ = [
     "BearerToken",
     "Checkpoint",
     "ColumnMapping",
+    "ConditionText",
     "ConfigurationError",
     "Connector",
     "ConnectorConfigurationError",
@@ -62,6 +65,9 @@ __all__ = [
     "DealRecord",
     "EvaluationError",
     "EvaluationRun",
+    "Formula",
+    "FormulaError",
+    "FormulaText",
     "HeaderToken",
     "HttpClient",
     "ImportRejected",
@@ -110,6 +116,8 @@ __all__ = [
     "TokenStore",
     "TransientError",
     "__version__",
+    "compile_condition",
+    "compile_formula",
     "connector_logger",
     "cursor_pages",
     "default_classify",
