@@ -51,7 +51,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -64,7 +64,7 @@ APP_SECRET = "mock-app-secret-7c3a"
 PERMANENT_CODE = "mock-permanent-code-5d2e"
 CORP_ID = "FSCID_mock0001"
 OPEN_USER_ID = "FSUID_MOCK0001"
-DEFAULT_NOW = datetime(2025, 6, 30, 12, 0, tzinfo=timezone.utc)
+DEFAULT_NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_LIMIT, MAX_OFFSET = 100, 10_000
 
@@ -72,7 +72,7 @@ STAGES = {  # value → label; which ones mean won or lost is the tenant's choic
     "stage_1": "验证客户", "stage_2": "需求确定", "stage_3": "方案/报价", "stage_4": "谈判审核",
     "stage_5": "赢单", "stage_6": "输单", "stage_7": "无效",
 }
-ACTIVITY_TYPES = {"phone": "电话", "visit": "拜访", "meeting": "会议", "email": "邮件", "other": "其他"}
+ACTIVITY_TYPES = {"phone": "电话", "visit": "拜访", "meeting": "会议", "email": "邮件", "follow_up": "跟进"}
 LEAD_SOURCES = {"1": "官网", "2": "电话咨询", "3": "展会", "4": "渠道推荐", "5": "广告"}
 OBJECTS = ("PersonnelObj", "NewOpportunityObj", "ActiveRecordObj", "LeadsObj")
 _TOTAL_NAME = {"PersonnelObj": "total", "NewOpportunityObj": "total", "ActiveRecordObj": "totalSize", "LeadsObj": "totalSize"}
@@ -238,7 +238,8 @@ class FxiaokeMock:
                 "biz_status": "transformed" if converted else rng.choice(["un_assigned", "un_processed", "processed", "closed"]),
                 "transform_time": epoch_ms(created + timedelta(days=9)) if converted else None,
                 "new_opportunity_id": rng.choice(opps)["_id"] if converted else None,
-                "create_time": epoch_ms(created), "last_modified_time": epoch_ms(created + timedelta(days=rng.randint(0, 20))),
+                "create_time": epoch_ms(created),
+                "last_modified_time": epoch_ms(min(created + timedelta(days=rng.randint(0, 20)), self._now0 - timedelta(hours=2))),
                 "life_status": "normal", "is_deleted": False,
             }
             self.records["LeadsObj"][lead["_id"]] = lead
@@ -419,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
     tenant: FxiaokeMock
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         if getattr(self.server, "verbose", False):
             super().log_message(format, *args)
 
@@ -434,10 +435,10 @@ class _Handler(BaseHTTPRequestHandler):
         body.setdefault("traceId", f"E-O.{CORP_ID}.{trace}")
         self._send(200, json.dumps(body, ensure_ascii=False).encode())
 
-    def do_GET(self) -> None:  # noqa: N802 - the open API takes POST only
+    def do_GET(self) -> None:
         self._send(405, b'{"errorCode":-1,"errorMessage":"Request method \'GET\' not supported"}')
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         tenant = self.tenant
         parts = urlsplit(self.path)
         trace = (parse_qs(parts.query).get("thirdTraceId") or [uuid.uuid4().hex])[0]

@@ -54,7 +54,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -67,7 +67,7 @@ CLIENT_SECRET = "mock-consumer-secret-0d1e"
 REFRESH_TOKEN = "5Aep861mock.refresh.token"
 USERNAME = "integration@example.com"
 PASSWORD = "mock-password"
-DEFAULT_NOW = datetime(2025, 6, 30, 12, 0, tzinfo=timezone.utc)
+DEFAULT_NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 MAX_BATCH, MIN_BATCH = 2000, 200
 RECYCLE_BIN_DAYS = 15
 
@@ -131,7 +131,7 @@ def salesforce_id(prefix: str, number: int) -> str:
 
 def format_datetime(moment: datetime) -> str:
     """Salesforce's wire format: milliseconds and an offset without a colon."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
@@ -304,7 +304,7 @@ class _Parser:
         kind, value = self.tokens[self.i] if self.i < len(self.tokens) else ("", "")
         self.i += 1
         if kind == "datetime":
-            return "datetime", datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return "datetime", datetime.fromisoformat(value)
         if kind == "date":
             return "date", date.fromisoformat(value)
         if kind == "number":
@@ -490,7 +490,7 @@ class SalesforceMock:
                 "ConvertedOpportunityId": rng.choice(opps)["Id"] if converted else None,
                 "Email": f"{fn.lower()}.{ln.lower()}@{rng.choice(companies).lower()}.example",
             }
-            self._stamp(lead, created, created + timedelta(days=rng.randint(0, 20)))
+            self._stamp(lead, created, min(created + timedelta(days=rng.randint(0, 20)), self._now0 - timedelta(hours=2)))
             self.records["Lead"][lid] = lead
         # the recycle bin: soft deletes of the last days, and one hard delete per object
         for sobject in ("Opportunity", "Task", "Event", "Lead"):
@@ -682,10 +682,10 @@ class SalesforceMock:
 
     def deleted(self, sobject: str, start_text: str | None, end_text: str | None) -> dict[str, Any]:
         if sobject not in FIELDS or "IsDeleted" not in FIELDS[sobject]:
-            raise SalesforceError(404, "NOT_FOUND", f"The requested resource does not exist")
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         try:
-            start = datetime.fromisoformat(unquote(start_text or "").replace("Z", "+00:00"))
-            end = datetime.fromisoformat(unquote(end_text or "").replace("Z", "+00:00"))
+            start = datetime.fromisoformat(unquote(start_text or ""))
+            end = datetime.fromisoformat(unquote(end_text or ""))
             if start.tzinfo is None or end.tzinfo is None:
                 raise ValueError
         except ValueError:
@@ -789,6 +789,13 @@ class SalesforceMock:
 # --- HTTP -----------------------------------------------------------------------------
 
 
+def format_datetime_http(moment: datetime) -> str:
+    """An HTTP ``Date`` header value (RFC 7231) for the org's clock."""
+    from email.utils import format_datetime as rfc
+
+    return rfc(moment.astimezone(UTC), usegmt=True)
+
+
 def dumps(value: Any) -> str:
     """JSON with ``Decimal`` written as a JSON number, exactly as given (no binary float on the way)."""
     if isinstance(value, Decimal):  # Salesforce writes 23800.0 and 1234.5
@@ -809,9 +816,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "SFDC"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet unless asked
+    def log_message(self, format: str, *args: Any) -> None:
         if getattr(self.server, "verbose", False):
             super().log_message(format, *args)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:  # float ok: the Date header follows the org's clock
+        return format_datetime_http(self.org.now())
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = dumps(body).encode()
@@ -823,7 +833,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
         path = urlsplit(self.path).path
@@ -834,7 +844,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, body = self.org.issue_token(form)
         self._send(status, body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         org = self.org
         parts = urlsplit(self.path)
         path, params = parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}
