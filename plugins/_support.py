@@ -1,27 +1,21 @@
-"""Small helpers shared by the built-in rule types: periods around a date, thresholds, text.
+"""Small helpers shared by the built-in rule types: periods around a date, conditions, text.
 
 Only the public ``kpi_engine`` API is used here, as a third-party plugin would.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import GetCoreSchemaHandler
-from pydantic_core import core_schema
-
-from kpi_engine import Period, parse_period, plain, to_decimal
+from kpi_engine import Formula, Period, parse_period, plain
 
 __all__ = [
-    "Threshold",
-    "ThresholdText",
     "day_period",
     "days_of",
+    "judge",
     "local_day",
     "percent",
     "period_containing",
@@ -31,65 +25,25 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-_THRESHOLD = re.compile(r"^\s*(<=|>=|<|>|==|!=)\s*(.+?)\s*$")
-_COMPARE = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
 
 
-class Threshold:
-    """A comparison with a fixed number, written as HR writes it: ``< 10%``, ``>= 100%``, ``<= 5,000``."""
-
-    __slots__ = ("limit", "operator", "text")
-
-    def __init__(self, text: str) -> None:
-        match = _THRESHOLD.match(text)
-        if not match:
-            raise ValueError(f"{text!r} is not a threshold; write an operator and a number, e.g. '< 10%' or '>= 100%'")
-        self.operator = match[1]
-        self.limit = to_decimal(match[2])
-        self.text = f"{self.operator} {match[2]}"
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, _source: Any, _handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            _threshold, serialization=core_schema.plain_serializer_function_ser_schema(lambda t: t.text)
-        )
-
-    def holds(self, value: Decimal) -> bool:
-        return bool(_COMPARE[self.operator](value, self.limit))
-
-    def __repr__(self) -> str:
-        return f"Threshold({self.text!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Threshold) and (self.operator, self.limit) == (other.operator, other.limit)
-
-    def __hash__(self) -> int:
-        return hash((self.operator, self.limit))
-
-
-def _threshold(value: Any) -> Threshold:
-    if isinstance(value, Threshold):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("write the threshold as text, e.g. '< 10%'")  # noqa: TRY004 - pydantic reports ValueError
-    return Threshold(value)
-
-
-ThresholdText = Threshold
-"""A pydantic field type for a threshold such as ``< 100%``."""
+def judge(condition: Formula, value: Decimal | None, lookup: Callable[[str, int], Decimal | None]) -> bool | None:
+    """Whether ``condition`` holds: ``value`` is its subject (``< 10%`` tests it); any other name it
+    reads comes from ``lookup(name, periods_back)``. ``None`` when a value it needs is missing."""
+    env: dict[str, Decimal] = {}
+    for name, back in condition.references:
+        found = value if (name, back) == ("value", 0) else lookup(name, back)
+        if found is None:
+            return None
+        env[name if not back else f"{name}[-{back}]"] = found
+    return bool(condition.evaluate(env))
 
 
 def local_day(moment: datetime | date, time_zone: str) -> date:
     """The calendar day of ``moment`` in the plan's time zone (a date is taken as already local)."""
     if isinstance(moment, datetime):
-        return moment.astimezone(ZoneInfo(time_zone)).date()
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # stored times are UTC
+        return aware.astimezone(ZoneInfo(time_zone)).date()
     return moment
 
 

@@ -29,9 +29,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kpi_engine import Period, RuleContext, RuleResult, RuleType, hookimpl, plain
+from kpi_engine import ConditionText, Period, RuleContext, RuleResult, RuleType, hookimpl, plain
 
-from ._support import ThresholdText, day_period, days_of, periods_back, weeks_ending_in
+from ._support import day_period, days_of, judge, periods_back, weeks_ending_in
 
 __all__ = ["Alert", "AlertEvent", "kpi_rule_types", "replay"]
 
@@ -44,7 +44,7 @@ class Alert(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     metric: str
-    breach_when: ThresholdText  # e.g. "< 10%": an interval whose value holds this is a breach
+    breach_when: ConditionText  # e.g. "< 10%": an interval whose value holds this is a breach
     for_: int = Field(alias="for", ge=1, le=366)  # consecutive breaching intervals before it fires
     interval: Literal["day", "week", "period"]
     no_data: Literal["breaks_run", "counts_as_breach", "keeps_state"]
@@ -76,30 +76,40 @@ def _intervals(ctx: RuleContext, config: Alert) -> tuple[list[Period], list[Peri
     return earlier, current
 
 
-def _value(ctx: RuleContext, config: Alert, interval: Period, person: str) -> Decimal | None:
-    if config.interval == "period" and interval == ctx.period:
-        found = ctx.values.get(config.metric, {})
-    else:
-        found = ctx.values_in(config.metric, interval)
+def _value(ctx: RuleContext, name: str, interval: Period, person: str) -> Decimal | None:
+    found = ctx.values.get(name, {}) if interval == ctx.period else ctx.values_in(name, interval)
     return found.get(person)
 
 
+def _point(ctx: RuleContext, config: Alert, interval: Period, person: str) -> tuple[str, Decimal | None, bool | None]:
+    """An interval's label, the metric's value and whether it breaches (``None``: no data)."""
+    value = _value(ctx, config.metric, interval, person)
+    if value is None:
+        return interval.label, None, None
+
+    def lookup(name: str, back: int) -> Decimal | None:
+        return _value(ctx, name, periods_back(interval, back)[-1] if back else interval, person)
+
+    return interval.label, value, judge(config.breach_when, value, lookup)
+
+
 def replay(
-    config: Alert, series: list[tuple[str, Decimal | None]], report_from: int
+    config: Alert, series: list[tuple[str, Decimal | None, bool | None]], report_from: int
 ) -> tuple[list[AlertEvent], bool, tuple[tuple[str, Decimal | None], ...]]:
-    """Walk ``series`` (interval label, value) oldest first; return the state changes at index
-    ``report_from`` or later, whether the alert was firing just before that index, and its run then."""
+    """Walk ``series`` (interval label, value, breach or ``None`` for no data) oldest first; return the
+    state changes at index ``report_from`` or later, whether the alert was firing just before that
+    index, and its run then."""
     firing = False
     run: list[tuple[str, Decimal | None]] = []
     events: list[AlertEvent] = []
     firing_before = False
     run_before: tuple[tuple[str, Decimal | None], ...] = ()
-    for index, (label, value) in enumerate(series):
+    for index, (label, value, breaching) in enumerate(series):
         if index == report_from:
             firing_before, run_before = firing, tuple(run)
-        if value is None and config.no_data == "keeps_state":
+        if breaching is None and config.no_data == "keeps_state":
             continue
-        breach = config.no_data == "counts_as_breach" if value is None else config.breach_when.holds(value)
+        breach = config.no_data == "counts_as_breach" if breaching is None else breaching
         if breach:
             run.append((label, value))
         else:
@@ -109,7 +119,7 @@ def replay(
             if now_firing:
                 events.append(AlertEvent("firing", label, tuple(run[-config.for_ :]), f"{config.for_} consecutive breaching intervals"))
             else:
-                cause = "no data (no_data: breaks_run)" if value is None else f"the value no longer holds {config.breach_when.text}"
+                cause = "no data (no_data: breaks_run)" if breaching is None else f"the value no longer holds {config.breach_when}"
                 events.append(AlertEvent("resolved", label, ((label, value),), cause))
         firing = now_firing
     if report_from >= len(series):
@@ -128,7 +138,7 @@ def _explain(config: Alert, event: AlertEvent, as_percent: bool) -> str:
     if event.state == "firing":
         shown = ", ".join(f"{label} ({_shown(value, as_percent)})" for label, value in event.evidence)
         unit = {"day": "days", "week": "weeks", "period": "periods"}[config.interval]
-        text = f"{what} {config.breach_when.text} on {shown}: {config.for_} consecutive {unit}, so the alert fires on {event.interval}."
+        text = f"{what} {config.breach_when} on {shown}: {config.for_} consecutive {unit}, so the alert fires on {event.interval}."
         return text + (f" {config.message}" if config.message else "")
     [(label, value)] = event.evidence
     return f"{what} on {label} is {_shown(value, as_percent)}: {event.cause}; the alert is resolved."
@@ -136,18 +146,18 @@ def _explain(config: Alert, event: AlertEvent, as_percent: bool) -> str:
 
 def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
     earlier, current = _intervals(ctx, config)
-    as_percent = "%" in config.breach_when.text
+    as_percent = "%" in str(config.breach_when)
     results: list[RuleResult] = []
     for person in ctx.people:
         info = ctx.people_info.get(person)
         hired = info.hire_date if info and info.hire_date else None
         looked_at = [p for p in earlier if hired is None or p.end > hired]  # nothing before the person started
-        series = [(p.label, _value(ctx, config, p, person)) for p in [*looked_at, *current]]
+        series = [_point(ctx, config, p, person) for p in [*looked_at, *current]]
         events, firing_before, run_before = replay(config, series, len(looked_at))
         base = {
             "rule_type": "alert",
             "metric": config.metric,
-            "threshold": config.breach_when.text,
+            "threshold": str(config.breach_when),
             "consecutive": config.for_,
             "interval": config.interval,
             "no_data": config.no_data,
@@ -167,7 +177,7 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                         "at": current[0].label,
                         "since": evidence[-1][0] if evidence else None,
                         "evidence": [{"interval": label, "value": None if v is None else plain(v)} for label, v in evidence],
-                        "explanation": f"{config.metric.replace('_', ' ')} was still breaching {config.breach_when.text} when "
+                        "explanation": f"{config.metric.replace('_', ' ')} was still breaching {config.breach_when} when "
                         f"the previous period ended; the alert is firing as {ctx.period.label} begins.",
                     },
                 )
@@ -198,6 +208,7 @@ def kpi_rule_types() -> list[RuleType]:
             description="Fires when a metric breaches a threshold for N consecutive days, weeks or periods; resolves when it recovers.",
             config_model=Alert,
             metrics=lambda cfg: {cfg.metric},
+            local_names=lambda _cfg: {"value"},
             evaluate=evaluate,
         )
     ]

@@ -150,6 +150,7 @@ def kpi_rule_types() -> list[RuleType]:
             description="A guaranteed minimum per period: a recoverable advance with a carried balance, or a non-recoverable guarantee.",
             config_model=Draw,
             metrics=lambda _cfg: set(),
+            rules=lambda cfg: set(cfg.earnings_rules),
             evaluate=evaluate,
         )
     ]

@@ -32,9 +32,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kpi_engine import Period, RuleContext, RuleResult, RuleType, hookimpl, plain
+from kpi_engine import ConditionText, Period, RuleContext, RuleResult, RuleType, hookimpl, plain
 
-from ._support import ThresholdText, percent, periods_back
+from ._support import judge, percent, periods_back
 
 __all__ = ["Extension", "Observation", "PipState", "PipTrigger", "kpi_rule_types", "pip_step"]
 
@@ -80,10 +80,10 @@ class PipTrigger(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    measure: str = "bookings"  # the metric measured each period
-    basis: Literal["attainment", "value"] = "attainment"  # attainment = measure ÷ its target
-    target_metric: str | None = None  # whose target is used; default: the measure
-    fails_when: ThresholdText  # e.g. "< 100%": a period where this holds is a failing period
+    measure: str = "bookings"  # a metric or a name of the plan (e.g. a formula ``attainment: bookings / quota``)
+    basis: Literal["attainment", "value"] = "value"  # attainment: the measure ÷ its target, computed here
+    target_metric: str | None = None  # whose target is used for ``basis: attainment``; default: the measure
+    fails_when: ConditionText  # e.g. "< 100%" (tests the period's value) or a condition over plan names
     consecutive: int = Field(ge=1, le=24)
     observation: Observation
 
@@ -151,12 +151,19 @@ def pip_step(config: PipTrigger, state: PipState, entry: dict[str, Any]) -> tupl
 def _entry(ctx: RuleContext, config: PipTrigger, period: Period, person: str) -> dict[str, Any]:
     """One period's measure for a person: the value judged and whether the condition was met."""
     current = period == ctx.period
-    values = ctx.values.get(config.measure, {}) if current else ctx.values_in(config.measure, period)
-    measured = values.get(person)
+
+    def value_of(name: str, at: Period) -> Decimal | None:
+        return (ctx.values.get(name, {}) if at == ctx.period else ctx.values_in(name, at)).get(person)
+
+    def lookup(name: str, back: int) -> Decimal | None:
+        return value_of(name, periods_back(period, back)[-1] if back else period)
+
+    measured = value_of(config.measure, period)
     entry: dict[str, Any] = {"period": period.label, "value": None, "met": None}
     if config.basis == "value":
-        if measured is not None:
-            entry |= {"value": plain(measured), "met": not config.fails_when.holds(measured)}
+        fails = judge(config.fails_when, measured, lookup) if measured is not None else None
+        if fails is not None:
+            entry |= {"value": plain(measured), "met": not fails}  # type: ignore[arg-type]
         return entry
     target_metric = config.target_metric or config.measure
     targets = ctx.targets.get(target_metric, {}) if current else ctx.targets_in(target_metric, period)
@@ -170,7 +177,7 @@ def _entry(ctx: RuleContext, config: PipTrigger, period: Period, person: str) ->
         "value": plain(attainment.quantize(Decimal("0.0001"))),
         "measured": plain(measured),
         "target": plain(levels.target),
-        "met": not config.fails_when.holds(attainment),
+        "met": judge(config.fails_when, attainment, lookup) is False,
     }
     return entry
 
@@ -186,26 +193,27 @@ def _anchor(ctx: RuleContext, config: PipTrigger, person: str) -> tuple[PipState
     return PipState(), list(reversed(earlier)), f"no saved outcome in the last {config.span} periods: replayed from the data"
 
 
-def _shown(entry: Mapping[str, Any], basis: str) -> str:
+def _shown(entry: Mapping[str, Any], as_percent: bool) -> str:
     if entry["value"] is None:
         return f"{entry['period']} no data"
     value = Decimal(entry["value"])
-    return f"{entry['period']} {percent(value) if basis == 'attainment' else plain(value)}"
+    return f"{entry['period']} {percent(value) if as_percent else plain(value)}"
 
 
 def _explain(config: PipTrigger, status: Status, state: PipState, before: PipState, entry: Mapping[str, Any]) -> str:
     what = "attainment" if config.basis == "attainment" else config.measure.replace("_", " ")
+    as_percent = config.basis == "attainment" or "%" in str(config.fails_when)
     review = "A recommendation for HR review; nothing happens automatically."
     if status == "raised":
-        run = ", ".join(_shown(e, config.basis) for e in state.run)
+        run = ", ".join(_shown(e, as_percent) for e in state.run)
         obs = config.observation
         return (
-            f"{what} {config.fails_when.text} in {config.consecutive} consecutive periods ({run}): a performance "
+            f"{what} {config.fails_when} in {config.consecutive} consecutive periods ({run}): a performance "
             f"improvement plan is recommended, observed over the next {obs.periods} periods and passed if met in at "
             f"least {obs.pass_when_met} of them. {review}"
         )
     window = before.extension + [dict(entry)] if before.stage == "extension" else before.window + [dict(entry)]
-    seen = ", ".join(_shown(e, config.basis) for e in window)
+    seen = ", ".join(_shown(e, as_percent) for e in window)
     met = _met_count(window)
     if status == "observing":
         total = config.observation.extension.periods if before.stage == "extension" and config.observation.extension else config.observation.periods
@@ -242,7 +250,7 @@ def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
             "rule_type": "pip_trigger",
             "status": status,
             "action": "recommendation for HR review; no automatic action is taken",
-            "condition": f"{'attainment' if config.basis == 'attainment' else config.measure} {config.fails_when.text} fails the period",
+            "condition": f"{'attainment' if config.basis == 'attainment' else config.measure} {config.fails_when} fails the period",
             "inputs": {k: v for k, v in entry.items() if k != "period"},
             "evidence": state.run if status == "raised" else (before.extension if before.stage == "extension" else before.window) + [entry],
             "state": state.as_trace(),
@@ -269,6 +277,7 @@ def kpi_rule_types() -> list[RuleType]:
             description="Recommends a performance improvement plan for HR review after N consecutive failing periods; observes, then passes or fails.",
             config_model=PipTrigger,
             metrics=lambda cfg: {cfg.measure} | ({cfg.target_metric} if cfg.target_metric else set()),
+            local_names=lambda _cfg: {"value"},
             evaluate=evaluate,
         )
     ]

@@ -99,6 +99,18 @@ def test_month_without_a_target_is_no_data_and_breaks_a_failing_run():
     assert run_months(ledger, seed_002_rule(), MONTHS[:3]) == {"2026-01": [], "2026-02": [], "2026-03": []}
 
 
+def test_measure_may_be_a_plan_name_and_the_condition_read_other_names():
+    ledger = Ledger(people=["E1"])
+    for month, (attainment, calls) in zip(MONTHS, [("0.9", "10"), ("0.8", "50"), ("0.7", "10"), ("0.6", "10")]):
+        ledger.set(month, "attainment", {"E1": attainment}).set(month, "calls", {"E1": calls})
+    rule = PipTrigger.model_validate(
+        {"measure": "attainment", "fails_when": "value < 100% and calls < 20", "consecutive": 2,
+         "observation": {"periods": 3, "pass_when_met": 2}}
+    )
+    statuses = run_months(ledger, rule, MONTHS[:4])
+    assert [statuses[m] for m in MONTHS[:4]] == [[], [], [], ["raised"]]  # February had enough calls
+
+
 def test_pass_criterion_must_fit_the_window():
     with pytest.raises(ValidationError, match="cannot require 4 periods met out of 3"):
         seed_002_rule(pass_when_met=4)
