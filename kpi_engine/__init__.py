@@ -28,6 +28,7 @@ from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan, Plan, load_plan, parse_plan
 from ._mapping import ColumnMapping, load_mapping
+from ._metric_sql import Division, Measure, exact_terms, fact_metric, same_period_last_year, seconds_between, shift_context, within, within_days
 from ._records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
 from ._secrets import (
     ConnectorSettings,
@@ -63,6 +64,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorSettings",
     "DealRecord",
+    "Division",
     "EvaluationError",
     "EvaluationRun",
     "Formula",
@@ -76,6 +78,7 @@ __all__ = [
     "LeadRecord",
     "LoadCounts",
     "LoadedPlan",
+    "Measure",
     "MemoryTokenStore",
     "Metric",
     "MetricContext",
@@ -125,6 +128,8 @@ __all__ = [
     "default_token_store",
     "dig",
     "evaluate",
+    "exact_terms",
+    "fact_metric",
     "get_registry",
     "get_run",
     "hookimpl",
@@ -146,9 +151,14 @@ __all__ = [
     "quantize",
     "redact",
     "register_secret",
+    "same_period_last_year",
     "schema",
+    "seconds_between",
     "secret_field",
+    "shift_context",
     "sync",
     "to_decimal",
     "upsert_records",
+    "within",
+    "within_days",
 ]

@@ -43,6 +43,7 @@ __all__ = [
     "activities",
     "churn_events",
     "connector_tokens",
+    "content_stats",
     "customers",
     "deal_splits",
     "deal_stage_history",
@@ -60,11 +61,15 @@ __all__ = [
     "refunds",
     "renewals",
     "survey_responses",
+    "support_tickets",
     "sync_runs",
     "sync_state",
+    "target_changes",
     "targets",
     "team_hierarchy",
     "teams",
+    "trainings",
+    "web_visits",
 ]
 
 ROLES = ("sales_rep", "marketing_specialist", "customer_success", "manager")
@@ -452,6 +457,101 @@ outcomes = Table(
     Column("trace", JSON, nullable=False),
     Index("ix_outcomes_run", "run_id", "person_id"),
 )
+
+# --- metrics: web traffic, content, support, training; target change log (migration 0003_metrics) ----
+
+web_visits = Table(
+    "web_visits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_source_columns(),
+    Column("visitor_id", String(128), nullable=False),  # cookie or device id: unique visitors count these
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("channel", String(64)),  # search / social / direct / referral / content / event
+    Column("campaign", String(200)),
+    Column("owner_id", String(64), ForeignKey("people.id")),  # marketing owner of the channel or campaign
+    Column("landing_page", String(300)),
+    Column("form_submitted", Boolean, nullable=False, default=False),
+    Column("is_suspect", Boolean, nullable=False, default=False),  # fake traffic, excluded from every metric
+    UniqueConstraint("source", "remote_id", name="uq_web_visits_source_remote"),
+    Index("ix_web_visits_time", "occurred_at"),
+)
+
+content_stats = Table(
+    "content_stats",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_source_columns(),
+    Column("content_id", String(128), nullable=False),  # article, video, whitepaper or social post
+    Column("title", String(300)),
+    Column("kind", String(32)),
+    Column("channel", String(64)),
+    Column("campaign", String(200)),
+    Column("owner_id", String(64), ForeignKey("people.id")),
+    Column("day", Date, nullable=False),
+    Column("impressions", Integer, nullable=False, default=0),
+    Column("clicks", Integer, nullable=False, default=0),
+    Column("downloads", Integer, nullable=False, default=0),
+    Column("likes", Integer, nullable=False, default=0),
+    Column("comments", Integer, nullable=False, default=0),
+    Column("shares", Integer, nullable=False, default=0),
+    Column("followers", Integer),  # audience the post reached (social accounts); NULL elsewhere
+    UniqueConstraint("source", "remote_id", name="uq_content_stats_source_remote"),
+    Index("ix_content_stats_day", "day"),
+)
+
+support_tickets = Table(
+    "support_tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_source_columns(),
+    Column("customer_id", Integer, ForeignKey("customers.id")),
+    Column("owner_id", String(64), ForeignKey("people.id")),
+    Column("kind", String(32), nullable=False),  # issue / complaint / question
+    Column("priority", String(16)),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("first_response_at", UTCDateTime()),
+    Column("resolved_at", UTCDateTime()),
+    UniqueConstraint("source", "remote_id", name="uq_support_tickets_source_remote"),
+    Index("ix_support_tickets_resolved", "resolved_at"),
+)
+
+trainings = Table(
+    "trainings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_source_columns(),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("owner_id", String(64), ForeignKey("people.id")),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("attendees", Integer),
+    Column("topic", String(300)),
+    UniqueConstraint("source", "remote_id", name="uq_trainings_source_remote"),
+    Index("ix_trainings_time", "occurred_at"),
+)
+
+target_changes = Table(
+    "target_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_type", String(8), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("metric", String(100), nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("old_target", Ratio()),
+    Column("new_target", Ratio(), nullable=False),
+    Column("old_baseline", Ratio()),
+    Column("new_baseline", Ratio()),
+    Column("old_challenge", Ratio()),
+    Column("new_challenge", Ratio()),
+    Column("change", Ratio()),  # new / old - 1; NULL for a first target
+    Column("reason", Text),
+    Column("changed_by", String(64)),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Index("ix_target_changes_subject", "subject_type", "subject_id", "metric", "period"),
+)
+
+Index("ix_leads_converted_deal", leads.c.converted_deal_id)
 
 # --- connectors: sync runs and refreshed OAuth tokens (migration 0004_connectors) ------
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from sqlalchemy import Select
 
+from ._metric_sql import Division, Measure
 from ._money import to_decimal
 from ._periods import Period
 
@@ -53,12 +54,17 @@ class Metric(BaseModel):
 
     name: str
     description: str
-    unit: Literal["money", "count", "ratio", "days", "score"]
+    unit: Literal["money", "count", "ratio", "days", "hours", "minutes", "score"]
     grain: str = "month"
     query: Callable[[MetricContext], Select[Any]]
     evidence: Callable[[MetricContext], Select[Any]] | None = None
     evidence_table: str | None = None
     zero_when_missing: bool = True  # a person with no rows scores 0 (a count or a sum)
+    # Declared from facts (see ``fact_metric``): then the metric can also be grouped, rolled up and windowed.
+    numerator: Measure | None = None
+    denominator: Measure | None = None
+    division: Division | None = None
+    source: str = ""  # where the KPI comes from (e.g. the catalogue's source documents)
 
 
 @dataclass(frozen=True)

@@ -1,142 +1,333 @@
-"""Core sales, activity and funnel metrics, computed by the database per person and period."""
+"""Sales and activity metrics: bookings, deals, customers, collections and logged activities.
+
+Every metric is declared from facts (``fact_metric``): the rows it counts, selected for the period,
+then aggregated per person (or team, region, product line, channel) before anything is joined.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import BigInteger, Select, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy.orm import aliased
 
-from kpi_engine import Metric, MetricContext, hookimpl, schema
+from kpi_engine import Division, Measure, Metric, MetricContext, exact_terms, fact_metric, hookimpl, schema, seconds_between, within
 
 __all__ = ["kpi_metrics"]
 
 deals = schema.deals
+splits = schema.deal_splits
 activities = schema.activities
-leads = schema.leads
 payments = schema.payments
+refunds = schema.refunds
+customers = schema.customers
+
+SHARE_UNITS = 1_000_000  # a Ratio is stored in millionths
+SOURCE = "kpi-catalogue §1 (sources 002, 003, 004)"
 
 
-def _won_in_period(ctx: MetricContext) -> Any:
-    return and_(
-        deals.c.status == "won",
-        deals.c.is_deleted.is_(False),
-        deals.c.closed_at >= ctx.start,
-        deals.c.closed_at < ctx.end,
-        deals.c.currency == ctx.currency,
+def _raw(column: Any) -> Any:
+    return type_coerce(column, BigInteger())
+
+
+def won_in_period(ctx: MetricContext, *, currency: bool = True) -> Any:
+    conditions = [deals.c.status == "won", deals.c.is_deleted.is_(False), within(deals.c.closed_at, ctx)]
+    if currency:
+        conditions.append(deals.c.currency == ctx.currency)
+    return and_(*conditions)
+
+
+# --- bookings: credited through deal splits ---------------------------------------------------
+
+
+def _credit_columns() -> tuple[Any, Any, Any]:
+    """A won deal's credit to one person: the whole amount without splits, else amount × share exactly.
+
+    amount (ten-thousandths) × share (millionths) is split into whole ten-thousandths and a remainder
+    in 10^-10, so sums never overflow and nothing is rounded.
+    """
+    product = _raw(deals.c.amount) * _raw(splits.c.share)
+    whole = case((splits.c.id.is_(None), _raw(deals.c.amount)), else_=None)
+    units = case((splits.c.id.is_not(None), product // SHARE_UNITS), else_=None)
+    rest = case((splits.c.id.is_not(None), product % SHARE_UNITS), else_=None)
+    return whole, units, rest
+
+
+def bookings_facts(ctx: MetricContext) -> Select[Any]:
+    whole, units, rest = _credit_columns()
+    return (
+        select(
+            func.coalesce(splits.c.person_id, deals.c.owner_id).label("person_id"),
+            deals.c.id.label("record_id"),
+            deals.c.product_line,
+            deals.c.lead_source.label("channel"),
+            whole.label("whole"),
+            units.label("credit_units"),
+            rest.label("credit_rest"),
+        )
+        .select_from(deals.outerjoin(splits, splits.c.deal_id == deals.c.id))
+        .where(won_in_period(ctx))
     )
-
-
-def bookings(ctx: MetricContext) -> Select[Any]:
-    return select(deals.c.owner_id.label("person_id"), func.sum(deals.c.amount).label("value")).where(
-        _won_in_period(ctx)
-    ).group_by(deals.c.owner_id)
 
 
 def bookings_records(ctx: MetricContext) -> Select[Any]:
-    return select(deals.c.owner_id, deals.c.id, deals.c.amount).where(_won_in_period(ctx)).order_by(
-        deals.c.owner_id, deals.c.closed_at, deals.c.id
-    )
-
-
-def won_deals(ctx: MetricContext) -> Select[Any]:
-    return select(deals.c.owner_id.label("person_id"), func.count().label("value")).where(
-        _won_in_period(ctx)
-    ).group_by(deals.c.owner_id)
-
-
-def new_customers(ctx: MetricContext) -> Select[Any]:
-    """Customers whose first won deal closed in the period, credited to that deal's owner."""
-    first = (
-        select(deals.c.customer_id, func.min(deals.c.closed_at).label("first_won"))
-        .where(deals.c.status == "won", deals.c.is_deleted.is_(False), deals.c.customer_id.is_not(None))
-        .group_by(deals.c.customer_id)
-        .subquery()
-    )
-    firsts = (
-        select(deals.c.owner_id, deals.c.customer_id)
-        .join(first, and_(first.c.customer_id == deals.c.customer_id, first.c.first_won == deals.c.closed_at))
-        .where(deals.c.status == "won", deals.c.is_deleted.is_(False), first.c.first_won >= ctx.start, first.c.first_won < ctx.end)
-        .distinct()
-        .subquery()
-    )
-    return select(firsts.c.owner_id.label("person_id"), func.count(firsts.c.customer_id.distinct()).label("value")).group_by(
-        firsts.c.owner_id
-    )
-
-
-def _activity_count(kind: str | None) -> Any:
-    def build(ctx: MetricContext) -> Select[Any]:
-        conditions = [activities.c.is_deleted.is_(False), activities.c.occurred_at >= ctx.start, activities.c.occurred_at < ctx.end]
-        if kind:
-            conditions.append(activities.c.kind == kind)
-        return select(activities.c.owner_id.label("person_id"), func.count().label("value")).where(*conditions).group_by(
-            activities.c.owner_id
-        )
-
-    return build
-
-
-def _lead_count(column: Any, owner: Any) -> Any:
-    def build(ctx: MetricContext) -> Select[Any]:
-        return select(owner.label("person_id"), func.count().label("value")).where(
-            leads.c.is_deleted.is_(False), column >= ctx.start, column < ctx.end
-        ).group_by(owner)
-
-    return build
-
-
-def collections(ctx: MetricContext) -> Select[Any]:
+    """Each won deal once per credited person, with the credited amount (the deal's share of it)."""
+    whole, units, rest = _credit_columns()
+    value = exact_terms((whole, 4), (units, 4), (rest, 10))
     return (
-        select(deals.c.owner_id.label("person_id"), func.sum(payments.c.amount).label("value"))
-        .join(deals, deals.c.id == payments.c.deal_id)
-        .where(
-            payments.c.is_deleted.is_(False),
-            payments.c.received_at >= ctx.start,
-            payments.c.received_at < ctx.end,
-            payments.c.currency == ctx.currency,
-        )
-        .group_by(deals.c.owner_id)
+        select(func.coalesce(splits.c.person_id, deals.c.owner_id).label("person_id"), deals.c.id.label("record_id"), value.label("value"))
+        .select_from(deals.outerjoin(splits, splits.c.deal_id == deals.c.id))
+        .where(won_in_period(ctx))
+        .order_by("person_id", deals.c.closed_at, deals.c.id)
     )
+
+
+# --- won deals of an owner ------------------------------------------------------------------
+
+
+def won_facts(ctx: MetricContext) -> Select[Any]:
+    return select(
+        deals.c.owner_id.label("person_id"),
+        deals.c.id.label("record_id"),
+        deals.c.product_line,
+        deals.c.lead_source.label("channel"),
+        deals.c.customer_id,
+        _raw(deals.c.amount).label("amount"),
+        case((deals.c.deal_type == "upsell", _raw(deals.c.amount)), else_=None).label("upsell"),
+        seconds_between(deals.c.created_at, deals.c.closed_at).label("cycle_seconds"),
+    ).where(won_in_period(ctx))
+
+
+def new_customer_facts(ctx: MetricContext) -> Select[Any]:
+    """Each customer's first won deal ever (ties broken by deal id), when it closed in the period."""
+    earlier = aliased(deals)
+    before = exists().where(
+        earlier.c.customer_id == deals.c.customer_id,
+        earlier.c.status == "won",
+        earlier.c.is_deleted.is_(False),
+        or_(earlier.c.closed_at < deals.c.closed_at, and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id)),
+    )
+    return select(
+        deals.c.owner_id.label("person_id"),
+        deals.c.id.label("record_id"),
+        deals.c.product_line,
+        deals.c.lead_source.label("channel"),
+        deals.c.customer_id,
+    ).where(won_in_period(ctx, currency=False), deals.c.customer_id.is_not(None), ~before)
+
+
+def repeat_facts(ctx: MetricContext) -> Select[Any]:
+    """Won deals of the period with their customer, and the customer again when it had bought before."""
+    earlier = aliased(deals)
+    before = exists().where(
+        earlier.c.customer_id == deals.c.customer_id,
+        earlier.c.status == "won",
+        earlier.c.is_deleted.is_(False),
+        or_(earlier.c.closed_at < deals.c.closed_at, and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id)),
+    )
+    return select(
+        deals.c.owner_id.label("person_id"),
+        deals.c.product_line,
+        deals.c.lead_source.label("channel"),
+        deals.c.customer_id,
+        case((before, deals.c.customer_id), else_=None).label("repeat_customer"),
+    ).where(won_in_period(ctx, currency=False), deals.c.customer_id.is_not(None))
+
+
+def opportunity_facts(ctx: MetricContext) -> Select[Any]:
+    return select(
+        deals.c.owner_id.label("person_id"), deals.c.id.label("record_id"), deals.c.product_line, deals.c.lead_source.label("channel")
+    ).where(deals.c.is_deleted.is_(False), within(deals.c.created_at, ctx))
+
+
+# --- money after the deal -------------------------------------------------------------------
+
+
+def _after_sale_facts(table: Any, at: Any) -> Any:
+    def facts(ctx: MetricContext) -> Select[Any]:
+        return (
+            select(
+                func.coalesce(deals.c.owner_id, customers.c.owner_id).label("person_id"),
+                table.c.id.label("record_id"),
+                deals.c.product_line,
+                deals.c.lead_source.label("channel"),
+                _raw(table.c.amount).label("amount"),
+            )
+            .select_from(table.outerjoin(deals, deals.c.id == table.c.deal_id).outerjoin(customers, customers.c.id == table.c.customer_id))
+            .where(table.c.is_deleted.is_(False), within(at, ctx), table.c.currency == ctx.currency)
+        )
+
+    return facts
+
+
+collection_facts = _after_sale_facts(payments, payments.c.received_at)
+refund_facts = _after_sale_facts(refunds, refunds.c.occurred_at)
+
+
+def lifetime_facts(ctx: MetricContext) -> Any:
+    """Everything a customer bought (won) and got back (refunds) up to the period's end, per account owner."""
+    bought = select(
+        customers.c.owner_id.label("person_id"),
+        _raw(deals.c.amount).label("net"),
+        deals.c.customer_id.label("buyer"),
+    ).select_from(deals.join(customers, customers.c.id == deals.c.customer_id)).where(
+        deals.c.status == "won", deals.c.is_deleted.is_(False), deals.c.closed_at < ctx.end, deals.c.currency == ctx.currency
+    )
+    returned = select(
+        customers.c.owner_id.label("person_id"),
+        (-_raw(refunds.c.amount)).label("net"),
+        type_coerce(None, BigInteger()).label("buyer"),
+    ).select_from(refunds.join(customers, customers.c.id == refunds.c.customer_id)).where(
+        refunds.c.is_deleted.is_(False), refunds.c.occurred_at < ctx.end, refunds.c.currency == ctx.currency
+    )
+    return bought.union_all(returned)
+
+
+# --- activities -----------------------------------------------------------------------------
+
+
+def activity_facts(*kinds: str, with_customer: bool = False) -> Any:
+    def facts(ctx: MetricContext) -> Select[Any]:
+        conditions = [activities.c.is_deleted.is_(False), within(activities.c.occurred_at, ctx)]
+        if kinds:
+            conditions.append(activities.c.kind.in_(kinds) if len(kinds) > 1 else activities.c.kind == kinds[0])
+        if with_customer:
+            conditions.append(activities.c.customer_id.is_not(None))
+        return select(
+            activities.c.owner_id.label("person_id"),
+            activities.c.id.label("record_id"),
+            case((activities.c.deal_id.is_not(None), 1), else_=0).label("linked_to_deal"),
+        ).where(*conditions)
+
+    return facts
+
+
+visit_facts = activity_facts("visit")
+
+MONEY = 4
+DURATION = Division(scale=2, zero_denominator="missing")
 
 
 @hookimpl
 def kpi_metrics() -> list[Metric]:
+    won = Measure(won_facts, "count")
     return [
-        Metric(
-            name="bookings",
-            description="Sum of won deal amounts closed in the period (销售额), in the plan's currency.",
-            unit="money",
-            query=bookings,
+        fact_metric(
+            "bookings",
+            "Won deal amounts closed in the period (销售额), credited through deal splits when a deal has them.",
+            "money",
+            Measure(bookings_facts, "sum", ("whole", "credit_units", "credit_rest"), (MONEY, MONEY, 10)),
             evidence=bookings_records,
             evidence_table="deals",
+            source=SOURCE,
         ),
-        Metric(name="won_deals", description="Number of deals won in the period.", unit="count", query=won_deals),
-        Metric(
-            name="new_customers",
-            description="Customers whose first won deal closed in the period (新客户数).",
-            unit="count",
-            query=new_customers,
+        fact_metric("won_deals", "Deals the person owns that were won in the period.", "count", won, evidence_table="deals", source=SOURCE),
+        fact_metric(
+            "new_customers",
+            "Customers whose first won deal ever closed in the period (新客户数), credited to that deal's owner.",
+            "count",
+            Measure(new_customer_facts, "count_distinct", "customer_id"),
+            source=SOURCE,
         ),
-        Metric(name="activities", description="Calls, visits, meetings and e-mails logged.", unit="count", query=_activity_count(None)),
-        Metric(name="visits", description="Customer visits logged (拜访量).", unit="count", query=_activity_count("visit"), grain="week"),
-        Metric(name="calls", description="Calls logged (拨打量).", unit="count", query=_activity_count("call"), grain="week"),
-        Metric(
-            name="leads_created",
-            description="Leads created, credited to the marketing owner.",
-            unit="count",
-            query=_lead_count(leads.c.created_at, leads.c.marketing_owner_id),
+        fact_metric(
+            "average_selling_price",
+            "Won amount ÷ won deals of the owner in the period (客单价, ASP).",
+            "money",
+            Measure(won_facts, "sum", "amount", MONEY),
+            won,
+            division=Division(scale=MONEY, zero_denominator="missing"),
+            source=SOURCE,
         ),
-        Metric(
-            name="mql",
-            description="Leads that became marketing-qualified in the period, credited to the marketing owner.",
-            unit="count",
-            query=_lead_count(leads.c.mql_at, leads.c.marketing_owner_id),
+        fact_metric(
+            "sales_cycle_days",
+            "Mean days from creation to close of the deals won in the period.",
+            "days",
+            Measure(won_facts, "sum", "cycle_seconds"),
+            won,
+            division=Division(scale=2, zero_denominator="missing", divisor=86_400),
+            grain="quarter",
+            source=SOURCE,
         ),
-        Metric(
-            name="sql",
-            description="Leads accepted by sales in the period, credited to the sales owner.",
-            unit="count",
-            query=_lead_count(leads.c.sql_at, leads.c.owner_id),
+        fact_metric(
+            "upsell_amount",
+            "Won amount of upsell and cross-sell deals to existing customers (增购).",
+            "money",
+            Measure(won_facts, "sum", "upsell", MONEY),
+            grain="quarter",
+            source=SOURCE,
         ),
-        Metric(name="collections", description="Cash received against the person's deals (回款).", unit="money", query=collections),
+        fact_metric(
+            "opportunities_created",
+            "Deals (opportunities) opened in the period: the funnel's 商机 stage.",
+            "count",
+            Measure(opportunity_facts, "count"),
+            evidence_table="deals",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "repurchase_rate",
+            "Customers who bought in the period and had bought before (or twice in it) ÷ customers who bought (复购率).",
+            "ratio",
+            Measure(repeat_facts, "count_distinct", "repeat_customer"),
+            Measure(repeat_facts, "count_distinct", "customer_id"),
+            grain="quarter",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "collections",
+            "Cash received in the period against the person's deals (回款); customer-level payments go to the account owner.",
+            "money",
+            Measure(collection_facts, "sum", "amount", MONEY),
+            evidence_table="payments",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "refunds",
+            "Refunds, cancellations and credit notes booked in the period against the person's deals.",
+            "money",
+            Measure(refund_facts, "sum", "amount", MONEY),
+            evidence_table="refunds",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "customer_lifetime_value",
+            "Net revenue (won minus refunds) per customer of the account owner, over each customer's life up to the period end.",
+            "money",
+            Measure(lifetime_facts, "sum", "net", MONEY),
+            Measure(lifetime_facts, "count_distinct", "buyer"),
+            division=Division(scale=MONEY, zero_denominator="missing"),
+            grain="year",
+            source=SOURCE,
+        ),
+        fact_metric("activities", "Calls, visits, meetings, e-mails and tasks logged.", "count", Measure(activity_facts(), "count"), evidence_table="activities", source=SOURCE),
+        fact_metric("visits", "Customer visits logged (拜访量).", "count", Measure(visit_facts, "count"), grain="week", evidence_table="activities", source=SOURCE),
+        fact_metric("calls", "Calls logged (拨打量).", "count", Measure(activity_facts("call"), "count"), grain="week", evidence_table="activities", source=SOURCE),
+        fact_metric("meetings", "Meetings logged.", "count", Measure(activity_facts("meeting"), "count"), grain="week", evidence_table="activities", source=SOURCE),
+        fact_metric(
+            "visits_per_week",
+            "Visits logged ÷ weeks in the period (days ÷ 7): the weekly visit rate of source 003.",
+            "count",
+            Measure(visit_facts, "count"),
+            Measure(None, "period_days"),
+            division=Division(scale=2, zero_denominator="zero", multiplier=Decimal(7)),
+            grain="week",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "visit_conversion_rate",
+            "Visits linked to an opportunity (a deal) ÷ visits logged (拜访转化率).",
+            "ratio",
+            Measure(visit_facts, "sum", "linked_to_deal"),
+            Measure(visit_facts, "count"),
+            source=SOURCE,
+        ),
+        fact_metric(
+            "follow_ups",
+            "Calls, visits, meetings and e-mails with a customer (follow-up frequency).",
+            "count",
+            Measure(activity_facts("call", "visit", "meeting", "email", with_customer=True), "count"),
+            evidence_table="activities",
+            source=SOURCE,
+        ),
     ]

@@ -11,6 +11,7 @@ from typing import Any
 from .._schema import (
     activities,
     churn_events,
+    content_stats,
     customers,
     deal_splits,
     deal_stage_history,
@@ -23,10 +24,13 @@ from .._schema import (
     people,
     refunds,
     renewals,
+    support_tickets,
     survey_responses,
     targets,
     team_hierarchy,
     teams,
+    trainings,
+    web_visits,
 )
 from ._calendar import Month, local_day, shanghai
 
@@ -54,6 +58,10 @@ TABLES = (
     survey_responses,
     targets,
     manual_scores,
+    web_visits,
+    content_stats,
+    support_tickets,
+    trainings,
 )
 """Every table the generator writes, parents before children."""
 
@@ -68,6 +76,10 @@ _REMOTE_PREFIX = {
     "renewals": "N",
     "churn_events": "X",
     "survey_responses": "Q",
+    "web_visits": "W",
+    "content_stats": "K",
+    "support_tickets": "U",
+    "trainings": "G",
 }
 _STREAMS = (
     "organisation",
@@ -81,6 +93,8 @@ _STREAMS = (
     "surveys",
     "targets",
     "planted",
+    "digital",
+    "service",
 )
 _CUSTOMER_SPACING_DAYS = 15
 
@@ -210,7 +224,7 @@ class Company:
 
     def remote_id(self, table: str) -> str:
         self._remote_seq[table] += 1
-        width = 7 if table in ("activities", "leads") else 6
+        width = 7 if table in ("activities", "leads", "web_visits") else 6
         return f"{_REMOTE_PREFIX[table]}{self._remote_seq[table]:0{width}d}"
 
     def _sourced(self, table: str, modified_at: datetime | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from ._aftersales import build_collections, build_renewals, build_scores, build_
 from ._calendar import month_range
 from ._company import TABLES, Company
 from ._deals import RenewalPlan, build_deals, plan_renewals
+from ._digital import build_content, build_service, build_web_traffic
 from ._funnel import build_activities, build_campaigns, build_leads, build_spend
 from ._model import PlantedCase, SampleSummary
 from ._organisation import build_customers, build_organisation
@@ -61,6 +62,8 @@ def generate_sample_company(
         ("surveys and scores", lambda: (build_surveys(company), build_scores(company))),
         ("targets", lambda: build_targets(company)),
         ("gaming patterns", planted),
+        ("web traffic and content", lambda: (build_web_traffic(company), build_content(company))),
+        ("support and training", lambda: build_service(company)),
     ]
     total = len(steps) + 1
     for done, (name, step) in enumerate(steps):
