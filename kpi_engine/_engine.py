@@ -12,44 +12,27 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
+from sqlalchemy import Connection, delete, func, insert, select, text
 
 from . import _schema as s
 from ._errors import EvaluationError
-from ._money import money_text
+from ._org import Organisation, load_organisation
 from ._periods import Period, parse_period
-from ._plan import LoadedPlan, load_plan
+from ._plan import LoadedPlan
+from ._plan_files import load_plan_for
+from ._rule_run import Outcome, earlier_period, run_rules
 from ._store import Store
-from ._types import MetricContext, RuleContext, TargetLevels
+from ._types import MetricContext, RuleResult, TargetLevels
 from ._version import __version__
 from .plugins import Registry, get_registry
 
-__all__ = ["EvaluationRun", "Outcome", "ProgressCallback", "evaluate", "get_run", "list_runs"]
+__all__ = ["EvaluationRun", "Outcome", "ProgressCallback", "StoreFacts", "evaluate", "get_run", "list_runs"]
 
 ProgressCallback = Callable[[str, int, int], None]
-_WATERMARK_TABLES = (s.people, s.deals, s.activities, s.leads, s.payments, s.refunds, s.targets, s.deal_splits)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One result line of a run."""
-
-    person_id: str
-    rule_id: str
-    kind: str
-    amount: Decimal | None
-    currency: str | None
-    trace: Mapping[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "rule_id": self.rule_id,
-            "kind": self.kind,
-            "amount": None if self.amount is None else money_text(self.amount),
-            "currency": self.currency,
-            "trace": dict(self.trace),
-        }
+_WATERMARK_TABLES = (
+    s.people, s.org_assignments, s.team_hierarchy, s.customers, s.deals, s.deal_splits, s.activities, s.leads, s.payments,
+    s.refunds, s.renewals, s.churn_events, s.survey_responses, s.marketing_spend, s.targets, s.manual_scores,
+)
 
 
 @dataclass(frozen=True)
@@ -73,22 +56,6 @@ class EvaluationRun:
             (o.amount for o in self.outcomes if o.amount is not None and o.kind == "payout" and (currency is None or o.currency == currency)),
             Decimal(0),
         )
-
-
-def _people_in_scope(conn: Connection, plan: LoadedPlan, period: Period) -> list[str]:
-    scope = plan.plan.applies_to
-    p = s.people
-    conditions = [
-        or_(p.c.hire_date.is_(None), p.c.hire_date < period.end),
-        or_(p.c.leave_date.is_(None), p.c.leave_date >= period.start),
-    ]
-    groups = [cond for cond in (p.c.role.in_(scope.roles) if scope.roles else None, p.c.team_id.in_(scope.teams) if scope.teams else None) if cond is not None]
-    if groups or scope.people:
-        chosen = [and_(*groups)] if groups else []
-        if scope.people:
-            chosen.append(p.c.id.in_(scope.people))
-        conditions.append(or_(*chosen))
-    return list(conn.execute(select(p.c.id).where(*conditions).order_by(p.c.id)).scalars())
 
 
 def _as_decimal(value: Any, metric: str) -> Decimal:
@@ -126,6 +93,97 @@ def _lock(conn: Connection, plan_id: str, period: Period) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+class StoreFacts:
+    """The facts of one database for one plan: metric SQL per period, targets, scores, saved history."""
+
+    def __init__(self, conn: Connection, loaded: LoadedPlan, registry: Registry) -> None:
+        self.conn = conn
+        self.loaded = loaded
+        self.registry = registry
+        self._org: Organisation | None = None
+        self._evidence: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        self._run_labels: dict[str, Any] | None = None
+
+    def _metric_context(self, period: Period) -> MetricContext:
+        tz = self.loaded.plan.time_zone
+        start, end = period.bounds_utc(tz)
+        return MetricContext(period=period, start=start, end=end, time_zone=tz, currency=self.loaded.plan.currency)
+
+    def organisation(self) -> Organisation:
+        if self._org is None:
+            self._org = load_organisation(self.conn)
+        return self._org
+
+    def values(self, metric: str, period: Period) -> Mapping[str, Decimal]:
+        rows = self.conn.execute(self.registry.metric(metric).query(self._metric_context(period))).all()
+        return {pid: _as_decimal(v, metric) for pid, v in rows if pid is not None and v is not None}
+
+    def targets(self, metric: str, period: Period) -> Mapping[str, TargetLevels]:
+        t = s.targets
+        rows = self.conn.execute(
+            select(t.c.subject_id, t.c.baseline, t.c.target, t.c.challenge).where(
+                t.c.subject_type == "person", t.c.period == period.label, t.c.metric == metric
+            )
+        )
+        return {person: TargetLevels(target=target, baseline=baseline, challenge=challenge) for person, baseline, target, challenge in rows}
+
+    def evidence(self, metric: str, period: Period) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        key = (metric, period.label)
+        if key not in self._evidence:
+            found: dict[str, list[dict[str, Any]]] = {}
+            builder = self.registry.metric(metric).evidence
+            if builder is not None:
+                result = self.conn.execute(builder(self._metric_context(period)))
+                extra = list(result.keys())[3:]
+                for row in result:
+                    values = tuple(row)
+                    details = {"record_id": values[1], "value": _as_decimal(values[2], metric)}
+                    details.update(zip(extra, values[3:]))
+                    found.setdefault(values[0], []).append(details)
+            self._evidence[key] = found
+        return self._evidence[key]
+
+    def evidence_table(self, metric: str) -> str | None:
+        return self.registry.metric(metric).evidence_table
+
+    def manual_scores(self, kpi: str, label: str) -> Mapping[str, Decimal]:
+        m = s.manual_scores
+        rows = self.conn.execute(select(m.c.person_id, m.c.score).where(m.c.metric == kpi, m.c.period == label))
+        return {person: score for person, score in rows}
+
+    def _runs(self) -> dict[str, Any]:
+        """This plan's saved runs by period label (id and first day)."""
+        if self._run_labels is None:
+            r = s.evaluation_runs
+            rows = self.conn.execute(select(r.c.period, r.c.id, r.c.period_start).where(r.c.plan_id == self.loaded.id))
+            self._run_labels = {label: (run_id, start) for label, run_id, start in rows}
+        return self._run_labels
+
+    def history(self, rule: str, period: Period) -> Sequence[RuleResult]:
+        runs = self._runs()
+        if period.label in runs:
+            o = s.outcomes
+            rows = self.conn.execute(
+                select(o.c.person_id, o.c.amount, o.c.trace, o.c.kind).where(o.c.run_id == runs[period.label][0], o.c.rule_id == rule).order_by(o.c.id)
+            )
+            return [RuleResult(person_id=p, amount=a, trace=t, kind=k) for p, a, t, k in rows]
+        effective = self.loaded.plan.effective
+        start = effective.from_ if effective else min((first for _, first in runs.values()), default=None)
+        if start is None or period.end <= start:
+            return ()  # before the plan began, there is nothing to carry
+        missing = period
+        step = period
+        for _ in range(240):
+            step = earlier_period(step, 1)
+            if step.end <= start or step.label in runs:
+                break
+            missing = step
+        raise EvaluationError(
+            f"rule {rule!r} of plan {self.loaded.id!r} needs its outcomes of {period.label}, and {missing.label} has not been evaluated.",
+            hint=f"evaluate the periods in order, starting with: kpi evaluate --plan {self.loaded.id} --period {missing.label}",
+        )
+
+
 def evaluate(
     store: Store,
     plan: LoadedPlan | str | Path,
@@ -134,21 +192,22 @@ def evaluate(
     registry: Registry | None = None,
     progress: ProgressCallback | None = None,
 ) -> EvaluationRun:
-    """Evaluate ``plan`` for ``period`` and save the run, replacing an earlier run of the open period."""
+    """Evaluate ``plan`` for ``period`` and save the run, replacing an earlier run of the open period.
+
+    ``plan`` is a loaded plan, a plan file, a folder of plan versions or a plan id (searched in ``rules/``);
+    for a folder or an id the version in force in the period is used.
+    """
     registry = registry or get_registry()
-    loaded = plan if isinstance(plan, LoadedPlan) else load_plan(plan, registry=registry)
     the_period = period if isinstance(period, Period) else parse_period(period)
+    loaded = plan if isinstance(plan, LoadedPlan) else load_plan_for(plan, the_period, registry=registry)
     if not loaded.in_force(the_period):
         raise EvaluationError(
             f"plan {loaded.id!r} version {loaded.plan.version} is not in force in {the_period.label}.",
             hint="check the plan's effective dates or pick another period",
         )
     tz = loaded.plan.time_zone
-    start, end = the_period.bounds_utc(tz)
-    ctx = MetricContext(period=the_period, start=start, end=end, time_zone=tz, currency=loaded.plan.currency)
     step = progress or (lambda *_: None)
-    rules = loaded.plan.rules
-    total_steps = len(rules) + 3
+    total_steps = len(loaded.plan.rules) + 2
 
     with store.begin() as conn:
         _lock(conn, loaded.id, the_period)
@@ -164,52 +223,9 @@ def evaluate(
                 f"{the_period.label} is closed for plan {loaded.id!r} (run {closed[0]}); a closed period never changes.",
                 hint="post corrections as adjustments in the current open period",
             )
-        people = _people_in_scope(conn, loaded, the_period)
+        facts = StoreFacts(conn, loaded, registry)
         step("people in scope", 1, total_steps)
-        needed: set[str] = set()
-        for rule in rules:
-            needed |= registry.rule_type(rule.type).metrics(loaded.configs[rule.id])
-        in_scope = set(people)
-        values: dict[str, dict[str, Decimal]] = {}
-        for name in sorted(needed):
-            metric = registry.metric(name)
-            rows = conn.execute(metric.query(ctx)).all()
-            values[name] = {pid: _as_decimal(v, name) for pid, v in rows if pid in in_scope and v is not None}
-        step("metrics", 2, total_steps)
-        targets = _targets(conn, needed, the_period, people)
-        evidence_cache: dict[str, dict[str, list[tuple[int, Decimal]]]] = {}
-
-        def records(name: str) -> Mapping[str, Sequence[tuple[int, Decimal]]]:
-            if name not in evidence_cache:
-                metric = registry.metric(name)
-                found: dict[str, list[tuple[int, Decimal]]] = {}
-                if metric.evidence is not None:
-                    for pid, rid, value in conn.execute(metric.evidence(ctx)):
-                        if pid in in_scope:
-                            found.setdefault(pid, []).append((rid, _as_decimal(value, name)))
-                evidence_cache[name] = found
-            return evidence_cache[name]
-
-        rule_ctx = RuleContext(
-            period=the_period,
-            currency=loaded.plan.currency,
-            people=people,
-            values=values,
-            targets=targets,
-            round_line=loaded.round_line,
-            round_total=loaded.round_total,
-            records=records,
-            evidence_table=lambda name: registry.metric(name).evidence_table,
-        )
-        outcomes: list[Outcome] = []
-        for index, rule in enumerate(rules):
-            rule_type = registry.rule_type(rule.type)
-            for result in rule_type.evaluate(rule_ctx, loaded.configs[rule.id]):
-                trace = {"rule": rule.id, **result.trace}
-                # The plan's rounding is the last word on every amount, whichever plugin computed it.
-                amount = None if result.amount is None else loaded.round_total(result.amount)
-                outcomes.append(Outcome(result.person_id, rule.id, result.kind, amount, loaded.plan.currency if amount is not None else None, trace))
-            step(f"rule {rule.id}", 3 + index, total_steps)
+        _, outcomes = run_rules(loaded, the_period, facts, registry, on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps))
         watermark = data_watermark(conn)
         # Same plan, period, data and results -> same id; any difference in the results -> a new id.
         results_digest = hashlib.sha256(json.dumps([o.as_dict() for o in outcomes], sort_keys=True, default=str).encode()).hexdigest()
@@ -230,21 +246,6 @@ def evaluate(
         _save(conn, run, the_period)
         step("saved", total_steps, total_steps)
     return get_run(store, run.id)  # what was saved is what the caller sees
-
-
-def _targets(conn: Connection, metrics: set[str], period: Period, people: list[str]) -> dict[str, dict[str, TargetLevels]]:
-    t = s.targets
-    found: dict[str, dict[str, TargetLevels]] = {}
-    rows = conn.execute(
-        select(t.c.metric, t.c.subject_id, t.c.baseline, t.c.target, t.c.challenge).where(
-            t.c.subject_type == "person", t.c.period == period.label, t.c.metric.in_(sorted(metrics))
-        )
-    )
-    wanted = set(people)
-    for metric, person, baseline, target, challenge in rows:
-        if person in wanted:
-            found.setdefault(metric, {})[person] = TargetLevels(target=target, baseline=baseline, challenge=challenge)
-    return found
 
 
 def _save(conn: Connection, run: EvaluationRun, period: Period) -> None:

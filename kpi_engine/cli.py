@@ -94,9 +94,11 @@ def _outcome_rows(store: Store, run: Any, person: str | None = None) -> list[dic
     for o in run.outcomes:
         if person and o.person_id != person:
             continue
-        inputs = o.trace.get("inputs", {})
+        inputs = o.trace.get("inputs") or {}
         name, team = names.get(o.person_id, (o.person_id, None))
-        attainment = inputs.get("attainment")
+        attainment = _number_or_none(inputs.get("attainment"))
+        measured = _number_or_none(next(iter(inputs.values()), None))
+        why = o.trace.get("explanation") or o.trace.get("skipped")
         rows.append(
             {
                 "person": o.person_id,
@@ -104,19 +106,30 @@ def _outcome_rows(store: Store, run: Any, person: str | None = None) -> list[dic
                 "team": team,
                 "rule": o.rule_id,
                 "kind": o.kind,
-                "measured": _number(next(iter(inputs.values()))) if inputs else None,
-                "target": _number(inputs["target"]) if "target" in inputs else None,
-                "attainment": f"{Decimal(attainment) * 100:.1f}%" if attainment else None,
+                "measured": None if measured is None else _number(measured),
+                "target": _number_or_none(inputs.get("target")),
+                "attainment": f"{attainment * 100:.1f}%" if attainment is not None else None,
                 "amount": None if o.amount is None else Decimal(money_text(o.amount)),
                 "currency": o.currency,
-                "why": o.trace.get("explanation") or o.trace.get("skipped"),
+                "why": " ".join(why) if isinstance(why, list) else why,
                 "trace": dict(o.trace),
             }
         )
     return rows
 
 
-def _number(text: str) -> Decimal:
+def _number_or_none(text: Any) -> Decimal | None:
+    """A trace value as a number, or ``None`` when it is not one (a mapping, a word)."""
+    if text is None or isinstance(text, (bool, dict, list)):
+        return None
+    try:
+        value = Decimal(str(text).replace(",", ""))
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() else None
+
+
+def _number(text: Any) -> Decimal:
     """A figure for display: whole numbers as they are, others with at least two decimals."""
     value = Decimal(text)
     return Decimal(plain(value)) if value == value.to_integral_value() else Decimal(money_text(value))
@@ -190,18 +203,21 @@ def _pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, str]:
 
 
 @cli.command()
-@click.option("--plan", "plan_file", required=True, type=click.Path(path_type=Path), help="Plan file (YAML).")
+@click.option("--plan", "plan_file", required=True, metavar="FILE|FOLDER|ID", help="Plan file, folder of plan versions, or plan id in rules/.")
 @click.option("--period", required=True, help="2026-10, 2026-Q3, 2026 or 2026-01-01..2026-03-15.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @pass_settings
-def evaluate(settings: _Settings, plan_file: Path, period: str, fmt: str) -> None:
-    """Evaluate a plan for a period and save the run (re-running an open period replaces it)."""
+def evaluate(settings: _Settings, plan_file: str, period: str, fmt: str) -> None:
+    """Evaluate a plan for a period and save the run (re-running an open period replaces it).
+
+    For a folder or a plan id, the version of the plan in force in the period is used.
+    """
     from ._engine import evaluate as run_evaluation
     from ._periods import parse_period
-    from ._plan import load_plan
+    from ._plan_files import load_plan_for
 
     the_period = parse_period(period)
-    plan = load_plan(plan_file)
+    plan = load_plan_for(plan_file, the_period)
     store = settings.store()
     with _progress(f"Evaluating {plan.id} for {the_period.label}") as progress:
         run = run_evaluation(store, plan, the_period, progress=progress)

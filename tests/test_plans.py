@@ -92,4 +92,4 @@ rules:
 """
     with pytest.raises(PlanError) as err:
         parse_plan(text, "p.yaml")
-    assert err.value.problems == ["p.yaml:5:5: rules.0: tiers 0–100 and 120 and above leave a gap."]
+    assert err.value.problems == ["p.yaml:8:5: rule 'c': tiers 0–100 and 120 and above leave a gap."]
