@@ -139,6 +139,8 @@ def _explain(config: Alert, event: AlertEvent, as_percent: bool) -> str:
         shown = ", ".join(f"{label} ({_shown(value, as_percent)})" for label, value in event.evidence)
         unit = {"day": "days", "week": "weeks", "period": "periods"}[config.interval]
         text = f"{what} {config.breach_when} on {shown}: {config.for_} consecutive {unit}, so the alert fires on {event.interval}."
+        if any(value is None for _, value in event.evidence):
+            text += " Intervals without data count as breaches in this plan (no_data: counts_as_breach)."
         return text + (f" {config.message}" if config.message else "")
     [(label, value)] = event.evidence
     return f"{what} on {label} is {_shown(value, as_percent)}: {event.cause}; the alert is resolved."

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kpi_engine import ConditionText, Period, RuleContext, RuleResult, RuleType, hookimpl, plain
+from kpi_engine import ConditionText, KPIError, Period, RuleContext, RuleResult, RuleType, hookimpl, plain
 
 from ._support import judge, percent, periods_back
 
@@ -152,18 +152,28 @@ def _entry(ctx: RuleContext, config: PipTrigger, period: Period, person: str) ->
     """One period's measure for a person: the value judged and whether the condition was met."""
     current = period == ctx.period
 
+    missing: list[str] = []
+
     def value_of(name: str, at: Period) -> Decimal | None:
-        return (ctx.values.get(name, {}) if at == ctx.period else ctx.values_in(name, at)).get(person)
+        try:
+            return (ctx.values.get(name, {}) if at == ctx.period else ctx.values_in(name, at)).get(person)
+        except KPIError as exc:  # e.g. a formula whose target was never set for that period
+            missing.append(exc.message)
+            return None
 
     def lookup(name: str, back: int) -> Decimal | None:
         return value_of(name, periods_back(period, back)[-1] if back else period)
 
     measured = value_of(config.measure, period)
     entry: dict[str, Any] = {"period": period.label, "value": None, "met": None}
+    if missing:
+        entry["no_data"] = missing[0]
     if config.basis == "value":
         fails = judge(config.fails_when, measured, lookup) if measured is not None else None
         if fails is not None:
             entry |= {"value": plain(measured), "met": not fails}  # type: ignore[arg-type]
+        elif missing and "no_data" not in entry:
+            entry["no_data"] = missing[0]
         return entry
     target_metric = config.target_metric or config.measure
     targets = ctx.targets.get(target_metric, {}) if current else ctx.targets_in(target_metric, period)
