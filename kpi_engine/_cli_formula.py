@@ -80,7 +80,8 @@ def _pointed(error: FormulaError) -> KPIError:
 def try_(formula: str, settings: tuple[str, ...], as_condition: bool, value: str | None) -> None:
     """Evaluate FORMULA with the given values and print the result, or the error under its position.
 
-    FORMULA '-' reads the formula from standard input.
+    FORMULA '-' reads the formula from standard input; put -- before a formula that starts
+    with a minus sign, after the options: kpi rules try --set bookings=100 -- '-bookings * 5%'.
     """
     text = sys.stdin.read() if formula == "-" else formula
     values: dict[str, Decimal | bool] = {}

@@ -460,7 +460,7 @@ class _Compiler:
         where = places_node or node
 
         def exponent(places: Decimal) -> Decimal:
-            if places != places.to_integral_value() or int(places) not in _ROUND_PLACES:
+            if not -100 < places < 100 or places != places.to_integral_value() or int(places) not in _ROUND_PLACES:
                 raise fault(
                     f"round takes a whole number of places from {_ROUND_PLACES.start} to {_ROUND_PLACES.stop - 1}, not {places}",
                     where,

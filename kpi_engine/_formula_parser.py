@@ -212,6 +212,7 @@ class _Parser:
         self.names = None if names is None else frozenset(names) | ({subject} if subject else set())
         self.subject = subject
         self.implicit = False  # the condition starts with a comparison or an interval
+        self.start = 0  # where the first token is
         self.depth = 0
         self.count = 0
 
@@ -258,6 +259,7 @@ class _Parser:
         first = self.lexer.peek()
         if first.kind == "end":
             raise self.fail("the formula is empty", 0, hint="write a value, e.g. bookings * 5%")
+        self.start = first.position
         if self.subject is not None and (first.kind == "op" and first.text in COMPARISONS | {"["} or self.is_word(first, "in")):
             self.implicit = True
         node = self.expression(0)
@@ -370,11 +372,14 @@ class _Parser:
         return Name(self.subject, 0, token.position, token.position)
 
     def group(self, opened: Token) -> Node:
-        if self.implicit and self.subject and self.is_op(self.lexer.peek(), ".."):
+        may_be_interval = self.subject is not None and opened.position == self.start
+        if may_be_interval and self.is_op(self.lexer.peek(), ".."):
+            self.implicit = True
             return self.made(self.interval(self.implicit_subject(opened), negated=False, opened=opened))
         inner = self.expression(0)
         after = self.lexer.peek()
-        if self.implicit and self.subject and self.is_op(after, ".."):
+        if may_be_interval and self.is_op(after, ".."):
+            self.implicit = True
             return self.made(self.interval(self.implicit_subject(opened), negated=False, opened=opened, low=inner))
         if after.kind == "end":
             raise self.fail("this '(' is never closed", opened.position, hint="add ')' where the group ends")
