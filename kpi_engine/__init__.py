@@ -29,6 +29,8 @@ from ._periods import Period, parse_period
 from ._plan import LoadedPlan, Plan, load_plan, parse_plan
 from ._mapping import ColumnMapping, load_mapping
 from ._metric_sql import Division, Measure, exact_terms, fact_metric, same_period_last_year, seconds_between, shift_context, within, within_days
+from ._custom_metrics import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
+from ._metric_compute import MetricRow, compute_metric, metric_values
 from ._records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
 from ._secrets import (
     ConnectorSettings,
@@ -63,6 +65,7 @@ __all__ = [
     "ConnectorContext",
     "ConnectorError",
     "ConnectorSettings",
+    "CustomMetricError",
     "DealRecord",
     "Division",
     "EvaluationError",
@@ -82,6 +85,7 @@ __all__ = [
     "MemoryTokenStore",
     "Metric",
     "MetricContext",
+    "MetricRow",
     "Money",
     "OAuth2Refresh",
     "OrgView",
@@ -121,8 +125,10 @@ __all__ = [
     "__version__",
     "compile_condition",
     "compile_formula",
+    "compute_metric",
     "connector_logger",
     "cursor_pages",
+    "custom_metrics_from_environment",
     "default_classify",
     "default_database_url",
     "default_token_store",
@@ -135,10 +141,12 @@ __all__ = [
     "hookimpl",
     "import_file",
     "list_runs",
+    "load_custom_metrics",
     "load_mapping",
     "load_plan",
     "load_plugins",
     "load_source_mapping",
+    "metric_values",
     "money_text",
     "next_link_pages",
     "offset_pages",
