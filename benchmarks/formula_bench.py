@@ -20,7 +20,7 @@ from typing import Any
 from kpi_engine import compile_condition, compile_formula
 
 RATE_UP_TO_QUOTA, RATE_ABOVE_QUOTA, ZERO = Decimal("0.05"), Decimal("0.08"), Decimal(0)
-LOW, HIGH, BONUS = Decimal("0.8"), Decimal("1"), Decimal("0.10")
+LOW, HIGH, BONUS = Decimal("0.8"), Decimal(1), Decimal("0.10")
 
 
 def commission_by_hand(env: Mapping[str, Any]) -> Decimal:
@@ -44,13 +44,13 @@ CASES: list[tuple[str, Any, Callable[[Mapping[str, Any]], Any], dict[str, Decima
         "min(bookings, quota) * 5% + max(bookings - quota, 0) * 8%",
         compile_formula("min(bookings, quota) * 5% + max(bookings - quota, 0) * 8%"),
         commission_by_hand,
-        {"bookings": Decimal("120000"), "quota": Decimal("100000")},
+        {"bookings": Decimal(120000), "quota": Decimal(100000)},
     ),
     (
         "if attainment >= 100% then bookings * 10% else if attainment >= 80% then bookings * 8% else bookings * 5%",
         compile_formula("if attainment >= 100% then bookings * 10% else if attainment >= 80% then bookings * 8% else bookings * 5%"),
         ladder_by_hand,
-        {"attainment": Decimal("0.92"), "bookings": Decimal("92000")},
+        {"attainment": Decimal("0.92"), "bookings": Decimal(92000)},
     ),
     ("[80%..100%)  (condition on value)", compile_condition("[80%..100%)"), interval_by_hand, {"value": Decimal("0.92")}),
 ]

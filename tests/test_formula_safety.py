@@ -124,7 +124,10 @@ def test_the_caps_allow_realistic_formulas():
     ladder = " else ".join(f"if a >= {n} then {n}" for n in range(30, 0, -1)) + " else 0"
     assert compile_formula(ladder).evaluate({"a": Decimal(12)}) == 12
     assert compile_formula("+".join(["a"] * 400)).evaluate({"a": Decimal(1)}) == 400
-    assert len("x" * MAX_LENGTH) == MAX_LENGTH and compile_formula("x" * 64).names == {"x" * 64}
+    assert compile_formula("a + b" + " " * (MAX_LENGTH - 5)).names == {"a", "b"}
+    with pytest.raises(FormulaError, match="2,001 characters long, more than the 2,000 allowed"):
+        compile_formula("a + b" + " " * (MAX_LENGTH - 4))
+    assert compile_formula("x" * 64).names == {"x" * 64}
 
 
 def test_the_playground_prints_results_and_errors_with_a_caret(kpi):
