@@ -26,6 +26,7 @@ __all__ = [
     "metric_value",
     "pairs",
     "percent",
+    "percent_about",
     "run_formula",
     "shown",
     "simple_name",
@@ -38,6 +39,12 @@ LEVELS = ("baseline", "target", "challenge")
 def percent(rate: Decimal) -> str:
     """``0.05`` as ``5%``, ``0.125`` as ``12.5%``."""
     return f"{plain(rate * 100)}%"
+
+
+def percent_about(rate: Decimal) -> str:
+    """A share for reading: to 0.01 %, with ``≈`` when that dropped digits (the trace keeps the exact value)."""
+    near = rate.quantize(Decimal("0.0001"))
+    return percent(near) if near == rate else f"≈{percent(near)}"
 
 
 def shown(value: Decimal | bool) -> str:

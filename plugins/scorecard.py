@@ -37,6 +37,7 @@ from ._commission_common import (
     metric_value,
     pairs,
     percent,
+    percent_about,
     run_formula,
     shown,
 )
@@ -242,9 +243,13 @@ def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str) -> dict[str, An
         levels: dict[str, Decimal] = {}
     else:
         assert kpi.metric is not None
-        actual = metric_value(ctx, kpi.metric, person)
         levels = _levels(ctx, kpi, person)
-        factor, how = achievement_factor(kpi, actual, levels)
+        if kpi.direction == "lower_is_better" and kpi.metric in ctx.values and person not in ctx.values[kpi.metric]:
+            # No tickets resolved is no resolution time at all, not the best possible one.
+            actual, factor, how = None, kpi.below, f"no {kpi.metric} value this period, scored as below the first point"
+        else:
+            actual = metric_value(ctx, kpi.metric, person)
+            factor, how = achievement_factor(kpi, actual, levels)
     contribution = kpi.weight * factor
     return {
         "kpi": kpi.name,
@@ -274,9 +279,10 @@ def _pay(ctx: RuleContext, config: Scorecard, person: str) -> list[RuleResult]:
     score = score.quantize(Decimal(1).scaleb(-config.score_places), rounding=ROUND_HALF_UP)
     kpis = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     trace["kpis"] = kpis
-    trace["inputs"] = {r["kpi"]: ("no score" if r["actual"] is None else r["actual"]) for r in kpis}
+    trace["inputs"] = {r["kpi"]: ("no value" if r["actual"] is None else r["actual"]) for r in kpis}
     explanation = [
-        f"{r['kpi']}: {r['actual'] if r['actual'] is not None else '—'} ({r['how']}) → factor {percent(Decimal(r['factor']))} × weight {percent(Decimal(r['weight']))} = {percent(Decimal(r['contribution']))}."
+        f"{r['kpi']}: {shown(Decimal(r['actual'])) if r['actual'] is not None else 'no value'} ({r['how']}) → factor "
+        f"{percent_about(Decimal(r['factor']))} × weight {percent(Decimal(r['weight']))} = {percent_about(Decimal(r['contribution']))}."
         for r in kpis
     ]
     capped = f", capped at {percent(config.score_cap)}" if config.score_cap is not None and exact > config.score_cap else ""

@@ -46,6 +46,7 @@ from ._commission_common import (
     level_value,
     pairs,
     percent,
+    percent_about,
     run_formula,
     shown,
     simple_name,
@@ -315,7 +316,7 @@ def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[
             inputs["attainment"] = plain(attainment.quantize(Decimal("0.000001")))
     measured_text = f"{label} {shown(measured)}"
     if "attainment" in inputs:
-        measured_text += f" against target {shown(Decimal(inputs['target']))} (attainment {percent(Decimal(inputs['attainment']))})"
+        measured_text += f" against target {shown(Decimal(inputs['target']))} (attainment {percent_about(Decimal(inputs['attainment']))})"
     explanation.append(f"Measured {measured_text}.")
 
     if config.gate is not None:
@@ -338,6 +339,8 @@ def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[
     subtotal = sum((Decimal(l["amount"]) for l in lines), ZERO)
     adjustments, amount = _adjust(ctx, config, person, extra, subtotal, explanation)
     total = ctx.round_total(amount)
+    if total != amount:
+        explanation.append(f"Rounded as the plan says: {shown(amount)} is paid as {shown(total)}.")
     if records.get(person) and ctx.evidence_table(name or ""):
         trace["records"] = {"table": ctx.evidence_table(name or ""), "ids": [rid for rid, _ in records[person]]}
     trace |= {"lines": lines, "adjustments": adjustments, "total": money_text(total), "explanation": explanation}

@@ -1,19 +1,24 @@
-"""Golden cases T1-T4 and T6 of the project's golden list, each a plan file plus its expected payout.
+"""Golden cases T1-T8, R1 and S1 of the project's golden list, each a plan file plus its expected payout.
 
+Every plan file in tests/golden also carries its cases as plan tests (``tests:``), run here through
+the plan-test runner; the cases below run the same plans through the engine on a database.
 Sources are cited per case; "derived" figures follow the source's stated rule.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from kpi_engine import evaluate, load_plan
+from kpi_engine import evaluate, load_plan, schema
+from kpi_engine._plan_tests import run_plan_tests
 from tests.factories import add_person, add_target, add_won_deals
 
 PLANS = Path(__file__).parent / "golden"
+RULES = Path(__file__).parent.parent / "rules"
 
 
 def payout(store, plan_file: str, period: str = "2026-10") -> tuple[Decimal, dict]:
@@ -86,3 +91,78 @@ def test_boundary_value_belongs_to_lower_tier_unless_plan_says_upper(store, tmp_
     (tmp_path / "upper.yaml").write_text(upper)
     run = evaluate(store, load_plan(tmp_path / "upper.yaml"), "2026-10")
     assert run.outcomes[0].amount == Decimal("200.00")
+
+
+def test_t5_year_to_date_marginal_pays_the_new_deal_at_the_bands_it_fills(store):
+    """Salesforce Spiff Trailhead, "Use marginal payout rule functions": after 145,000 this year,
+    a deal of 20,000 earns 5,000 x 4% + 15,000 x 6% = 1,100."""
+    add_person(store, "rep")
+    add_won_deals(store, "rep", ["100000"], closed_at=datetime(2026, 1, 20, tzinfo=timezone.utc))
+    add_won_deals(store, "rep", ["45000"], closed_at=datetime(2026, 2, 10, tzinfo=timezone.utc))
+    add_won_deals(store, "rep", ["20000"], closed_at=datetime(2026, 3, 5, tzinfo=timezone.utc))
+    amount, trace = payout(store, "t5-year-to-date.yaml", "2026-03")
+    assert amount == Decimal("1100.00")
+    assert trace["inputs"]["prior_year_to_date"] == "145000"
+    assert [(l["basis"], l["rate"]) for l in trace["lines"]] == [("5000", "0.04"), ("15000", "0.06")]
+
+
+@pytest.mark.parametrize(("plan", "expected"), [("t7-seed-003-marginal.yaml", "12000.00"), ("t8-seed-003-reached-level.yaml", "15000.00")])
+def test_t7_t8_seed_003_ladder_between_target_and_challenge(store, plan, expected):
+    """Seed 003 (derived): 180,000 against target 100,000 and challenge 150,000 pays 12,000 marginal
+    (5,000 + 4,000 + 3,000) or 15,000 when reaching a level pays its rate up to it (150,000 x 8% + 30,000 x 10%)."""
+    add_person(store, "rep")
+    add_won_deals(store, "rep", ["180000"])
+    add_target(store, "rep", "bookings", "2026-10", "100000", challenge="150000")
+    amount, trace = payout(store, plan)
+    assert amount == Decimal(expected)
+    assert trace["inputs"]["challenge"] == "150000"
+
+
+def test_r1_commission_on_invoices_net_of_credit_notes(store):
+    """ADempiere issue 1628: 4% on invoices of 1,000 less a credit note of 200 is 32, not 48."""
+    add_person(store, "rep")
+    [deal] = add_won_deals(store, "rep", ["1000"])
+    when = datetime(2026, 10, 20, tzinfo=timezone.utc)
+    with store.begin() as conn:
+        conn.execute(
+            schema.refunds.insert().values(
+                source="test", remote_id="cn-1", deal_id=deal, kind="credit_note", amount=Decimal(200),
+                currency="USD", occurred_at=when, modified_at=when, is_deleted=False,
+            )
+        )
+    amount, trace = payout(store, "r1-net-of-credit-notes.yaml")
+    assert amount == Decimal("32.00")
+    assert trace["inputs"]["invoiced - credit_notes"] == "800"
+
+
+def test_s1_scorecard_through_the_engine_reports_a_score_and_a_payout(store):
+    """intelligentspm balanced-scorecard article (derived): revenue at 110% of target with every other
+    KPI at zero scores 50% x 1.10 = 55%, so 55,000 of 100,000; behind the gate "revenue factor >= 1.2", 0."""
+    add_person(store, "rep")
+    add_won_deals(store, "rep", ["110000"])
+    run = evaluate(store, load_plan(PLANS / "s1-scorecard.yaml"), "2026-10")
+    found = {(o.rule_id, o.kind): o.amount for o in run.outcomes}
+    assert found == {
+        ("scorecard", "score"): Decimal("0.55"),
+        ("scorecard", "payout"): Decimal("55000.00"),
+        ("gated_scorecard", "score"): Decimal("0.55"),
+        ("gated_scorecard", "payout"): Decimal("0.00"),
+    }
+
+
+GOLDEN_PLANS = sorted(p.name for pattern in ("t[0-9]-*.yaml", "r1-*.yaml", "s1-*.yaml") for p in PLANS.glob(pattern))
+EXAMPLE_PLANS = ["sales-commission.yaml", "scorecard-sales-rep.yaml", "scorecard-marketing-specialist.yaml", "scorecard-customer-success.yaml"]
+
+
+def test_every_golden_commission_case_has_a_plan_file():
+    assert [name.split("-")[0] for name in GOLDEN_PLANS] == ["r1", "s1", "t1", "t2", "t3", "t3", "t4", "t4", "t5", "t6", "t7", "t8"]
+
+
+@pytest.mark.parametrize("plan", [PLANS / name for name in GOLDEN_PLANS] + [RULES / name for name in EXAMPLE_PLANS], ids=lambda p: p.name)
+def test_plan_files_pass_their_own_plan_tests_each_citing_its_source(plan):
+    """Every golden plan file and example plan carries its cases as plan tests: `kpi rules test PATH`."""
+    results = run_plan_tests(plan)
+    assert results, f"{plan.name} carries no plan tests"
+    for case in results:
+        assert case.source, f"{plan.name}: case {case.name!r} does not cite its source"
+        assert case.passed, f"{plan.name}: {case.name}: {case.error or case.failures}"

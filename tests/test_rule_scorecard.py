@@ -170,3 +170,19 @@ def test_person_whose_role_has_no_target_incentive_gets_a_score_but_no_payout():
     assert found["score"] == d("0.8000")
     assert found["payout"] is None
     assert found["trace"]["skipped"] == "no target incentive for the role 'sales_rep'"
+
+
+def test_lower_is_better_kpi_without_a_value_is_not_the_best_possible():
+    config = Scorecard.model_validate(
+        {
+            "target_incentive": 1000,
+            "kpis": [
+                {"name": "revenue", "metric": "bookings", "weight": "50%", "curve": "ratio", "levels": {"target": 100}},
+                {"name": "resolution", "metric": "issue_resolution_hours", "weight": "50%", "direction": "lower_is_better",
+                 "levels": {"baseline": 48, "target": 24, "challenge": 12}},
+            ],
+        }
+    )
+    found = results(config, values={"bookings": {"E1": 100}, "issue_resolution_hours": {}})
+    assert found["score"] == d("0.5")
+    assert found["trace"]["kpis"][1]["how"] == "no issue_resolution_hours value this period, scored as below the first point"
