@@ -122,7 +122,7 @@ def render_explanations(person: str, name: str | None, header: str, items: list[
             out.extend(f"     {k.ljust(width)}  {_readable(v)}" for k, v in item["inputs"].items())
         if item["lines"]:
             columns = list(dict.fromkeys(k for line in item["lines"] for k in line))
-            rows = [{k: _readable(v) if not isinstance(v, (Mapping, list)) else str(v) for k, v in line.items()} for line in item["lines"]]
+            rows = [{k: _cell(k, v) for k, v in line.items()} for line in item["lines"]]
             numeric = [c for c in columns if all(_is_number(r.get(c)) for r in rows if r.get(c))]
             out.append("   Lines:")
             out.extend("     " + row for row in render(rows, columns, numeric=numeric).splitlines())
@@ -134,6 +134,15 @@ def render_explanations(person: str, name: str | None, header: str, items: list[
             out.append(f"   Records ({records['table']}): {shown or 'none'}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _cell(key: str, value: Any) -> str:
+    """A line's value as a rep reads it: rates as percentages, numbers with separators."""
+    if isinstance(value, (Mapping, list)):
+        return str(value)
+    if key.endswith("rate") and _is_number(value) and value is not None and not isinstance(value, bool):
+        return f"{Decimal(str(value)) * 100:f}".rstrip("0").rstrip(".") + "%"
+    return _readable(value)
 
 
 def _is_number(text: Any) -> bool:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from ._errors import PlanError
+from ._errors import KPIError, PlanError
 from ._money import quantize
 from ._periods import Period, zone
 from ._plan_cases import PlanTestCase
@@ -98,7 +98,10 @@ class Plan(_Strict):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        zone(value)
+        try:
+            zone(value)
+        except KPIError as exc:
+            raise ValueError(f"{value!r} is not a time zone; use an IANA name such as Asia/Shanghai or UTC") from exc
         return value
 
     @field_validator("version", mode="before")
@@ -307,7 +310,7 @@ class _Checker:
                 configs[rule_id] = rule_type.config_model.model_validate(settings)
             except ValidationError as exc:
                 self.pydantic(exc, rule_type.config_model, ("rules", index))
-            except (ValueError, TypeError, ArithmeticError) as exc:  # a validator that raised outside pydantic's wrapping
+            except (KPIError, ValueError, TypeError, ArithmeticError) as exc:  # a validator that raised outside pydantic's wrapping
                 self.add(position, f"rule {rule_id!r}: {str(exc).rstrip('.')}.")
         return configs, index_of
 

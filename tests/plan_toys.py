@@ -12,9 +12,11 @@ from pydantic import BaseModel, ConfigDict
 
 from kpi_engine import FormulaText, RuleContext, RuleResult, RuleType, hookimpl, load_plugins, money_text
 
-__all__ = ["PROBED", "toy_registry"]
+__all__ = ["LOOK", "PROBED", "SEEN", "toy_registry"]
 
 PROBED: list[RuleContext] = []
+LOOK: list[Any] = []  # functions of the context, called while the probe rule runs (the store is open then)
+SEEN: list[Any] = []  # what they returned
 
 
 class FormulaPay(BaseModel):
@@ -60,6 +62,7 @@ class Probe(BaseModel):
 
 def probe(ctx: RuleContext, config: Probe) -> list[RuleResult]:
     PROBED.append(ctx)
+    SEEN.extend(look(ctx) for look in LOOK)
     return [RuleResult(p, None, {"rule_type": "probe"}, kind="info") for p in ctx.people]
 
 
