@@ -27,6 +27,8 @@ from ._loading import LoadCounts, upsert_records
 from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan, Plan, load_plan, parse_plan
+from ._plan_files import load_plan_for
+from ._plan_tests import CaseResult, run_plan_tests
 from ._mapping import ColumnMapping, load_mapping
 from ._metric_sql import Division, Measure, exact_terms, fact_metric, same_period_last_year, seconds_between, shift_context, within, within_days
 from ._custom_metrics import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
@@ -56,6 +58,7 @@ __all__ = [
     "Amount",
     "AuthenticationError",
     "BearerToken",
+    "CaseResult",
     "Checkpoint",
     "ColumnMapping",
     "ConditionText",
@@ -144,6 +147,7 @@ __all__ = [
     "load_custom_metrics",
     "load_mapping",
     "load_plan",
+    "load_plan_for",
     "load_plugins",
     "load_source_mapping",
     "metric_values",
@@ -159,6 +163,7 @@ __all__ = [
     "quantize",
     "redact",
     "register_secret",
+    "run_plan_tests",
     "same_period_last_year",
     "schema",
     "seconds_between",
