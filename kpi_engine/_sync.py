@@ -192,7 +192,8 @@ class _Mapper:
 
     def values(self, record: Record, remote_id: str) -> dict[str, Any]:
         data = record.data
-        values = {name: data.get(remote) for name, remote in self.pairs}
+        # A remote field the CRM did not send leaves the stored value alone; one sent empty clears it.
+        values = {name: data[remote] for name, remote in self.pairs if remote in data}
         for name, default in self.mapping.defaults.items():
             if values.get(name) in (None, ""):
                 values[name] = default

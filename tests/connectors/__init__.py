@@ -1,0 +1,1 @@
+"""Tests of the connector SDK, the sync engine and the connectors."""
