@@ -48,11 +48,13 @@ def _latest_full_month(today: date) -> str:
 @click.option("--seed", default=2026, show_default=True, help="Seed of the sample company (same seed, same data).")
 @click.pass_context
 def demo(ctx: click.Context, month: str | None, seed: int) -> None:
-    """Generate a sample company into ./kpi.sqlite, evaluate the example plan, print the payouts."""
+    """Generate a sample company into ./kpi.sqlite, evaluate the example plans for the month, print the results."""
     from importlib.resources import files
 
     from ._engine import evaluate
     from ._periods import parse_period
+    from ._plan import load_plan
+    from ._plan_files import plan_files
     from .sample import generate_sample_company
 
     settings: _Settings = ctx.obj
@@ -76,11 +78,75 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
         click.echo(f"Planted gaming cases (ground truth for the checks): kpi-demo.ground-truth.json ({len(summary.ground_truth)} cases).")
     else:
         click.echo("The sample company is already loaded; evaluating again (same data, same outcomes).")
-    plan_path = files("kpi_engine_rules").joinpath("sales-commission.yaml")
+    folder = Path(str(files("kpi_engine_rules")))
+    the_month = parse_period(month)
+    main_plan = folder / "sales-commission.yaml"
+    summaries = []
+    for plan_path in [p for p in plan_files(folder) if p != main_plan]:
+        plan = load_plan(plan_path)
+        if not plan.in_force(the_month):
+            summaries.append(f"{plan.id} {plan.plan.version}: not in force in {month}.")
+            continue
+        with _progress(f"Evaluating {plan.id} for {month}") as progress:
+            summaries.append(_plan_summary(_evaluate_in_order(store, plan, the_month, progress)))
     with _progress(f"Evaluating sales-commission for {month}") as progress:
-        run = evaluate(store, Path(str(plan_path)), month, progress=progress)
+        run = evaluate(store, load_plan(main_plan), the_month, progress=progress)
     click.echo()
     _print_run_summary(store, run)
+    if summaries:
+        click.echo("\nThe other example plans for the month:")
+        for line in summaries:
+            click.echo(f"  {line}")
+        click.echo("Any person's reasons: kpi explain --run RUN --person ID")
+
+
+def _evaluate_in_order(store: Store, plan: Any, month: Any, progress: Any) -> Any:
+    """Evaluate ``month``; a plan that carries state across months (PIP, draws) gets its earlier months first."""
+    from ._engine import evaluate
+    from ._errors import EvaluationError
+    from ._rule_run import earlier_period
+
+    try:
+        return evaluate(store, plan, month, progress=progress)
+    except EvaluationError as exc:
+        if "has not been evaluated" not in exc.message:
+            raise
+    eff = plan.plan.effective
+    months = [month]
+    while eff is not None and len(months) < 24 and earlier_period(months[-1], 1).start >= eff.from_:
+        months.append(earlier_period(months[-1], 1))
+    for earlier in reversed(months[1:]):
+        evaluate(store, plan, earlier)
+    return evaluate(store, plan, month, progress=progress)
+
+
+def _plan_summary(run: Any) -> str:
+    """One line per plan: payout total, scores, recommendations, alerts and findings."""
+    kinds: dict[str, list[Any]] = {}
+    for o in run.outcomes:
+        kinds.setdefault(o.kind, []).append(o)
+    parts = []
+    if "payout" in kinds:
+        paid = [o for o in kinds["payout"] if o.amount]
+        currency = next((o.currency for o in paid), "")
+        parts.append(f"{len(paid)} paid, total {Decimal(money_text(run.total())):,} {currency}".rstrip())
+    if "score" in kinds:
+        scores = [o.amount for o in kinds["score"] if o.amount is not None]
+        if scores:
+            average = sum(scores, Decimal(0)) / len(scores)
+            parts.append(f"{len(scores)} scores, average {average.quantize(Decimal('0.01'))}")
+    for kind, label in (("recommendation", "recommendation(s) for HR review"), ("alert", "alert line(s)"), ("finding", "finding(s)")):
+        if kind in kinds:
+            people = sorted({o.person_id for o in kinds[kind] if _raised(o)})
+            shown = f" ({', '.join(people[:6])}{' …' if len(people) > 6 else ''})" if people else ""
+            parts.append(f"{len(people)} {label} raised or firing{shown}" if kind != "finding" else f"{len(kinds[kind])} {label}")
+    return f"{run.plan_id} {run.plan_version} · run {run.id}: " + ("; ".join(parts) or "nothing raised, nothing paid") + "."
+
+
+def _raised(outcome: Any) -> bool:
+    """A recommendation or alert line that asks for attention (not one that says all is well)."""
+    status = str(outcome.trace.get("status", "")).lower()
+    return status not in ("", "none", "ok", "resolved", "not_raised", "clear", "quiet", "passed", "inactive")
 
 
 def _people_names(store: Store) -> dict[str, tuple[str, str | None]]:
@@ -135,8 +201,22 @@ def _number(text: Any) -> Decimal:
     return Decimal(plain(value)) if value == value.to_integral_value() else Decimal(money_text(value))
 
 
+def _per_person(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per person: the first rule's measures, the sum of the payouts, the reasons of the paying lines."""
+    people: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        row = people.setdefault(line["person"], {**line, "amount": None, "why": None})
+        for key in ("measured", "target", "attainment"):
+            row[key] = row[key] if row[key] is not None else line[key]
+        if line["kind"] == "payout" and line["amount"] is not None:
+            row["amount"] = (row["amount"] or Decimal(0)) + line["amount"]
+            if line["amount"] and line["why"]:
+                row["why"] = f"{row['why']} {line['why']}" if row["why"] else line["why"]
+    return list(people.values())
+
+
 def _print_run_summary(store: Store, run: Any) -> None:
-    rows = sorted(_outcome_rows(store, run), key=lambda r: (-(r["amount"] or 0), r["person"]))
+    rows = sorted(_per_person(_outcome_rows(store, run)), key=lambda r: (-(r["amount"] or 0), r["person"]))
     paid = [r for r in rows if r["amount"]]
     click.echo(f"Plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone}) · run {run.id}")
     click.echo(render(rows, ["person", "name", "team", "measured", "target", "attainment", "amount", "currency"], numeric=("measured", "target", "amount", "attainment")))
