@@ -245,7 +245,7 @@ class SalesforceConnector(Connector):
         existing = self._describe(obj.sobject)
         by_lower = {name.lower(): name for name in existing}
         chosen = [f for f in obj.fields if f in existing]
-        extra = sorted((set(wanted) - set(obj.fields) - set(obj.derived)) | (_OPTIONAL & existing))
+        extra = sorted((set(wanted) - set(obj.fields) - set(obj.derived) - _OPTIONAL) | (_OPTIONAL & existing))
         for name in extra:
             canonical = by_lower.get(name.lower())
             if canonical is None:

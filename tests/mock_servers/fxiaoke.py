@@ -266,6 +266,11 @@ class FxiaokeMock:
         with self._lock:
             self.records[api_name][record_id]["is_deleted"] = True
 
+    def advance(self, seconds: int) -> None:
+        """Move the server's clock forward (time passes between two syncs)."""
+        with self._lock:
+            self._now0 += timedelta(seconds=seconds)
+
     def ids(self, api_name: str, *, invalid: bool = False) -> list[str]:
         with self._lock:
             return sorted(i for i, r in self.records[api_name].items()

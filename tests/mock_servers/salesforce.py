@@ -534,6 +534,11 @@ class SalesforceMock:
             if not row.get("IsDeleted"):
                 self.deleted_log[sobject].append((record_id, self.now()))
 
+    def advance(self, seconds: int) -> None:
+        """Move the server's clock forward (time passes between two syncs)."""
+        with self._lock:
+            self._now0 += timedelta(seconds=seconds)
+
     def ids(self, sobject: str, *, deleted: bool = False) -> list[str]:
         """Ids of the live (or, with ``deleted``, soft-deleted) records of an object, in id order."""
         with self._lock:
