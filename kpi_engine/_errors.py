@@ -70,12 +70,13 @@ class FormulaError(KPIError):
         """The formula's line (at most 72 characters around the fault) and a caret line under the offending span."""
         start = self.text.rfind("\n", 0, self.position) + 1
         end = self.text.find("\n", self.position)
-        line = "".join(c if c.isprintable() else " " for c in self.text[start : len(self.text) if end < 0 else end])
+        size = (len(self.text) if end < 0 else end) - start
         at = self.position - start
-        left = max(0, min(at - 30, len(line) - 72))
-        shown = ("..." if left else "") + line[left : left + 72] + ("..." if left + 72 < len(line) else "")
+        left = max(0, min(at - 30, size - 72))
+        window = self.text[start + left : start + min(size, left + 72)]
+        shown = ("..." if left else "") + "".join(c if c.isprintable() else " " for c in window) + ("..." if left + 72 < size else "")
         offset = at - left + (3 if left else 0)
-        width = max(1, min(self.length, len(line) - at, 72 - (at - left)))
+        width = max(1, min(self.length, size - at, 72 - (at - left)))
         return f"{shown}\n{' ' * offset}{'^' * width}"
 
 
