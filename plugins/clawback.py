@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, String, and_, func, literal, select, union_all
+from sqlalchemy import Select, String, func, literal, select, union_all
 
 from kpi_engine import Metric, MetricContext, Period, RuleContext, RuleResult, RuleType, hookimpl, money_text, plain, schema
 

@@ -132,7 +132,7 @@ def split_amount(
     lines = {person: quantize(value, places, mode) for person, value in exact.items()}
     difference = total - sum(lines.values(), ZERO)
     if difference:
-        largest = sorted(shares, key=lambda ps: (-ps[1], ps[0]))[0][0]
+        largest = min(shares, key=lambda ps: (-ps[1], ps[0]))[0]
         gets = owner if remainder == "owner" and owner in lines else largest
         lines[gets] += difference
     return lines
