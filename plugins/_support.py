@@ -10,9 +10,10 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from kpi_engine import Formula, Period, parse_period, plain
+from kpi_engine import Formula, Period, RuleContext, RuleResult, parse_period, plain
 
 __all__ = [
+    "SavedOutcomes",
     "day_period",
     "days_of",
     "judge",
@@ -25,6 +26,23 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
+
+
+class SavedOutcomes:
+    """``ctx.history`` read once per rule and period, by person (a rule asks for every person)."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self._ctx = ctx
+        self._by_period: dict[tuple[str, str], dict[str, list[RuleResult]]] = {}
+
+    def of(self, rule: str, period: Period, person: str) -> list[RuleResult]:
+        key = (rule, period.label)
+        if key not in self._by_period:
+            by_person: dict[str, list[RuleResult]] = {}
+            for result in self._ctx.history(rule, period):
+                by_person.setdefault(result.person_id, []).append(result)
+            self._by_period[key] = by_person
+        return self._by_period[key].get(person, [])
 
 
 def judge(condition: Formula, value: Decimal | None, lookup: Callable[[str, int], Decimal | None]) -> bool | None:

@@ -32,7 +32,7 @@ from sqlalchemy import Select, String, func, literal, select, union_all
 
 from kpi_engine import Metric, MetricContext, Period, RuleContext, RuleResult, RuleType, hookimpl, money_text, plain, schema
 
-from ._support import local_day, period_containing, periods_back, shown
+from ._support import SavedOutcomes, local_day, period_containing, periods_back, shown
 
 __all__ = ["Clawback", "clawback_events", "kpi_metrics", "kpi_rule_types"]
 
@@ -121,7 +121,9 @@ def _amount(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _deal_commission(ctx: RuleContext, config: Clawback, person: str, deal_id: Any, deal_amount: Decimal, period: Period) -> tuple[Decimal | None, str]:
+def _deal_commission(
+    ctx: RuleContext, config: Clawback, saved_outcomes: SavedOutcomes, person: str, deal_id: Any, deal_amount: Decimal, period: Period
+) -> tuple[Decimal | None, str]:
     """What ``deal_id`` earned when it was paid, and how that was found."""
     if period == ctx.period:
         paid = ctx.results.get(config.commission_rule, {}).get(person)
@@ -129,7 +131,7 @@ def _deal_commission(ctx: RuleContext, config: Clawback, person: str, deal_id: A
         if paid is None or not measured:
             return None, f"no {config.commission_rule} result in this period"
         return deal_amount * paid / measured, f"this period's effective rate {plain((paid / measured).quantize(Decimal('0.000001')))}"
-    saved = [r for r in ctx.history(config.commission_rule, period) if r.person_id == person]
+    saved = saved_outcomes.of(config.commission_rule, period, person)
     if not saved:
         return None, f"no {config.commission_rule} outcome saved for {period.label}"
     outcome = saved[0]
@@ -144,7 +146,7 @@ def _deal_commission(ctx: RuleContext, config: Clawback, person: str, deal_id: A
     return deal_amount * rate, f"the effective rate paid in {period.label}: {plain(outcome.amount)} ÷ {plain(measured)}"
 
 
-def _earlier_lines(ctx: RuleContext, person: str, since: Period) -> list[tuple[str, Mapping[str, Any]]]:
+def _earlier_lines(ctx: RuleContext, saved: SavedOutcomes, person: str, since: Period) -> list[tuple[str, Mapping[str, Any]]]:
     """This rule's saved lines for ``person`` in the periods from ``since`` up to the one before this."""
     found: list[tuple[str, Mapping[str, Any]]] = []
     if since >= ctx.period:
@@ -152,9 +154,8 @@ def _earlier_lines(ctx: RuleContext, person: str, since: Period) -> list[tuple[s
     for period in periods_back(ctx.period, 240):
         if period < since:
             break
-        for result in ctx.history(ctx.rule_id, period):
-            if result.person_id == person:
-                found.extend((period.label, line) for line in result.trace.get("lines") or [])
+        for result in saved.of(ctx.rule_id, period, person):
+            found.extend((period.label, line) for line in result.trace.get("lines") or [])
     return found
 
 
@@ -176,6 +177,7 @@ def _explain(lines: Sequence[Mapping[str, Any]], skipped: Sequence[Mapping[str, 
 def evaluate(ctx: RuleContext, config: Clawback) -> list[RuleResult]:
     results: list[RuleResult] = []
     details = ctx.record_details(config.events_metric)
+    saved = SavedOutcomes(ctx)
     for person in ctx.people:
         rows = details.get(person, ())
         if not rows:
@@ -199,13 +201,13 @@ def evaluate(ctx: RuleContext, config: Clawback) -> list[RuleResult]:
             deal_id = row["deal_id"]
             deal_amount = _amount(row["deal_amount"]) or ZERO
             close_period = period_containing(closed_day, ctx.period.grain if ctx.period.grain != "range" else "month")
-            commission, source = _deal_commission(ctx, config, person, deal_id, deal_amount, close_period)
+            commission, source = _deal_commission(ctx, config, saved, person, deal_id, deal_amount, close_period)
             if commission is None or commission <= ZERO:
                 skipped.append({"event": event, "reason": source})
                 continue
             key = str(deal_id)
             if key not in earlier_cache:
-                earlier_cache[key] = [(p, line) for p, line in _earlier_lines(ctx, person, close_period) if str(line.get("deal_id")) == key]
+                earlier_cache[key] = [(p, line) for p, line in _earlier_lines(ctx, saved, person, close_period) if str(line.get("deal_id")) == key]
             earlier = earlier_cache[key]
             if any(line.get("event") == event for _, line in earlier):
                 period_label = next(p for p, line in earlier if line.get("event") == event)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_engine import Amount, RuleContext, RuleResult, RuleType, hookimpl, money_text
 
-from ._support import periods_back, shown
+from ._support import SavedOutcomes, periods_back, shown
 
 __all__ = ["Draw", "DrawStep", "draw_step", "kpi_rule_types"]
 
@@ -80,10 +80,10 @@ def draw_step(config: Draw, earnings: Decimal, balance_before: Decimal, *, leavi
     )
 
 
-def _previous_balance(ctx: RuleContext, person: str) -> tuple[Decimal, str]:
+def _previous_balance(ctx: RuleContext, saved: SavedOutcomes, person: str) -> tuple[Decimal, str]:
     [previous] = periods_back(ctx.period, 1)
-    for result in ctx.history(ctx.rule_id, previous):
-        if result.person_id == person:
+    for result in saved.of(ctx.rule_id, previous, person):
+        if "balance_after" in result.trace:
             return Decimal(str(result.trace.get("balance_after", "0"))), f"the balance after {previous.label}"
     return ZERO, f"no draw outcome saved for {previous.label}: starting from 0"
 
@@ -109,11 +109,12 @@ def _explain(config: Draw, step: DrawStep, currency: str, leaving: bool) -> str:
 
 def evaluate(ctx: RuleContext, config: Draw) -> list[RuleResult]:
     results: list[RuleResult] = []
+    saved = SavedOutcomes(ctx)
     for person in ctx.people:
         by_rule = {rule: ctx.results.get(rule, {}).get(person, ZERO) for rule in config.earnings_rules}
         earnings = sum(by_rule.values(), ZERO)
         if config.recoverable:
-            balance_before, balance_from = _previous_balance(ctx, person)
+            balance_before, balance_from = _previous_balance(ctx, saved, person)
         else:
             balance_before, balance_from = ZERO, "a guarantee keeps no balance"
         info = ctx.people_info.get(person)

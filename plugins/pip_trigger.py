@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kpi_engine import ConditionText, KPIError, Period, RuleContext, RuleResult, RuleType, hookimpl, plain
 
-from ._support import judge, percent, periods_back
+from ._support import SavedOutcomes, judge, percent, periods_back
 
 __all__ = ["Extension", "Observation", "PipState", "PipTrigger", "kpi_rule_types", "pip_step"]
 
@@ -192,12 +192,12 @@ def _entry(ctx: RuleContext, config: PipTrigger, period: Period, person: str) ->
     return entry
 
 
-def _anchor(ctx: RuleContext, config: PipTrigger, person: str) -> tuple[PipState, list[Period], str]:
+def _anchor(ctx: RuleContext, config: PipTrigger, saved: SavedOutcomes, person: str) -> tuple[PipState, list[Period], str]:
     """The state after the nearest saved outcome of this rule, and the periods to replay after it."""
     earlier = periods_back(ctx.period, config.span)  # nearest first
     for index, period in enumerate(earlier):
-        for result in ctx.history(ctx.rule_id, period):
-            if result.person_id == person and "state" in result.trace:
+        for result in saved.of(ctx.rule_id, period, person):
+            if "state" in result.trace:
                 replay = list(reversed(earlier[:index]))
                 return PipState.from_trace(result.trace["state"]), replay, f"the saved outcome of {period.label}"
     return PipState(), list(reversed(earlier)), f"no saved outcome in the last {config.span} periods: replayed from the data"
@@ -244,8 +244,9 @@ def _explain(config: PipTrigger, status: Status, state: PipState, before: PipSta
 
 def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
     results: list[RuleResult] = []
+    saved = SavedOutcomes(ctx)
     for person in ctx.people:
-        state, replay, anchored = _anchor(ctx, config, person)
+        state, replay, anchored = _anchor(ctx, config, saved, person)
         reconstructed: list[str] = []
         for period in replay:
             state, status = pip_step(config, state, _entry(ctx, config, period, person))
