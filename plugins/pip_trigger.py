@@ -242,6 +242,18 @@ def _explain(config: PipTrigger, status: Status, state: PipState, before: PipSta
     return f"Observation over ({seen}): met in {met} of {len(window)}, {need} needed: {verdict}. {review}"
 
 
+def _inputs(config: PipTrigger, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """This period's numbers by their plan names: the measure (or attainment), what it was judged on."""
+    name = "attainment" if config.basis == "attainment" else config.measure
+    inputs: dict[str, Any] = {name: entry["value"]}
+    if "measured" in entry:
+        inputs |= {config.measure: entry["measured"], "target": entry["target"]}
+    inputs["met"] = entry["met"]
+    if "no_data" in entry:
+        inputs["no_data"] = entry["no_data"]
+    return inputs
+
+
 def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
     results: list[RuleResult] = []
     saved = SavedOutcomes(ctx)
@@ -262,7 +274,7 @@ def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
             "status": status,
             "action": "recommendation for HR review; no automatic action is taken",
             "condition": f"{'attainment' if config.basis == 'attainment' else config.measure} {config.fails_when} fails the period",
-            "inputs": {k: v for k, v in entry.items() if k != "period"},
+            "inputs": _inputs(config, entry),
             "evidence": state.run if status == "raised" else (before.extension if before.stage == "extension" else before.window) + [entry],
             "state": state.as_trace(),
             "state_from": anchored,
