@@ -127,6 +127,10 @@ def replay(
     return events, firing_before, run_before
 
 
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else plain(value)
+
+
 def _shown(value: Decimal | None, as_percent: bool) -> str:
     if value is None:
         return "no data"
@@ -177,6 +181,7 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                         "state": "firing",
                         "carried_over": True,
                         "at": current[0].label,
+                        "inputs": {config.metric: _text(evidence[-1][1]) if evidence else None, "threshold": str(config.breach_when)},
                         "since": evidence[-1][0] if evidence else None,
                         "evidence": [{"interval": label, "value": None if v is None else plain(v)} for label, v in evidence],
                         "explanation": f"{config.metric.replace('_', ' ')} was still breaching {config.breach_when} when "
@@ -194,6 +199,7 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                         **base,
                         "state": event.state,
                         "at": event.interval,
+                        "inputs": {config.metric: _text(event.evidence[-1][1]), "threshold": str(config.breach_when)},
                         "evidence": [{"interval": label, "value": None if v is None else plain(v)} for label, v in event.evidence],
                         "explanation": _explain(config, event, as_percent),
                     },
