@@ -150,3 +150,88 @@ def metrics_show(
 
 
 COMMANDS.append(metrics)
+
+
+@click.group()
+def targets() -> None:
+    """Targets: break a company target down over time and people, then save it."""
+
+
+@targets.command("plan")
+@click.option("--metric", required=True, help="Metric the target is for, e.g. bookings.")
+@click.option("--period", required=True, help="The whole: 2027 (a year) or 2027-Q1.")
+@click.option("--total", help="The company target for the period (e.g. 12,000,000). Omit with --from-last-period.")
+@click.option("--by-time", type=click.Choice(["quarter", "month"]), help="Split the period into quarters or months (a year → quarters → months).")
+@click.option("--seasonality", is_flag=True, help="Weigh time pieces by last year's values of the metric (default: even, months by days).")
+@click.option("--split", type=click.Choice(["company", "region", "team", "person"]), default="company", show_default=True)
+@click.option("--team", help="With --split person: only this team's people.")
+@click.option("--weights", default="even", show_default=True, help="even, last-year (each subject's share last year) or NAME=WEIGHT pairs.")
+@click.option("--levels", default="80%,100%,150%", show_default=True, help="Baseline, target and challenge as factors of the total.")
+@click.option("--from-last-period", is_flag=True, help="Levels as multiples of each subject's previous period (with --levels 120%,150%,200%).")
+@click.option("--places", default=2, show_default=True, help="Decimals of each part (the remainder rule keeps sums exact).")
+@click.option("--time-zone", default="UTC", show_default=True)
+@click.option("--currency", help="Currency of money targets (default: the currency of most deals).")
+@click.option("--save", is_flag=True, help="Save the breakdown as targets (otherwise it is only shown).")
+@click.option("--override-reason", help="Why a target changes by more than ±20 % (recorded with the change).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@pass_settings
+def targets_plan(
+    settings: Settings,
+    metric: str,
+    period: str,
+    total: str | None,
+    by_time: str | None,
+    seasonality: bool,
+    split: str,
+    team: str | None,
+    weights: str,
+    levels: str,
+    from_last_period: bool,
+    places: int,
+    time_zone: str,
+    currency: str | None,
+    save: bool,
+    override_reason: str | None,
+    fmt: str,
+) -> None:
+    """Show how a target breaks down (quarters, months; regions, teams, people) and save it with --save."""
+    from ._errors import ConfigurationError
+    from ._money import to_decimal
+    from ._periods import parse_period
+    from ._targets import decompose_target, levels_from_last_period, parse_levels, parse_weights, save_targets
+
+    the_period = parse_period(period)
+    definition = _registry(None).metric(metric)
+    factors = parse_levels(levels if not (from_last_period and levels == "80%,100%,150%") else "120%,150%,200%")
+    store = settings.store()
+    currency = currency or _default_currency(store)
+    with store.begin() as conn:
+        if from_last_period:
+            lines = levels_from_last_period(conn, definition, the_period, split=split, factors=factors, places=places, time_zone=time_zone, currency=currency)
+        else:
+            if total is None:
+                raise ConfigurationError("a target breakdown needs --total (or --from-last-period).", hint="e.g. --total 12,000,000")
+            try:
+                whole = to_decimal(total)
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(f"--total {total!r}: {exc}.", hint="write it as 12000000 or 12,000,000") from None
+            lines = decompose_target(
+                conn, definition, the_period, whole, by_time=by_time, seasonality=seasonality, split=split, weights=parse_weights(weights),
+                levels=factors, places=places, team=team, time_zone=time_zone, currency=currency,
+            )
+        if save:
+            saved = save_targets(conn, metric, lines, currency=currency if definition.unit == "money" else None, override_reason=override_reason)
+    rows = [
+        {"period": x.period, "subject_type": x.subject_type, "subject": x.subject_id, "baseline": x.baseline, "target": x.target, "challenge": x.challenge}
+        for x in lines
+    ]
+    if fmt != "table":
+        click.echo(render(rows, ["period", "subject_type", "subject", "baseline", "target", "challenge"], fmt))
+    else:
+        click.echo(render(rows, ["period", "subject", "baseline", "target", "challenge"], numeric=("baseline", "target", "challenge")))
+        sums = {k: sum((r[k] for r in rows), Decimal(0)) for k in ("baseline", "target", "challenge")}
+        click.echo(f"\n{len(rows)} lines; totals: baseline {sums['baseline']:,}, target {sums['target']:,}, challenge {sums['challenge']:,}.")
+        click.echo(f"Saved {saved} targets." if save else "Nothing saved: add --save to store these targets.")
+
+
+COMMANDS.append(targets)
