@@ -19,6 +19,7 @@ from kpi_engine import (
 )
 
 __all__ = [
+    "about",
     "LEVELS",
     "ZERO",
     "formula_inputs",
@@ -116,7 +117,13 @@ def formula_inputs(ctx: RuleContext, formula: Formula, person: str, extra: Mappi
 
 def pairs(inputs: Mapping[str, str]) -> str:
     """``new_customers = 1, bookings = 12,500``: a formula's inputs in a sentence."""
-    return ", ".join(f"{k} = {v if v in ('true', 'false') else shown(Decimal(v))}" for k, v in inputs.items())
+    return ", ".join(f"{k} = {v if v in ('true', 'false') else about(Decimal(v))}" for k, v in inputs.items())
+
+
+def about(value: Decimal) -> str:
+    """A number for reading: to six decimals, with ``≈`` when that dropped digits."""
+    near = value.quantize(Decimal("0.000001"))
+    return shown(value) if near == value else f"≈{shown(near)}"
 
 
 def level_value(levels: TargetLevels | None, level: str) -> Decimal | None:

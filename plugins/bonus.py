@@ -187,7 +187,7 @@ def _per_record(ctx: RuleContext, config: Bonus, person: str) -> RuleResult:
 def _per_person(ctx: RuleContext, config: Bonus, person: str) -> RuleResult:
     assert config.amount is not None
     extra = _person_extra(ctx, config, person)
-    inputs = {k: plain(v) for k, v in extra.items()}
+    inputs = {k: plain(v.quantize(Decimal("0.000001")) if k == "attainment" else v) for k, v in extra.items()}
     trace: dict[str, Any] = {"rule_type": "bonus", "per": "person", "inputs": inputs}
     explanation: list[str] = []
     newcomer = _eligible_newcomer(ctx, config, person)

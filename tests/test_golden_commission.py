@@ -151,7 +151,7 @@ def test_s1_scorecard_through_the_engine_reports_a_score_and_a_payout(store):
 
 
 GOLDEN_PLANS = sorted(p.name for pattern in ("t[0-9]-*.yaml", "r1-*.yaml", "s1-*.yaml") for p in PLANS.glob(pattern))
-EXAMPLE_PLANS = ["sales-commission.yaml", "scorecard-sales-rep.yaml", "scorecard-marketing-specialist.yaml", "scorecard-customer-success.yaml"]
+EXAMPLE_PLANS = ["sales-commission.yaml", "sales-bonuses.yaml", "scorecard-sales-rep.yaml", "scorecard-marketing-specialist.yaml", "scorecard-customer-success.yaml"]
 
 
 def test_every_golden_commission_case_has_a_plan_file():
