@@ -19,9 +19,9 @@ from kpi_engine import (
 )
 
 __all__ = [
-    "about",
     "LEVELS",
     "ZERO",
+    "about",
     "formula_inputs",
     "level_value",
     "metric_value",

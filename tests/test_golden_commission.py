@@ -7,7 +7,7 @@ Sources are cited per case; "derived" figures follow the source's stated rule.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -97,9 +97,9 @@ def test_t5_year_to_date_marginal_pays_the_new_deal_at_the_bands_it_fills(store)
     """Salesforce Spiff Trailhead, "Use marginal payout rule functions": after 145,000 this year,
     a deal of 20,000 earns 5,000 x 4% + 15,000 x 6% = 1,100."""
     add_person(store, "rep")
-    add_won_deals(store, "rep", ["100000"], closed_at=datetime(2026, 1, 20, tzinfo=timezone.utc))
-    add_won_deals(store, "rep", ["45000"], closed_at=datetime(2026, 2, 10, tzinfo=timezone.utc))
-    add_won_deals(store, "rep", ["20000"], closed_at=datetime(2026, 3, 5, tzinfo=timezone.utc))
+    add_won_deals(store, "rep", ["100000"], closed_at=datetime(2026, 1, 20, tzinfo=UTC))
+    add_won_deals(store, "rep", ["45000"], closed_at=datetime(2026, 2, 10, tzinfo=UTC))
+    add_won_deals(store, "rep", ["20000"], closed_at=datetime(2026, 3, 5, tzinfo=UTC))
     amount, trace = payout(store, "t5-year-to-date.yaml", "2026-03")
     assert amount == Decimal("1100.00")
     assert trace["inputs"]["prior_year_to_date"] == "145000"
@@ -122,7 +122,7 @@ def test_r1_commission_on_invoices_net_of_credit_notes(store):
     """ADempiere issue 1628: 4% on invoices of 1,000 less a credit note of 200 is 32, not 48."""
     add_person(store, "rep")
     [deal] = add_won_deals(store, "rep", ["1000"])
-    when = datetime(2026, 10, 20, tzinfo=timezone.utc)
+    when = datetime(2026, 10, 20, tzinfo=UTC)
     with store.begin() as conn:
         conn.execute(
             schema.refunds.insert().values(
