@@ -298,7 +298,7 @@ def _pay(ctx: RuleContext, config: Scorecard, person: str) -> list[RuleResult]:
         reason = f"no target incentive for the role {role!r}" if role else "the person's role is not known"
         trace |= {"skipped": reason, "explanation": [*explanation, f"No payout: {reason}."]}
         return [RuleResult(person, score, dict(trace), kind="score"), RuleResult(person, None, trace)]
-    trace["inputs"]["target_incentive"] = plain(incentive)
+    trace["inputs"] = {**trace["inputs"], "target_incentive": plain(incentive)}
 
     paid = True
     if config.gate is not None:
@@ -316,7 +316,7 @@ def _pay(ctx: RuleContext, config: Scorecard, person: str) -> list[RuleResult]:
         explanation.append("Nothing is paid because the gate is not met.")
     total = ctx.round_total(amount)
     payout_trace = trace | {"lines": [{"step": "target incentive × score", "basis": plain(incentive), "rate": plain(score), "amount": money_text(total)}], "total": money_text(total), "explanation": explanation}
-    score_trace = trace | {"explanation": explanation[: len(kpis) + 1]}
+    score_trace = trace | {"inputs": {k: v for k, v in trace["inputs"].items() if k != "target_incentive"}, "explanation": explanation[: len(kpis) + 1]}
     return [RuleResult(person, score, score_trace, kind="score"), RuleResult(person, total, payout_trace)]
 
 
