@@ -66,12 +66,12 @@ def members_on(conn: Connection, day: date, by: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _members_table(conn: Connection, pairs: list[tuple[str, str]]) -> Any:
+def _members_table(conn: Connection, pairs: list[tuple[str, str]], piece: int) -> Any:
     """``(person_id, group_key)`` rows as an inline table (SQLite names VALUES columns column1, column2)."""
     if conn.dialect.name != "sqlite":
         return values(column("person_id", String()), column("group_key", String()), name="members").data(pairs)
-    rows = ", ".join(f"(:p{i}, :g{i})" for i in range(len(pairs)))
-    params = {k: v for i, (p, g) in enumerate(pairs) for k, v in ((f"p{i}", p), (f"g{i}", g))}
+    rows = ", ".join(f"(:m{piece}p{i}, :m{piece}g{i})" for i in range(len(pairs)))  # names unique across pieces
+    params = {k: v for i, (p, g) in enumerate(pairs) for k, v in ((f"m{piece}p{i}", p), (f"m{piece}g{i}", g))}
     query = text(f"SELECT column1 AS person_id, column2 AS group_key FROM (VALUES {rows})").bindparams(**params)
     return query.columns(column("person_id", String()), column("group_key", String())).subquery("members")
 
@@ -81,14 +81,14 @@ def org_keyed(conn: Connection, by: str, time_zone: str) -> Keyed:
 
     def keyed(facts: FactsBuilder, ctx: Any) -> Any:
         parts = []
-        for start, end in org_segments(conn, ctx.period):
+        for index, (start, end) in enumerate(org_segments(conn, ctx.period)):
             last = end - timedelta(days=1)
             piece = Period(start, end, f"{start.isoformat()}..{last.isoformat()}", "range")
             lo, hi = piece.bounds_utc(time_zone)
             sub = facts(replace(ctx, period=piece, start=lo, end=hi)).subquery()
             pairs = members_on(conn, start, by)
             if pairs:
-                members = _members_table(conn, pairs)
+                members = _members_table(conn, pairs, index)
             else:
                 members = select(literal("", String()).label("person_id"), literal("", String()).label("group_key")).where(false()).subquery()
             parts.append(select(sub, members.c.group_key).join(members, members.c.person_id == sub.c.person_id))
