@@ -144,7 +144,7 @@ def classify(response: requests.Response) -> ConnectorError | None:
         if "TotalRequests" in message:
             return RateLimited(f"the org's daily API allocation is used up ({usage or message}).", scope="daily", status=status,
                                hint="the sync stops and resumes from its last page on the next run, when the 24-hour allocation frees up")
-        return RateLimited(f"Salesforce refused a call: {message} ({usage}).", scope="concurrency", status=status)
+        return RateLimited(f"Salesforce refused a call: {message} ({usage}).", scope="concurrency", retry_after=5.0, status=status)
     if status == 403:
         return AuthenticationError(f"Salesforce does not let the integration user do this ({code}: {message}).", status=status,
                                    hint="give the integration user the 'API Enabled' and 'View All Data' permissions or read access to the object")

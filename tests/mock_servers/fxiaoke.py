@@ -499,7 +499,10 @@ def main(argv: list[str] | None = None) -> None:
     faults = Faults(args.rate_limit_every, args.error_burst_every, args.error_burst_length, args.token_ttl, args.delay,
                     args.daily_limit, args.window_limit)
     mock = FxiaokeMock(opportunities=args.opportunities, seed=args.seed, faults=faults)
-    url = mock.start(args.port)
+    try:
+        url = mock.start(args.port)
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); choose another --port") from None
     assert mock._server is not None
     mock._server.verbose = args.verbose  # type: ignore[attr-defined]
     print(f"Fxiaoke mock at {url} ({args.opportunities} opportunities)")

@@ -915,7 +915,10 @@ def main(argv: list[str] | None = None) -> None:
                     args.delay, args.daily_limit)
     mock = SalesforceMock(opportunities=args.opportunities, seed=args.seed, faults=faults,
                           multi_currency=not args.single_currency)
-    url = mock.start(args.port)
+    try:
+        url = mock.start(args.port)
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); choose another --port") from None
     assert mock._server is not None
     mock._server.verbose = args.verbose  # type: ignore[attr-defined]
     print(f"Salesforce mock at {url} ({args.opportunities} opportunities)")
