@@ -20,12 +20,15 @@ Deleted records become tombstones (``is_deleted``; ``deleted_at`` on deals).
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, select
@@ -33,7 +36,7 @@ from sqlalchemy import Connection, bindparam, select
 from . import _schema as s
 from ._connector import ENTITY_ORDER, Checkpoint, Connector, Record, Stream, StreamState
 from ._connector_errors import ConnectorConfigurationError, ConnectorError, RateLimited
-from ._loading import reference_problems, upsert_records
+from ._loading import LoadCounts, UnresolvedReferences, upsert_records
 from ._records import RECORD_MODELS
 from ._secrets import install_log_redaction, redact
 from ._store import Store
@@ -183,7 +186,9 @@ class _Mapper:
         self.source = source
         self.owners = owners  # CRM owner id -> person id
         self.model = RECORD_MODELS[stream.entity]
-        self.context = {"stage_map": mapping.stage_map or None, "default_tz": mapping.time_zone}
+        self.field_names = frozenset(self.model.model_fields)
+        self.time_fields = [name for name, info in self.model.model_fields.items() if _holds_datetime(info.annotation)]
+        self.context = {"stage_map": mapping.stage_map or None, "default_tz": ZoneInfo(mapping.time_zone)}
         self.pairs = list(mapping.fields.items())
 
     def remote_id(self, record: Record) -> str | None:
@@ -223,7 +228,24 @@ class _Mapper:
         return None
 
     def validate(self, values: dict[str, Any]) -> Any:
-        return self.model.model_validate({k: v for k, v in values.items() if k in self.model.model_fields}, context=self.context)
+        names = self.field_names
+        for name in self.time_fields:  # ISO 8601 with an offset, the common case, read in C
+            value = values.get(name)
+            if type(value) is str and len(value) > 19:
+                try:
+                    moment = datetime.fromisoformat(value)
+                except ValueError:
+                    continue
+                if moment.tzinfo is not None:
+                    values[name] = moment.astimezone(timezone.utc)
+        return self.model.model_validate({k: v for k, v in values.items() if k in names}, context=self.context)
+
+
+def _holds_datetime(annotation: Any) -> bool:
+    """Whether a field's type is a datetime, possibly optional or annotated with validators."""
+    if annotation is datetime:
+        return True
+    return any(_holds_datetime(arg) for arg in get_args(annotation) if arg is not type(None))
 
 
 def _reason(exc: ValidationError) -> str:
@@ -233,6 +255,70 @@ def _reason(exc: ValidationError) -> str:
 
 
 # --- the engine ---------------------------------------------------------------------------
+
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _pages(items: Iterable[Record | Checkpoint]) -> Iterator[list[Record | Checkpoint]]:
+    page: list[Record | Checkpoint] = []
+    for item in items:
+        page.append(item)
+        if isinstance(item, Checkpoint):
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _prefetched(items: Iterable[Record | Checkpoint], depth: int) -> Iterator[list[Record | Checkpoint]]:
+    """Pages (records up to and including a checkpoint), read ahead by a thread while earlier pages are written.
+
+    The connector's generator runs in one reading thread; its errors reach the caller in order.
+    With ``depth`` 0 it runs in the caller's thread.
+    """
+    if depth <= 0:
+        yield from _pages(items)
+        return
+    pages: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in _pages(items):
+                while not stop.is_set():
+                    try:
+                        pages.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            pages.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            pages.put(_Failure(exc))
+
+    reader = threading.Thread(target=produce, name="kpi-sync-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            page = pages.get()
+            if page is _DONE:
+                return
+            if isinstance(page, _Failure):
+                raise page.error
+            yield page
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                pages.get(timeout=0.05)
+            except queue.Empty:
+                pass
 
 
 @dataclass
@@ -283,12 +369,14 @@ class _StreamSync:
         base = {"cursor": _iso(cursor), "tie_breaker_id": tie}
         batch = _Batch()
         count = 0
-        for item in engine.connector.read(stream, state):
-            if isinstance(item, Record):
-                self.summary.read += 1
-                count += 1
-                high = self.add(batch, item, high)
-            elif isinstance(item, Checkpoint):
+        for page in _prefetched(engine.connector.read(stream, state), engine.prefetch):
+            item = page[-1]
+            for record in page:
+                if isinstance(record, Record):
+                    self.summary.read += 1
+                    count += 1
+                    high = self.add(batch, record, high)
+            if isinstance(item, Checkpoint):
                 self.summary.pages += 1
                 if count >= engine.batch_size:
                     self.commit(batch, {**base, "pending": {
@@ -354,21 +442,25 @@ class _StreamSync:
         engine = self.engine
         summary = self.summary
         with engine.store.begin() as conn:
-            records = self.resolvable(conn, batch.live + batch.deleted)
-            tombstones = [r for r in records if getattr(r, "is_deleted", False)]
+            tombstones = batch.deleted
             already_deleted: set[str] = set()
             if tombstones:
                 col = self.table.c
                 already_deleted = set(conn.execute(select(col.remote_id).where(
                     col.source == engine.source, col.remote_id.in_([r.remote_id for r in tombstones]), col.is_deleted.is_(True))).scalars())
-            live = [r for r in records if not getattr(r, "is_deleted", False)]
+            live = batch.live
             if live:
-                counts = upsert_records(conn, self.stream.entity, engine.source, live)
+                counts = self.upsert(conn, live)
                 summary.inserted += counts.inserted
                 summary.updated += counts.updated
                 summary.unchanged += counts.unchanged
             if tombstones:
-                upsert_records(conn, self.stream.entity, engine.source, tombstones)
+                before = self.summary.skipped_total
+                self.upsert(conn, tombstones)
+                if self.summary.skipped_total != before:  # tombstones whose references are gone were skipped
+                    kept = set(conn.execute(select(self.table.c.remote_id).where(
+                        self.table.c.source == engine.source, self.table.c.remote_id.in_([r.remote_id for r in tombstones]))).scalars())
+                    tombstones = [r for r in tombstones if r.remote_id in kept]
                 new_tombstones = [r.remote_id for r in tombstones if r.remote_id not in already_deleted]
                 summary.deleted += len(new_tombstones)
                 summary.unchanged += len(tombstones) - len(new_tombstones)
@@ -385,20 +477,19 @@ class _StreamSync:
         if batch.remote_ids:
             engine._owners = None
 
-    def resolvable(self, conn: Connection, records: list[Any]) -> list[Any]:
-        """Drop records naming a deal or person that does not exist, counting why."""
-        if not records or self.stream.entity == "people":
-            return records
-        problems = reference_problems(conn, self.stream.entity, self.engine.source, records)
-        if not problems:
-            return records
-        bad = set()
-        for problem in problems:
-            if problem.index not in bad:
-                bad.add(problem.index)
-                reason = problem.reason.split(" (")[0].replace(f" of source {self.engine.source!r}", "")
-                self.summary.skipped[f"{problem.field} {reason}"] += 1
-        return [r for i, r in enumerate(records) if i not in bad]
+    def upsert(self, conn: Connection, records: list[Any]) -> Any:
+        """Upsert records; those naming a deal or person that does not exist are skipped with the reason."""
+        try:
+            return upsert_records(conn, self.stream.entity, self.engine.source, records)
+        except UnresolvedReferences as exc:
+            bad: set[int] = set()
+            for problem in exc.references:
+                if problem.index not in bad:
+                    bad.add(problem.index)
+                    reason = problem.reason.split(" (")[0].replace(f" of source {self.engine.source!r}", "")
+                    self.summary.skipped[f"{problem.field} {reason}"] += 1
+            kept = [r for i, r in enumerate(records) if i not in bad]
+            return upsert_records(conn, self.stream.entity, self.engine.source, kept) if kept else LoadCounts()
 
     def stamp_deleted(self, conn: Connection, remote_ids: list[str]) -> None:
         d = s.deals.c
@@ -434,7 +525,8 @@ class _StreamSync:
 
 class _Sync:
     def __init__(self, store: Store, connector: Connector, *, full: bool, since: datetime | None, lookback: timedelta,
-                 batch_size: int, mapping: SourceMapping, progress: Progress | None, before_commit: BeforeCommit | None) -> None:
+                 batch_size: int, mapping: SourceMapping, progress: Progress | None, before_commit: BeforeCommit | None,
+                 prefetch: int = 4) -> None:
         self.store = store
         self.connector = connector
         self.full = full
@@ -445,6 +537,7 @@ class _Sync:
         self.source = mapping.source or connector.name
         self.progress = progress
         self.before_commit = before_commit
+        self.prefetch = prefetch
         self.started = datetime.now(timezone.utc)
         self._owners: dict[str, str] | None = None
 
@@ -489,6 +582,7 @@ def sync(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     before_commit: BeforeCommit | None = None,
+    prefetch: int = 4,
 ) -> SyncSummary:
     """Sync a connector's streams into ``store`` and return what happened.
 
@@ -496,7 +590,8 @@ def sync(
     records changed at or after that instant instead of the saved cursor. ``batch_size`` is
     the number of records per transaction (rounded up to whole pages). ``before_commit`` is
     called inside each transaction just before it commits, with the stream and the commit
-    number (tests raise there to simulate a crash between a page and its commit).
+    number (tests raise there to simulate a crash between a page and its commit). ``prefetch``
+    is how many pages a reading thread may fetch ahead while earlier ones are written (0: none).
 
     A daily rate limit stops the sync with status ``stopped`` (what was committed stays; the
     next run resumes); any other connector error fails it. Both are recorded in ``sync_runs``.
@@ -505,7 +600,7 @@ def sync(
         raise ConnectorConfigurationError(f"the time {since.isoformat()} to sync from has no time zone.", hint="write it as 2026-01-01T00:00:00Z")
     source_mapping = _mapping_for(connector, mapping)
     engine = _Sync(store, connector, full=full, since=since, lookback=lookback, batch_size=max(1, batch_size),
-                   mapping=source_mapping, progress=progress, before_commit=before_commit)
+                   mapping=source_mapping, progress=progress, before_commit=before_commit, prefetch=prefetch)
     summary = SyncSummary(connector=connector.name, source=engine.source, full=full)
     chosen = _ordered(connector.streams() if streams is None else [connector.stream(n) for n in streams])
     with store.begin() as conn:

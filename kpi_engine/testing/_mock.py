@@ -350,6 +350,7 @@ class MockCRMServer:
 def _make_handler(server: MockCRMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             if server.log_requests:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import base64
 import bisect
+import json
 import random
 import threading
 import time
@@ -147,6 +148,7 @@ class HubSpotMock(MockCRMServer):
         self._search_window: deque[float] = deque()
         self._daily_used = 0
         self._index: dict[tuple[str, bool], list[int]] = {}
+        self._rendered: dict[tuple[Any, ...], dict[int, str]] = {}
         self._by_modified: dict[str, list[tuple[int, int]]] = {}
         self._data_lock = threading.RLock()
         self._seed(random.Random(seed), deals, owners, contacts, engagements, archived_share)
@@ -247,6 +249,7 @@ class HubSpotMock(MockCRMServer):
 
     def _reindex(self) -> None:
         with self._data_lock:
+            self._rendered = {}
             self._index = {}
             self._by_modified = {}
             for kind, table in self.objects.items():
@@ -414,18 +417,25 @@ class HubSpotMock(MockCRMServer):
         archived = (request.arg("archived", "false") or "false").lower() == "true"
         associations = [a for v in request.query.get("associations", []) for a in v.split(",") if a]
         properties = self._properties(request, kind)
+        key = (kind, tuple(properties), tuple(associations))
         with self._data_lock:
             ids = self._index[(kind, archived)]
             at = bisect.bisect_left(ids, start)
             chunk = ids[at : at + limit]
             table = self.objects[kind]
-            results = [self._render(kind, table[n], properties, associations) for n in chunk]
+            cache = self._rendered.setdefault(key, {})
+            parts = []
+            for n in chunk:  # records are rendered once per property list (a 100,000-deal mock stays fast)
+                text = cache.get(n)
+                if text is None:
+                    text = cache[n] = json.dumps(self._render(kind, table[n], properties, associations), separators=(",", ":"))
+                parts.append(text)
             following = ids[at + limit] if at + limit < len(ids) else None
-        body: dict[str, Any] = {"results": results}
+        body = '{"results":[' + ",".join(parts) + "]"
         if following is not None:
             token = _after_token(following)
-            body["paging"] = {"next": {"after": token, "link": f"{self.url}{request.path}?after={token}"}}
-        return MockResponse(200, body)
+            body += ',"paging":' + json.dumps({"next": {"after": token, "link": f"{self.url}{request.path}?after={token}"}})
+        return MockResponse(200, (body + "}").encode("utf-8"), {"Content-Type": "application/json;charset=utf-8"})
 
     @route("POST", r"/crm/v3/objects/(?P<kind>deals|contacts|calls|meetings|tasks)/search")
     def search(self, request: MockRequest) -> MockResponse:
@@ -513,6 +523,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.mock_servers.hubspot", description="A local HubSpot CRM v3 API for trying syncs offline.")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--deals", type=int, default=1000, help="deals to seed (owners, contacts and engagements follow)")
+    parser.add_argument("--contacts", type=int, default=None, help="contacts to seed (default: half the deals)")
+    parser.add_argument("--engagements", type=int, default=None, help="calls, meetings and tasks to seed, each (default: a quarter of the deals)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--burst-limit", type=int, default=190, help="calls per rolling 10 s per token (0: no limit)")
     parser.add_argument("--rate-limit-every", type=int, default=0, help="answer every k-th call with a TEN_SECONDLY_ROLLING 429")
@@ -520,7 +532,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--verbose", action="store_true", help="log every request")
 
     def build(args: argparse.Namespace) -> HubSpotMock:
-        server = HubSpotMock(deals=args.deals, seed=args.seed, burst_limit=args.burst_limit or None, port=args.port)
+        server = HubSpotMock(deals=args.deals, contacts=args.contacts, engagements=args.engagements, seed=args.seed,
+                             burst_limit=args.burst_limit or None, port=args.port)
         if args.rate_limit_every:
             server.faults.every(args.rate_limit_every, "rate_limit")
         if args.expire_token_after:
