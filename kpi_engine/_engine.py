@@ -7,7 +7,7 @@ import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -240,7 +240,7 @@ def evaluate(
             data_watermark=watermark,
             engine_version=__version__,
             status="open",
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             outcomes=tuple(outcomes),
         )
         _save(conn, run, the_period)

@@ -11,13 +11,26 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from ._errors import KPIError, PlanError
 from ._money import quantize
 from ._periods import Period, zone
 from ._plan_cases import PlanTestCase
-from ._plan_names import PlanNames, dependency_order, formula_module, formulas_in, references_of
+from ._plan_names import (
+    PlanNames,
+    dependency_order,
+    formula_module,
+    formulas_in,
+    references_of,
+)
 from ._plan_source import PlanSource, read_plan_source
 from .plugins import Registry, get_registry
 

@@ -10,7 +10,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from kpi_engine import FormulaText, RuleContext, RuleResult, RuleType, hookimpl, load_plugins, money_text
+from kpi_engine import (
+    FormulaText,
+    RuleContext,
+    RuleResult,
+    RuleType,
+    hookimpl,
+    load_plugins,
+    money_text,
+)
 
 __all__ = ["LOOK", "PROBED", "SEEN", "toy_registry"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,8 +13,8 @@ from kpi_engine import EvaluationError, evaluate, get_run, list_runs, load_plan,
 from tests.factories import add_person, add_target, add_won_deals
 
 EXAMPLE = Path(__file__).parent.parent / "rules" / "sales-commission.yaml"
-SHANGHAI_MONTH_END = datetime(2026, 10, 31, 15, 30, tzinfo=timezone.utc)  # 23:30 on 31 October in Shanghai
-SHANGHAI_NEXT_MONTH = datetime(2026, 10, 31, 16, 30, tzinfo=timezone.utc)  # 00:30 on 1 November in Shanghai
+SHANGHAI_MONTH_END = datetime(2026, 10, 31, 15, 30, tzinfo=UTC)  # 23:30 on 31 October in Shanghai
+SHANGHAI_NEXT_MONTH = datetime(2026, 10, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 November in Shanghai
 
 
 def _company(store) -> None:
@@ -124,7 +124,7 @@ def test_a_changed_target_with_the_same_row_count_gives_a_new_run(store):
     _company(store)
     first = evaluate(store, load_plan(EXAMPLE), "2026-10")
     with store.begin() as conn:
-        conn.execute(update(schema.targets).where(schema.targets.c.subject_id == "E2").values(target=Decimal("50000")))
+        conn.execute(update(schema.targets).where(schema.targets.c.subject_id == "E2").values(target=Decimal(50000)))
     second = evaluate(store, load_plan(EXAMPLE), "2026-10")
     assert second.id != first.id
     assert [r.id for r in list_runs(store)] == [second.id]

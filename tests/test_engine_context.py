@@ -3,7 +3,7 @@ saved history, evidence rows, hand-entered scores and formulas over the plan's n
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,8 +12,8 @@ from kpi_engine import EvaluationError, evaluate, parse_period, parse_plan, sche
 from tests.factories import add_person, add_target, add_won_deals
 from tests.plan_toys import LOOK, PROBED, SEEN, toy_registry
 
-OCT = datetime(2026, 10, 15, 8, 0, tzinfo=timezone.utc)
-SEP = datetime(2026, 9, 15, 8, 0, tzinfo=timezone.utc)
+OCT = datetime(2026, 10, 15, 8, 0, tzinfo=UTC)
+SEP = datetime(2026, 9, 15, 8, 0, tzinfo=UTC)
 
 
 def plan(rules: str, head: str = "") -> object:
@@ -94,7 +94,7 @@ def test_values_of_other_periods_and_earlier_periods_in_formulas(store):
     add_person(store, "E1")
     add_won_deals(store, "E1", ["700"], closed_at=SEP)
     add_won_deals(store, "E1", ["100"])
-    look = lambda ctx: (ctx.values_in("bookings", parse_period("2026-09")), ctx.values_in("bookings", parse_period("2026-Q3")), ctx.values["bookings"])  # noqa: E731
+    look = lambda ctx: (ctx.values_in("bookings", parse_period("2026-09")), ctx.values_in("bookings", parse_period("2026-Q3")), ctx.values["bookings"])
     result = run(store, '  - {id: p, type: probe}\n  - {id: c, type: formula_pay, amount: "bookings - bookings[-1]"}\n', look=look)
     assert SEEN[0] == ({"E1": Decimal("700.0000")}, {"E1": Decimal("700.0000")}, {"E1": Decimal("100.0000")})
     assert result.outcomes[-1].amount == Decimal("-600.00")
@@ -102,7 +102,7 @@ def test_values_of_other_periods_and_earlier_periods_in_formulas(store):
 
 def test_history_is_this_plans_saved_outcomes_and_an_unevaluated_period_says_which_to_run_first(store):
     add_person(store, "E1")
-    add_won_deals(store, "E1", ["100"], closed_at=datetime(2026, 8, 10, tzinfo=timezone.utc))
+    add_won_deals(store, "E1", ["100"], closed_at=datetime(2026, 8, 10, tzinfo=UTC))
     head = "effective: {from: 2026-08-01}\n"
     rules = '  - {id: running, type: formula_pay, amount: "running[-1] + bookings"}\n'
     first = run(store, rules, "2026-08", head=head)  # before the plan began: nothing carried
@@ -113,7 +113,7 @@ def test_history_is_this_plans_saved_outcomes_and_an_unevaluated_period_says_whi
     run(store, rules, "2026-09", head=head)
     third = run(store, rules, "2026-10", head=head)
     assert third.outcomes[0].amount == Decimal("100.00")
-    look = lambda ctx: [r.amount for r in ctx.history("running", parse_period("2026-10"))]  # noqa: E731
+    look = lambda ctx: [r.amount for r in ctx.history("running", parse_period("2026-10"))]
     run(store, '  - {id: running, type: formula_pay, amount: "0"}\n  - {id: p, type: probe}\n', "2026-11", head=head, look=look)
     assert SEEN == [[Decimal("100.00")]]
 
@@ -132,7 +132,7 @@ def test_a_month_reads_its_quarters_hand_entered_score(store):
     with store.begin() as conn:
         conn.execute(schema.manual_scores.insert(), [
             {"person_id": "E1", "metric": "manager_review", "period": "2026-Q4", "score": Decimal("4.5")},
-            {"person_id": "E1", "metric": "report_quality", "period": "2026-10", "score": Decimal("3")},
+            {"person_id": "E1", "metric": "report_quality", "period": "2026-10", "score": Decimal(3)},
         ])
     run(store, "  - {id: p, type: probe}\n", look=lambda ctx: [ctx.manual_scores(k) for k in ("manager_review", "report_quality", "nothing")])
     assert SEEN[0] == [{"E1": Decimal("4.500000")}, {"E1": Decimal("3.000000")}, {}]
