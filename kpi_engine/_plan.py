@@ -20,14 +20,14 @@ from pydantic import (
     field_validator,
 )
 
-from ._errors import KPIError, PlanError
+from ._errors import FormulaError, KPIError, PlanError
+from ._formula import compile_formula
 from ._money import quantize
 from ._periods import Period, zone
 from ._plan_cases import PlanTestCase
 from ._plan_names import (
     PlanNames,
     dependency_order,
-    formula_module,
     formulas_in,
     references_of,
 )
@@ -329,7 +329,6 @@ class _Checker:
 
     def names(self, plan: Plan | None) -> PlanNames:
         """Aliases, derived formulas and targets (read from the raw text when the top level is invalid)."""
-        formulas = formula_module()
         metrics = plan.metrics if plan else {k: str(v) for k, v in _dict(self.raw.get("metrics")).items() if isinstance(k, str)}
         targets: dict[str, Any] = dict(plan.targets) if plan else {}
         if plan is None:
@@ -343,8 +342,8 @@ class _Checker:
                 names.aliases[name] = text.strip()
                 continue
             try:
-                names.derived[name] = formulas.compile_formula(text)
-            except formulas.FormulaError as exc:
+                names.derived[name] = compile_formula(text)
+            except FormulaError as exc:
                 position = self.source.inside(("metrics", name), int(getattr(exc, "position", 0) or 0))
                 self.add(position, f"metric {name!r}: {_sentence(exc)}")
         for name, spec in targets.items():

@@ -8,26 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["NameKind", "PlanNames", "dependency_order", "formula_module", "formulas_in", "references_of"]
+from ._formula import Formula
+
+__all__ = ["NameKind", "PlanNames", "dependency_order", "formulas_in", "references_of"]
 
 NameKind = Literal["local", "alias", "derived", "target", "rule", "metric"]
 
 
-def formula_module() -> Any:
-    """The formula language (imported on first use)."""
-    try:
-        from . import _formula
-    except ImportError:  # pragma: no cover - only while the formula language is not installed
-        return None
-    return _formula
-
-
 def formulas_in(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
     """Every compiled formula inside a validated rule config, with the key path it was written at."""
-    module = formula_module()
-    if module is None:
-        return
-    if isinstance(value, module.Formula):
+    if isinstance(value, Formula):
         yield loc, value
     elif isinstance(value, BaseModel):
         for name, info in type(value).model_fields.items():
