@@ -31,11 +31,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from ._connector_errors import ConnectorConfigurationError
 from ._http import Auth, Classifier, Clock, HttpClient, RetryPolicy, SystemClock, TokenBucket
-from ._secrets import ConnectorSettings, MemoryTokenStore, TokenStore, connector_logger, is_secret_field, load_settings
+from ._secrets import ConnectorSettings, MemoryTokenStore, TokenStore, connector_logger, is_secret_field, load_settings, register_secret
 
 __all__ = [
     "Checkpoint",
@@ -146,6 +146,9 @@ class Connector(ABC):
                 f"{self.name} needs settings of type {self.settings_model.__name__}, not {type(settings).__name__}."
             )
         self.settings = settings
+        for value in settings.__dict__.values():  # settings built in code are redacted too
+            if isinstance(value, SecretStr):
+                register_secret(value)
         self.context = context or ConnectorContext()
         self.log = connector_logger(self.name)
         self._clients: list[HttpClient] = []

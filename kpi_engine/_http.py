@@ -128,17 +128,19 @@ class TokenBucket:
                 self._tokens = min(self._tokens, float(limit))  # float ok: a budget
 
     def acquire(self) -> None:
-        """Take one call from the budget, waiting for it to refill when it is empty."""
-        while True:
-            with self._lock:
-                now = self.clock.monotonic()
-                rate = self.limit / self.interval
-                self._tokens = min(float(self.limit), self._tokens + (now - self._stamp) * rate)  # float ok
-                self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / rate
+        """Take one call from the budget, waiting for it to refill when it is empty.
+
+        A call reserves its token at once (the budget may go below zero) and waits for its
+        debt, so concurrent callers queue fairly and no caller spins.
+        """
+        with self._lock:
+            now = self.clock.monotonic()
+            rate = self.limit / self.interval
+            self._tokens = min(float(self.limit), self._tokens + (now - self._stamp) * rate)  # float ok: a budget
+            self._stamp = now
+            self._tokens -= 1
+            wait = -self._tokens / rate if self._tokens < 0 else 0.0
+        if wait > 0:
             self.waited += wait
             self.clock.sleep(wait)
 

@@ -130,6 +130,7 @@ class HubSpotMock(MockCRMServer):
         burst_limit: int | None = 190,
         daily_limit: int = 1_000_000,
         search_per_second: int | None = None,
+        search_cap: int = 10_000,
         port: int = 0,
     ) -> None:
         super().__init__(port=port, static_tokens=[PRIVATE_TOKEN])
@@ -140,6 +141,7 @@ class HubSpotMock(MockCRMServer):
         self.burst_limit = burst_limit
         self.daily_limit = daily_limit
         self.search_per_second = search_per_second
+        self.search_cap = search_cap
         self.refreshes = 0
         self.now = BASE_TIME
         self.objects: dict[str, dict[int, _Object]] = {t: {} for t in OBJECT_TYPES}
@@ -445,9 +447,9 @@ class HubSpotMock(MockCRMServer):
         if not 1 <= limit <= 200:
             return self._error(400, f"limit must be between 1 and 200 (got {limit})", "VALIDATION_ERROR")
         offset = int(query.get("after") or 0)
-        if offset + limit > 10_000:
-            return self._error(400, "There was a problem with the request: the search API can page through at most 10000 results per query.",
-                               "VALIDATION_ERROR")
+        if offset + limit > self.search_cap:
+            return self._error(400, f"There was a problem with the request: the search API can page through at most {self.search_cap} results "
+                                    "per query.", "VALIDATION_ERROR")
         properties = query.get("properties") or DEFAULT_PROPERTIES[kind]
         with self._data_lock:
             table = self.objects[kind]
