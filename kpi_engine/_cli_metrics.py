@@ -198,7 +198,13 @@ def targets_plan(
     from ._errors import ConfigurationError
     from ._money import to_decimal
     from ._periods import parse_period
-    from ._targets import decompose_target, levels_from_last_period, parse_levels, parse_weights, save_targets
+    from ._targets import (
+        decompose_target,
+        levels_from_last_period,
+        parse_levels,
+        parse_weights,
+        save_targets,
+    )
 
     the_period = parse_period(period)
     definition = _registry(None).metric(metric)

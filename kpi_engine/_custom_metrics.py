@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import difflib
 import os
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +44,14 @@ from sqlalchemy import BigInteger, Date, and_, select, type_coerce
 
 from . import _schema as s
 from ._errors import ConfigurationError
-from ._metric_sql import Division, Measure, fact_metric, seconds_between, within, within_days
+from ._metric_sql import (
+    Division,
+    Measure,
+    fact_metric,
+    seconds_between,
+    within,
+    within_days,
+)
 from ._money import ExactDecimal
 from ._types import Metric
 from ._yaml import Located, load_located

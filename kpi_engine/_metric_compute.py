@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ._errors import ConfigurationError
-from ._metric_sql import DIMENSIONS, Division, by_column, declared_dimensions, grouped_values, same_period_last_year, shift_context
+from ._metric_sql import (
+    DIMENSIONS,
+    Division,
+    by_column,
+    declared_dimensions,
+    grouped_values,
+    same_period_last_year,
+    shift_context,
+)
 from ._periods import Period, parse_period
 from ._rollup import ORG_GROUPINGS, org_keyed
 from ._types import Metric, MetricContext

@@ -23,7 +23,21 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, String, and_, cast, func, literal, literal_column, select, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator
@@ -63,7 +77,7 @@ DIMENSIONS = ("product_line", "channel", "campaign")
 # --- portable SQL: whole seconds between two UTC time stamps ---------------------------------
 
 
-class seconds_between(FunctionElement[int]):  # noqa: N801 - reads like a SQL function
+class seconds_between(FunctionElement[int]):
     """Whole seconds from ``start`` to ``end`` (both truncated to the second), as an integer on every backend."""
 
     type = BigInteger()

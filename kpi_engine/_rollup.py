@@ -10,16 +10,29 @@ the facts of every piece are aggregated together, once.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, column, false, literal, or_, select, text, union_all, values
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    column,
+    false,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    values,
+)
 
 from . import _schema as s
 from ._metric_sql import FactsBuilder, Keyed
 from ._periods import Period
 
-__all__ = ["ORG_GROUPINGS", "org_keyed", "org_segments", "members_on"]
+__all__ = ["ORG_GROUPINGS", "members_on", "org_keyed", "org_segments"]
 
 ORG_GROUPINGS = ("team", "region", "company")
 
@@ -36,7 +49,7 @@ def org_segments(conn: Connection, period: Period) -> list[tuple[date, date]]:
             rows = conn.execute(select(column_).where(column_ > period.start, column_ < period.end).distinct())
             cuts.update(day for (day,) in rows if day is not None)
     ordered = sorted(cuts)
-    return list(zip(ordered, ordered[1:], strict=False))
+    return list(pairwise(ordered))
 
 
 def members_on(conn: Connection, day: date, by: str) -> list[tuple[str, str]]:

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from . import _schema as s
 from ._errors import ConfigurationError
-from ._metric_compute import metric_values, metric_context, split_period
+from ._metric_compute import metric_context, metric_values, split_period
 from ._metric_sql import same_period_last_year
 from ._money import plain
 from ._periods import Period
@@ -206,7 +205,7 @@ def save_targets(
 ) -> int:
     """Upsert the lines as targets in one transaction; a change beyond ±20 % needs ``override_reason``."""
     t = s.targets
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     reason = override_reason.strip() if override_reason else None
     existing = {
         (row.subject_type, row.subject_id, row.period): row

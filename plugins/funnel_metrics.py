@@ -6,7 +6,17 @@ from typing import Any
 
 from sqlalchemy import Select, case, literal, select
 
-from kpi_engine import Division, Measure, Metric, MetricContext, fact_metric, hookimpl, schema, seconds_between, within
+from kpi_engine import (
+    Division,
+    Measure,
+    Metric,
+    MetricContext,
+    fact_metric,
+    hookimpl,
+    schema,
+    seconds_between,
+    within,
+)
 
 __all__ = ["kpi_metrics"]
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
 from kpi_engine import (

@@ -9,10 +9,31 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
-from kpi_engine import Division, Measure, Metric, MetricContext, exact_terms, fact_metric, hookimpl, schema, seconds_between, within
+from kpi_engine import (
+    Division,
+    Measure,
+    Metric,
+    MetricContext,
+    exact_terms,
+    fact_metric,
+    hookimpl,
+    schema,
+    seconds_between,
+    within,
+)
 
 __all__ = ["kpi_metrics"]
 

@@ -7,7 +7,18 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Select, case, exists, func, select, type_coerce
 
-from kpi_engine import Division, Measure, Metric, MetricContext, fact_metric, hookimpl, schema, seconds_between, within, within_days
+from kpi_engine import (
+    Division,
+    Measure,
+    Metric,
+    MetricContext,
+    fact_metric,
+    hookimpl,
+    schema,
+    seconds_between,
+    within,
+    within_days,
+)
 
 __all__ = ["kpi_metrics"]
 

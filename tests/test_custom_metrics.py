@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kpi_engine import CustomMetricError, load_custom_metrics, load_plugins, parse_period, schema
+from kpi_engine import (
+    CustomMetricError,
+    load_custom_metrics,
+    load_plugins,
+    parse_period,
+    schema,
+)
 from kpi_engine._metric_compute import metric_context
 
 CTX = metric_context(parse_period("2026-10"), "UTC", "CNY")
-AT = datetime(2026, 10, 5, 9, tzinfo=timezone.utc)
+AT = datetime(2026, 10, 5, 9, tzinfo=UTC)
 
 METRICS = """\
 metrics:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from kpi_engine._metric_compute import metric_context
 PEOPLE = ("P1", "P2", "P3")
 PERIOD = parse_period("2026-10")
 CTX = metric_context(PERIOD, "UTC", "CNY")
-BASE = datetime(2026, 9, 20, tzinfo=timezone.utc)
+BASE = datetime(2026, 9, 20, tzinfo=UTC)
 START, END = CTX.start, CTX.end
 
 
@@ -153,8 +153,8 @@ def reference(data: Data) -> dict[str, dict[str, Any]]:
         for s in split_of[d["id"]] or [{"person_id": d["owner_id"], "share": Decimal(1)}]:
             bookings[s["person_id"]] += d["amount"] * s["share"]
     out["bookings"] = dict(bookings)
-    count = lambda rows, key: {p: sum(1 for r in rows if r[key] == p) for p in {r[key] for r in rows}}  # noqa: E731
-    total = lambda rows, key, value: {p: sum((value(r) for r in rows if r[key] == p), Decimal(0)) for p in {r[key] for r in rows}}  # noqa: E731
+    count = lambda rows, key: {p: sum(1 for r in rows if r[key] == p) for p in {r[key] for r in rows}}
+    total = lambda rows, key, value: {p: sum((value(r) for r in rows if r[key] == p), Decimal(0)) for p in {r[key] for r in rows}}
     out["won_deals"] = count(won, "owner_id")
     out["average_selling_price"] = _ratios(total(won, "owner_id", lambda r: r["amount"]), out["won_deals"], places=4)
     cycle = total(won, "owner_id", lambda r: Decimal(_secs(r["created_at"], r["closed_at"])))
@@ -256,7 +256,7 @@ def _database(store: Any, name: str) -> dict[str, Any]:
 
 def _same(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
     """Equal values for every person with a value (a zero sum and an absent person mean the same)."""
-    keep = lambda d: {k: Decimal(v) for k, v in d.items() if v is not None and k is not None}  # noqa: E731
+    keep = lambda d: {k: Decimal(v) for k, v in d.items() if v is not None and k is not None}
     e, a = keep(expected), keep(actual)
     people = set(e) | set(a)
     return all(e.get(p, Decimal(0)) == a.get(p, Decimal(0)) for p in people) and all(isinstance(v, (int, Decimal)) for v in actual.values() if v is not None)
@@ -281,7 +281,7 @@ def test_the_reference_covers_the_catalogue() -> None:
 @pytest.fixture
 def fan_out(store: Any) -> Any:
     """One won deal of 1,000.00 split 60/40, with three activities and two payments of 500.00."""
-    at = datetime(2026, 10, 10, 8, tzinfo=timezone.utc)
+    at = datetime(2026, 10, 10, 8, tzinfo=UTC)
     with store.begin() as conn:
         conn.execute(schema.people.insert(), [{"id": p, "name": p, "role": "sales_rep"} for p in ("A", "B")])
         conn.execute(schema.customers.insert().values(id=1, source="t", remote_id="C1", name="C1", owner_id="A", created_at=at - timedelta(days=400), is_deleted=False))

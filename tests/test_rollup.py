@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,12 +18,12 @@ def test_a_person_who_moved_team_in_june_counts_for_each_team_in_its_own_months(
             {"person_id": "M", "team_id": "east", "role": "sales_rep", "region": "East", "valid_from": date(2020, 1, 1), "valid_to": date(2026, 6, 1)},
             {"person_id": "M", "team_id": "north", "role": "sales_rep", "region": "North", "valid_from": date(2026, 6, 1), "valid_to": None},
         ])
-        for n, (day, amount) in enumerate(((datetime(2026, 5, 31, 15, 59, tzinfo=timezone.utc), "100"), (datetime(2026, 5, 31, 16, 1, tzinfo=timezone.utc), "10"), (datetime(2026, 7, 2, tzinfo=timezone.utc), "1"))):
+        for n, (day, amount) in enumerate(((datetime(2026, 5, 31, 15, 59, tzinfo=UTC), "100"), (datetime(2026, 5, 31, 16, 1, tzinfo=UTC), "10"), (datetime(2026, 7, 2, tzinfo=UTC), "1"))):
             conn.execute(schema.deals.insert().values(source="t", remote_id=f"D{n}", owner_id="M", status="won", amount=Decimal(amount), currency="CNY", created_at=day, closed_at=day, is_deleted=False))
     bookings = get_registry().metric("bookings")
     with store.connect() as conn:
         teams = {r.group: r.value for r in compute_metric(conn, bookings, parse_period("2026-04-01..2026-09-30"), by="team", time_zone="Asia/Shanghai")}
         regions = {r.group: r.value for r in compute_metric(conn, bookings, parse_period("2026"), by="region", time_zone="Asia/Shanghai")}
     # 31 May 15:59 UTC is 23:59 in Shanghai (still May, East); 16:01 UTC is already 1 June there (North).
-    assert teams == {"east": Decimal("100"), "north": Decimal("11"), "hq": Decimal("111")}
-    assert regions == {"East": Decimal("100"), "North": Decimal("11")}
+    assert teams == {"east": Decimal(100), "north": Decimal(11), "hq": Decimal(111)}
+    assert regions == {"East": Decimal(100), "North": Decimal(11)}

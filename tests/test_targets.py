@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from kpi_engine import ConfigurationError, get_registry, parse_period, schema
-from kpi_engine._targets import allocate, decompose_target, save_targets, TargetLine
+from kpi_engine._targets import TargetLine, allocate, decompose_target, save_targets
 from kpi_engine.sample import generate_sample_company
 
 
@@ -29,7 +29,7 @@ def test_parts_add_up_to_the_whole_and_stay_within_one_unit_of_their_share(total
 
 def test_the_remainder_goes_to_the_largest_dropped_fractions_then_the_earlier_part() -> None:
     assert allocate(Decimal("100.00"), [Decimal(1)] * 3) == [Decimal("33.34"), Decimal("33.33"), Decimal("33.33")]
-    assert allocate(Decimal("10"), [Decimal(1), Decimal(2)], 0) == [Decimal(3), Decimal(7)]
+    assert allocate(Decimal(10), [Decimal(1), Decimal(2)], 0) == [Decimal(3), Decimal(7)]
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_a_year_breaks_into_quarters_and_months_by_seasonality_and_into_teams_by
     metric = get_registry().metric("bookings")
     year = parse_period("2027")
     with company.connect() as conn:
-        lines = decompose_target(conn, metric, year, Decimal("120000000"), by_time="month", seasonality=True, split="team", weights="last-year", time_zone="Asia/Shanghai")
+        lines = decompose_target(conn, metric, year, Decimal(120000000), by_time="month", seasonality=True, split="team", weights="last-year", time_zone="Asia/Shanghai")
     assert len({x.period for x in lines}) == 12
     for level, whole in (("baseline", Decimal("96000000.00")), ("target", Decimal("120000000.00")), ("challenge", Decimal("180000000.00"))):
         assert sum(x.level(level) for x in lines) == whole
@@ -56,11 +56,11 @@ def test_a_year_breaks_into_quarters_and_months_by_seasonality_and_into_teams_by
 
 
 def test_a_change_beyond_twenty_percent_is_refused_without_a_reason_and_recorded_with_one(store: Any) -> None:
-    first = [TargetLine("person", "E1", "2027-01", Decimal("80"), Decimal("100"), Decimal("150"))]
+    first = [TargetLine("person", "E1", "2027-01", Decimal(80), Decimal(100), Decimal(150))]
     with store.begin() as conn:
         save_targets(conn, "bookings", first)
-    within = [TargetLine("person", "E1", "2027-01", Decimal("96"), Decimal("120"), Decimal("180"))]
-    beyond = [TargetLine("person", "E1", "2027-01", Decimal("64"), Decimal("80"), Decimal("100"))]
+    within = [TargetLine("person", "E1", "2027-01", Decimal(96), Decimal(120), Decimal(180))]
+    beyond = [TargetLine("person", "E1", "2027-01", Decimal(64), Decimal(80), Decimal(100))]
     with store.begin() as conn:
         save_targets(conn, "bookings", within)  # +20 % exactly is allowed
     with pytest.raises(ConfigurationError, match="more than ±20 %"), store.begin() as conn:
@@ -70,7 +70,7 @@ def test_a_change_beyond_twenty_percent_is_refused_without_a_reason_and_recorded
     with store.connect() as conn:
         target = conn.execute(select(schema.targets.c.target, schema.targets.c.reason)).one()
         log = conn.execute(select(schema.target_changes.c.old_target, schema.target_changes.c.new_target, schema.target_changes.c.reason).order_by(schema.target_changes.c.id)).all()
-    assert target == (Decimal("80"), "market shifted: 1000万 → 800万 (source 003)")
+    assert target == (Decimal(80), "market shifted: 1000万 → 800万 (source 003)")
     assert [(o, n) for o, n, _ in log] == [(None, Decimal(100)), (Decimal(100), Decimal(120)), (Decimal(120), Decimal(80))]
     assert log[-1][2].startswith("market shifted")
 
@@ -91,4 +91,4 @@ def test_kpi_targets_plan_shows_the_breakdown_and_saves_only_with_save(company: 
     with company.connect() as conn:
         saved = dict(conn.execute(select(schema.targets.c.subject_id, schema.targets.c.target).where(schema.targets.c.period == "2027-01")).all())
     # January has 31 of the quarter's 90 days: 3,100,000, split 2:2:1.
-    assert saved == {"East": Decimal("1240000"), "North": Decimal("1240000"), "South": Decimal("620000"), "National": Decimal(0)}
+    assert saved == {"East": Decimal(1240000), "North": Decimal(1240000), "South": Decimal(620000), "National": Decimal(0)}

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from ._calendar import shanghai
 from ._company import Company
 from ._funnel import campaign_for, channel_owner
-from ._names import CHANNELS, CHANNEL_WEIGHTS
+from ._names import CHANNEL_WEIGHTS, CHANNELS
 
 __all__ = ["build_content", "build_service", "build_web_traffic"]
 
