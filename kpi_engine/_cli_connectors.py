@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -182,7 +183,7 @@ def sync_command(settings: Settings, name: str, full: bool, since: str | None, s
         progress.done()
         connector.close()
     if fmt != "table":
-        click.echo(render([summary.as_dict()], [], "json") if fmt == "json" else render(
+        click.echo(json.dumps(summary.as_dict(), indent=2) if fmt == "json" else render(
             [st.as_dict() for st in summary.streams], ["stream", "entity", "read", "inserted", "updated", "unchanged", "deleted", "skipped"], "csv"))
         return
     rows = [st.as_dict() for st in summary.streams]

@@ -98,10 +98,11 @@ def _collect(registry: Registry, plugin_name: str, info: PluginInfo) -> None:
             if impl.plugin_name != plugin_name:
                 continue
             records = list(impl.function() or ())
+            if kind == "connector":
+                for record in records:
+                    _check_connector(record, plugin_name)
             _trace(f"{plugin_name}.{impl.function.__name__}() -> {[r.name for r in records]}")
             for record in records:
-                if kind == "connector":
-                    _check_connector(record, plugin_name)
                 owner = registry.owners.get((kind, record.name))
                 if owner is not None:
                     raise PluginError(

@@ -178,11 +178,11 @@ class HubSpotMock(MockCRMServer):
         shared = None
         for i in range(n_deals):
             created = BASE_TIME - timedelta(days=rng.randint(30, 700), seconds=rng.randint(0, 86399))
-            if i % 20 < 5 and shared is not None:  # a bulk edit: five deals share one modified time
+            if 0 < i % 20 < 5 and shared is not None:  # a bulk edit: five deals in a row share one modified time
                 modified = shared
             else:
                 modified = min(BASE_TIME - timedelta(minutes=1), created + timedelta(days=rng.randint(0, 29), milliseconds=rng.randint(0, 86_399_999)))
-                shared = modified if i % 20 == 4 or i % 20 == 0 else shared
+                shared = modified if i % 20 == 0 else shared
             stage, probability, closed, won = STAGES[rng.randrange(len(STAGES))]
             close = created + timedelta(days=rng.randint(5, 120), hours=rng.randint(0, 23))
             if i % 10 == 3:  # a time stamp written with a non-UTC offset
