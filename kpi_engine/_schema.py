@@ -576,6 +576,9 @@ sync_runs = Table(
     Index("ix_sync_runs_connector", "connector", "started_at"),
 )
 
+# Customers are resolved by remote id or by name within a source (connectors and imports alike).
+Index("ix_customers_source_name", customers.c.source, customers.c.name)
+
 connector_tokens = Table(
     "connector_tokens",
     metadata,

@@ -123,6 +123,13 @@ def parse_cursor(value: Any, fmt: str = "iso8601") -> datetime | None:
     """A cursor value as an aware UTC datetime (ISO 8601 text with any offset, epoch ms or s)."""
     if value is None or value == "":
         return None
+    if type(value) is str and fmt == "iso8601" and len(value) > 19 and value[10] == "T":  # the common case, read in C
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     if isinstance(value, datetime):
         moment = value
     elif fmt in ("epoch_ms", "epoch_s") or isinstance(value, int):

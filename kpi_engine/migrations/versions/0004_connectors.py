@@ -41,6 +41,9 @@ def upgrade() -> None:
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.create_index('ix_sync_runs_connector', ['connector', 'started_at'], unique=False)
 
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.create_index('ix_customers_source_name', ['source', 'name'], unique=False)
+
     op.create_table('connector_tokens',
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('value', sa.JSON(), nullable=False),
@@ -52,6 +55,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     op.drop_table('connector_tokens')
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index('ix_customers_source_name')
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_sync_runs_connector')
     op.drop_table('sync_runs')
