@@ -7,7 +7,7 @@ from . import _schema as schema
 from ._connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
 from ._connector_auth import BearerToken, HeaderToken, OAuth2Refresh
 from ._connector_errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
-from ._connector_paging import Page, cursor_pages, dig, next_link_pages, offset_pages
+from ._connector_paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
 from ._engine import EvaluationRun, Outcome, evaluate, get_run, list_runs
 from ._errors import (
     ConfigurationError,
@@ -155,6 +155,7 @@ __all__ = [
     "next_link_pages",
     "offset_pages",
     "open_store",
+    "page_token_pages",
     "parse_cursor",
     "parse_period",
     "parse_plan",

@@ -34,14 +34,30 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from ._connector_errors import ConnectorConfigurationError
-from ._http import Auth, Classifier, Clock, HttpClient, RetryPolicy, SystemClock, TokenBucket
-from ._secrets import ConnectorSettings, MemoryTokenStore, TokenStore, connector_logger, is_secret_field, load_settings, register_secret
+from ._http import (
+    Auth,
+    Classifier,
+    Clock,
+    HttpClient,
+    RetryPolicy,
+    SystemClock,
+    TokenBucket,
+)
+from ._secrets import (
+    ConnectorSettings,
+    MemoryTokenStore,
+    TokenStore,
+    connector_logger,
+    is_secret_field,
+    load_settings,
+    register_secret,
+)
 
 __all__ = [
+    "ENTITY_ORDER",
     "Checkpoint",
     "Connector",
     "ConnectorContext",
-    "ENTITY_ORDER",
     "Record",
     "Stream",
     "StreamState",

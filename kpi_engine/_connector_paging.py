@@ -5,7 +5,7 @@ the records of one page and ``next``, the position of the following page (``None
 last). Save ``page.next`` in a checkpoint and pass it back as ``start`` to resume.
 
 - ``cursor_pages``: an opaque cursor from the body (HubSpot ``paging.next.after``,
-  Pipedrive ``next_cursor``, Zoho ``next_page_token``);
+  Pipedrive ``next_cursor``); ``page_token_pages`` the same for page tokens (Zoho ``next_page_token``);
 - ``offset_pages``: ``offset``/``limit`` arithmetic (Fxiaoke, Pipedrive v1 ``start``), with an
   optional cap on the offset an API accepts;
 - ``next_link_pages``: a URL to call next (Salesforce ``nextRecordsUrl``, OData ``@odata.nextLink``).
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Page", "cursor_pages", "dig", "next_link_pages", "offset_pages"]
+__all__ = ["Page", "cursor_pages", "dig", "next_link_pages", "offset_pages", "page_token_pages"]
 
 Extract = str | Callable[[Any], Any]
 
@@ -65,6 +65,14 @@ def cursor_pages(fetch: Callable[[Any], Any], *, records: Extract, next_cursor: 
         if following is None or following == cursor:
             return
         cursor = following
+
+
+def page_token_pages(fetch: Callable[[Any], Any], *, records: Extract, next_token: Extract, start: Any = None) -> Iterator[Page]:
+    """Pages of a page-token listing (Zoho ``info.next_page_token``, Google-style ``nextPageToken``).
+
+    The same walk as ``cursor_pages``, named for APIs that call their cursor a page token.
+    """
+    return cursor_pages(fetch, records=records, next_cursor=next_token, start=start)
 
 
 def offset_pages(

@@ -31,7 +31,12 @@ from urllib.parse import urljoin
 
 import requests
 
-from ._connector_errors import AuthenticationError, ConnectorError, RateLimited, TransientError
+from ._connector_errors import (
+    AuthenticationError,
+    ConnectorError,
+    RateLimited,
+    TransientError,
+)
 from ._secrets import install_log_redaction, redact
 
 __all__ = [

@@ -92,7 +92,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string must not hide the record
+        except Exception:
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None
@@ -169,7 +169,7 @@ def _keyring_get(connector: str, field: str) -> str | None:
         return None
     try:
         return keyring.get_password(KEYRING_SERVICE, f"{connector}.{field}")
-    except Exception:  # noqa: BLE001 - no usable keyring backend is the same as no entry
+    except Exception:
         return None
 
 
@@ -304,6 +304,6 @@ def default_token_store(store: Any | None = None) -> TokenStore:
         backend = type(keyring_store._keyring.get_keyring()).__name__
         if "fail" not in backend.lower() and "null" not in backend.lower():
             return keyring_store
-    except Exception:  # noqa: BLE001 - keyring absent or without a backend
+    except Exception:
         pass
     return StoreTokenStore(store) if store is not None else MemoryTokenStore()

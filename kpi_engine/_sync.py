@@ -306,7 +306,7 @@ def _prefetched(items: Iterable[Record | Checkpoint], depth: int) -> Iterator[li
                 if stop.is_set():
                     return
             pages.put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:
             pages.put(_Failure(exc))
 
     reader = threading.Thread(target=produce, name="kpi-sync-reader", daemon=True)
@@ -647,5 +647,5 @@ def _finish_run(store: Store, summary: SyncSummary) -> None:
                 records_read=summary.total("read"), inserted=summary.total("inserted"), updated=summary.total("updated"),
                 unchanged=summary.total("unchanged"), deleted=summary.total("deleted"), skipped=summary.total("skipped"),
                 summary=summary.as_dict(), error=summary.error))
-    except Exception:  # noqa: BLE001 - the run log must never hide the sync's own error
+    except Exception:
         log.warning("could not record the end of sync run %s", summary.run_id)

@@ -47,7 +47,7 @@ class StreamMapping(BaseModel):
     def _known_zone(cls, value: str) -> str:
         try:
             zone(value)
-        except Exception:  # noqa: BLE001 - PeriodError for unknown zones
+        except Exception:
             raise ValueError(f"{value!r} is not a time zone (use an IANA name such as Asia/Shanghai)") from None
         return value
 
@@ -115,7 +115,7 @@ def load_source_mapping(path: str | Path) -> SourceMapping:
         raise ConnectorConfigurationError(f"cannot read the mapping file {file}: {exc.strerror}.") from None
     try:
         data = load_located(text, file).data or {}
-    except Exception as exc:  # noqa: BLE001 - yaml raises several kinds
+    except Exception as exc:
         raise ConnectorConfigurationError(f"the mapping file {file.name} is not valid YAML: {exc}.") from None
     if not isinstance(data, dict):
         raise ConnectorConfigurationError(f"the mapping file {file.name} must be a YAML mapping (source, owners, streams).")

@@ -155,7 +155,7 @@ def load_plugins(*, use_entry_points: bool = True, extra: dict[str, object] | No
             _collect(registry, name, info)
         except PluginError:
             raise
-        except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the rest
+        except Exception as exc:
             info.error = f"{type(exc).__name__}: {exc}"
             _trace(f"{name} failed: {info.error}")
             if manager.get_plugin(name) is not None:

@@ -8,9 +8,23 @@
   provides the ``fake_clock``, ``connector_context``, ``start_mock`` and ``store`` fixtures.
 """
 
-from ._acceptance import AcceptanceTarget, ConnectorAcceptanceSuite, SimulatedCrash, store_snapshot
+from ._acceptance import (
+    AcceptanceTarget,
+    ConnectorAcceptanceSuite,
+    SimulatedCrash,
+    store_snapshot,
+)
 from ._fakes import FakeClock
-from ._mock import FaultRule, Faults, MockCRMServer, MockRequest, MockResponse, TokenBook, route, run_mock_server
+from ._mock import (
+    FaultRule,
+    Faults,
+    MockCRMServer,
+    MockRequest,
+    MockResponse,
+    TokenBook,
+    route,
+    run_mock_server,
+)
 
 __all__ = [
     "AcceptanceTarget",

@@ -352,7 +352,7 @@ def _make_handler(server: MockCRMServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             if server.log_requests:
                 super().log_message(format, *args)
 
@@ -366,7 +366,7 @@ def _make_handler(server: MockCRMServer) -> type[BaseHTTPRequestHandler]:
             )
             try:
                 response = server.handle(request)
-            except Exception as exc:  # noqa: BLE001 - a bug in a mock answers 500, like a real server
+            except Exception as exc:
                 response = MockResponse(500, {"status": "error", "message": f"mock failure: {type(exc).__name__}: {exc}"})
             if response.delay:
                 time.sleep(response.delay)

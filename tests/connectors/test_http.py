@@ -4,9 +4,10 @@ pacing under a budget, one OAuth refresh at a time, and the pagination helpers."
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
+from kpi_engine_connectors.hubspot.connector import classify as hubspot_classify
 
 from kpi_engine import (
     AuthenticationError,
@@ -26,8 +27,13 @@ from kpi_engine import (
     offset_pages,
     parse_retry_after,
 )
-from kpi_engine.testing import FakeClock, MockCRMServer, MockRequest, MockResponse, route
-from kpi_engine_connectors.hubspot.connector import classify as hubspot_classify
+from kpi_engine.testing import (
+    FakeClock,
+    MockCRMServer,
+    MockRequest,
+    MockResponse,
+    route,
+)
 from tests.mock_servers.hubspot import HubSpotMock
 
 
@@ -168,7 +174,7 @@ def test_concurrent_401s_cause_one_refresh_and_the_calls_go_on():
             barrier.wait()
             try:
                 api.get_json("/crm/v3/owners")
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=call) for _ in range(8)]
@@ -238,3 +244,12 @@ def test_next_link_pages_call_each_link_once():
 def test_mock_servers_bind_127_0_0_1_only():
     with pytest.raises(ValueError):
         Echo.__mro__[1].__init__(Echo.__new__(Echo), host="0.0.0.0")
+
+
+def test_page_token_pages_walk_zoho_style_tokens():
+    from kpi_engine import page_token_pages
+
+    # Zoho: info.next_page_token beyond the 2,000-record page wall (crm-protocols.md §1.3)
+    bodies = {None: {"data": [1], "info": {"next_page_token": "t2", "more_records": True}}, "t2": {"data": [2], "info": {"more_records": False}}}
+    pages = list(page_token_pages(bodies.__getitem__, records="data", next_token="info.next_page_token"))
+    assert [p.records for p in pages] == [[1], [2]] and pages[-1].next is None

@@ -7,12 +7,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from kpi_engine_connectors.hubspot import HubSpotConnector
+from kpi_engine_connectors.hubspot import connector as hubspot_module
 from sqlalchemy import select
 
 from kpi_engine import ConnectorContext, RateLimited, schema, sync
 from kpi_engine.testing import FakeClock
-from kpi_engine_connectors.hubspot import HubSpotConnector
-from kpi_engine_connectors.hubspot import connector as hubspot_module
 from tests.mock_servers.hubspot import HubSpotMock
 
 UTC = timezone.utc

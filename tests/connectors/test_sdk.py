@@ -7,11 +7,20 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from kpi_engine_connectors.hubspot import HubSpotConnector
 from pydantic import SecretStr
 
-from kpi_engine import Connector, ConnectorConfigurationError, ConnectorSettings, PluginError, Stream, hookimpl, load_plugins, secret_field
+from kpi_engine import (
+    Connector,
+    ConnectorConfigurationError,
+    ConnectorSettings,
+    PluginError,
+    Stream,
+    hookimpl,
+    load_plugins,
+    secret_field,
+)
 from kpi_engine.cli import cli, main
-from kpi_engine_connectors.hubspot import HubSpotConnector
 from tests.mock_servers.hubspot import HubSpotMock
 
 

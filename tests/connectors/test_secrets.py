@@ -7,12 +7,20 @@ import sys
 import types
 
 import pytest
+from kpi_engine_connectors.hubspot import HubSpotConnector, HubSpotSettings
 from pydantic import SecretStr
 
-from kpi_engine import AuthenticationError, ConnectorConfigurationError, ConnectorContext, KPIError, redact, register_secret, sync
+from kpi_engine import (
+    AuthenticationError,
+    ConnectorConfigurationError,
+    ConnectorContext,
+    KPIError,
+    redact,
+    register_secret,
+    sync,
+)
 from kpi_engine._secrets import RedactingFilter, load_settings
 from kpi_engine.testing import FakeClock
-from kpi_engine_connectors.hubspot import HubSpotConnector, HubSpotSettings
 from tests.mock_servers.hubspot import HubSpotMock
 
 

@@ -47,9 +47,15 @@ from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from kpi_engine.testing import MockCRMServer, MockRequest, MockResponse, route, run_mock_server
+from kpi_engine.testing import (
+    MockCRMServer,
+    MockRequest,
+    MockResponse,
+    route,
+    run_mock_server,
+)
 
-__all__ = ["BASE_TIME", "HubSpotMock", "OBJECT_TYPES", "main"]
+__all__ = ["BASE_TIME", "OBJECT_TYPES", "HubSpotMock", "main"]
 
 BASE_TIME = datetime(2026, 11, 1, tzinfo=timezone.utc)
 """The mock's "now" for seeded data; changes made during a test come after it."""
@@ -97,14 +103,14 @@ def _read_after(token: str | None) -> int:
         return 0
     try:
         return int(base64.b64decode(token.encode()).decode().strip())
-    except Exception:  # noqa: BLE001 - an unreadable token is a validation error upstream
+    except Exception:
         return -1
 
 
 class _Object:
-    __slots__ = ("id", "properties", "created", "modified", "archived_at", "associations")
+    __slots__ = ("archived_at", "associations", "created", "id", "modified", "properties")
 
-    def __init__(self, id: int, properties: dict[str, str], created: datetime, modified: datetime) -> None:  # noqa: A002
+    def __init__(self, id: int, properties: dict[str, str], created: datetime, modified: datetime) -> None:
         self.id = id
         self.properties = properties
         self.created = created
