@@ -104,7 +104,8 @@ class RedactingFilter(logging.Filter):
 
 
 _FILTER = RedactingFilter()
-_REDACTED_LOGGERS = ("kpi_engine", "urllib3", "urllib3.connectionpool", "requests")
+_REDACTED_LOGGERS = ("kpi_engine", "kpi_engine.http", "kpi_engine.sync", "urllib3", "urllib3.connectionpool", "requests")
+# A logger's filters see only the records of that very logger, not of its children: each one is listed.
 
 
 def _add_filter(logger: logging.Logger) -> logging.Logger:

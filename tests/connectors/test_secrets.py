@@ -122,3 +122,15 @@ def test_the_environment_wins_over_the_keyring(monkeypatch):
     monkeypatch.setitem(sys.modules, "keyring", fake)
     settings = load_settings(HubSpotSettings, "hubspot", environ={"KPI_HUBSPOT_TOKEN": "from-env-123"})
     assert settings.token.get_secret_value() == "from-env-123"
+
+
+@pytest.mark.parametrize("name", ["kpi_engine.http", "kpi_engine.sync", "kpi_engine.connectors.hubspot", "urllib3.connectionpool"])
+def test_each_logger_of_a_sync_masks_secrets(caplog, name):
+    import kpi_engine._http  # noqa: F401 - installs the filters
+    from kpi_engine import connector_logger
+
+    connector_logger("hubspot")
+    register_secret("pat-logged-by-mistake-1")
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger(name).debug("GET /x?token=%s", "pat-logged-by-mistake-1")
+    assert "pat-logged-by-mistake-1" not in caplog.text and "GET /x" in caplog.text
