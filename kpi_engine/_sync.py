@@ -416,6 +416,9 @@ class _StreamSync:
                 moment = None
             if moment is not None:
                 high = _later(high, (moment, remote_id))
+        if self.stream.entity == "people" and remote_id in self.engine.mapping.owners:
+            summary.unchanged += 1  # mapped to a person HR already keeps: linked, never overwritten
+            return high
         values = mapper.values(record, remote_id)
         if self.stream.entity != "people":
             problem = mapper.owner(values)

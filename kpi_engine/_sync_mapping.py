@@ -4,7 +4,7 @@ One YAML file per source, shipped with its connector and replaceable by the oper
 
     source: hubspot                      # name of the source in the store (default: the connector)
     person_id: "hs-{remote_id}"          # id given to people created from CRM users
-    owners:                              # CRM owner id -> an existing person id (wins over person_id)
+    owners:                              # CRM owner id -> a person HR keeps (linked, never overwritten)
       "41629779": E1001
     streams:
       deals:

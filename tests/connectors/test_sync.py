@@ -185,9 +185,12 @@ def test_owners_map_to_existing_people_through_the_mapping(store):
     with store.begin() as conn:
         upsert_records(conn, "people", "manual", [PersonRecord(id="E1001", name="Ana Novak", role="sales_rep")])
     mapping = MAPPING.model_copy(update={"owners": {"u7": "E1001"}})
-    toy = Toy([], [deal(1, T0, owner="u7")])
-    sync(store, toy, mapping=mapping, streams=["deals"])
+    toy = Toy([{"id": "u7", "name": "ana.novak (CRM login)"}], [deal(1, T0, owner="u7")])
+    sync(store, toy, mapping=mapping, streams=["users", "deals"])
     assert stored(store)["1"].owner_id == "E1001"
+    with store.connect() as conn:
+        person = conn.execute(select(schema.people).where(schema.people.c.id == "E1001")).one()
+    assert (person.name, person.source) == ("Ana Novak", "manual"), "HR's person is linked, never overwritten"
 
 
 def test_mapped_fields_custom_fields_currency_and_stage_become_the_common_schema(store):
