@@ -74,6 +74,8 @@ BASE_PROPERTIES = {
 DERIVED = {"id", "name", "deal_status", "company_id", "deal_id", "engagement_kind", "duration_seconds", "subject", "team",
            "archived", "archivedAt", "createdAt", "updatedAt", "channel"}
 SEARCH_RESULT_CAP = 10_000
+MAX_PROPERTIES_LENGTH = 6_000
+"""Longest ``properties`` list sent in one URL: longer ones are split over several calls (HTTP 414 otherwise)."""
 KINDS = {"calls": "call", "meetings": "meeting", "tasks": "task"}
 
 
@@ -238,8 +240,19 @@ class HubSpotConnector(Connector):
         if association:
             params["associations"] = association
 
+        chunks = _property_chunks(properties)
+        params["properties"] = ",".join(chunks[0])
+
         def fetch(after: str | None) -> Any:
-            return self.api.get_json(f"/crm/v3/objects/{kind}", params={**params, **({"after": after} if after else {})})
+            page = {"after": after} if after else {}
+            body = self.api.get_json(f"/crm/v3/objects/{kind}", params={**params, **page})
+            for chunk in chunks[1:]:  # the same page again for the other properties: listings are in id order
+                more = self.api.get_json(f"/crm/v3/objects/{kind}", params={**params, **page, "properties": ",".join(chunk),
+                                                                           "associations": None})
+                extra = {str(item["id"]): item.get("properties") or {} for item in more.get("results", [])}
+                for item in body.get("results", []):
+                    item.setdefault("properties", {}).update(extra.get(str(item["id"]), {}))
+            return body
 
         for page in cursor_pages(fetch, records="results", next_cursor="paging.next.after", start=resume.get("after")):
             for item in page.records:
@@ -313,6 +326,18 @@ class HubSpotConnector(Connector):
             data["subject"] = props.get("hs_call_title") or props.get("hs_meeting_title") or props.get("hs_task_subject")
             data["duration_seconds"] = _duration(kind, props)
         return Record(stream, data, deleted=archived or bool(item.get("archived")))
+
+
+def _property_chunks(properties: list[str]) -> list[list[str]]:
+    chunks: list[list[str]] = [[]]
+    length = 0
+    for name in properties:
+        if chunks[-1] and length + len(name) + 1 > MAX_PROPERTIES_LENGTH:
+            chunks.append([])
+            length = 0
+        chunks[-1].append(name)
+        length += len(name) + 1
+    return chunks
 
 
 def _duration(kind: str, props: dict[str, Any]) -> int | None:

@@ -172,3 +172,36 @@ def test_the_mock_paces_answers_with_hubspot_rate_limit_headers(server):
     answer = requests.get(f"{server.url}/crm/v3/owners", headers={"Authorization": f"Bearer {server.private_token}"})
     assert {"X-HubSpot-RateLimit-Max", "X-HubSpot-RateLimit-Remaining", "X-HubSpot-RateLimit-Interval-Milliseconds",
             "X-HubSpot-RateLimit-Daily"} <= set(answer.headers)
+
+
+def test_an_incremental_read_killed_mid_search_resumes_from_its_last_committed_page(store, server):
+    from kpi_engine.testing import SimulatedCrash
+
+    sync(store, connect(server))
+    changed = sorted(server.live_ids("deals"))[:230]
+    for number in changed:
+        server.touch("deals", number, amount="4321")
+
+    def crash(stream: str, commit: int) -> None:
+        if stream == "deals" and commit == 2:
+            raise SimulatedCrash("killed between a search page and its commit")
+
+    with pytest.raises(SimulatedCrash):
+        sync(store, connect(server, search_page_size=50), batch_size=50, before_commit=crash)
+    resumed = sync(store, connect(server, search_page_size=50), batch_size=50)
+    rows = deals(store)
+    assert [rows[n].amount for n in changed] == [Decimal("4321")] * 230
+    deals_summary = next(s for s in resumed.streams if s.stream == "deals")
+    assert deals_summary.read < 230 + len(server.archived_ids("deals")), "the resumed read started after the committed pages"
+
+
+def test_a_long_property_list_is_split_over_several_calls_instead_of_a_414(store, server, monkeypatch):
+    # Too many properties make the URI too long (HubSpot 414, airbytehq/airbyte#33976)
+    monkeypatch.setattr(hubspot_module, "MAX_PROPERTIES_LENGTH", 60)
+    sync(store, connect(server), streams=["owners", "deals"])
+    lists = [r for r in server.requests if r.path == "/crm/v3/objects/deals" and not r.arg("after") and r.arg("archived") == "false"]
+    assert len(lists) >= 3 and all(len(r.arg("properties")) <= 60 for r in lists)
+    some = next(o for o in server.objects["deals"].values() if o.archived_at is None and o.properties["deal_currency_code"] == "EUR")
+    row = deals(store)[str(some.id)]
+    assert (row.amount, row.currency, row.stage_raw, row.customer_id is not None) == (Decimal(some.properties["amount"]), "EUR",
+                                                                                       some.properties["dealstage"], True)
