@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import _schema as s
+from ._cells import is_blank
 from ._errors import ConfigurationError, ImportRejected
 from ._loading import LoadCounts, UnresolvedReferences, upsert_records
-from ._cells import is_blank
 from ._mapping import ColumnMapping, load_mapping
 from ._records import RECORD_MODELS, entity_name
+from ._target_changes import TargetChange, compare_targets, log_target_changes
 
 __all__ = ["ImportSummary", "guess_entity", "import_file", "read_table"]
 
@@ -185,8 +186,13 @@ def import_file(
     source: str | None = None,
     columns: dict[str, str] | None = None,
     progress: Progress | None = None,
+    override_reason: str | None = None,
 ) -> ImportSummary:
-    """Import one CSV or XLSX export whole, or nothing at all (``ImportRejected`` lists every bad row)."""
+    """Import one CSV or XLSX export whole, or nothing at all (``ImportRejected`` lists every bad row).
+
+    Targets follow the ±20 % rule: a target moving further from the one it replaces rejects the
+    file unless ``override_reason`` is given; every new or changed target is logged with the reason.
+    """
     file = Path(path)
     rules = _resolve_mapping(mapping)
     name = entity_name(entity) if entity else rules.entity or guess_entity(file)
@@ -243,7 +249,9 @@ def import_file(
     rows_read = sum(1 for row in body if not all(is_blank(c) for c in row))
     _reject_if(file.name, problems, bad_rows)
 
+    reason = override_reason.strip() if override_reason and override_reason.strip() else None
     with store.begin() as conn:
+        changes = _target_changes(conn, file.name, records, row_numbers, reason) if name == "targets" else []
         try:
             counts: LoadCounts = upsert_records(conn, name, source_name, records, progress=progress)
         except UnresolvedReferences as exc:  # name the spreadsheet rows, not the record positions
@@ -252,6 +260,8 @@ def import_file(
                 bad_rows.add(number)
                 problems.append(f"row {number}, column {headers.get(problem.field, problem.field)!r}: {problem.reason}")
             _reject_if(file.name, problems, bad_rows)
+        if changes:
+            log_target_changes(conn, changes, reason=reason, changed_by=f"import {file.name}", now=datetime.now(UTC))
         conn.execute(
             s.imports.insert().values(
                 file_name=file.name,
@@ -261,10 +271,26 @@ def import_file(
                 rows_read=rows_read,
                 rows_inserted=counts.inserted,
                 rows_updated=counts.updated,
-                imported_at=datetime.now(timezone.utc),
+                imported_at=datetime.now(UTC),
             )
         )
     return ImportSummary(str(file), name, rows_read, counts.inserted, counts.updated, counts.unchanged)
+
+
+def _target_changes(conn: Any, file: str, records: list[Any], row_numbers: list[int], reason: str | None) -> list[TargetChange]:
+    """The targets the file would write beside those they replace; beyond ±20 % needs a reason."""
+    changes = compare_targets(
+        conn, [TargetChange(r.subject_type, r.subject_id, r.metric, r.period, r.baseline, r.target, r.challenge) for r in records]
+    )
+    if reason is None:
+        too_big = [f"row {row_numbers[i]}: target {c.describe()} moves more than ±20 %" for i, c in enumerate(changes) if c.beyond_limit]
+        if too_big:
+            raise ImportRejected(
+                f"{file} changes {len(too_big)} target{'s' if len(too_big) > 1 else ''} by more than ±20 % ({too_big[0]}); nothing was imported.",
+                hint="keep changes within ±20 %, or import again with --override-reason saying why (the reason is recorded)",
+                problems=too_big,
+            )
+    return changes
 
 
 def _reject_if(file: str, problems: list[str], bad_rows: set[int]) -> None:

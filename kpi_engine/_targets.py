@@ -21,14 +21,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from . import _schema as s
 from ._errors import ConfigurationError
 from ._metric_compute import metric_context, metric_values, split_period
 from ._metric_sql import same_period_last_year
-from ._money import plain
 from ._periods import Period
+from ._target_changes import (
+    CHANGE_LIMIT,
+    TargetChange,
+    compare_targets,
+    log_target_changes,
+)
 from ._types import Metric
 
 __all__ = [
@@ -42,8 +47,6 @@ __all__ = [
     "save_targets",
 ]
 
-CHANGE_LIMIT = Decimal("0.20")
-"""Largest change of a saved target without a stated reason (source 003: adjustments within ±20 %)."""
 LEVELS = ("baseline", "target", "challenge")
 
 
@@ -207,42 +210,21 @@ def save_targets(
     t = s.targets
     now = now or datetime.now(UTC)
     reason = override_reason.strip() if override_reason else None
-    existing = {
-        (row.subject_type, row.subject_id, row.period): row
-        for row in conn.execute(select(t).where(t.c.metric == metric, t.c.period.in_(sorted({line.period for line in lines}))))
-    }
-    too_big: list[str] = []
-    changes = []
-    for line in lines:
-        old = existing.get((line.subject_type, line.subject_id, line.period))
-        change = None
-        if old is not None and old.target:
-            change = (line.target / old.target - 1).quantize(Decimal("0.000001"))
-            if abs(change) > CHANGE_LIMIT:
-                too_big.append(f"{line.subject_id} {line.period}: {plain(old.target)} → {plain(line.target)} ({change * 100:+.1f}%)")
-        changes.append((line, old, change))
+    wanted = [TargetChange(line.subject_type, line.subject_id, metric, line.period, line.baseline, line.target, line.challenge) for line in lines]
+    changes = compare_targets(conn, wanted)
+    too_big = [c.describe() for c in changes if c.beyond_limit]
     if too_big and not reason:
         raise ConfigurationError(
             f"{len(too_big)} target{'s' if len(too_big) > 1 else ''} would change by more than ±20 % (first: {too_big[0]}); nothing was saved.",
             hint="adjust within ±20 % or give --override-reason with why the target moves (it is recorded)",
         )
-    for line, old, change in changes:
-        values = {"baseline": line.baseline, "target": line.target, "challenge": line.challenge, "currency": currency, "reason": reason, "modified_at": now}
-        if old is None:
-            conn.execute(insert(t).values(subject_type=line.subject_type, subject_id=line.subject_id, metric=metric, period=line.period, **values))
-        elif (old.baseline, old.target, old.challenge) == (line.baseline, line.target, line.challenge):
-            continue
-        else:
-            conn.execute(update(t).where(and_(t.c.id == old.id)).values(**values))
-        conn.execute(
-            insert(s.target_changes).values(
-                subject_type=line.subject_type, subject_id=line.subject_id, metric=metric, period=line.period,
-                old_target=old.target if old is not None else None, new_target=line.target,
-                old_baseline=old.baseline if old is not None else None, new_baseline=line.baseline,
-                old_challenge=old.challenge if old is not None else None, new_challenge=line.challenge,
-                change=change, reason=reason, changed_by=changed_by, changed_at=now,
-            )
-        )
+    for change in changes:
+        values = {"baseline": change.baseline, "target": change.target, "challenge": change.challenge, "currency": currency, "reason": reason, "modified_at": now}
+        if change.old is None:
+            conn.execute(insert(t).values(subject_type=change.subject_type, subject_id=change.subject_id, metric=metric, period=change.period, **values))
+        elif not change.unchanged:
+            conn.execute(update(t).where(t.c.id == change.old.id).values(**values))
+    log_target_changes(conn, changes, reason=reason, changed_by=changed_by, now=now)
     return len(changes)
 
 

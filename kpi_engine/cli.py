@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,12 +11,12 @@ from typing import Any
 import click
 
 from . import _schema as s
-from ._errors import ConfigurationError, KPIError
-from ._format import FORMATS, render
-from ._money import money_text, plain
 from ._cli_common import Settings as _Settings
 from ._cli_common import pass_settings
 from ._cli_common import progress_bar as _progress
+from ._errors import ConfigurationError, KPIError
+from ._format import FORMATS, render
+from ._money import money_text, plain
 from ._store import DATABASE_URL_ENV, Store
 from ._version import __version__
 
@@ -239,6 +237,7 @@ def _print_run_summary(store: Store, run: Any) -> None:
 @click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER", help="Map one field to a header of the file; repeatable.")
 @click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE", help="Value for a field the file lacks or leaves blank (e.g. currency=CNY); repeatable.")
 @click.option("--time-zone", help="Zone of time stamps written without an offset (default: the mapping's, else UTC).")
+@click.option("--override-reason", metavar="TEXT", help="Why targets move by more than ±20 % (recorded with each change).")
 @pass_settings
 def import_(
     settings: _Settings,
@@ -249,6 +248,7 @@ def import_(
     columns: tuple[str, ...],
     defaults: tuple[str, ...],
     time_zone: str | None,
+    override_reason: str | None,
 ) -> None:
     """Import CRM exports (CSV or XLSX). A file with a bad row is rejected whole."""
     from ._importing import import_file
@@ -264,7 +264,9 @@ def import_(
     store = settings.store()
     for path in files:
         with _progress(f"Importing {path.name}") as progress:
-            summary = import_file(store, path, entity=entity, mapping=rules, source=source, columns=overrides or None, progress=progress)
+            summary = import_file(
+                store, path, entity=entity, mapping=rules, source=source, columns=overrides or None, progress=progress, override_reason=override_reason
+            )
         click.echo(
             f"{path.name}: {summary.rows_read} rows of {summary.entity}: {summary.inserted} inserted, "
             f"{summary.updated} updated, {summary.unchanged} unchanged."
@@ -384,7 +386,7 @@ def plugins_list(fmt: str) -> None:
 
 # --- command groups kept in their own modules -----------------------------------------
 
-from . import _cli_connectors, _cli_formula, _cli_metrics, _cli_rules  # noqa: E402
+from . import _cli_connectors, _cli_formula, _cli_metrics, _cli_rules
 
 for _module in (_cli_rules, _cli_formula, _cli_metrics, _cli_connectors):
     for _command in _module.COMMANDS:
@@ -416,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             click.echo(f"Hint: {exc.hint}", err=True)
         sys.exit(1)
-    except Exception as exc:  # noqa: BLE001 - never a traceback for users unless asked
+    except Exception as exc:
         if debug:
             raise
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc}", err=True)

@@ -25,6 +25,8 @@ from kpi_engine import (
     upsert_records,
 )
 
+from kpi_engine.cli import main
+
 DATA = Path(__file__).parent / "data" / "import"
 UTC = timezone.utc
 
@@ -268,3 +270,44 @@ def test_upsert_records_is_idempotent_for_connectors(store: Store) -> None:
 def test_a_mapping_naming_an_unknown_field_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="'amout' is not a field of deals"):
         ColumnMapping.model_validate({"entity": "deals", "columns": {"amout": "金额"}})
+
+
+def test_a_target_moving_more_than_twenty_percent_needs_a_recorded_reason(store: Store, tmp_path: Path) -> None:
+    """Source 003: targets are adjusted within ±20 %; a larger move is refused unless a reason is given."""
+    import_people(store)
+    import_file(store, DATA / "targets.csv")
+    raised = tmp_path / "targets.csv"
+    raised.write_text(
+        "Subject Type,Subject ID,Metric,Period,Target\n"
+        "person,E1001,won_revenue,2026-10,\"119,000\"\n"  # +19 %: allowed
+        "person,E1002,won_revenue,2026-Q4,400000\n",  # +33.3 %: needs a reason
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ImportRejected) as refused:
+        import_file(store, raised, entity="targets")
+    assert "row 3: target E1002 won_revenue 2026-Q4: 300000 → 400000 (+33.3%)" in refused.value.problems[0]
+    with store.connect() as conn:  # nothing was written, not even the allowed row
+        targets = {r.subject_id: r.target for r in conn.execute(select(schema.targets))}
+    assert targets["E1001"] == Decimal("100000.00") and targets["E1002"] == Decimal("300000")
+
+    import_file(store, raised, entity="targets", override_reason="Territory doubled after the reorganisation")
+    with store.connect() as conn:
+        changes = {r.subject_id: r for r in conn.execute(select(schema.target_changes).where(schema.target_changes.c.old_target.is_not(None)))}
+    assert changes["E1002"].reason == "Territory doubled after the reorganisation"
+    assert changes["E1002"].change == Decimal("0.333333")
+    assert changes["E1001"].new_target == Decimal("119000")
+
+
+def test_kpi_import_refuses_a_large_target_change_with_one_sentence(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import_people(store)
+    import_file(store, DATA / "targets.csv")
+    raised = tmp_path / "targets.csv"
+    raised.write_text("Subject Type,Subject ID,Metric,Period,Target\nperson,E1001,won_revenue,2026-10,50000\n", encoding="utf-8")
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--db", store.url, "import", str(raised), "--entity", "targets"])
+
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1
+    assert "changes 1 target by more than ±20 %" in err and "--override-reason" in err and "Traceback" not in err
