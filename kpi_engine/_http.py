@@ -62,7 +62,7 @@ Classifier = Callable[[requests.Response], ConnectorError | None]
 class Clock(Protocol):
     """Where the HTTP layer reads time and waits: ``SystemClock`` or a test's fake clock."""
 
-    def monotonic(self) -> float: ...
+    def monotonic(self) -> float: ...  # float ok: seconds, not money
 
     def sleep(self, seconds: float) -> None: ...  # float ok: seconds
 
@@ -70,7 +70,7 @@ class Clock(Protocol):
 class SystemClock:
     """Real time."""
 
-    def monotonic(self) -> float:
+    def monotonic(self) -> float:  # float ok: seconds, not money
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:  # float ok: seconds
@@ -104,7 +104,7 @@ class RetryPolicy:
     connect_timeout: float = 10.0  # float ok: seconds
     read_timeout: float = 60.0  # float ok: seconds
 
-    def backoff(self, attempt: int, draw: Callable[[], float] = random.random) -> float:
+    def backoff(self, attempt: int, draw: Callable[[], float] = random.random) -> float:  # float ok: seconds, not money
         """Delay before retry number ``attempt`` (1, 2, ...): exponential, capped, with jitter."""
         delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return delay * (1 - self.jitter) + delay * self.jitter * draw()
@@ -150,7 +150,7 @@ class TokenBucket:
             self.clock.sleep(wait)
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:  # float ok: seconds, not money
     """Seconds named by a ``Retry-After`` header (delta seconds or an HTTP date); None if absent."""
     if not value:
         return None

@@ -30,6 +30,7 @@ from kpi_engine import (
     schema,
     sync,
 )
+from kpi_engine.testing import FakeClock
 from tests.mock_servers.fxiaoke import (
     APP_ID,
     APP_SECRET,
@@ -40,21 +41,6 @@ from tests.mock_servers.fxiaoke import (
 )
 
 
-class InstantClock:
-    """A clock whose sleep only moves time forward, so backoff and rate-limit waits cost nothing."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0  # float ok: seconds
-        self.sleeps: list[float] = []  # float ok: seconds
-
-    def monotonic(self) -> float:  # float ok: seconds
-        return self.now
-
-    def sleep(self, seconds: float) -> None:  # float ok: seconds
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-
-
 @pytest.fixture
 def tenant() -> Iterator[FxiaokeMock]:
     mock = FxiaokeMock(opportunities=500, seed=13)
@@ -63,10 +49,10 @@ def tenant() -> Iterator[FxiaokeMock]:
     mock.stop()
 
 
-def connector(mock: FxiaokeMock, clock: InstantClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any) -> FxiaokeConnector:
+def connector(mock: FxiaokeMock, clock: FakeClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any) -> FxiaokeConnector:
     values = {"base_url": mock.url, "app_id": APP_ID, "app_secret": APP_SECRET, "permanent_code": PERMANENT_CODE,
               "open_user_id": OPEN_USER_ID, **settings}
-    context = ConnectorContext(clock=clock or InstantClock(), token_store=tokens or MemoryTokenStore(), draw=lambda: 0.5,
+    context = ConnectorContext(clock=clock or FakeClock(), token_store=tokens or MemoryTokenStore(), draw=lambda: 0.5,
                                retry=RetryPolicy(max_attempts=6))
     return FxiaokeConnector.from_env(values, context=context, environ={}, use_keyring=False)  # type: ignore[return-value]
 
@@ -203,7 +189,7 @@ def test_wrong_app_credentials_name_the_settings_not_their_values(store: Store, 
 
 def test_every_third_call_over_the_per_second_limit_still_ends_with_identical_data(store: Store, tenant: FxiaokeMock, clean: Any) -> None:
     tenant.faults.rate_limit_every = 3
-    clock = InstantClock()
+    clock = FakeClock()
     sync(store, connector(tenant, clock))
     assert clock.sleeps and set(clock.sleeps) == {1.0}, "errorCode 30004 waits one second"
     assert snapshot(store) == clean()
@@ -223,7 +209,7 @@ def test_the_daily_quota_stops_the_sync_and_the_next_run_finishes_it(store: Stor
 
 def test_gateway_errors_are_retried_with_backoff(store: Store, tenant: FxiaokeMock, clean: Any) -> None:
     tenant.faults.error_burst_every, tenant.faults.error_burst_length = 6, 2
-    clock = InstantClock()
+    clock = FakeClock()
     sync(store, connector(tenant, clock))
     assert len(clock.sleeps) >= 4
     assert snapshot(store) == clean()

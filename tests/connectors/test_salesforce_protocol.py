@@ -29,27 +29,13 @@ from kpi_engine import (
     schema,
     sync,
 )
+from kpi_engine.testing import FakeClock
 from tests.mock_servers.salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
     SalesforceMock,
 )
-
-
-class InstantClock:
-    """A clock whose sleep only moves time forward, so backoff and rate-limit waits cost nothing."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0  # float ok: seconds
-        self.sleeps: list[float] = []  # float ok: seconds
-
-    def monotonic(self) -> float:  # float ok: seconds
-        return self.now
-
-    def sleep(self, seconds: float) -> None:  # float ok: seconds
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
 
 
 @pytest.fixture
@@ -60,10 +46,10 @@ def org() -> Iterator[SalesforceMock]:
     mock.stop()
 
 
-def connector(mock: SalesforceMock, clock: InstantClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any) -> SalesforceConnector:
+def connector(mock: SalesforceMock, clock: FakeClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any) -> SalesforceConnector:
     values = {"instance_url": mock.url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
               "batch_size": 200, **settings}
-    context = ConnectorContext(clock=clock or InstantClock(), token_store=tokens or MemoryTokenStore(), draw=lambda: 0.5,
+    context = ConnectorContext(clock=clock or FakeClock(), token_store=tokens or MemoryTokenStore(), draw=lambda: 0.5,
                                retry=RetryPolicy(max_attempts=6))
     return SalesforceConnector.from_env(values, context=context, environ={}, use_keyring=False)  # type: ignore[return-value]
 
@@ -183,7 +169,7 @@ def _state(stream: str, **kwargs: Any) -> Any:
 
 def test_every_third_call_refused_for_concurrency_still_ends_with_identical_data(store: Store, org: SalesforceMock, clean: Any) -> None:
     org.faults.rate_limit_every = 3
-    clock = InstantClock()
+    clock = FakeClock()
     sync(store, connector(org, clock))
     assert clock.sleeps, "the concurrency limit was waited out"
     assert snapshot(store) == clean()
@@ -237,7 +223,7 @@ def test_a_revoked_refresh_token_is_a_clear_authentication_error(store: Store, o
 
 def test_bursts_of_503_are_retried_with_backoff(store: Store, org: SalesforceMock, clean: Any) -> None:
     org.faults.error_burst_every, org.faults.error_burst_length = 7, 3
-    clock = InstantClock()
+    clock = FakeClock()
     sync(store, connector(org, clock))
     assert len(clock.sleeps) >= 3
     assert snapshot(store) == clean()
