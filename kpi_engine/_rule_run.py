@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ._errors import EvaluationError
+from ._errors import EvaluationError, KPIError
 from ._money import MONEY_SCALE, money_text, plain
 from ._org import Organisation
 from ._periods import Period, parse_period
@@ -165,8 +165,17 @@ class _Book:
             return self.facts.values(self.names.base_metric(name) or name, period)
         if kind == "derived":
             formula = self.names.derived[name]
-            people = self.people if period == self.period else list(self.people_in(period))
-            return {person: self.evaluate(formula, person, {}, period) for person in people}
+            if period == self.period:  # this period: a value that cannot be computed is an error naming the person
+                return {person: self.evaluate(formula, person, {}, period) for person in self.people}
+            # An earlier period, for the people of this run: a person whose value cannot be computed then
+            # (no target that month, not yet hired) has no value, which rules read as "no data".
+            found: dict[str, Decimal] = {}
+            for person in self.people:
+                try:
+                    found[person] = self.evaluate(formula, person, {}, period)
+                except KPIError:
+                    continue
+            return found
         if kind == "target":
             spec = self.names.targets[name]
             return {p: getattr(levels, spec.level) for p, levels in self.targets(spec.metric, period).items() if getattr(levels, spec.level) is not None}

@@ -44,6 +44,21 @@ def test_p1_months_evaluated_in_order_raise_once_and_pass(store):
     assert statuses == {"2026-01": [], "2026-02": [], "2026-03": ["raised"], "2026-04": ["observing"], "2026-05": ["observing"], "2026-06": ["passed"]}
 
 
+def test_someone_outside_the_plan_without_targets_does_not_hide_the_reps_history(store):
+    """A manager (out of scope, no targets) must not turn every earlier month into "no data" for the reps."""
+    plan = parse_plan(PIP_PLAN)
+    add_person(store, "E1")
+    add_person(store, "M1", role="manager")
+    statuses = {}
+    for month, booked in zip(range(1, 4), ["105", "95", "90"]):
+        label = f"2026-{month:02d}"
+        add_won_deals(store, "E1", [booked], closed_at=datetime(2026, month, 10, tzinfo=timezone.utc))
+        add_target(store, "E1", "bookings", label, "100")
+        run = evaluate(store, plan, label)
+        statuses[label] = [(o.person_id, o.trace["status"]) for o in run.outcomes if o.rule_id == "pip"]
+    assert statuses["2026-03"] == [("E1", "raised")]
+
+
 def test_skipping_a_month_is_refused_rather_than_guessed(store):
     plan = parse_plan(PIP_PLAN)
     add_person(store, "E1")
