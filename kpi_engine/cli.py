@@ -141,10 +141,28 @@ def _plan_summary(run: Any) -> str:
     return f"{run.plan_id} {run.plan_version} · run {run.id}: " + ("; ".join(parts) or "nothing raised, nothing paid") + "."
 
 
+def _status(outcome: Any) -> str:
+    """A recommendation's ``status`` or an alert's ``state``."""
+    return str(outcome.trace.get("status") or outcome.trace.get("state") or "").lower()
+
+
 def _raised(outcome: Any) -> bool:
     """A recommendation or alert line that asks for attention (not one that says all is well)."""
-    status = str(outcome.trace.get("status", "")).lower()
-    return status not in ("", "none", "ok", "resolved", "not_raised", "clear", "quiet", "passed", "inactive")
+    return _status(outcome) not in ("", "none", "ok", "resolved", "not_raised", "clear", "quiet", "passed", "inactive")
+
+
+def _print_notice_summary(store: Store, run: Any) -> None:
+    """A run without payouts (PIP recommendations, alerts, scores): one row per line with its status and reason."""
+    rows = [
+        {**row, "status": _status(o) or None, "why": (row["why"] or "")[:110] + ("…" if len(row["why"] or "") > 110 else "")}
+        for row, o in zip(_outcome_rows(store, run), run.outcomes, strict=True)
+    ]
+    click.echo(f"Plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone}) · run {run.id}")
+    if rows:
+        click.echo(render(rows, ["person", "name", "team", "rule", "kind", "status", "why"]))
+        click.echo()
+    click.echo(_plan_summary(run))
+    click.echo("Any person's reasons: kpi explain --run RUN --person ID")
 
 
 def _people_names(store: Store) -> dict[str, tuple[str, str | None]]:
@@ -214,6 +232,9 @@ def _per_person(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _print_run_summary(store: Store, run: Any) -> None:
+    if not any(o.kind == "payout" for o in run.outcomes):
+        _print_notice_summary(store, run)
+        return
     rows = sorted(_per_person(_outcome_rows(store, run)), key=lambda r: (-(r["amount"] or 0), r["person"]))
     paid = [r for r in rows if r["amount"]]
     click.echo(f"Plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone}) · run {run.id}")

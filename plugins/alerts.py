@@ -147,6 +147,8 @@ def _explain(config: Alert, event: AlertEvent, as_percent: bool) -> str:
             text += " Intervals without data count as breaches in this plan (no_data: counts_as_breach)."
         return text + (f" {config.message}" if config.message else "")
     [(label, value)] = event.evidence
+    if value is None:
+        return f"{what} has no data on {label}, which this plan treats as the end of the run (no_data: breaks_run); the alert is resolved."
     return f"{what} on {label} is {_shown(value, as_percent)}: {event.cause}; the alert is resolved."
 
 

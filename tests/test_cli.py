@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from kpi_engine.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "rules" / "sales-commission.yaml"
+EXAMPLES = EXAMPLE.parent
 
 
 @dataclass
@@ -132,6 +134,16 @@ def test_demo_in_an_empty_folder_prints_payouts_and_rerunning_changes_nothing(kp
     assert run_line in second.out  # same data, same run id
     outcomes = json.loads(kpi("outcomes", "--format", "json").out)
     assert outcomes and all(o["trace"]["explanation"] for o in outcomes if o["amount"])
+    # The PIP plan's earlier months are evaluated first, so its recommendations show in the summary.
+    assert re.search(r"pip 2026\.1 · run \w+: [1-9]\d* recommendation\(s\) for HR review raised or firing", first.out)
+
+
+def test_evaluating_a_plan_without_payouts_lists_each_recommendation_with_its_status(kpi):
+    assert kpi("demo", "--month", "2026-10").code == 0
+    alerts = kpi("evaluate", "--plan", str(EXAMPLES / "conversion-alert.yaml"), "--period", "2026-10")
+    assert alerts.code == 0, alerts.err
+    assert "firing" in alerts.out and "alert line(s) raised or firing" in alerts.out
+    assert "paid" not in alerts.out  # no payout table for a plan that pays nothing
 
 
 def test_demo_refuses_a_database_holding_other_data(kpi):
