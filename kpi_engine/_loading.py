@@ -85,7 +85,9 @@ def _chunks(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[Sequence[T]]
 
 
 def _values(records: Sequence[BaseModel], field: str) -> list[str]:
-    return sorted({v for r in records if (v := getattr(r, field, None)) is not None})
+    if not records or field not in type(records[0]).model_fields:  # a failed getattr on a model is slow
+        return []
+    return sorted({v for r in records if (v := getattr(r, field)) is not None})
 
 
 def _existing(conn: Connection, column: Any, values: Iterable[str], *where: Any) -> set[str]:
@@ -124,13 +126,16 @@ def reference_problems(conn: Connection, entity: str, source: str, records: Sequ
         known_people |= {r.id for r in records}  # type: ignore[attr-defined]
     deals_needed = {v for f in _DEAL_FIELDS for v in _values(records, f)}
     known_deals = set(_deal_ids(conn, source, deals_needed)) if deals_needed else set()
+    fields = RECORD_MODELS[name].model_fields
+    person_fields = [f for f in _PERSON_FIELDS if f in fields]
+    deal_fields = [f for f in _DEAL_FIELDS if f in fields]
     for index, record in enumerate(records):
-        for field in _PERSON_FIELDS:
-            value = getattr(record, field, None)
+        for field in person_fields:
+            value = getattr(record, field)
             if value is not None and value not in known_people:
                 problems.append(ReferenceProblem(index, field, f"{value!r} is not a known person (import the people first)"))
-        for field in _DEAL_FIELDS:
-            value = getattr(record, field, None)
+        for field in deal_fields:
+            value = getattr(record, field)
             if value is not None and value not in known_deals:
                 problems.append(ReferenceProblem(index, field, f"{value!r} is not a known deal of source {source!r} (import the deals first)"))
         if name == "targets" and record.subject_type == "person" and record.subject_id not in known_people:  # type: ignore[attr-defined]
