@@ -170,8 +170,10 @@ class LoadedPlan:
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model that owns the last key of ``loc`` (for listing valid keys)."""
     current: Any = model
+    key_next = False  # the part after a dict field is one of its keys, not a field
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or key_next:
+            key_next = False
             continue
         field_info = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
         if field_info is None:
@@ -183,6 +185,7 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
         current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if current is None:
             return None
+        key_next = any(getattr(c, "__origin__", None) is dict for c in candidates)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 

@@ -187,3 +187,15 @@ def test_a_plan_id_is_looked_up_in_the_rules_folder(tmp_path: Path, monkeypatch)
     assert load_plan_for("p", parse_period("2026-02"), registry=toy_registry()).id == "p"
     with pytest.raises(PlanError, match="no plan with that id"):
         load_plan_for("nope", parse_period("2026-02"), registry=toy_registry())
+
+
+def test_an_unknown_key_inside_a_named_target_gets_the_nearest_valid_key():
+    text = HEAD + """targets:
+  quota: {metric: bookings, levl: target}
+rules:
+  - {id: c, type: formula_pay, amount: "quota * 5%"}
+"""
+    [problem] = problems(text)
+    line, col = column_of(text, "levl")
+    assert problem.startswith(f"p.yaml:{line}:{col}: unknown key 'levl' in targets.quota.")
+    assert "did you mean 'level'?" in problem
