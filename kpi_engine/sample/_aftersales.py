@@ -100,7 +100,7 @@ def build_renewals(company: Company, plans: list[RenewalPlan]) -> None:
 
 
 def build_surveys(company: Company) -> None:
-    """NPS and satisfaction about reps after won deals; complaint-handling satisfaction for customer success."""
+    """NPS and satisfaction about reps after won deals; complaint-handling satisfaction for customer success and reps."""
     rng = company.rng("surveys")
     for deal in company.rows["deals"]:
         if deal["status"] != "won":
@@ -125,6 +125,15 @@ def build_surveys(company: Company) -> None:
                 sourced=True,
                 modified_at=at,
             )
+    # Complaints about a sale are handled by its rep (source 003 scores reps on complaint handling);
+    # a stream of its own, so every other survey stays as it was.
+    complaints = company.rng("complaints")
+    for deal in company.rows["deals"]:
+        if deal["status"] == "won" and complaints.random() < 0.08:
+            at = deal["closed_at"] + timedelta(days=complaints.randint(10, 40), hours=complaints.randint(0, 10))
+            if _within_year(company, at):
+                score = Decimal(complaints.choices(range(1, 6), weights=[1, 2, 4, 8, 6])[0])
+                _survey(company, "complaint_satisfaction", deal, deal["owner_id"], score, at)
 
 
 def _survey(company: Company, kind: str, deal: dict[str, Any], person: str, score: Decimal, at: datetime) -> None:

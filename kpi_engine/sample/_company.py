@@ -95,6 +95,7 @@ _STREAMS = (
     "planted",
     "digital",
     "service",
+    "complaints",
 )
 _CUSTOMER_SPACING_DAYS = 15
 
