@@ -20,6 +20,7 @@ from ._errors import (
     PluginError,
     StoreError,
 )
+from ._findings import FINDING, CheckConfig, Effect, Finding, Severity
 from ._formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
 from ._http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
 from ._importing import ImportSummary, import_file
@@ -59,6 +60,7 @@ __all__ = [
     "AuthenticationError",
     "BearerToken",
     "CaseResult",
+    "CheckConfig",
     "Checkpoint",
     "ColumnMapping",
     "ConditionText",
@@ -71,8 +73,11 @@ __all__ = [
     "CustomMetricError",
     "DealRecord",
     "Division",
+    "Effect",
     "EvaluationError",
     "EvaluationRun",
+    "FINDING",
+    "Finding",
     "Formula",
     "FormulaError",
     "FormulaText",
@@ -110,6 +115,7 @@ __all__ = [
     "RuleContext",
     "RuleResult",
     "RuleType",
+    "Severity",
     "SourceMapping",
     "Store",
     "StoreError",

@@ -291,6 +291,7 @@ class _Book:
             targets_in=self.targets,
             history=self.facts.history,
             record_details=self.record_details,
+            record_details_in=lambda name, period: self.facts.evidence(self.names.base_metric(name) or name, period),
             manual_scores=self.manual_scores,
             formula=lambda formula, person, extra=None: self.evaluate(formula, person, extra or {}),
         )

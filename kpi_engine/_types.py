@@ -133,6 +133,10 @@ def _no_details(_metric: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
     return {}
 
 
+def _no_period_details(_metric: str, _period: Period) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+    return {}
+
+
 @dataclass
 class RuleContext:
     """Everything a rule may read while it is evaluated for one period.
@@ -165,6 +169,8 @@ class RuleContext:
     # Every column of a metric's evidence rows, by label (``record_id``, ``value`` and any extra
     # column the metric selects, e.g. ``deal_id``, ``closed_at``): metric -> person -> [row].
     record_details: Callable[[str], Mapping[str, Sequence[Mapping[str, Any]]]] = _no_details
+    # The same rows for any other period (a check compares a person with their own earlier months).
+    record_details_in: Callable[[str, Period], Mapping[str, Sequence[Mapping[str, Any]]]] = _no_period_details
     # Scores entered by hand (manual_scores table) for this period: kpi -> person -> score.
     manual_scores: Callable[[str], Mapping[str, Decimal]] = _no_scores
     # Evaluate a compiled formula for a person: the plan's names, earlier rules' results and
