@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -88,3 +89,45 @@ def postgres_store(_postgres_ready: str) -> Iterator[Store]:
     s = _reset_postgres(_postgres_ready)
     yield s
     s.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_company_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A factory of stores holding a generated sample company, on the suite's backend, made once per session.
+
+    ``sample_company_store(seed=2026, clean=False)`` returns ``(store, summary)``; the same arguments give
+    the same store for the whole session (tests may evaluate plans in it; they never delete data). On
+    PostgreSQL each company lives in a schema of its own, apart from the per-test ``store`` fixture.
+    """
+    from kpi_engine.sample import generate_sample_company
+
+    made: dict[tuple[Any, ...], tuple[Store, Any]] = {}
+    schemas: list[str] = []
+    base = os.environ.get("KPI_TEST_DATABASE_URL")
+    admin = create_engine(_psycopg(base)) if base else None
+
+    def make(*, seed: int = 2026, clean: bool = False, months: int = 12, end_month: str = "2026-10") -> tuple[Store, Any]:
+        key = (seed, clean, months, end_month)
+        if key not in made:
+            name = f"sample_{os.getpid()}_{seed}_{'clean' if clean else 'planted'}_{months}_{end_month.replace('-', '')}"
+            if admin is not None and base is not None:
+                with admin.begin() as conn:
+                    conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    conn.execute(text(f"CREATE SCHEMA {name}"))
+                schemas.append(name)
+                store = open_store(_in_schema(base, name))
+            else:
+                store = open_store(f"sqlite:///{tmp_path_factory.mktemp('sample') / (name + '.sqlite')}")
+            with store.begin() as conn:
+                summary = generate_sample_company(conn, seed=seed, clean=clean, months=months, end_month=end_month)
+            made[key] = (store, summary)
+        return made[key]
+
+    yield make
+    for store, _ in made.values():
+        store.dispose()
+    if admin is not None:
+        with admin.begin() as conn:
+            for name in schemas:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        admin.dispose()
