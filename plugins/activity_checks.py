@@ -130,7 +130,7 @@ def kpi_metrics() -> list[Metric]:
             source=SOURCE,
         ),
         fact_metric(
-            "leads_without_channel",
+            "unattributed_leads",
             "Leads captured in the period with no source channel recorded, by marketing owner.",
             "count",
             Measure(_leads_without_channel, "count"),
@@ -245,7 +245,7 @@ class LeadsWithoutChannel(CheckConfig):
     min_count: int = Field(default=10, ge=1)  # leads without a source channel in the period
     min_share: Share = Decimal("0.05")  # of the leads the person captured in the period
     captured_metric: str = "leads_created"
-    missing_metric: str = "leads_without_channel"
+    missing_metric: str = "unattributed_leads"
 
 
 def evaluate_leads_without_channel(ctx: RuleContext, config: LeadsWithoutChannel) -> list[RuleResult]:
