@@ -151,6 +151,12 @@ class StoreFacts:
         rows = self.conn.execute(select(m.c.person_id, m.c.score).where(m.c.metric == kpi, m.c.period == label))
         return {person: score for person, score in rows}
 
+    def finding_reviews(self) -> Mapping[str, str]:
+        """HR's decisions on this plan's findings: finding id -> release / uphold."""
+        from ._findings_store import reviews_of
+
+        return reviews_of(self.conn, self.loaded.id)
+
     def _runs(self) -> dict[str, Any]:
         """This plan's saved runs by period label (id and first day)."""
         if self._run_labels is None:

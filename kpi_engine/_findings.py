@@ -8,6 +8,7 @@ Findings are recommendations for human review, never verdicts.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._types import RuleResult
 
-__all__ = ["FINDING", "CheckConfig", "Effect", "Finding", "Severity"]
+__all__ = ["FINDING", "HELD", "CheckConfig", "Effect", "Finding", "Severity", "finding_id", "is_check"]
 
 FINDING = "finding"
+HELD = "held"  # a payout line held pending review of a finding: amount and currency kept, not paid
 Effect = Literal["flag", "hold", "exclude", "clawback"]
 Severity = Literal["low", "medium", "high"]
 
@@ -31,6 +33,7 @@ class CheckConfig(BaseModel):
       measures) or ``clawback`` (what the ``affects`` rules paid on the evidence records is reversed).
     - ``affects``: the payout rules of the same plan the effect acts on (required unless ``flag``).
     - ``severity``: the severity of a finding when the check does not grade it itself.
+    - ``clawback_periods``: how many earlier periods a ``clawback`` looks back for what was paid on a record.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -38,6 +41,7 @@ class CheckConfig(BaseModel):
     effect: Effect = "flag"
     affects: list[str] = Field(default_factory=list)
     severity: Severity = "medium"
+    clawback_periods: int = Field(default=12, ge=1, le=36)
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,14 @@ class Finding:
         t = result.trace
         evidence = {r["table"]: tuple(r["ids"]) for r in t.get("records", [])}
         return cls(t["check"], result.person_id, t["period"], t["severity"], t["explanation"], evidence, dict(t.get("figures", {})))
+
+
+def is_check(config: Any) -> bool:
+    """Whether a configured rule is an anti-gaming check (its config subclasses ``CheckConfig``)."""
+    return isinstance(config, CheckConfig)
+
+
+def finding_id(plan_id: str, rule_id: str, person_id: str, period: str, evidence: Mapping[str, Any]) -> str:
+    """A finding's id: the same plan, check rule, person, period and evidence records give the same id on every re-run."""
+    records = ";".join(f"{table}:{','.join(str(i) for i in sorted(ids, key=str))}" for table, ids in sorted(evidence.items()))
+    return hashlib.sha256(f"{plan_id}|{rule_id}|{person_id}|{period}|{records}".encode()).hexdigest()[:16]

@@ -400,6 +400,30 @@ class _Checker:
             reads[rule_id] = frozenset(read)
         return reads
 
+    def effects(self, configs: dict[str, BaseModel], index_of: dict[str, int], reads: dict[str, frozenset[str]]) -> None:
+        """A check's ``affects`` names payout rules of this plan, which then run after it; an effect needs them."""
+        from ._findings import is_check
+
+        for rule_id, config in configs.items():
+            if not is_check(config):
+                continue
+            index = index_of[rule_id]
+            effect = getattr(config, "effect", "flag")
+            affects = list(getattr(config, "affects", []))
+            if effect != "flag" and not affects:
+                where = self.source.where(("rules", index, "effect"))
+                self.add(where, f"rule {rule_id!r}: effect {effect!r} needs `affects`, the payout rules of this plan it acts on.")
+            for n, name in enumerate(affects):
+                where = self.source.value_at(("rules", index, "affects", n))
+                if name == rule_id:
+                    self.add(where, f"rule {rule_id!r} cannot affect itself.")
+                elif name not in index_of and name not in self.rule_ids.values():
+                    self.add(where, f"rule {rule_id!r} affects unknown rule {name!r}. {_nearest(name, [r for r in index_of if not is_check(configs.get(r))], 'payout rules')}")
+                elif is_check(configs.get(name)):
+                    self.add(where, f"rule {rule_id!r} affects {name!r}, which is a check; a check affects payout rules.")
+                elif name in reads:
+                    reads[name] = reads[name] | {rule_id}  # the check runs before the rule it affects
+
     def order(self, names: PlanNames, reads: dict[str, frozenset[str]], index_of: dict[str, int]) -> tuple[str, ...]:
         rule_set = set(names.rules)
         needs = {rule: _rules_behind(names, read, rule_set) for rule, read in reads.items()}
@@ -460,6 +484,7 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, registry: Registry | N
     configs, index_of = checker.rules()
     names = checker.names(plan)
     reads = checker.references(configs, index_of, names)
+    checker.effects(configs, index_of, reads)
     order = checker.order(names, reads, index_of)
     problems = checker.problems
     if problems or plan is None:

@@ -12,7 +12,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from ._effects import Effects
 from ._errors import EvaluationError, KPIError
+from ._findings import is_check
 from ._money import MONEY_SCALE, money_text, plain
 from ._org import Organisation
 from ._periods import Period, parse_period
@@ -24,7 +26,7 @@ from .plugins import Registry
 __all__ = ["Facts", "Outcome", "earlier_period", "employed_days", "in_scope", "run_rules"]
 
 ZERO = Decimal(0)
-MONEY_KINDS = frozenset({"payout"})
+MONEY_KINDS = frozenset({"payout", "held"})  # held: a payout held pending review of a finding, not paid
 Row = Mapping[str, Any]
 
 
@@ -226,7 +228,7 @@ class _Book:
     def history_totals(self, rule: str, period: Period) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
         for result in self.facts.history(rule, period):
-            if result.amount is not None:
+            if result.amount is not None and result.kind != "held":
                 totals[result.person_id] = totals.get(result.person_id, ZERO) + result.amount
         return totals
 
@@ -315,6 +317,7 @@ def run_rules(
 ) -> tuple[list[str], list[Outcome]]:
     """Evaluate every rule in dependency order; returns the people in scope and the outcome lines."""
     book = _Book(loaded, period, facts, registry)
+    effects = Effects(book)
     outcomes: list[Outcome] = []
     rules = loaded.rules_in_order
     for index, rule in enumerate(rules):
@@ -325,7 +328,9 @@ def run_rules(
         for metric in rule_type.metrics(config):  # fetch what the rule needs before it runs
             book.values(metric, period)
         totals: dict[str, Decimal] = {}
-        for result in rule_type.evaluate(book.context(rule.id), config):
+        found = rule_type.evaluate(effects.context(rule.id, book.context(rule.id)), config)
+        found = effects.findings(rule.id, config, found) if is_check(config) else effects.results(rule.id, found)
+        for result in found:
             trace: dict[str, Any] = {"rule": rule.id, **result.trace}
             amount, currency = result.amount, None
             if amount is not None and result.kind in MONEY_KINDS:
@@ -339,7 +344,7 @@ def run_rules(
             if any(notes):
                 trace["proration"] = " ".join(n for n in notes if n)
             outcomes.append(Outcome(result.person_id, rule.id, result.kind, amount, currency, trace))
-            if amount is not None:
+            if amount is not None and result.kind != "held":
                 totals[result.person_id] = totals.get(result.person_id, ZERO) + amount
         book.results[rule.id] = totals
         if on_rule:

@@ -49,6 +49,7 @@ __all__ = [
     "deal_stage_history",
     "deals",
     "evaluation_runs",
+    "finding_reviews",
     "imports",
     "leads",
     "manual_scores",
@@ -585,4 +586,21 @@ connector_tokens = Table(
     Column("key", String(200), primary_key=True),  # e.g. hubspot:<client id>
     Column("value", JSON, nullable=False),  # access and refresh token of an OAuth app
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# --- findings: HR's review of anti-gaming findings (migration 0005_finding_reviews) ----------------
+
+finding_reviews = Table(
+    "finding_reviews",
+    metadata,
+    Column("finding_id", String(32), primary_key=True),  # stable across re-runs: plan, check, person, period, evidence
+    Column("plan_id", String(100), nullable=False),
+    Column("check_rule", String(100), nullable=False),
+    Column("person_id", String(64), nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("decision", String(16), nullable=False),  # release / uphold
+    Column("note", Text, nullable=False),
+    Column("reviewed_by", String(100), nullable=False),
+    Column("reviewed_at", UTCDateTime(), nullable=False),
+    Index("ix_finding_reviews_plan", "plan_id", "period"),
 )
