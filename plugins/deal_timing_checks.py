@@ -1,0 +1,216 @@
+"""Deal timing checks: bookings pulled into a period's last days, held back into the next one, and discounts bought to get there.
+
+- ``period_end_pull_forward``: the share of a person's won amount closed in the period's last days against
+  their own norm (the same share over earlier periods, from aggregated values), with minimum amounts so a
+  few small deals do not fire; and period-end deals cancelled soon after their close.
+- ``sandbagging``: the mirror — the share closed in the period's first days against the person's norm
+  (deals held back from the period before). A check of its own, so a plan can switch on either.
+- ``discount_spike``: deals near the period end discounted well above the person's and the team's usual discount.
+
+Norms are read with ``ctx.values_in`` over earlier periods and day ranges (one grouped query each),
+never from earlier periods' rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+from pydantic import Field
+
+from kpi_engine import (
+    Amount,
+    CheckConfig,
+    Finding,
+    Period,
+    RuleContext,
+    RuleResult,
+    RuleType,
+    hookimpl,
+)
+
+from ._deal_rows import Deal, day_range, deals_of, pct, pooled_share, teammates
+from ._support import periods_back, shown
+
+__all__ = ["DiscountSpike", "PeriodEndPullForward", "Sandbagging", "kpi_rule_types"]
+
+ZERO = Decimal(0)
+DEALS = "closed_deal_details"
+
+
+def _ids(deals: list[Deal]) -> tuple[int, ...]:
+    return tuple(sorted(d.id for d in deals))
+
+
+class _BookingTiming(CheckConfig):
+    lookback: int = Field(default=3, ge=1, le=24)  # earlier periods the person's norm is taken from
+    min_share: Amount = Decimal("0.6")  # the share of the period's won amount in the window, at least
+    margin: Amount = Decimal("0.25")  # and at least this much above the person's norm and the team's share this period
+    min_amount: Amount = Decimal(100_000)  # won amount in the window, at least
+    min_deals: int = Field(default=3, ge=1)  # deals in the window, at least
+    min_of_usual: Amount = Decimal("0.5")  # and their amount at least this share of the person's usual period (lookback mean)
+    amount_metric: str = "won_amount"
+    deals_metric: str = DEALS
+
+
+class PeriodEndPullForward(_BookingTiming):
+    """Bookings crowded into the period's last ``last_days`` days, or period-end deals cancelled soon after."""
+
+    last_days: int = Field(default=3, ge=1, le=31)
+    cancelled_within_days: int = Field(default=30, ge=0, le=365)  # a period-end deal cancelled within this many days of its close
+    min_cancelled: int = Field(default=2, ge=1)  # period-end deals cancelled soon after, for a finding on their own
+
+
+class Sandbagging(_BookingTiming):
+    """Bookings crowded into the period's first ``first_days`` days: deals held back from the period before."""
+
+    first_days: int = Field(default=3, ge=1, le=31)
+
+
+def _last_days(n: int) -> Callable[[Period], Period]:
+    return lambda p: day_range(max(p.start, p.end - timedelta(days=n)), p.end - timedelta(days=1))
+
+
+def _first_days(n: int) -> Callable[[Period], Period]:
+    return lambda p: day_range(p.start, min(p.end, p.start + timedelta(days=n)) - timedelta(days=1))
+
+
+def _window_share(deals: list[Deal], window: Period) -> tuple[list[Deal], Decimal, Decimal]:
+    inside = [d for d in deals if window.start <= d.closed < window.end]
+    return inside, sum((d.amount for d in inside), ZERO), sum((d.amount for d in deals), ZERO)
+
+
+def _timing(ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[Period], Period], where: str) -> list[RuleResult]:
+    window = part(ctx.period)
+    uniform = Decimal((window.end - window.start).days) / (ctx.period.end - ctx.period.start).days
+    everyone = deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone)
+    results = []
+    for person in ctx.people:
+        inside, amount, total = _window_share(everyone.get(person, []), window)
+        if not total or len(inside) < cfg.min_deals or amount < cfg.min_amount:
+            continue
+        share = amount / total
+        if share < cfg.min_share:
+            continue
+        earlier_inside, earlier_total, earlier_periods = pooled_share(ctx, cfg.amount_metric, person, cfg.lookback, part)
+        usual = earlier_total / earlier_periods if earlier_periods else ZERO
+        if amount < cfg.min_of_usual * usual:
+            continue
+        norm, basis = (earlier_inside / earlier_total, f"{cfg.lookback} periods before") if earlier_total >= cfg.min_amount else (uniform, "an even spread")
+        team_inside = team_total = ZERO
+        for mate in teammates(ctx, person):
+            _, mate_amount, mate_total = _window_share(everyone.get(mate, []), window)
+            team_inside, team_total = team_inside + mate_amount, team_total + mate_total
+        team = team_inside / team_total if team_total else uniform
+        if share - max(norm, team) < cfg.margin:
+            continue
+        results.append(
+            Finding(
+                check, person, ctx.period.label, "high" if share - max(norm, team) >= 2 * cfg.margin else cfg.severity,
+                f"{len(inside)} deals worth {shown(amount)} {ctx.currency} closed in the {where} ({window.label}), {pct(share)} of the period's "
+                f"{shown(total)} {ctx.currency}, against {pct(norm)} usually ({basis}) and {pct(team)} for the team this period.",
+                {"deals": _ids(inside)},
+                {"window": window.label, "deals": str(len(inside)), "amount": str(amount), "period_amount": str(total), "share": pct(share),
+                 "norm": pct(norm), "norm_from": basis, "team_share": pct(team), "usual_period_amount": str(usual.quantize(Decimal("0.01")))},
+            ).as_result(cfg)
+        )
+    return results
+
+
+def _cancelled_after_period_end(ctx: RuleContext, cfg: PeriodEndPullForward, found: set[str]) -> list[RuleResult]:
+    window = _last_days(cfg.last_days)(ctx.period)
+    results = []
+    for person, deals in deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone, ctx.people).items():
+        if person in found:
+            continue
+        undone = [
+            d for d in deals
+            if window.start <= d.closed < window.end and d.cancelled is not None and 0 <= (d.cancelled - d.closed).days <= cfg.cancelled_within_days
+        ]
+        if len(undone) < cfg.min_cancelled:
+            continue
+        amount = sum((d.amount for d in undone), ZERO)
+        results.append(
+            Finding(
+                "period_end_pull_forward", person, ctx.period.label, cfg.severity,
+                f"{len(undone)} deals worth {shown(amount)} {ctx.currency} closed in the period's last {cfg.last_days} days and were cancelled "
+                f"within {cfg.cancelled_within_days} days ({', '.join(f'deal {d.id} on {d.cancelled}' for d in undone)}): "
+                "possibly booked early to reach the period's target.",
+                {"deals": _ids(undone)},
+                {"window": window.label, "cancelled_deals": str(len(undone)), "amount": str(amount)},
+            ).as_result(cfg)
+        )
+    return results
+
+
+def period_end_pull_forward(ctx: RuleContext, cfg: PeriodEndPullForward) -> list[RuleResult]:
+    results = _timing(ctx, cfg, "period_end_pull_forward", _last_days(cfg.last_days), f"period's last {cfg.last_days} days")
+    return results + _cancelled_after_period_end(ctx, cfg, {r.person_id for r in results})
+
+
+def sandbagging(ctx: RuleContext, cfg: Sandbagging) -> list[RuleResult]:
+    return _timing(ctx, cfg, "sandbagging", _first_days(cfg.first_days), f"period's first {cfg.first_days} days")
+
+
+# --- discount_spike -------------------------------------------------------------------------------
+
+
+class DiscountSpike(CheckConfig):
+    """Deals in the period's last ``last_days`` days discounted well above the person's and the team's norm."""
+
+    last_days: int = Field(default=7, ge=1, le=31)
+    lookback: int = Field(default=3, ge=1, le=24)  # earlier periods the norms are taken from
+    min_discount: Amount = Decimal("0.2")  # a spiking deal's discount is at least this
+    margin: Amount = Decimal("0.1")  # and at least this far above both norms
+    min_deals: int = Field(default=3, ge=1)  # spiking deals in the window, at least
+    discount_metric: str = "average_discount"
+    deals_metric: str = DEALS
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    return sum(values, ZERO) / len(values) if values else None
+
+
+def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
+    window = _last_days(cfg.last_days)(ctx.period)
+    earlier = [ctx.values_in(cfg.discount_metric, p) for p in periods_back(ctx.period, cfg.lookback)]
+    results = []
+    for person, deals in deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone, ctx.people).items():
+        candidates = [d for d in deals if window.start <= d.closed < window.end and d.discount is not None and d.discount >= cfg.min_discount]
+        if len(candidates) < cfg.min_deals:
+            continue
+        own = _mean([v[person] for v in earlier if person in v])
+        mates = set(teammates(ctx, person))
+        team = _mean([value for v in earlier for p, value in v.items() if p in mates])
+        norms = [n for n in (own, team) if n is not None]
+        reference = max(norms) if norms else ZERO
+        spiking = [d for d in candidates if d.discount is not None and d.discount >= reference + cfg.margin]
+        if len(spiking) < cfg.min_deals:
+            continue
+        mean = sum((d.discount or ZERO for d in spiking), ZERO) / len(spiking)
+        results.append(
+            Finding(
+                "discount_spike", person, ctx.period.label, "high" if mean >= reference + 2 * cfg.margin else cfg.severity,
+                f"{len(spiking)} deals closed in the period's last {cfg.last_days} days with discounts of {pct(mean)} on average, against "
+                f"{'no history' if own is None else pct(own)} usually for the person and {'no history' if team is None else pct(team)} for the team: "
+                "discounts may have bought the period's target.",
+                {"deals": _ids(spiking)},
+                {"window": window.label, "deals": str(len(spiking)), "mean_discount": pct(mean),
+                 "discounts": ", ".join(pct(d.discount or ZERO) for d in spiking),
+                 "person_norm": "no history" if own is None else pct(own), "team_norm": "no history" if team is None else pct(team)},
+            ).as_result(cfg)
+        )
+    return results
+
+
+@hookimpl
+def kpi_rule_types() -> list[RuleType]:
+    return [
+        RuleType(name="period_end_pull_forward", description="Finds bookings crowded into a period's last days against the person's norm.",
+                 config_model=PeriodEndPullForward, metrics=lambda cfg: {cfg.deals_metric, cfg.amount_metric}, evaluate=period_end_pull_forward),
+        RuleType(name="sandbagging", description="Finds bookings crowded into a period's first days against the person's norm.",
+                 config_model=Sandbagging, metrics=lambda cfg: {cfg.deals_metric, cfg.amount_metric}, evaluate=sandbagging),
+        RuleType(name="discount_spike", description="Finds deals near a period's end discounted well above the person's and team's norm.",
+                 config_model=DiscountSpike, metrics=lambda cfg: {cfg.deals_metric, cfg.discount_metric}, evaluate=discount_spike),
+    ]
