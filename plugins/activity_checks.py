@@ -291,24 +291,18 @@ class ActivityInflation(CheckConfig):
 
 
 def _teammates(ctx: RuleContext, person: str) -> list[str]:
-    """The person's teammates of the same role as of the period's last day (the person excluded)."""
+    """The person's teammates of the same role as of the period (``people_info``; the person excluded)."""
     info = ctx.people_info.get(person)
-    role = info.role if info else None
-    day = _last_day(ctx)
-    team = ctx.org.team_of(person, day) if ctx.org is not None else None
-    if team is None and info is not None:
-        team = info.team_id
+    team = info.team_id if info is not None else None
+    if team is None and ctx.org is not None:
+        team = ctx.org.team_of(person, _last_day(ctx))
     if team is None:
         return []
-    if ctx.org is not None:
-        members = set(ctx.org.members(team, day, with_subteams=False))
-    else:
-        members = {p for p, i in ctx.people_info.items() if i.team_id == team}
-    in_scope = set(ctx.people)
+    role = info.role if info is not None else None
     mates = []
-    for member in sorted(members & in_scope):
+    for member in sorted(set(ctx.people) - {person}):
         other = ctx.people_info.get(member)
-        if member != person and (role is None or other is None or other.role == role):
+        if other is not None and other.team_id == team and (role is None or other.role == role):
             mates.append(member)
     return mates
 
@@ -382,7 +376,17 @@ def _bursts(rows: Sequence[Mapping[str, Any]], min_leads: int, window: timedelta
                 spans[-1][1] = right
             else:
                 spans.append([left, right])
-    return [list(rows[a : b + 1]) for a, b in spans]
+    # A window at the edge of a burst may reach an ordinary lead outside it: ends further than a quarter
+    # of the window from their neighbour are not part of the burst.
+    gap = window / 4
+    bursts = []
+    for a, b in spans:
+        while b - a + 1 > min_leads and times[a + 1] - times[a] > gap:
+            a += 1
+        while b - a + 1 > min_leads and times[b] - times[b - 1] > gap:
+            b -= 1
+        bursts.append(list(rows[a : b + 1]))
+    return bursts
 
 
 def evaluate_brushing(ctx: RuleContext, config: TrafficBrushing) -> list[RuleResult]:
