@@ -98,13 +98,17 @@ def explain(settings: Settings, run_id: str | None, person: str, rule: str | Non
     """Explain a person's outcomes: sentences, inputs, tiers or branches taken, records behind them."""
     from . import _schema as s
     from ._engine import get_run
-    from ._explain import explain_outcomes, render_explanations
+    from ._explain import explain_outcomes, findings_section, render_explanations
+    from ._findings_store import list_findings
 
     store = settings.store()
     run = get_run(store, run_id)
     items = explain_outcomes(run.outcomes, person, rule, run_id=run.id)
+    others = [f for f in list_findings(store, period=run.period, person_id=person) if f.run_id != run.id]
     if fmt == "json":
-        click.echo(render([{"run": run.id, "plan": run.plan_id, "period": run.period, "person": person, **item} for item in items], [], "json"))
+        rows = [{"run": run.id, "plan": run.plan_id, "period": run.period, "person": person, **item} for item in items]
+        rows += [{"run": f.run_id, "plan": f.plan_id, "period": f.period, "person": person, "kind": "finding", **f.as_dict()} for f in others]
+        click.echo(render(rows, [], "json"))
         return
     if fmt == "csv":
         rows = [{"run": run.id, "period": run.period, "person": person, **item, "explanation": " ".join(item["explanation"])} for item in items]
@@ -114,6 +118,8 @@ def explain(settings: Settings, run_id: str | None, person: str, rule: str | Non
         name = conn.execute(s.people.select().with_only_columns(s.people.c.name).where(s.people.c.id == person)).scalar()
     header = f"Run {run.id} · plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone})"
     click.echo(render_explanations(person, name, header, items), nl=False)
+    if others:
+        click.echo("\n" + findings_section(others), nl=False)
 
 
 COMMANDS.append(explain)

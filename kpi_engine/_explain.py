@@ -6,7 +6,9 @@ Trace conventions (every rule type's trace may carry them; all are optional):
 - ``inputs``: name -> value text (a nested mapping is shown as ``name.key``);
 - ``lines``: the tiers or branches taken, each a mapping (``from``, ``to``, ``basis``, ``rate``, ``amount`` …);
 - ``records``: ``{"table": ..., "ids": [...]}`` (or a list of them): the records behind the number;
-- ``skipped``: why no amount was computed; ``proration``: how a target was prorated.
+- ``skipped``: why no amount was computed; ``proration``: how a target was prorated;
+- a finding's ``id``, ``check``, ``severity``, ``effect`` and ``affects``; on a payout line a finding acted on,
+  ``held``, ``excluded`` (with ``excluded_changes``), ``clawback`` or ``released_hold``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,51 @@ from ._format import render
 from ._money import money_text
 from ._rule_run import Outcome
 
-__all__ = ["explain_outcomes", "render_explanations"]
+__all__ = ["effect_notes", "explain_outcomes", "findings_section", "render_explanations"]
 
-_SHOWN_ELSEWHERE = {"rule", "explanation", "inputs", "lines", "records", "skipped", "proration", "rule_type"}
+_SHOWN_ELSEWHERE = {"rule", "explanation", "inputs", "lines", "records", "skipped", "proration", "rule_type", "effect_note", "excluded_note"}
+
+
+def effect_notes(kind: str, trace: Mapping[str, Any]) -> list[str]:
+    """What a finding asks for, or what a finding did to a payout line, as sentences."""
+    notes: list[str] = []
+    if kind == "finding":
+        affects = ", ".join(trace.get("affects") or [])
+        effect = str(trace.get("effect", "flag"))
+        acted = "flagged for review only" if effect == "flag" else f"{effect} on {affects}"
+        notes.append(f"Finding {trace.get('id', '')} ({trace.get('check', '')}, severity {trace.get('severity', '')}): {acted}; a recommendation for review.")
+        if trace.get("effect_note"):
+            notes.append(str(trace["effect_note"]))
+    held = trace.get("held")
+    if isinstance(held, Mapping):
+        notes.append(str(held.get("note") or f"Held pending review of finding {', '.join(held.get('findings', []))}."))
+    for item in trace.get("excluded") or []:
+        ids = "; ".join(f"{r['table']} {', '.join(str(i) for i in r['ids'])}" for r in item.get("records", []))
+        notes.append(f"Excluded ({item.get('effect')}, finding {item.get('finding')}): {ids}. {item.get('reason', '')}".rstrip())
+    if trace.get("excluded_changes"):
+        notes.append("Measures without them: " + "; ".join(f"{k} {v}" for k, v in trace["excluded_changes"].items()) + ".")
+    if trace.get("excluded_note"):
+        notes.append(str(trace["excluded_note"]))
+    back = trace.get("clawback")
+    if isinstance(back, Mapping) and back.get("finding"):
+        notes.append(f"Clawback after finding {back['finding']} ({back.get('check')}): {back.get('table')} #{back.get('record_id')} paid in {back.get('paid_in')}.")
+    released = trace.get("released_hold")
+    if isinstance(released, Mapping):
+        notes.append(f"Hold of {released.get('period')} released after review of finding {', '.join(released.get('findings', []))}.")
+    return notes
+
+
+def findings_section(findings: Sequence[Any]) -> str:
+    """Findings about a person from other plans' runs of the period (``SavedFinding`` objects), as text."""
+    if not findings:
+        return ""
+    out = ["Findings about this person in other plans (recommendations for review):"]
+    for f in findings:
+        review = f" Review: {f.review} ({f.review_note})." if f.review else " Review: pending."
+        out.append(f"   {f.id} {f.check} ({f.plan_id}, {f.period}, severity {f.severity}, effect {f.effect}): {f.explanation}{review}")
+        for table, ids in f.evidence.items():
+            out.append(f"     Records ({table}): {', '.join(str(i) for i in ids[:30])}{f' … ({len(ids)} in all)' if len(ids) > 30 else ''}")
+    return "\n".join(out) + "\n"
 
 
 def _sentences(value: Any) -> list[str]:
@@ -93,6 +137,7 @@ def explain_outcomes(outcomes: Sequence[Outcome], person: str, rule: str | None 
                 "currency": o.currency,
                 "explanation": _sentences(trace.get("explanation")) + _sentences(trace.get("proration")),
                 "skipped": trace.get("skipped"),
+                "effects": effect_notes(o.kind, trace),
                 "inputs": inputs,
                 "lines": [dict(line) if isinstance(line, Mapping) else {"line": line} for line in trace.get("lines", []) or []],
                 "records": _records(trace.get("records")),
@@ -116,6 +161,8 @@ def render_explanations(person: str, name: str | None, header: str, items: list[
             out.append(f"   {sentence}")
         if item["skipped"]:
             out.append(f"   Not computed: {item['skipped']}")
+        for note in item.get("effects", []):
+            out.append(f"   ▸ {note}")
         if item["inputs"]:
             out.append("   Inputs:")
             width = max(len(k) for k in item["inputs"])

@@ -85,6 +85,10 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
         if not plan.in_force(the_month):
             summaries.append(f"{plan.id} {plan.plan.version}: not in force in {month}.")
             continue
+        if _cli_findings.has_checks(plan):  # integrity checks compare months: every month of the sample, in order
+            with _progress(f"Evaluating {plan.id} for every month to {month}") as progress:
+                summaries.append(_plan_summary(_cli_findings.evaluate_window(store, plan, the_month, 12, progress)))
+            continue
         with _progress(f"Evaluating {plan.id} for {month}") as progress:
             summaries.append(_plan_summary(_evaluate_in_order(store, plan, the_month, progress)))
     with _progress(f"Evaluating sales-commission for {month}") as progress:
@@ -95,6 +99,7 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
         click.echo("\nThe other example plans for the month:")
         for line in summaries:
             click.echo(f"  {line}")
+        click.echo(_cli_findings.findings_by_check(store) + " Each with its records: kpi findings")
         click.echo("Any person's reasons: kpi explain --run RUN --person ID")
 
 
@@ -128,6 +133,9 @@ def _plan_summary(run: Any) -> str:
         paid = [o for o in kinds["payout"] if o.amount]
         currency = next((o.currency for o in paid), "")
         parts.append(f"{len(paid)} paid, total {Decimal(money_text(run.total())):,} {currency}".rstrip())
+    if "held" in kinds:
+        held = sum((o.amount for o in kinds["held"] if o.amount is not None), Decimal(0))
+        parts.append(f"{len(kinds['held'])} held pending review, {Decimal(money_text(held)):,} {kinds['held'][0].currency or ''}".rstrip())
     if "score" in kinds:
         scores = [o.amount for o in kinds["score"] if o.amount is not None]
         if scores:
@@ -242,6 +250,10 @@ def _print_run_summary(store: Store, run: Any) -> None:
     total = run.total()
     currency = rows[0]["currency"] if rows else ""
     click.echo(f"\n{len(rows)} people evaluated, {len(paid)} paid, total {Decimal(money_text(total)):,} {currency}.")
+    held = [o for o in run.outcomes if o.kind == "held" and o.amount is not None]
+    if held:
+        held_total = sum((o.amount for o in held), Decimal(0))
+        click.echo(f"Held pending review of findings (not paid): {len(held)} line(s), {Decimal(money_text(held_total)):,} {currency}.")
     if paid:
         click.echo(f"Why {paid[0]['name']} earns {paid[0]['amount']:,}: {paid[0]['why']}")
     click.echo("Every line with its reasons: kpi outcomes --format json")
@@ -341,7 +353,11 @@ def _echo_outcomes(store: Store, run: Any, fmt: str, person: str | None) -> None
         click.echo(render(rows, ["run", "period", "person", "name", "team", "rule", "kind", "measured", "target", "attainment", "amount", "currency", "why"], "csv"))
     else:
         click.echo(f"Run {run.id} · plan {run.plan_id} {run.plan_version} · period {run.period} · data {run.data_watermark}")
-        click.echo(render(rows, ["person", "name", "rule", "attainment", "amount", "currency", "why"], numeric=("amount", "attainment")))
+        click.echo(render(rows, ["person", "name", "rule", "kind", "attainment", "amount", "currency", "why"], numeric=("amount", "attainment")))
+        held = sum((o.amount for o in run.outcomes if o.kind == "held" and o.amount is not None and (not person or o.person_id == person)), Decimal(0))
+        paid = sum((o.amount for o in run.outcomes if o.kind == "payout" and o.amount is not None and (not person or o.person_id == person)), Decimal(0))
+        if held:
+            click.echo(f"\nPaid {Decimal(money_text(paid)):,}; held pending review of findings {Decimal(money_text(held)):,} (not paid).")
 
 
 @cli.command()
@@ -407,9 +423,9 @@ def plugins_list(fmt: str) -> None:
 
 # --- command groups kept in their own modules -----------------------------------------
 
-from . import _cli_connectors, _cli_formula, _cli_metrics, _cli_rules
+from . import _cli_connectors, _cli_findings, _cli_formula, _cli_metrics, _cli_rules
 
-for _module in (_cli_rules, _cli_formula, _cli_metrics, _cli_connectors):
+for _module in (_cli_rules, _cli_formula, _cli_metrics, _cli_connectors, _cli_findings):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
