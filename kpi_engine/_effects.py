@@ -152,11 +152,13 @@ class Effects:
         reads = self._reads(rule_id)
         plain_names = sorted(n for n in reads if names.kind(n) in ("metric", "alias"))
         derived = sorted(n for n in reads if names.kind(n) == "derived")
+        tables_read: set[str] = set()
         for name in plain_names + sorted({r for d in derived for r in self._bases_of(d)} - set(plain_names)):
             metric = names.base_metric(name) or name
             table = book.facts.evidence_table(metric)
             if table not in exclusion.ids:
                 continue
+            tables_read.add(table)
             rows = book.facts.evidence(metric, self.period).get(person, ())
             excluded = [r for r in rows if str(r["record_id"]) in exclusion.ids[table]]
             if not excluded:
@@ -172,6 +174,9 @@ class Effects:
             after = before - sum((r["value"] for r in excluded), ZERO)
             exclusion.values[name] = after
             exclusion.changes[name] = f"{plain(before)} → {plain(after)}"
+        unread = sorted(set(exclusion.ids) - tables_read)
+        if unread and not tables_read:
+            exclusion.inexact.append(f"{rule_id} measures nothing built from {', '.join(unread)}: no credit of these records could be taken out of it.")
         if not exclusion.values:
             return
         for name in derived:  # derived names read through the adjusted values, in dependency order

@@ -203,3 +203,59 @@ def test_plan_validation_of_effects(registry):
         plan(registry, "flag", affects="[comission]")
     with pytest.raises(PlanError, match=r"toy-effects.yaml:\d+:\d+: rule 'big' cannot affect itself"):
         plan(registry, "exclude", affects="[big]")
+
+
+def _deal_count(ctx):
+    from sqlalchemy import func, select
+
+    from kpi_engine import schema
+
+    d = schema.deals
+    return select(d.c.owner_id, func.count()).where(d.c.status == "won", d.c.closed_at >= ctx.start, d.c.closed_at < ctx.end).group_by(d.c.owner_id)
+
+
+def _deal_count_rows(ctx):
+    from sqlalchemy import select
+
+    from kpi_engine import schema
+
+    d = schema.deals
+    return select(d.c.owner_id, d.c.id, d.c.amount).where(d.c.status == "won", d.c.closed_at >= ctx.start, d.c.closed_at < ctx.end)
+
+
+@hookimpl(specname="kpi_metrics")
+def count_metric():
+    from kpi_engine import Metric
+
+    # A count whose evidence rows carry the deals' amounts: its value is not the sum of its evidence values.
+    yield Metric(name="deals_counted", description="Won deals (evidence: their amounts).", unit="count", query=_deal_count,
+                 evidence=_deal_count_rows, evidence_table="deals")
+
+
+def test_a_measure_that_cannot_be_reduced_exactly_is_left_as_measured_and_both_lines_say_so(october, registry):
+    store, _ = october
+    toy = load_plugins(extra={"toy": types.SimpleNamespace(kpi_rule_types=kpi_rule_types, kpi_metrics=count_metric)})
+    text = """
+id: toy-count
+currency: USD
+time_zone: UTC
+rounding: {places: 2}
+rules:
+  - id: per_deal
+    type: tiered_commission
+    measure: deals_counted
+    method: marginal
+    tiers: [{from: 0, rate: 100}]
+  - id: big
+    type: big_deals
+    metric: deals_counted
+    at_least: 100000
+    effect: exclude
+    affects: [per_deal]
+"""
+    run = evaluate(store, parse_plan(text, "toy-count.yaml", registry=toy), "2026-10", registry=toy)
+    (line,) = lines(run, rule="per_deal")
+    assert line.amount == Decimal("200.00")  # 2 deals x 100: left as measured, never silently wrong
+    assert "deals_counted is not the sum of its evidence rows" in line.trace["excluded_note"]
+    (finding,) = [o for o in run.outcomes if o.kind == "finding"]
+    assert "cannot be taken out of it exactly" in finding.trace["effect_note"]
