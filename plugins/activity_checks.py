@@ -51,6 +51,10 @@ __all__ = [
     "LeadsWithoutChannel",
     "TrafficBrushing",
     "UnverifiedActivity",
+    "evaluate_brushing",
+    "evaluate_inflation",
+    "evaluate_leads_without_channel",
+    "evaluate_unverified",
     "kpi_metrics",
     "kpi_rule_types",
 ]
