@@ -100,8 +100,8 @@ class Effects:
         self.found: list[_Found] = []
         self.by_rule: dict[str, list[_Found]] = {}  # affected rule -> findings acting on it
         self.exclusions: dict[str, dict[str, _Exclusion]] = {}  # affected rule -> person -> exclusion
-        self._history: dict[tuple[str, str], Sequence[RuleResult]] = {}
-        self._reviews: Mapping[str, str] | None = None
+        self._history: dict[tuple[str, str, frozenset[str]], Sequence[RuleResult]] = {}
+        self._reviews: Mapping[str, tuple[str, str]] | None = None
         self.affected = {a for rule_id, cfg in self.loaded.configs.items() if is_check(cfg) and cfg.effect != "flag" for a in cfg.affects}
 
     # --- the check rules' findings -------------------------------------------------------
@@ -304,11 +304,16 @@ class Effects:
 
     # --- earlier periods: clawbacks and released holds -------------------------------------
 
-    def _saved(self, rule_id: str, period: Period) -> Sequence[RuleResult]:
-        key = (rule_id, period.label)
+    def _saved(self, rule_id: str, period: Period, people: set[str]) -> Sequence[RuleResult]:
+        """The rule's saved lines of ``period`` for ``people`` (read once per rule and period)."""
+        key = (rule_id, period.label, frozenset(people))
         if key not in self._history:
+            facts = self.book.facts
             try:
-                self._history[key] = self.book.facts.history(rule_id, period)
+                if hasattr(facts, "history_of"):  # the database reads only these people's lines
+                    self._history[key] = facts.history_of(rule_id, period, people)
+                else:
+                    self._history[key] = [r for r in facts.history(rule_id, period) if r.person_id in people]
             except KPIError:  # a period never evaluated has nothing to replay
                 self._history[key] = ()
         return self._history[key]
@@ -322,6 +327,7 @@ class Effects:
         if not acting:
             return []
         measure_of = self._measures(rule_id)
+        people = {f.person for f in acting}
         lines: list[RuleResult] = []
         for found in acting:
             periods = self._back(found.config.clawback_periods)
@@ -330,7 +336,7 @@ class Effects:
                 for record in sorted(ids):
                     if this_period is not None and self._in_this_period(rule_id, found.person, table, record):
                         continue  # a record of this period is excluded instead
-                    line = self._clawback(rule_id, found, table, record, periods, measure_of)
+                    line = self._clawback(rule_id, found, table, record, periods, measure_of, people)
                     if line is not None:
                         lines.append(line)
         return lines
@@ -356,14 +362,16 @@ class Effects:
                 out[table] = name
         return out
 
-    def _clawback(self, rule_id: str, found: _Found, table: str, record: str, periods: list[Period], measure_of: Mapping[str, str]) -> RuleResult | None:
+    def _clawback(
+        self, rule_id: str, found: _Found, table: str, record: str, periods: list[Period], measure_of: Mapping[str, str], people: set[str]
+    ) -> RuleResult | None:
         person = found.person
         paid: Decimal | None = None
         paid_in: Period | None = None
         how = ""
         taken = ZERO
         for period in periods:  # newest first: earlier clawbacks of the record, then the line that paid it
-            for line in self._saved(rule_id, period):
+            for line in self._saved(rule_id, period, people):
                 if line.person_id != person or line.amount is None:
                     continue
                 back = line.trace.get("clawback") or {}
@@ -418,22 +426,25 @@ class Effects:
         earned = min(value * line.amount / measured, line.amount)
         return earned, f"{plain(value)} at the rate paid, {plain(line.amount)} ÷ {plain(measured)}"
 
-    def reviews(self) -> Mapping[str, str]:
+    def reviews(self) -> Mapping[str, tuple[str, str]]:
+        """Finding id -> (decision, person) of this plan's reviewed findings."""
         if self._reviews is None:
             reader = getattr(self.book.facts, "finding_reviews", None)
             self._reviews = dict(reader()) if reader is not None else {}
         return self._reviews
 
     def _releases(self, rule_id: str) -> list[RuleResult]:
-        reviews = self.reviews()
-        if not any(d == RELEASED for d in reviews.values()):
+        decided = self.reviews()
+        reviews = {fid: decision for fid, (decision, _person) in decided.items()}
+        people = {person for decision, person in decided.values() if decision == RELEASED}
+        if not people:
             return []
         lookback = max((c.clawback_periods for c in self.loaded.configs.values() if is_check(c) and rule_id in c.affects), default=12)
         periods = self._back(lookback)
         released: set[tuple[str, str]] = set()  # (person, held period) already paid by a release line
         lines: list[RuleResult] = []
         for period in periods:  # newest first: a release line is seen before the hold it pays
-            for line in self._saved(rule_id, period):
+            for line in self._saved(rule_id, period, people):
                 release = line.trace.get("released_hold")
                 if release:
                     released.add((line.person_id, str(release.get("period"))))

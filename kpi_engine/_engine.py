@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -151,11 +151,25 @@ class StoreFacts:
         rows = self.conn.execute(select(m.c.person_id, m.c.score).where(m.c.metric == kpi, m.c.period == label))
         return {person: score for person, score in rows}
 
-    def finding_reviews(self) -> Mapping[str, str]:
-        """HR's decisions on this plan's findings: finding id -> release / uphold."""
+    def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
+        """HR's decisions on this plan's findings: finding id -> (release / uphold, person)."""
         from ._findings_store import reviews_of
 
         return reviews_of(self.conn, self.loaded.id)
+
+    def history_of(self, rule: str, period: Period, people: Iterable[str]) -> Sequence[RuleResult]:
+        """``history`` for a few people only (what findings' effects replay); a period never evaluated has none."""
+        run = self._runs().get(period.label)
+        wanted = sorted(set(people))
+        if run is None or not wanted:
+            return ()
+        o = s.outcomes
+        rows = self.conn.execute(
+            select(o.c.person_id, o.c.amount, o.c.trace, o.c.kind)
+            .where(o.c.run_id == run[0], o.c.rule_id == rule, o.c.person_id.in_(wanted))
+            .order_by(o.c.id)
+        )
+        return [RuleResult(person_id=p, amount=a, trace=t, kind=k) for p, a, t, k in rows]
 
     def _runs(self) -> dict[str, Any]:
         """This plan's saved runs by period label (id and first day)."""

@@ -62,10 +62,11 @@ class SavedFinding:
         }
 
 
-def reviews_of(conn: Connection, plan_id: str) -> dict[str, str]:
-    """Finding id -> decision, for one plan."""
+def reviews_of(conn: Connection, plan_id: str) -> dict[str, tuple[str, str]]:
+    """Finding id -> (decision, person), for one plan."""
     r = s.finding_reviews
-    return {fid: decision for fid, decision in conn.execute(select(r.c.finding_id, r.c.decision).where(r.c.plan_id == plan_id))}
+    rows = conn.execute(select(r.c.finding_id, r.c.decision, r.c.person_id).where(r.c.plan_id == plan_id))
+    return {fid: (decision, person) for fid, decision, person in rows}
 
 
 def list_findings(
