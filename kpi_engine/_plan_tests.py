@@ -205,8 +205,8 @@ def _field(line: Outcome, key: str, lines: list[Outcome]) -> Any:
         return line.kind
     if key == "currency":
         return line.currency
-    if key == "total":
-        return sum((o.amount for o in lines if o.amount is not None), Decimal(0))
+    if key == "total":  # what the person is paid: a held line is not
+        return sum((o.amount for o in lines if o.amount is not None and o.kind != "held"), Decimal(0))
     return line.trace.get(key)
 
 
