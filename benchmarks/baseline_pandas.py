@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _payouts import MONTHS, RepFacts, commission_cents, month_bounds, scorecard_payout
 from sqlalchemy import text
 
 from kpi_engine import Store, open_store
-
-from _payouts import MONTHS, RepFacts, commission_cents, month_bounds, scorecard_payout
 
 __all__ = ["payouts"]
 
@@ -41,7 +40,10 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
     first, last = month_bounds(months[0]), month_bounds(months[-1])
     window = {"start": _bound(store.dialect, first.start), "end": _bound(store.dialect, last.end)}
     with store.connect() as conn:
-        read = lambda sql, **params: pd.read_sql(text(sql), conn, params=params or None)  # noqa: E731
+
+        def read(sql: str, **params: Any) -> pd.DataFrame:
+            return pd.read_sql(text(sql), conn, params=params or None)
+
         won = read("SELECT id, owner_id, customer_id, amount, currency, closed_at FROM deals WHERE status = 'won' AND NOT is_deleted")
         splits = read("SELECT deal_id, person_id, share FROM deal_splits")
         leads = read("SELECT owner_id, created_at, converted_deal_id FROM leads WHERE NOT is_deleted AND created_at >= :start AND created_at < :end", **window)

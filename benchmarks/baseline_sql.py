@@ -17,11 +17,10 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from _payouts import MONTHS, RepFacts, month_bounds, scorecard_payout
 from sqlalchemy import text
 
 from kpi_engine import Store, open_store
-
-from _payouts import MONTHS, RepFacts, month_bounds, scorecard_payout
 
 __all__ = ["PAYOUT_SQL", "payouts"]
 
