@@ -12,9 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
-
-from kpi_engine import CheckConfig, Finding, Period, RuleContext, get_registry
 from kpi_engine_plugins.deal_checks import (
     Benford,
     CancelAndRebook,
@@ -25,6 +22,9 @@ from kpi_engine_plugins.deal_checks import (
     deal_splitting,
     early_churn,
 )
+from pydantic import ValidationError
+
+from kpi_engine import CheckConfig, Finding, Period, RuleContext, get_registry
 from tests.rule_context import context
 
 DEAL_CHECKS = {
