@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from kpi_engine_plugins.deal_checks import (
 from pydantic import ValidationError
 
 from kpi_engine import CheckConfig, Finding, Period, RuleContext, get_registry
+from kpi_engine._plan_tests import run_plan_tests
 from tests.rule_context import context
 
 DEAL_CHECKS = {
@@ -164,3 +166,24 @@ def test_benford_sums_the_window_from_aggregated_digit_rows_of_earlier_periods()
     assert benford(ctx, Benford(periods=1)) == []
     (finding,) = _findings(benford(ctx, Benford(periods=2)))
     assert finding.figures["amounts"] == "150" and asked[-1] == "deal_first_digits 2026-02"
+
+
+# --- the plan's own cases -----------------------------------------------------------------------
+
+PLAN = Path(__file__).parent.parent / "rules" / "deal-integrity.yaml"
+
+
+def test_the_deal_integrity_plan_passes_its_own_plan_tests() -> None:
+    results = run_plan_tests(PLAN)
+    assert len(results) >= 10
+    assert [f"{case.name}: {case.error or case.failures}" for case in results if not case.passed] == []
+
+
+def test_the_plan_tests_fail_when_a_threshold_changes(tmp_path: Path) -> None:
+    changed = tmp_path / "deal-integrity.yaml"
+    changed.write_text(PLAN.read_text().replace("    limit: 50000\n", "    limit: 200000\n", 1))
+    failed = [case.name for case in run_plan_tests(changed) if not case.passed]
+    assert failed == [
+        "Three deals for one customer and product within three days, each under 50,000, together 123,000",  # nothing to split around
+        "The same deal entered twice",  # three copies of 73,400 now look like a split order too
+    ]
