@@ -27,7 +27,7 @@ from typing import Any
 
 from ._errors import KPIError
 from ._findings import FINDING, HELD, CheckConfig, finding_id, is_check
-from ._money import money_text, plain
+from ._money import plain
 from ._periods import Period
 from ._types import RuleContext, RuleResult
 
@@ -129,9 +129,15 @@ class Effects:
 
     def _plan_exclusion(self, rule_id: str, found: _Found) -> None:
         """Work out, now, how the rule's values for the person change, so the finding can say if it cannot be exact."""
+        evidence = found.evidence
+        if found.config.effect == "clawback":  # only records of this period are excluded; earlier ones are clawed back
+            evidence = {t: {i for i in ids if self._in_this_period(rule_id, found.person, t, i)} for t, ids in evidence.items()}
+            evidence = {t: ids for t, ids in evidence.items() if ids}
+            if not evidence:
+                return
         exclusion = self.exclusions.setdefault(rule_id, {}).setdefault(found.person, _Exclusion())
         exclusion.findings.append(found)
-        for table, ids in found.evidence.items():
+        for table, ids in evidence.items():
             exclusion.ids.setdefault(table, set()).update(ids)
         self._recompute(rule_id, found.person, exclusion)
         notes = [n for n in exclusion.inexact]
@@ -331,10 +337,9 @@ class Effects:
         lines: list[RuleResult] = []
         for found in acting:
             periods = self._back(found.config.clawback_periods)
-            this_period = self.exclusions.get(rule_id, {}).get(found.person)
             for table, ids in sorted(found.evidence.items()):
                 for record in sorted(ids):
-                    if this_period is not None and self._in_this_period(rule_id, found.person, table, record):
+                    if self._in_this_period(rule_id, found.person, table, record):
                         continue  # a record of this period is excluded instead
                     line = self._clawback(rule_id, found, table, record, periods, measure_of, people)
                     if line is not None:
@@ -399,7 +404,7 @@ class Effects:
                 "clawback": {"finding": found.id, "check": found.rule_id, "table": table, "record_id": record, "paid_in": paid_in.label},
                 "explanation": [
                     (
-                        f"Clawed back {money_text(amount)} paid in {paid_in.label} on {table} #{record} ({how}), "
+                        f"Clawed back {amount:,.2f} paid in {paid_in.label} on {table} #{record} ({how}), "
                         f"after finding {found.id}: {found.explanation}"
                     )
                 ],
@@ -424,7 +429,7 @@ class Effects:
             return None, ""
         measured = Decimal(str(measured_text))
         earned = min(value * line.amount / measured, line.amount)
-        return earned, f"{plain(value)} at the rate paid, {plain(line.amount)} ÷ {plain(measured)}"
+        return earned, f"{value:,} at the rate paid, {line.amount:,} ÷ {measured:,}"
 
     def reviews(self) -> Mapping[str, tuple[str, str]]:
         """Finding id -> (decision, person) of this plan's reviewed findings."""
@@ -463,7 +468,7 @@ class Effects:
                         kind="payout",
                         trace={
                             "released_hold": {"period": period.label, "findings": ids},
-                            "explanation": [f"Hold of {period.label} released after review: {money_text(line.amount)} paid now (finding {', '.join(ids)})."],
+                            "explanation": [f"Hold of {period.label} released after review: {line.amount:,.2f} paid now (finding {', '.join(ids)})."],
                         },
                     )
                 )

@@ -133,7 +133,7 @@ def explain_outcomes(outcomes: Sequence[Outcome], person: str, rule: str | None 
                 "rule": o.rule_id,
                 "rule_type": trace.get("rule_type"),
                 "kind": o.kind,
-                "amount": None if o.amount is None else money_text(o.amount) if o.kind == "payout" else _readable(o.amount),
+                "amount": None if o.amount is None else money_text(o.amount) if o.kind in ("payout", "held") else _readable(o.amount),
                 "currency": o.currency,
                 "explanation": _sentences(trace.get("explanation")) + _sentences(trace.get("proration")),
                 "skipped": trace.get("skipped"),

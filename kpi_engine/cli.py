@@ -91,8 +91,12 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
             continue
         with _progress(f"Evaluating {plan.id} for {month}") as progress:
             summaries.append(_plan_summary(_evaluate_in_order(store, plan, the_month, progress)))
+    main = load_plan(main_plan)
     with _progress(f"Evaluating sales-commission for {month}") as progress:
-        run = evaluate(store, load_plan(main_plan), the_month, progress=progress)
+        if _cli_findings.has_checks(main):  # its checks' effects replay earlier months (clawbacks, released holds)
+            run = _cli_findings.evaluate_window(store, main, the_month, 12, progress)
+        else:
+            run = evaluate(store, main, the_month, progress=progress)
     click.echo()
     _print_run_summary(store, run)
     if summaries:
