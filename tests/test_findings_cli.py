@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,21 @@ def test_explain_shows_a_persons_findings_with_their_records_and_effect(kpi):
     assert f"Finding {first['id']} ({first['check']}" in text.out and "flagged for review only" in text.out
     table, ids = next(iter(first["evidence"].items()))
     assert f"Records ({table}): {', '.join(str(i) for i in ids[:3])}" in text.out
+
+
+def test_the_demo_applies_each_effect_its_plans_declare(kpi):
+    acting = [f for f in json.loads(kpi("findings", "--format", "json").out) if f["effect"] != "flag"]
+    assert {f["effect"] for f in acting} >= {"hold", "exclude", "clawback"}  # rules/sales-commission.yaml declares them
+    for finding in acting:
+        lines = json.loads(kpi("outcomes", "--run", finding["run"], "--person", finding["person"], "--format", "json").out)
+        affected = [line for line in lines if line["rule"] in finding["affects"]]
+        if finding["effect"] == "hold":
+            assert affected and all(line["kind"] == "held" for line in affected if line["amount"])
+            assert all(finding["id"] in line["trace"]["held"]["findings"] for line in affected if line["kind"] == "held")
+        elif finding["effect"] == "exclude":
+            assert any(item["finding"] == finding["id"] for line in affected for item in line["trace"].get("excluded", []))
+        else:
+            backs = [line for line in affected if line["trace"].get("clawback", {}).get("finding") == finding["id"]]
+            excluded = [line for line in affected if any(i["finding"] == finding["id"] for i in line["trace"].get("excluded", []))]
+            assert backs or excluded
+            assert all(Decimal(line["amount"]) < 0 for line in backs)
