@@ -223,8 +223,7 @@ def evaluate_unverified(ctx: RuleContext, config: UnverifiedActivity) -> list[Ru
         excess = min(unverified / config.min_count, share / config.min_share if config.min_share else Decimal(2))
         sentence = (
             f"{_count(unverified)} of {_count(logged)} visits and meetings logged in {ctx.period.label} ({percent(share.quantize(Decimal('0.0001')))}) "
-            f"have no check-in, signed page or photo; the plan looks at {config.min_count} or more and {percent(config.min_share)} or more. "
-            "Ask for the visit reports before counting these visits."
+            f"have no check-in, signed page or photo; the plan looks at {config.min_count} or more and {percent(config.min_share)} or more."
         )
         finding = Finding(
             check="unverified_activity",
@@ -416,8 +415,8 @@ def evaluate_brushing(ctx: RuleContext, config: TrafficBrushing) -> list[RuleRes
                 outcome = "none went on to MQL, SQL or a deal" if not went_on else f"only {went_on} went on to MQL, SQL or a deal"
                 sentence = (
                     f"{len(burst)} leads from {source} arrived between {_local(first, ctx.time_zone)} and {_local(last, ctx.time_zone)} "
-                    f"({ctx.time_zone}), and {outcome}; the plan looks at {config.min_leads} or more within {config.window_hours} hours "
-                    f"with at most {percent(config.max_went_on_share)} going on. The traffic may be brushed (刷量)."
+                    f"({ctx.time_zone}) and {outcome}, a sign of brushed traffic (刷量); the plan looks at {config.min_leads} or more "
+                    f"within {config.window_hours} hours with at most {percent(config.max_went_on_share)} going on."
                 )
                 finding = Finding(
                     check="traffic_brushing",
