@@ -594,7 +594,8 @@ class _PostgresWriter(_Writer):
         self.conn.commit()
         self.conn.autocommit = True
         cur = self.conn.cursor()
-        cur.execute("ANALYZE")
+        for table in self.rows:
+            cur.execute(f"ANALYZE {table}")
         self.raw.close()
 
 
