@@ -33,9 +33,9 @@ def to_decimal(value: Any) -> Decimal | None:
     return None if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deal:
-    """A won deal as the checks read it (``closed_deal_details`` evidence row)."""
+    """A won deal as the checks read it (``closed_deal_details`` evidence row); slotted, a period can hold many."""
 
     id: int
     owner: str

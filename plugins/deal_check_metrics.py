@@ -8,6 +8,7 @@ small day ranges next to it) and compares them with *aggregated* values of earli
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -17,10 +18,13 @@ from sqlalchemy import (
     String,
     and_,
     cast,
+    exists,
     func,
     select,
     type_coerce,
+    union,
 )
+from sqlalchemy.orm import aliased
 
 from kpi_engine import (
     Division,
@@ -30,6 +34,7 @@ from kpi_engine import (
     fact_metric,
     hookimpl,
     schema,
+    seconds_between,
     within,
 )
 
@@ -39,6 +44,8 @@ __all__ = [
     "closed_deal_rows",
     "first_digit_rows",
     "kpi_metrics",
+    "rebook_candidate_rows",
+    "repeat_customer_rows",
 ]
 
 deals = schema.deals
@@ -79,22 +86,69 @@ def won_deal_facts(ctx: MetricContext) -> Select[Any]:
     ).where(_won(ctx))
 
 
+def _deal_columns() -> list[Any]:
+    return [
+        deals.c.owner_id.label("person_id"),
+        deals.c.id.label("record_id"),
+        deals.c.amount.label("value"),
+        deals.c.customer_id,
+        deals.c.product_line,
+        deals.c.discount,
+        deals.c.created_at,
+        deals.c.closed_at,
+        deals.c.deal_type,
+        _first_cancellation().label("cancelled_at"),
+    ]
+
+
 def closed_deal_rows(ctx: MetricContext) -> Select[Any]:
     """Each won deal of the period once, for its owner: customer, product, amount, discount, dates, first cancellation."""
+    return select(*_deal_columns()).where(_won(ctx)).order_by(deals.c.owner_id, deals.c.closed_at, deals.c.id)
+
+
+REPEAT_DAYS = 14  # a deal-splitting window is at most 14 days
+
+
+def repeat_customer_rows(ctx: MetricContext) -> Select[Any]:
+    """The period's won deals whose owner won another deal for the same customer closed within 14 days of it.
+
+    Only these can be split orders or duplicates, so the checks never load every deal of the period.
+    """
+    other = aliased(deals)
+    twin = exists().where(
+        other.c.customer_id == deals.c.customer_id,
+        other.c.owner_id == deals.c.owner_id,
+        other.c.id != deals.c.id,
+        other.c.status == "won",
+        other.c.is_deleted.is_(False),
+        other.c.currency == ctx.currency,
+        other.c.closed_at >= ctx.start - timedelta(days=REPEAT_DAYS + 1),
+        other.c.closed_at < ctx.end + timedelta(days=REPEAT_DAYS + 1),
+        seconds_between(deals.c.closed_at, other.c.closed_at).between(-REPEAT_DAYS * 86_400, REPEAT_DAYS * 86_400),
+    )
     return (
-        select(
-            deals.c.owner_id.label("person_id"),
-            deals.c.id.label("record_id"),
-            deals.c.amount.label("value"),
-            deals.c.customer_id,
-            deals.c.product_line,
-            deals.c.discount,
-            deals.c.created_at,
-            deals.c.closed_at,
-            deals.c.deal_type,
-            _first_cancellation().label("cancelled_at"),
-        )
-        .where(_won(ctx))
+        select(*_deal_columns())
+        .where(_won(ctx), deals.c.customer_id.is_not(None), twin)
+        .order_by(deals.c.owner_id, deals.c.closed_at, deals.c.id)
+    )
+
+
+REBOOK_DAYS = 366  # a rebooking window is at most 365 days
+
+
+def rebook_candidate_rows(ctx: MetricContext) -> Select[Any]:
+    """The period's won deals for customers with a cancellation or a churn event in the year before the period's end."""
+    since = ctx.start - timedelta(days=REBOOK_DAYS)
+    cancelled = aliased(deals)
+    lost = union(
+        select(cancelled.c.customer_id.label("customer_id"))
+        .select_from(refunds.join(cancelled, cancelled.c.id == refunds.c.deal_id))
+        .where(refunds.c.kind == "cancellation", refunds.c.is_deleted.is_(False), refunds.c.occurred_at >= since, refunds.c.occurred_at < ctx.end),
+        select(churn.c.customer_id.label("customer_id")).where(churn.c.is_deleted.is_(False), churn.c.churned_at >= since, churn.c.churned_at < ctx.end),
+    ).subquery("lost_customers")
+    return (
+        select(*_deal_columns())
+        .where(_won(ctx), deals.c.customer_id.in_(select(lost.c.customer_id)))
         .order_by(deals.c.owner_id, deals.c.closed_at, deals.c.id)
     )
 
@@ -187,10 +241,29 @@ def kpi_metrics() -> list[Metric]:
             source=SOURCE,
         ),
         fact_metric(
+            "repeat_customer_deals",
+            "Won deals of the period whose owner won another deal for the same customer within 14 days of it (split-order and duplicate candidates).",
+            "count",
+            won,
+            evidence=repeat_customer_rows,
+            evidence_table="deals",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "rebook_candidates",
+            "Won deals of the period for customers with a cancellation or churn event in the year before (cancel-and-rebook candidates).",
+            "count",
+            won,
+            evidence=rebook_candidate_rows,
+            evidence_table="deals",
+            source=SOURCE,
+        ),
+        fact_metric(
             "won_amount",
-            "Won deal amounts the person owns, closed in the period (not split between people): the base of booking-timing norms.",
+            "Won deal amounts the person owns, closed in the period (not split between people); evidence: each deal and its amount.",
             "money",
             Measure(won_deal_facts, "sum", "amount", MONEY),
+            evidence_table="deals",
             source=SOURCE,
         ),
         fact_metric(

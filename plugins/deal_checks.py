@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-DEALS = "closed_deal_details"
+REPEATS = "repeat_customer_deals"  # won deals with another deal of the same owner and customer nearby
+AMOUNTS = "won_amount"  # its evidence: each won deal of the owner with its amount
 
 
 def _ids(deals: Sequence[Deal]) -> tuple[int, ...]:
@@ -64,11 +65,11 @@ class DealSplitting(CheckConfig):
     """One order split into deals that each stay under ``limit`` (an approval limit or tier boundary)."""
 
     limit: Amount = Decimal(50_000)  # each deal under it, together at or over it
-    within_days: int = Field(default=7, ge=0, le=90)  # first to last close of the group, in days
+    within_days: int = Field(default=7, ge=0, le=14)  # first to last close of the group, in days (candidates reach 14)
     min_deals: int = Field(default=2, ge=2)
     same_product: bool = True  # one order is one product line: deals of different products are not grouped
     same_deal_type: bool = True  # nor a renewal with a new sale or an upsell
-    deals_metric: str = DEALS
+    deals_metric: str = REPEATS
 
 
 def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
@@ -121,7 +122,7 @@ class DuplicateDeal(CheckConfig):
 
     same_product: bool = True  # the product line must match too
     same_created: bool = True  # the creation day must match too (besides the close day)
-    deals_metric: str = DEALS
+    deals_metric: str = REPEATS
 
 
 def duplicate_deal(ctx: RuleContext, cfg: DuplicateDeal) -> list[RuleResult]:
@@ -159,7 +160,7 @@ class CancelAndRebook(CheckConfig):
     events: list[Literal["cancellation", "churn"]] = Field(default=["cancellation", "churn"], min_length=1)
     min_amount_ratio: Amount = Decimal("0.5")  # the rebooked deal is at least this share of the lost one
     same_product: bool = True
-    deals_metric: str = DEALS
+    deals_metric: str = "rebook_candidates"
     cancellations_metric: str = "deal_cancellations"
     churn_metric: str = "deal_churn_events"
 
@@ -271,15 +272,20 @@ class AmountsBelowThreshold(CheckConfig):
     min_share: Amount = Decimal("0.3")  # of the person's won deals of the period
     min_deals: int = Field(default=5, ge=1)  # the smallest sample judged
     team_factor: Amount = Decimal(3)  # the person's share is at least this many times the team's (pooled, without them)
-    deals_metric: str = DEALS
+    amounts_metric: str = AMOUNTS
+
+
+def _amounts(ctx: RuleContext, metric: str) -> dict[str, list[tuple[int, Decimal]]]:
+    """Each owner's won deals as (id, amount): the leanest rows there are."""
+    return {p: [(int(r["record_id"]), to_decimal(r["value"]) or ZERO) for r in rows] for p, rows in ctx.record_details(metric).items()}
 
 
 def amounts_below_threshold(ctx: RuleContext, cfg: AmountsBelowThreshold) -> list[RuleResult]:
-    everyone = deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone)
+    everyone = _amounts(ctx, cfg.amounts_metric)
     results = []
     for limit in cfg.limits:
         floor = limit * (1 - cfg.band)
-        in_band = {p: [d for d in deals if floor <= d.amount < limit] for p, deals in everyone.items()}
+        in_band = {p: [i for i, amount in deals if floor <= amount < limit] for p, deals in everyone.items()}
         for person in ctx.people:
             deals = everyone.get(person, [])
             near = in_band.get(person, [])
@@ -297,7 +303,7 @@ def amounts_below_threshold(ctx: RuleContext, cfg: AmountsBelowThreshold) -> lis
                     "amounts_below_threshold", person, ctx.period.label, "high" if share >= 2 * cfg.min_share else cfg.severity,
                     f"{len(near)} of {len(deals)} won deals ({pct(share)}) are priced between {shown(floor)} and {_money(limit, ctx)}, just under "
                     f"the limit, against {pct(team_share)} of the team's: amounts may be kept under it.",
-                    {"deals": _ids(near)},
+                    {"deals": tuple(sorted(near))},
                     {"limit": str(limit), "band_from": str(floor), "in_band": str(len(near)), "deals": str(len(deals)),
                      "share": pct(share), "team_share": pct(team_share)},
                 ).as_result(cfg)
@@ -327,7 +333,7 @@ class Benford(CheckConfig):
     mad_limit: Amount = Decimal("0.015")  # Nigrini: first-digit MAD above 0.015 is nonconformity
     chi_square_limit: Amount = Decimal("26.125")  # 8 degrees of freedom, p = 0.001
     digits_metric: str = "deal_first_digits"
-    deals_metric: str = DEALS
+    amounts_metric: str = AMOUNTS  # this period's deals named as evidence
 
 
 def _chi_square(counts: dict[int, int], expected: dict[int, Decimal]) -> Decimal:
@@ -349,7 +355,7 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
             for row in rows:
                 counts[person][int(row["record_id"])] += int(row["value"])
     results = []
-    current: dict[str, list[Deal]] | None = None
+    current: dict[str, list[tuple[int, Decimal]]] | None = None
     for person in ctx.people:
         own = counts.get(person)
         n = sum(own.values()) if own else 0
@@ -371,15 +377,15 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
             continue
         over = [d for d in range(1, 10) if observed[d] > max(BENFORD[d], team[d])]
         if current is None:
-            current = deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone, ctx.people)
-        evidence = [deal for deal in current.get(person, []) if deal.amount > 0 and int(f"{deal.amount.normalize():f}".lstrip("0.")[0]) in over]
+            current = _amounts(ctx, cfg.amounts_metric)
+        evidence = tuple(sorted(i for i, amount in current.get(person, []) if amount > 0 and int(f"{amount.normalize():f}".lstrip("0.")[0]) in over))
         results.append(
             Finding(
                 "benford", person, ctx.period.label, cfg.severity,
                 f"First digits of {n} won amounts over {len(window)} periods depart from Benford's law (MAD {mad.quantize(Decimal('0.0001'))}, "
                 f"chi-square {chi_benford.quantize(Decimal('0.1'))}) and from the team's own digits (chi-square {chi_team.quantize(Decimal('0.1'))}); "
                 f"digits {', '.join(map(str, over))} come up more often than either: a screening signal for review, not proof.",
-                {"deals": _ids(evidence)},
+                {"deals": evidence},
                 {"amounts": str(n), "mad": str(mad.quantize(Decimal("0.000001"))), "chi_square_benford": str(chi_benford.quantize(Decimal("0.01"))),
                  "chi_square_team": str(chi_team.quantize(Decimal("0.01"))), "over_represented": ", ".join(map(str, over)),
                  "observed": ", ".join(f"{d}: {pct(observed[d])}" for d in range(1, 10))},
@@ -404,7 +410,7 @@ def kpi_rule_types() -> list[RuleType]:
         RuleType(name="early_churn", description="Finds customers lost within days of a won deal's close (for clawback).",
                  config_model=EarlyChurn, metrics=lambda cfg: {cfg.churn_metric}, evaluate=early_churn),
         RuleType(name="amounts_below_threshold", description="Finds won amounts clustered just under approval limits or tier thresholds.",
-                 config_model=AmountsBelowThreshold, metrics=lambda cfg: {cfg.deals_metric}, evaluate=amounts_below_threshold),
+                 config_model=AmountsBelowThreshold, metrics=lambda cfg: {cfg.amounts_metric}, evaluate=amounts_below_threshold),
         RuleType(name="benford", description="Screens first digits of a person's amounts against Benford's law and the team's.",
-                 config_model=Benford, metrics=lambda cfg: {cfg.digits_metric, cfg.deals_metric}, evaluate=benford),
+                 config_model=Benford, metrics=lambda cfg: {cfg.digits_metric, cfg.amounts_metric}, evaluate=benford),
     ]

@@ -7,13 +7,14 @@
   (deals held back from the period before). A check of its own, so a plan can switch on either.
 - ``discount_spike``: deals near the period end discounted well above the person's and the team's usual discount.
 
-Norms are read with ``ctx.values_in`` over earlier periods and day ranges (one grouped query each),
-never from earlier periods' rows.
+Each reads only the rows of its window (a day range of the period, ``ctx.record_details_in``); period
+totals and norms are aggregated values (``ctx.values_in`` over this and earlier periods and day ranges,
+one grouped query each), never earlier periods' rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -76,18 +77,22 @@ def _first_days(n: int) -> Callable[[Period], Period]:
     return lambda p: day_range(p.start, min(p.end, p.start + timedelta(days=n)) - timedelta(days=1))
 
 
-def _window_share(deals: list[Deal], window: Period) -> tuple[list[Deal], Decimal, Decimal]:
-    inside = [d for d in deals if window.start <= d.closed < window.end]
-    return inside, sum((d.amount for d in inside), ZERO), sum((d.amount for d in deals), ZERO)
+def _window_deals(ctx: RuleContext, metric: str, window: Period, people: Iterable[str] | None = None) -> dict[str, list[Deal]]:
+    """The won deals that closed inside ``window`` (a few days of the period): the only rows a timing check reads."""
+    found = deals_of(ctx.record_details_in(metric, window), ctx.time_zone, people)
+    return {p: [d for d in deals if window.start <= d.closed < window.end] for p, deals in found.items()}
 
 
 def _timing(ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[Period], Period], where: str) -> list[RuleResult]:
     window = part(ctx.period)
     uniform = Decimal((window.end - window.start).days) / (ctx.period.end - ctx.period.start).days
-    everyone = deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone)
+    everyone = _window_deals(ctx, cfg.deals_metric, window)
+    totals = ctx.values_in(cfg.amount_metric, ctx.period)
     results = []
     for person in ctx.people:
-        inside, amount, total = _window_share(everyone.get(person, []), window)
+        inside = everyone.get(person, [])
+        amount = sum((d.amount for d in inside), ZERO)
+        total = totals.get(person, ZERO)
         if not total or len(inside) < cfg.min_deals or amount < cfg.min_amount:
             continue
         share = amount / total
@@ -98,10 +103,9 @@ def _timing(ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[P
         if amount < cfg.min_of_usual * usual:
             continue
         norm, basis = (earlier_inside / earlier_total, f"{cfg.lookback} periods before") if earlier_total >= cfg.min_amount else (uniform, "an even spread")
-        team_inside = team_total = ZERO
-        for mate in teammates(ctx, person):
-            _, mate_amount, mate_total = _window_share(everyone.get(mate, []), window)
-            team_inside, team_total = team_inside + mate_amount, team_total + mate_total
+        mates = teammates(ctx, person)
+        team_inside = sum((d.amount for m in mates for d in everyone.get(m, [])), ZERO)
+        team_total = sum((totals.get(m, ZERO) for m in mates), ZERO)
         team = team_inside / team_total if team_total else uniform
         if share - max(norm, team) < cfg.margin:
             continue
@@ -121,13 +125,10 @@ def _timing(ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[P
 def _cancelled_after_period_end(ctx: RuleContext, cfg: PeriodEndPullForward, found: set[str]) -> list[RuleResult]:
     window = _last_days(cfg.last_days)(ctx.period)
     results = []
-    for person, deals in deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone, ctx.people).items():
+    for person, deals in _window_deals(ctx, cfg.deals_metric, window, ctx.people).items():
         if person in found:
             continue
-        undone = [
-            d for d in deals
-            if window.start <= d.closed < window.end and d.cancelled is not None and 0 <= (d.cancelled - d.closed).days <= cfg.cancelled_within_days
-        ]
+        undone = [d for d in deals if d.cancelled is not None and 0 <= (d.cancelled - d.closed).days <= cfg.cancelled_within_days]
         if len(undone) < cfg.min_cancelled:
             continue
         amount = sum((d.amount for d in undone), ZERO)
@@ -176,8 +177,8 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
     window = _last_days(cfg.last_days)(ctx.period)
     earlier = [ctx.values_in(cfg.discount_metric, p) for p in periods_back(ctx.period, cfg.lookback)]
     results = []
-    for person, deals in deals_of(ctx.record_details(cfg.deals_metric), ctx.time_zone, ctx.people).items():
-        candidates = [d for d in deals if window.start <= d.closed < window.end and d.discount is not None and d.discount >= cfg.min_discount]
+    for person, deals in _window_deals(ctx, cfg.deals_metric, window, ctx.people).items():
+        candidates = [d for d in deals if d.discount is not None and d.discount >= cfg.min_discount]
         if len(candidates) < cfg.min_deals:
             continue
         own = _mean([v[person] for v in earlier if person in v])

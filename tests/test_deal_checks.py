@@ -23,6 +23,12 @@ from kpi_engine_plugins.deal_checks import (
     deal_splitting,
     early_churn,
 )
+from kpi_engine_plugins.deal_timing_checks import (
+    DiscountSpike,
+    PeriodEndPullForward,
+    discount_spike,
+    period_end_pull_forward,
+)
 from pydantic import ValidationError
 
 from kpi_engine import CheckConfig, Finding, Period, RuleContext, get_registry
@@ -62,24 +68,24 @@ def test_every_deal_check_is_a_registered_rule_type_with_a_check_config() -> Non
 
 
 def test_deal_splitting_reads_the_last_days_of_the_previous_period_only_as_far_back_as_the_window() -> None:
-    ctx = context(period="2026-01", people=["E1"], details={"closed_deal_details": {"E1": [_deal(3, 30_000, "2026-01-02")]}})
+    ctx = context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": [_deal(3, 30_000, "2026-01-02")]}})
     asked: list[str] = []
-    ctx = _with_periods(ctx, {"2025-12-25..2025-12-31": {"closed_deal_details": {"E1": [_deal(1, 40_000, "2025-12-30")]}}}, asked)
+    ctx = _with_periods(ctx, {"2025-12-25..2025-12-31": {"repeat_customer_deals": {"E1": [_deal(1, 40_000, "2025-12-30")]}}}, asked)
     (finding,) = _findings(deal_splitting(ctx, DealSplitting(limit=Decimal(50_000), within_days=7)))
-    assert asked == ["closed_deal_details 2025-12-25..2025-12-31"]
+    assert asked == ["repeat_customer_deals 2025-12-25..2025-12-31"]
     assert finding.evidence == {"deals": (1, 3)} and finding.period == "2026-01" and finding.figures["total"] == "70000"
 
 
 def test_deal_splitting_leaves_a_group_wholly_in_the_previous_period_to_that_period() -> None:
-    ctx = context(period="2026-01", people=["E1"], details={"closed_deal_details": {"E1": []}})
+    ctx = context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": []}})
     earlier = [_deal(1, 40_000, "2025-12-29"), _deal(2, 40_000, "2025-12-30")]
-    ctx = _with_periods(ctx, {"2025-12-25..2025-12-31": {"closed_deal_details": {"E1": earlier}}}, [])
+    ctx = _with_periods(ctx, {"2025-12-25..2025-12-31": {"repeat_customer_deals": {"E1": earlier}}}, [])
     assert deal_splitting(ctx, DealSplitting()) == []
 
 
 def test_deal_splitting_does_not_group_a_renewal_with_a_new_sale_unless_the_plan_says_so() -> None:
     rows = [_deal(1, 40_000, "2026-01-12"), {**_deal(2, 20_000, "2026-01-13"), "deal_type": "renewal"}]
-    ctx = _with_periods(context(period="2026-01", people=["E1"], details={"closed_deal_details": {"E1": rows}}), {}, [])
+    ctx = _with_periods(context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": rows}}), {}, [])
     assert deal_splitting(ctx, DealSplitting()) == []
     assert len(deal_splitting(ctx, DealSplitting(same_deal_type=False))) == 1
 
@@ -87,7 +93,7 @@ def test_deal_splitting_does_not_group_a_renewal_with_a_new_sale_unless_the_plan
 def test_churn_and_rebook_finds_a_churn_of_the_previous_period_and_names_the_churn_event() -> None:
     churn = {"record_id": 5, "value": Decimal(90_000), "deal_id": 40, "customer_id": 7, "product_line": "CRM Cloud",
              "deal_amount": Decimal(90_000), "churned_at": "2026-01-28T03:00:00+00:00"}
-    ctx = context(period="2026-02", people=["E1"], details={"closed_deal_details": {"E1": [_deal(41, 85_000, "2026-02-10")]}})
+    ctx = context(period="2026-02", people=["E1"], details={"rebook_candidates": {"E1": [_deal(41, 85_000, "2026-02-10")]}})
     ctx = _with_periods(ctx, {"2026-01-02..2026-01-31": {"deal_churn_events": {"E9": [churn]}}}, [])
     (finding,) = _findings(cancel_and_rebook(ctx, CancelAndRebook(within_days=30)))
     assert finding.evidence == {"deals": (40, 41), "churn_events": (5,)}
@@ -134,10 +140,10 @@ FLAT = {d: 20 for d in range(1, 10)}  # 180 amounts, evenly spread: generated pr
 
 
 def _benford_ctx(own: Mapping[int, int], team: Mapping[int, int]) -> RuleContext:
-    deals = [_deal(1, 47_000, "2026-03-02"), _deal(2, 12_000, "2026-03-03"), _deal(3, 48_500, "2026-03-04")]
+    amounts = [{"record_id": 1, "value": Decimal(47_000)}, {"record_id": 2, "value": Decimal(12_000)}, {"record_id": 3, "value": Decimal(48_500)}]
     return context(
         period="2026-03", people=["E1", "E2"],
-        details={"deal_first_digits": {"E1": _digits(own), "E2": _digits(team)}, "closed_deal_details": {"E1": deals}},
+        details={"deal_first_digits": {"E1": _digits(own), "E2": _digits(team)}, "won_amount": {"E1": amounts}},
     )
 
 
@@ -186,3 +192,18 @@ def test_the_plan_tests_fail_when_a_threshold_changes(tmp_path: Path) -> None:
     assert "Three deals for one customer and product within three days, each under 50,000, together 123,000" in failed
     # any other case that fails does so because its same-customer deals now each stay under the higher limit and reach it together
     assert all("deal_splitting" in str(case.failures) for case in failed.values())
+
+
+def test_timing_checks_read_only_the_rows_of_their_window_and_aggregated_totals() -> None:
+
+    def no_period_rows(metric: str) -> Mapping[str, Sequence[dict[str, Any]]]:
+        raise AssertionError(f"read every row of {metric} for the period")
+
+    rows = [_deal(i, 100_000, day) for i, day in enumerate(["2026-03-29", "2026-03-30", "2026-03-31"], 1)]
+    ctx = context(period="2026-03", people=["E1"], earlier={"2026-03": {"won_amount": {"E1": 320_000}}})
+    asked: list[str] = []
+    ctx = _with_periods(dataclasses.replace(ctx, record_details=no_period_rows), {"2026-03-29..2026-03-31": {"closed_deal_details": {"E1": rows}}}, asked)
+    (finding,) = _findings(period_end_pull_forward(ctx, PeriodEndPullForward()))
+    assert finding.figures["share"] == "93.8%" and finding.figures["norm_from"] == "an even spread"
+    assert discount_spike(ctx, DiscountSpike()) == []
+    assert set(asked) == {"closed_deal_details 2026-03-29..2026-03-31", "closed_deal_details 2026-03-25..2026-03-31"}

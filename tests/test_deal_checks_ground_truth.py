@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kpi_engine import Finding, RuleResult, evaluate, parse_period, schema
+from kpi_engine import Finding, RuleResult, evaluate, get_registry, parse_period, schema
+from kpi_engine._metric_compute import metric_context
 
 PLAN = Path(__file__).parent.parent / "rules" / "deal-integrity.yaml"
 DEAL_PATTERNS = (
@@ -106,3 +107,21 @@ def test_no_deal_check_fires_on_clean_companies_false_positive_rate_zero(clean_r
     assert [f"{f.check} {f.person_id} {f.period}: {f.explanation}" for f in findings] == []
     assert len(findings) / person_months == 0
     assert {f.check for f in findings} <= set(CHECKS)
+
+
+def test_candidate_metrics_hold_a_few_of_the_periods_deals_and_every_planted_one(sample_company_store: Callable[..., tuple[Any, Any]]) -> None:
+    """Split orders and duplicates need another deal of the same customer nearby, rebookings an earlier loss:
+    the database returns only those deals, so the checks never hold every deal of a large period."""
+    store, summary = sample_company_store(seed=2026)
+    registry = get_registry()
+
+    def ids(metric: str, label: str) -> set[int]:
+        with store.connect() as conn:
+            return {row[1] for row in conn.execute(registry.metric(metric).evidence(metric_context(parse_period(label), "Asia/Shanghai", "CNY")))}
+
+    for pattern, metric in (("deal_splitting", "repeat_customer_deals"), ("duplicate_deal", "repeat_customer_deals"), ("cancel_and_rebook", "rebook_candidates")):
+        case = next(c for c in summary.ground_truth if c.pattern == pattern)
+        every = ids("closed_deal_details", case.period)
+        found = ids(metric, case.period)
+        assert found <= every and len(found) * 4 < len(every), f"{metric} in {case.period}: {len(found)} of {len(every)} deals"
+        assert (set(case.record_ids) & every) <= found
