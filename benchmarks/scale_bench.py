@@ -50,10 +50,15 @@ ALL_STEPS = ("metrics-month", "metrics-year", "pay-month", "sql-month", "pandas-
 FACT_TABLES = ("people", "customers", "deals", "deal_splits", "activities", "leads", "payments", "refunds", "renewals",
                "support_tickets", "trainings", "survey_responses", "content_stats", "web_visits", "targets")
 
-__all__ = ["ALL_STEPS", "baseline_map", "compare", "evaluate_every_plan", "main", "payout_map", "plan_metrics", "report", "run_step"]
+__all__ = ["ALL_STEPS", "amount_text", "baseline_map", "compare", "evaluate_every_plan", "main", "payout_map", "plan_metrics", "report", "run_step"]
 
 
 # --- steps (each in its own process) ------------------------------------------------------------
+
+
+def amount_text(value: Decimal | None) -> str | None:
+    """An amount as comparable text: 19992.42 whether it was saved as 19992.4200 or computed as 19992.42."""
+    return None if value is None else format(Decimal(value).normalize(), "f")
 
 
 def payout_map(store: Any, months: list[str], paying: tuple[tuple[str, str], ...] = PAYING) -> dict[str, dict[str, str | None]]:
@@ -64,12 +69,12 @@ def payout_map(store: Any, months: list[str], paying: tuple[tuple[str, str], ...
     for month in months:
         for plan, rule in paying:
             run = evaluate(store, RULES / f"{plan}.yaml", month)
-            found[f"{plan}|{month}"] = {o.person_id: (None if o.amount is None else str(o.amount)) for o in run.outcomes if o.kind == "payout" and o.rule_id == rule}
+            found[f"{plan}|{month}"] = {o.person_id: amount_text(o.amount) for o in run.outcomes if o.kind == "payout" and o.rule_id == rule}
     return found
 
 
 def baseline_map(found: dict[tuple[str, str], dict[str, Decimal | None]]) -> dict[str, dict[str, str | None]]:
-    return {f"{plan}|{month}": {p: (None if v is None else str(v)) for p, v in paid.items()} for (plan, month), paid in found.items()}
+    return {f"{plan}|{month}": {p: amount_text(v) for p, v in paid.items()} for (plan, month), paid in found.items()}
 
 
 def evaluate_every_plan(store: Any, months: list[str]) -> dict[str, Any]:
