@@ -1,11 +1,11 @@
-"""Benchmark: 20 catalogue metrics, 1,000 people × 12 months, against hand-written SQL on the same database.
+"""Benchmark: 20 catalogue metrics, 2,000 people × 12 months, against hand-written SQL on the same database.
 
 The baseline is what a careful engineer would write by hand for each number: one aggregate query
 per metric and month, the division done in Python's Decimal. The library runs each metric's own
 per-person query (exactly what an evaluation runs). Both must produce identical values; the figure
 reported is the library's time ÷ the hand-written time (best of ``--repeat`` rounds each).
 
-    python benchmarks/bulk_data.py /tmp/kpi-bench.sqlite        # once: 1M deals, 4M activities
+    python benchmarks/scale_data.py sqlite:////tmp/kpi-bench.sqlite --size 0.2   # once: 2,000 people, 1M deals, 4M activities
     python benchmarks/metrics_bench.py /tmp/kpi-bench.sqlite
 """
 
@@ -52,16 +52,20 @@ def booked(whole: Any, units: Any, rest: Any) -> Decimal:
 # name -> (SQL returning person_id and integer aggregates, how the integers become the value)
 HAND: dict[str, tuple[str, Callable[..., Any]]] = {
     "bookings": (
-        "SELECT COALESCE(s.person_id, d.owner_id), SUM(CASE WHEN s.id IS NULL THEN d.amount END),"
-        " SUM(CASE WHEN s.id IS NOT NULL THEN d.amount * s.share / 1000000 END), SUM(CASE WHEN s.id IS NOT NULL THEN d.amount * s.share % 1000000 END)"
-        f" FROM deals d LEFT JOIN deal_splits s ON s.deal_id = d.id WHERE {WON} GROUP BY 1",
+        (
+            "SELECT COALESCE(s.person_id, d.owner_id), SUM(CASE WHEN s.id IS NULL THEN d.amount END),"
+            " SUM(CASE WHEN s.id IS NOT NULL THEN d.amount * s.share / 1000000 END), SUM(CASE WHEN s.id IS NOT NULL THEN d.amount * s.share % 1000000 END)"
+            f" FROM deals d LEFT JOIN deal_splits s ON s.deal_id = d.id WHERE {WON} GROUP BY 1"
+        ),
         booked,
     ),
     "won_deals": (f"SELECT d.owner_id, COUNT(*) FROM deals d WHERE {WON} GROUP BY 1", int),
     "new_customers": (
-        f"SELECT d.owner_id, COUNT(DISTINCT d.customer_id) FROM deals d WHERE {WON.replace(' AND d.currency = ' + repr('CNY'), '')} AND d.customer_id IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM deals e WHERE e.customer_id = d.customer_id AND e.status = 'won' AND e.is_deleted = 0"
-        " AND (e.closed_at < d.closed_at OR (e.closed_at = d.closed_at AND e.id < d.id))) GROUP BY 1",
+        (
+            f"SELECT d.owner_id, COUNT(DISTINCT d.customer_id) FROM deals d WHERE {WON.replace(' AND d.currency = ' + repr('CNY'), '')} AND d.customer_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM deals e WHERE e.customer_id = d.customer_id AND e.status = 'won' AND e.is_deleted = 0"
+            " AND (e.closed_at < d.closed_at OR (e.closed_at = d.closed_at AND e.id < d.id))) GROUP BY 1"
+        ),
         int,
     ),
     "average_selling_price": (f"SELECT d.owner_id, SUM(d.amount), COUNT(*) FROM deals d WHERE {WON} GROUP BY 1", lambda s, c: ratio(s, c * 10_000, 4)),
@@ -71,8 +75,10 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
     ),
     "upsell_amount": (f"SELECT d.owner_id, COALESCE(SUM(CASE WHEN d.deal_type = 'upsell' THEN d.amount END), 0) FROM deals d WHERE {WON} GROUP BY 1", lambda s: q(money(s), 4)),
     "collections": (
-        "SELECT COALESCE(d.owner_id, c.owner_id), SUM(p.amount) FROM payments p LEFT JOIN deals d ON d.id = p.deal_id LEFT JOIN customers c ON c.id = p.customer_id"
-        " WHERE p.is_deleted = 0 AND p.received_at >= :start AND p.received_at < :end AND p.currency = 'CNY' GROUP BY 1",
+        (
+            "SELECT COALESCE(d.owner_id, c.owner_id), SUM(p.amount) FROM payments p LEFT JOIN deals d ON d.id = p.deal_id LEFT JOIN customers c ON c.id = p.customer_id"
+            " WHERE p.is_deleted = 0 AND p.received_at >= :start AND p.received_at < :end AND p.currency = 'CNY' GROUP BY 1"
+        ),
         lambda s: q(money(s), 4),
     ),
     "activities": (f"SELECT a.owner_id, COUNT(*) FROM activities a WHERE {ACT} GROUP BY 1", int),
@@ -100,9 +106,11 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
         ratio,
     ),
     "sla_attainment": (
-        "SELECT l.owner_id, SUM(CASE WHEN l.first_contact_at IS NOT NULL AND CAST(strftime('%s', l.first_contact_at) AS INTEGER)"
-        " - CAST(strftime('%s', l.assigned_at) AS INTEGER) <= 86400 THEN 1 ELSE 0 END), COUNT(*)"
-        f" FROM leads l WHERE {LEAD.format(at='assigned_at')} GROUP BY 1",
+        (
+            "SELECT l.owner_id, SUM(CASE WHEN l.first_contact_at IS NOT NULL AND CAST(strftime('%s', l.first_contact_at) AS INTEGER)"
+            " - CAST(strftime('%s', l.assigned_at) AS INTEGER) <= 86400 THEN 1 ELSE 0 END), COUNT(*)"
+            f" FROM leads l WHERE {LEAD.format(at='assigned_at')} GROUP BY 1"
+        ),
         ratio,
     ),
 }
@@ -141,7 +149,7 @@ def run_library(store: Any) -> tuple[float, dict[tuple[str, str], dict[str, Any]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("database", type=Path, help="SQLite file made by benchmarks/bulk_data.py")
+    parser.add_argument("database", type=Path, help="SQLite file made by benchmarks/scale_data.py")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
     store = open_store(f"sqlite:///{args.database}")
@@ -162,8 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"hand-written SQL: {best_hand:.2f} s   library: {best_lib:.2f} s   ratio: {best_lib / best_hand:.2f}×  (limit 2×)")
     print(f"identical results: {'yes' if not mismatches else 'NO: ' + ', '.join(f'{n} {m}' for n, m in mismatches[:5])}")
     per_metric = []
-    for name in HAND:
-        sql, _ = HAND[name]
+    for name, (sql, _) in HAND.items():
         t0 = time.perf_counter()
         for month in MONTHS:
             params = _bounds(month)
