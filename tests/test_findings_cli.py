@@ -30,7 +30,29 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def kpi(demo_folder: Path) -> Iterator:
+def demo_database() -> Iterator[list[str]]:
+    """``--db`` for the demo: on PostgreSQL a schema of its own (the suite's backend), else ./kpi.sqlite."""
+    base = os.environ.get("KPI_TEST_DATABASE_URL")
+    if not base:
+        yield []
+        return
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import _in_schema, _psycopg
+
+    name = f"findings_demo_{os.getpid()}"
+    admin = create_engine(_psycopg(base))
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    yield ["--db", _in_schema(base, name)]
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def kpi(demo_folder: Path, demo_database: list[str]) -> Iterator:
     def run(*args: str) -> Result:
         here = os.getcwd()
         saved = os.environ.pop("KPI_DATABASE_URL", None)
@@ -41,7 +63,7 @@ def kpi(demo_folder: Path) -> Iterator:
 
             out, err = StringIO(), StringIO()
             with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as exit_:
-                main(list(args))
+                main([*demo_database, *args])
             return Result(exit_.value.code or 0, out.getvalue(), err.getvalue())
         finally:
             os.chdir(here)
@@ -50,6 +72,7 @@ def kpi(demo_folder: Path) -> Iterator:
 
     demo = run("demo", "--month", "2026-10")
     assert demo.code == 0, demo.err
+    assert not demo_database or "Database: postgresql" in demo.out
     run.demo = demo  # type: ignore[attr-defined]
     yield run
 
