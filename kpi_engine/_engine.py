@@ -12,7 +12,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Executable,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import TableClause, TextClause
 
 from . import _schema as s
 from ._errors import EvaluationError
@@ -32,6 +43,7 @@ ProgressCallback = Callable[[str, int, int], None]
 _WATERMARK_TABLES = (
     s.people, s.org_assignments, s.team_hierarchy, s.customers, s.deals, s.deal_splits, s.activities, s.leads, s.payments,
     s.refunds, s.renewals, s.churn_events, s.survey_responses, s.marketing_spend, s.targets, s.manual_scores,
+    s.web_visits, s.content_stats, s.support_tickets, s.trainings, s.teams, s.deal_stage_history,
 )
 
 
@@ -70,11 +82,18 @@ def _as_decimal(value: Any, metric: str) -> Decimal:
     )
 
 
-def data_watermark(conn: Connection) -> str:
-    """Newest change and row counts of the facts an evaluation reads, as one comparable string."""
+def data_watermark(conn: Connection, tables: Iterable[str] | None = None) -> str:
+    """Newest change and row counts of the facts an evaluation reads, as one comparable string.
+
+    ``tables`` names the tables the evaluation read (all fact tables when not given): counting the
+    rows of a large table no metric of the plan reads would cost seconds and could change nothing.
+    """
+    read = None if tables is None else set(tables)
     parts: list[str] = []
     newest = ""
     for table in _WATERMARK_TABLES:
+        if read is not None and table.name not in read:
+            continue
         cols = [func.count()]
         if "modified_at" in table.c:
             cols.append(func.max(table.c.modified_at))
@@ -93,11 +112,23 @@ def _lock(conn: Connection, plan_id: str, period: Period) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+def _tables_of(statement: Executable) -> set[str]:
+    """The tables a statement reads (every fact table when it holds SQL text that cannot be looked into)."""
+    found: set[str] = set()
+    for element in visitors.iterate(statement):
+        if isinstance(element, TextClause):
+            return {t.name for t in _WATERMARK_TABLES}
+        if isinstance(element, TableClause):
+            found.add(element.name)
+    return found
+
+
 class StoreFacts:
     """The facts of one database for one plan: metric SQL per period, targets, scores, saved history."""
 
     def __init__(self, conn: Connection, loaded: LoadedPlan, registry: Registry) -> None:
         self.conn = conn
+        self.tables_read: set[str] = {s.people.name, s.org_assignments.name, s.team_hierarchy.name}  # the organisation
         self.loaded = loaded
         self.registry = registry
         self._org: Organisation | None = None
@@ -114,13 +145,17 @@ class StoreFacts:
             self._org = load_organisation(self.conn)
         return self._org
 
+    def _read(self, statement: Executable) -> CursorResult[Any]:
+        self.tables_read |= _tables_of(statement)
+        return self.conn.execute(statement)
+
     def values(self, metric: str, period: Period) -> Mapping[str, Decimal]:
-        rows = self.conn.execute(self.registry.metric(metric).query(self._metric_context(period))).all()
+        rows = self._read(self.registry.metric(metric).query(self._metric_context(period))).all()
         return {pid: _as_decimal(v, metric) for pid, v in rows if pid is not None and v is not None}
 
     def targets(self, metric: str, period: Period) -> Mapping[str, TargetLevels]:
         t = s.targets
-        rows = self.conn.execute(
+        rows = self._read(
             select(t.c.subject_id, t.c.baseline, t.c.target, t.c.challenge).where(
                 t.c.subject_type == "person", t.c.period == period.label, t.c.metric == metric
             )
@@ -133,7 +168,7 @@ class StoreFacts:
             found: dict[str, list[dict[str, Any]]] = {}
             builder = self.registry.metric(metric).evidence
             if builder is not None:
-                result = self.conn.execute(builder(self._metric_context(period)))
+                result = self._read(builder(self._metric_context(period)))
                 extra = list(result.keys())[3:]
                 for row in result:
                     values = tuple(row)
@@ -148,7 +183,7 @@ class StoreFacts:
 
     def manual_scores(self, kpi: str, label: str) -> Mapping[str, Decimal]:
         m = s.manual_scores
-        rows = self.conn.execute(select(m.c.person_id, m.c.score).where(m.c.metric == kpi, m.c.period == label))
+        rows = self._read(select(m.c.person_id, m.c.score).where(m.c.metric == kpi, m.c.period == label))
         return {person: score for person, score in rows}
 
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
@@ -246,7 +281,7 @@ def evaluate(
         facts = StoreFacts(conn, loaded, registry)
         step("people in scope", 1, total_steps)
         _, outcomes = run_rules(loaded, the_period, facts, registry, on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps))
-        watermark = data_watermark(conn)
+        watermark = data_watermark(conn, facts.tables_read)
         # Same plan, period, data and results -> same id; any difference in the results -> a new id.
         results_digest = hashlib.sha256(json.dumps([o.as_dict() for o in outcomes], sort_keys=True, default=str).encode()).hexdigest()
         run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{results_digest}".encode()).hexdigest()[:16]

@@ -128,3 +128,16 @@ def test_a_changed_target_with_the_same_row_count_gives_a_new_run(store):
     second = evaluate(store, load_plan(EXAMPLE), "2026-10")
     assert second.id != first.id
     assert [r.id for r in list_runs(store)] == [second.id]
+
+
+def test_the_data_watermark_covers_the_tables_the_plan_read_and_no_others(store):
+    """A new activity changes nothing the commission plan reads, so its run keeps its id; a new deal does not."""
+    _company(store)
+    first = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    with store.begin() as conn:
+        conn.execute(schema.activities.insert().values(source="manual", remote_id="A1", kind="visit", owner_id="E1",
+                                                       occurred_at=datetime(2026, 10, 5, 2, 0, tzinfo=UTC)))
+    second = evaluate(store, load_plan(EXAMPLE), "2026-10")
+    assert (second.id, second.data_watermark) == (first.id, first.data_watermark)
+    add_won_deals(store, "E2", ["1000"], currency="CNY")
+    assert evaluate(store, load_plan(EXAMPLE), "2026-10").data_watermark != first.data_watermark
