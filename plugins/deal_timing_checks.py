@@ -165,6 +165,7 @@ class DiscountSpike(CheckConfig):
     min_discount: Amount = Decimal("0.2")  # a spiking deal's discount is at least this
     margin: Amount = Decimal("0.1")  # and at least this far above both norms
     min_deals: int = Field(default=3, ge=1)  # spiking deals in the window, at least
+    min_share: Amount = Decimal("0.6")  # and at least this share of the person's deals in the window
     discount_metric: str = "average_discount"
     deals_metric: str = DEALS
 
@@ -187,17 +188,17 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
         norms = [n for n in (own, team) if n is not None]
         reference = max(norms) if norms else ZERO
         spiking = [d for d in candidates if d.discount is not None and d.discount >= reference + cfg.margin]
-        if len(spiking) < cfg.min_deals:
+        if len(spiking) < cfg.min_deals or Decimal(len(spiking)) / len(deals) < cfg.min_share:
             continue
         mean = sum((d.discount or ZERO for d in spiking), ZERO) / len(spiking)
         results.append(
             Finding(
                 "discount_spike", person, ctx.period.label, "high" if mean >= reference + 2 * cfg.margin else cfg.severity,
-                f"{len(spiking)} deals closed in the period's last {cfg.last_days} days with discounts of {pct(mean)} on average, against "
+                f"{len(spiking)} of {len(deals)} deals closed in the period's last {cfg.last_days} days with discounts of {pct(mean)} on average, against "
                 f"{'no history' if own is None else pct(own)} usually for the person and {'no history' if team is None else pct(team)} for the team: "
                 "discounts may have bought the period's target.",
                 {"deals": _ids(spiking)},
-                {"window": window.label, "deals": str(len(spiking)), "mean_discount": pct(mean),
+                {"window": window.label, "deals": str(len(spiking)), "window_deals": str(len(deals)), "mean_discount": pct(mean),
                  "discounts": ", ".join(pct(d.discount or ZERO) for d in spiking),
                  "person_norm": "no history" if own is None else pct(own), "team_norm": "no history" if team is None else pct(team)},
             ).as_result(cfg)

@@ -207,3 +207,20 @@ def test_timing_checks_read_only_the_rows_of_their_window_and_aggregated_totals(
     assert finding.figures["share"] == "93.8%" and finding.figures["norm_from"] == "an even spread"
     assert discount_spike(ctx, DiscountSpike()) == []
     assert set(asked) == {"closed_deal_details 2026-03-29..2026-03-31", "closed_deal_details 2026-03-25..2026-03-31"}
+
+
+def test_discount_spike_needs_the_discounted_deals_to_be_most_of_the_persons_last_days() -> None:
+    """A busy rep's three discounted deals among ten in the last week are no spike; three of four are."""
+    discounted = [_deal(i, 20_000, "2026-03-30", discount=Decimal("0.3")) for i in (1, 2, 3)]
+    ordinary = [_deal(i, 20_000, "2026-03-27", discount=Decimal("0.05")) for i in range(4, 11)]
+    earlier = {f"2026-{m:02d}": {"average_discount": {"E1": Decimal("0.05")}} for m in (1, 2)} | {"2025-12": {"average_discount": {"E1": Decimal("0.05")}}}
+
+    def spikes(deals: list[dict[str, Any]]) -> list[Finding]:
+        ctx = context(period="2026-03", people=["E1"], earlier=earlier)
+        ctx = _with_periods(ctx, {"2026-03-25..2026-03-31": {"closed_deal_details": {"E1": deals}}}, [])
+        return _findings(discount_spike(ctx, DiscountSpike()))
+
+    assert spikes(discounted + ordinary) == []
+    (finding,) = spikes(discounted + ordinary[:1])
+    assert finding.evidence == {"deals": (1, 2, 3)} and finding.figures["window_deals"] == "4"
+    assert finding.explanation.startswith("3 of 4 deals closed in the period's last 7 days")
