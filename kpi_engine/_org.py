@@ -18,6 +18,8 @@ from ._types import PersonInfo
 
 __all__ = ["Assignment", "Organisation", "TeamLink", "load_organisation"]
 
+_ONE_DAY = timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -60,11 +62,15 @@ class Organisation:
         for link in links:
             self.links.setdefault(link.team_id, []).append(link)
         self.parents = parents or {}  # teams.parent_team_id, when team_hierarchy says nothing
+        self._roster_cache: dict[date, tuple[dict[str, list[str]], dict[str, list[str]]]] = {}
 
     # --- one person ------------------------------------------------------------------
 
     def assignment(self, person: str, day: date) -> Assignment | None:
-        return next((a for a in self.assignments.get(person, ()) if a.holds_on(day)), None)
+        for found in self.assignments.get(person, ()):
+            if found.holds_on(day):
+                return found
+        return None
 
     def team_of(self, person: str, day: date) -> str | None:
         found = self.assignment(person, day)
@@ -104,14 +110,24 @@ class Organisation:
         return chain
 
     def members(self, team: str, day: date, *, with_subteams: bool = True) -> list[str]:
-        found = []
-        for person in sorted(self.people):
-            own = self.team_of(person, day)
-            if own is None or not self.employed_on(person, day):
-                continue
-            if own == team or (with_subteams and team in self.teams_above(own, day)):
-                found.append(person)
-        return found
+        """People employed in ``team`` on ``day`` (and in its sub-teams), sorted; the roster of a day is built once."""
+        own, within = self._rosters(day)
+        return list((within if with_subteams else own).get(team, ()))
+
+    def _rosters(self, day: date) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """For one day: each team's own people, and its people with those of every team below it."""
+        if day not in self._roster_cache:
+            own: dict[str, list[str]] = {}
+            within: dict[str, list[str]] = {}
+            for person in sorted(self.people):
+                team = self.team_of(person, day)
+                if team is None or not self.employed_on(person, day):
+                    continue
+                own.setdefault(team, []).append(person)
+                for above in self.teams_above(team, day):
+                    within.setdefault(above, []).append(person)
+            self._roster_cache[day] = (own, within)
+        return self._roster_cache[day]
 
     def employed_on(self, person: str, day: date) -> bool:
         info = self.people.get(person)
@@ -124,26 +140,35 @@ class Organisation:
     def day_in(self, person: str, period: Period) -> date | None:
         """The day a person is seen as of in a period: its last day, or their last day employed in it."""
         info = self.people.get(person)
-        last = period.end - timedelta(days=1)
+        last = period.end - _ONE_DAY
         if info is not None and info.leave_date is not None:
             last = min(last, info.leave_date - timedelta(days=1))
         first = period.start if info is None or info.hire_date is None else max(period.start, info.hire_date)
         return last if first <= last else None
 
-    def as_of(self, person: str, period: Period) -> PersonInfo | None:
-        """The person as of the period (``None`` when not employed on any day of it)."""
+    def as_of(self, person: str, period: Period, day: date | None = None) -> PersonInfo | None:
+        """The person as of the period (``None`` when not employed on any day of it); ``day``: their ``day_in`` it."""
         info = self.people.get(person)
-        day = self.day_in(person, period)
+        day = day or self.day_in(person, period)
         if info is None or day is None:
             return None
         found = self.assignment(person, day)
-        if found is None:
+        if found is None or (found.role, found.team_id, found.manager_id) == (info.role, info.team_id, info.manager_id):
             return info
         return replace(info, role=found.role, team_id=found.team_id, manager_id=found.manager_id)
 
     def in_period(self, period: Period) -> dict[str, PersonInfo]:
         """Everyone employed on at least one day of the period, as of the period."""
-        return {pid: info for pid in sorted(self.people) if (info := self.as_of(pid, period)) is not None}
+        return {person: info for person, (info, _day) in self.in_period_with_days(period).items()}
+
+    def in_period_with_days(self, period: Period) -> dict[str, tuple[PersonInfo, date]]:
+        """``in_period`` with the day each person is seen as of (``day_in``), sorted by person."""
+        found: dict[str, tuple[PersonInfo, date]] = {}
+        for person in sorted(self.people):
+            day = self.day_in(person, period)
+            if day is not None and (info := self.as_of(person, period, day)) is not None:
+                found[person] = (info, day)
+        return found
 
 
 def load_organisation(conn: Connection) -> Organisation:
