@@ -183,8 +183,8 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
         if len(candidates) < cfg.min_deals:
             continue
         own = _mean([v[person] for v in earlier if person in v])
-        mates = set(teammates(ctx, person))
-        team = _mean([value for v in earlier for p, value in v.items() if p in mates])
+        mates = teammates(ctx, person)
+        team = _mean([v[m] for v in earlier for m in mates if m in v])
         norms = [n for n in (own, team) if n is not None]
         reference = max(norms) if norms else ZERO
         spiking = [d for d in candidates if d.discount is not None and d.discount >= reference + cfg.margin]
