@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Executable,
+    Integer,
     delete,
     func,
     insert,
@@ -31,7 +32,7 @@ from ._org import Organisation, load_organisation
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan
 from ._plan_files import load_plan_for
-from ._rule_run import Outcome, earlier_period, run_rules
+from ._rule_run import Outcome, collector_paused, earlier_period, run_rules
 from ._store import Store
 from ._types import MetricContext, RuleResult, TargetLevels
 from ._version import __version__
@@ -83,26 +84,30 @@ def _as_decimal(value: Any, metric: str) -> Decimal:
 
 
 def data_watermark(conn: Connection, tables: Iterable[str] | None = None) -> str:
-    """Newest change and row counts of the facts an evaluation reads, as one comparable string.
+    """The state of the facts an evaluation read, as one comparable string, cheap at any size.
 
-    ``tables`` names the tables the evaluation read (all fact tables when not given): counting the
-    rows of a large table no metric of the plan reads would cost seconds and could change nothing.
+    For each table read (every fact table when ``tables`` is not given): its newest row id (a
+    primary-key lookup) or, for a table without an integer key, its row count; with them the newest
+    file import and CRM sync, which record every change made through the product (a re-import that
+    updates rows in place adds no row, but it is an import). Counting or scanning a large table
+    would cost seconds per plan and tell no more. The text starts with the time of the newest import
+    or sync (``direct`` when the data was written by other means).
     """
     read = None if tables is None else set(tables)
     parts: list[str] = []
-    newest = ""
     for table in _WATERMARK_TABLES:
         if read is not None and table.name not in read:
             continue
-        cols = [func.count()]
-        if "modified_at" in table.c:
-            cols.append(func.max(table.c.modified_at))
-        row = conn.execute(select(*cols).select_from(table)).one()
-        stamp = row[1].isoformat() if len(row) > 1 and row[1] is not None else ""
-        newest = max(newest, stamp)
-        parts.append(f"{table.name}={row[0]}@{stamp}")
+        key = table.c.get("id")
+        measure = func.max(key) if key is not None and isinstance(key.type, Integer) else func.count()
+        parts.append(f"{table.name}={conn.execute(select(measure).select_from(table)).scalar()}")
+    newest = ""
+    for log, stamp in ((s.imports, s.imports.c.imported_at), (s.sync_runs, s.sync_runs.c.finished_at)):
+        last_id, last_at = conn.execute(select(func.max(log.c.id), func.max(stamp))).one()
+        parts.append(f"{log.name}={last_id}")
+        newest = max(newest, last_at.isoformat() if last_at is not None else "")
     digest = hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]
-    return f"{newest or 'empty'}#{digest}"
+    return f"{newest or 'direct'}#{digest}"
 
 
 def _lock(conn: Connection, plan_id: str, period: Period) -> None:
@@ -280,10 +285,12 @@ def evaluate(
             )
         facts = StoreFacts(conn, loaded, registry)
         step("people in scope", 1, total_steps)
-        _, outcomes = run_rules(loaded, the_period, facts, registry, on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps))
+        with collector_paused():  # traces are written as they are read, here: in the same pause as the rules
+            _, outcomes = run_rules(loaded, the_period, facts, registry, on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps))
+            lines = [o.as_dict() for o in outcomes]
         watermark = data_watermark(conn, facts.tables_read)
         # Same plan, period, data and results -> same id; any difference in the results -> a new id.
-        results_digest = hashlib.sha256(json.dumps([o.as_dict() for o in outcomes], sort_keys=True, default=str).encode()).hexdigest()
+        results_digest = hashlib.sha256(json.dumps(lines, sort_keys=True, default=str).encode()).hexdigest()
         run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{results_digest}".encode()).hexdigest()[:16]
         run = EvaluationRun(
             id=run_id,
@@ -335,7 +342,7 @@ def _save(conn: Connection, run: EvaluationRun, period: Period) -> None:
                     "kind": o.kind,
                     "amount": o.amount,
                     "currency": o.currency,
-                    "trace": json.loads(json.dumps(o.trace, default=str)),
+                    "trace": json.loads(json.dumps(dict(o.trace), default=str)),
                 }
                 for o in run.outcomes
             ],

@@ -141,3 +141,22 @@ def test_the_data_watermark_covers_the_tables_the_plan_read_and_no_others(store)
     assert (second.id, second.data_watermark) == (first.id, first.data_watermark)
     add_won_deals(store, "E2", ["1000"], currency="CNY")
     assert evaluate(store, load_plan(EXAMPLE), "2026-10").data_watermark != first.data_watermark
+
+
+def test_the_garbage_collector_is_paused_only_while_rules_run(store):
+    import gc
+
+    from kpi_engine._rule_run import collector_paused
+
+    _company(store)
+    seen = []
+    with collector_paused():
+        seen.append(gc.isenabled())
+        with collector_paused():  # nested runs share the pause
+            seen.append(gc.isenabled())
+        seen.append(gc.isenabled())
+    evaluate(store, load_plan(EXAMPLE), "2026-10")
+    assert seen == [False, False, False] and gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("a rule failed")
+    assert gc.isenabled()
