@@ -49,6 +49,7 @@ from ._secrets import (
 from ._store import Store, default_database_url, open_store
 from ._sync import StreamSummary, SyncSummary, parse_cursor, sync
 from ._sync_mapping import SourceMapping, StreamMapping, load_source_mapping
+from ._trace import LazyTrace
 from ._types import Amount, Metric, MetricContext, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
 from ._version import __version__
 from .hookspecs import hookimpl
@@ -86,6 +87,7 @@ __all__ = [
     "ImportRejected",
     "ImportSummary",
     "KPIError",
+    "LazyTrace",
     "LeadRecord",
     "LoadCounts",
     "LoadedPlan",

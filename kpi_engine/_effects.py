@@ -277,8 +277,11 @@ class Effects:
         exclusions = self.exclusions.get(rule_id, {})
         out: list[RuleResult] = []
         for result in results:
-            trace = dict(result.trace)
             exclusion = exclusions.get(result.person_id)
+            if (exclusion is None or result.kind != "payout") and result.person_id not in held:
+                out.append(result)  # nothing acts on this line: its trace stays as the rule wrote it (unread if lazy)
+                continue
+            trace = dict(result.trace)
             if exclusion is not None and result.kind == "payout":
                 trace["excluded"] = [
                     {

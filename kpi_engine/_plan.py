@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,7 +24,7 @@ from pydantic import (
 
 from ._errors import FormulaError, KPIError, PlanError
 from ._formula import compile_formula
-from ._money import quantize
+from ._money import ROUNDING_MODES
 from ._periods import Period, zone
 from ._plan_cases import PlanTestCase
 from ._plan_names import (
@@ -49,7 +51,20 @@ class Rounding(_Strict):
     at: Literal["line", "person_period"] = "person_period"
 
     def apply(self, value: Decimal) -> Decimal:
-        return quantize(value, self.places, self.mode)
+        return value.quantize(Decimal(1).scaleb(-self.places), rounding=ROUNDING_MODES[self.mode])
+
+    def rounder(self) -> Callable[[Decimal], Decimal]:
+        """``apply`` with its step and mode looked up once (it runs for every amount of a run)."""
+        step, mode = Decimal(1).scaleb(-self.places), ROUNDING_MODES[self.mode]
+
+        def rounded(value: Decimal) -> Decimal:
+            return value.quantize(step, rounding=mode)
+
+        return rounded
+
+
+def _exact(value: Decimal) -> Decimal:
+    return value
 
 
 class Scope(_Strict):
@@ -156,11 +171,15 @@ class LoadedPlan:
         by_id = {r.id: r for r in self.plan.rules}
         return [by_id[r] for r in (self.order or by_id)]
 
-    def round_line(self, value: Decimal) -> Decimal:
-        return self.plan.rounding.apply(value) if self.plan.rounding.at == "line" else value
+    @functools.cached_property
+    def round_line(self) -> Callable[[Decimal], Decimal]:
+        """Rounds a line's amount when the plan rounds per line; leaves it exact otherwise."""
+        return self.plan.rounding.rounder() if self.plan.rounding.at == "line" else _exact
 
-    def round_total(self, value: Decimal) -> Decimal:
-        return self.plan.rounding.apply(value)
+    @functools.cached_property
+    def round_total(self) -> Callable[[Decimal], Decimal]:
+        """Rounds an amount as the plan says (every amount of a run, whichever plugin computed it)."""
+        return self.plan.rounding.rounder()
 
     def in_force(self, period: Period) -> bool:
         eff = self.plan.effective

@@ -28,6 +28,7 @@ from kpi_engine import (
     ConditionText,
     EvaluationError,
     FormulaText,
+    LazyTrace,
     RuleContext,
     RuleResult,
     RuleType,
@@ -452,10 +453,112 @@ def _adjust(
 
 
 def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
-    """Pay every person in scope by the tiers (a zero line for a person with nothing to pay)."""
+    """Pay every person in scope by the tiers (a zero line for a person with nothing to pay).
+
+    The usual rule (one metric per period, fixed rates, no gate or multiplier) decides each amount
+    with the arithmetic alone and leaves the trace to be written when it is read (``LazyTrace``):
+    the trace is the one ``_pay`` writes, and it must arrive at the same amount.
+    """
     name = simple_name(config.measure)
     records = dict(ctx.records(name)) if name else {}
-    return [_pay(ctx, config, person, records) for person in ctx.people]
+    rates = _fixed_rates(config)
+    if rates is None or name is None or name not in ctx.values:
+        return [_pay(ctx, config, person, records) for person in ctx.people]
+    decide = _Decider(ctx, config, rates)
+    values = ctx.values[name]
+    levels_of = ctx.targets.get(config.quota_metric or "", {}) if config.uses_levels else {}
+    results = []
+    for person in ctx.people:
+        amount = decide(values.get(person, ZERO), levels_of.get(person))
+        if amount is _UNUSUAL:
+            results.append(_pay(ctx, config, person, records))
+        else:
+            results.append(RuleResult(person, amount, LazyTrace(_explain, ctx, config, person, records, amount)))
+    return results
+
+
+_UNUSUAL: Any = object()  # a person the arithmetic leaves to ``_pay`` (no target, a missing level, tiers out of order)
+
+
+def _fixed_rates(config: TieredCommission) -> list[Decimal] | None:
+    """Each tier's rate when none depends on the person and the rule pays a period's total without gate or multiplier."""
+    if config.per != "period" or config.gate is not None or config.multiplier is not None:
+        return None
+    rates = []
+    for tier in config.tiers:
+        if tier.rate.references:
+            return None
+        rate = tier.rate.evaluate({})
+        if isinstance(rate, bool):
+            return None
+        rates.append(rate)
+    return rates
+
+
+class _Decider:
+    """The amount ``_pay`` arrives at for one person, by the arithmetic alone (no trace)."""
+
+    def __init__(self, ctx: RuleContext, config: TieredCommission, rates: list[Decimal]) -> None:
+        self.config = config
+        self.round_line = ctx.round_line
+        self.round_total = ctx.round_total
+        self.attainment = config.basis == "attainment"
+        self.uses_levels = config.uses_levels
+        self.marginal = config.method == "marginal"
+        self.tiers = [(t.from_, t.to, rate, t.excess_only) for t, rate in zip(config.tiers, rates, strict=True)]
+
+    def _end(self, bound: Decimal | str | None, levels: TargetLevels | None, target: Decimal) -> Any:
+        if isinstance(bound, str):
+            value = level_value(levels, bound)
+            return _UNUSUAL if value is None else value
+        if bound is not None and self.attainment:
+            return bound * target
+        return bound
+
+    def __call__(self, measured: Decimal, levels: TargetLevels | None) -> Any:
+        target = ZERO
+        if self.uses_levels:
+            if levels is None or (self.attainment and not levels.target):
+                return _UNUSUAL
+            target = Decimal(levels.target)
+        round_line = self.round_line
+        amount = ZERO
+        bands: list[Band] = []
+        previous = ZERO
+        for first, last, rate, excess_only in self.tiers:
+            lower = self._end(first, levels, target) or ZERO
+            upper = self._end(last, levels, target)
+            if lower is _UNUSUAL or upper is _UNUSUAL or lower < previous:
+                return _UNUSUAL
+            previous = lower
+            if self.marginal:  # tier_split's marginal lines, summed as _pay sums them
+                top = measured if upper is None or measured < upper else upper
+                basis = top - (lower if lower > ZERO else ZERO)
+                if basis > ZERO:
+                    amount += round_line(basis * rate)
+            else:
+                bands.append(Band(lower, upper, rate, "", excess_only))
+        if not self.marginal:
+            amount = sum((round_line(line["amount"]) for line in tier_split(bands, measured, method="retroactive", boundary=self.config.boundary)), ZERO)
+        config = self.config
+        if config.cap is not None and amount > config.cap:
+            amount += round_line(config.cap - amount)
+        if config.floor is not None and amount < config.floor:
+            amount += round_line(config.floor - amount)
+        if config.minimum_payout is not None and ZERO < amount < config.minimum_payout:
+            amount += round_line(-amount)
+        return self.round_total(amount)
+
+
+def _explain(ctx: RuleContext, config: TieredCommission, person: str, records: dict[str, Any], amount: Decimal | None) -> dict[str, Any]:
+    """The full trace of a decided amount, written by ``_pay`` (which must pay the same)."""
+    result = _pay(ctx, config, person, records)
+    if result.amount != amount:
+        raise EvaluationError(
+            f"rule {ctx.rule_id or 'tiered_commission'} decided {amount} for {person} but explains {result.amount}.",
+            hint="this is a defect of the tiered_commission rule type; please report it with the plan",
+        )
+    return dict(result.trace)
 
 
 def _metrics(config: TieredCommission) -> set[str]:

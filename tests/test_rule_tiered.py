@@ -273,3 +273,48 @@ def test_retroactive_pays_the_reached_bands_rate_on_the_whole_amount(bands, valu
     inside = [b for b in bands if (b.upper is None or (value <= b.upper if boundary == "lower" else value < b.upper))]
     assert line["rate"] == inside[0].rate
     assert line["amount"] == inside[0].rate * value
+
+
+# --- amounts decided at once, traces written when read ---------------------------------------
+
+LEVELLED = [{"from": 0, "to": "target", "rate": "4%"}, {"from": "target", "to": "challenge", "rate": "7%"}, {"from": "challenge", "rate": "9%"}]
+ATTAINMENT = [{"from": "0%", "to": "100%", "rate": "5%"}, {"from": "100%", "to": "150%", "rate": "8%"}, {"from": "150%", "rate": "10%"}]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    measured=st.decimals(min_value=-1000, max_value=40000, places=4, allow_nan=False),
+    target=st.decimals(min_value=0, max_value=20000, places=2, allow_nan=False),
+    tiers=st.sampled_from([LADDER, LEVELLED, ATTAINMENT]),
+    method=st.sampled_from(["marginal", "retroactive"]),
+    boundary=st.sampled_from(["lower", "upper"]),
+    limits=st.sampled_from([{}, {"cap": "150"}, {"floor": "20"}, {"minimum_payout": "35"}, {"cap": "400", "floor": "5"}]),
+    rounding_at=st.sampled_from(["line", "person_period"]),
+)
+def test_an_amount_decided_without_its_trace_is_the_amount_the_trace_explains(measured, target, tiers, method, boundary, limits, rounding_at):
+    from kpi_engine_plugins.tiered_commission import _pay
+
+    basis = {"basis": "attainment"} if tiers is ATTAINMENT else {}
+    config = TieredCommission.model_validate({"method": method, "boundary": boundary, "tiers": tiers} | basis | limits)
+    levels = {"target": target, "challenge": target * Decimal("1.5")}
+    ctx = context(values={"bookings": {"E1": measured}}, targets={"bookings": {"E1": levels}}, rounding_at=rounding_at)
+    [decided] = evaluate(ctx, config)
+    explained = _pay(ctx, config, "E1", {})
+    assert decided.amount == explained.amount
+    assert dict(decided.trace) == dict(explained.trace)
+
+
+def test_the_usual_rule_leaves_its_trace_unwritten_until_it_is_read():
+    from kpi_engine import LazyTrace
+
+    [result] = evaluate(context(values={"bookings": {"E1": 2500}}), rule())
+    assert isinstance(result.trace, LazyTrace) and not result.trace.rendered
+    assert result.amount == d("40.00") and result.trace["total"] == "40.00" and result.trace.rendered
+
+
+def test_a_rule_with_a_gate_or_a_rate_formula_writes_its_trace_at_once():
+    gated = rule(gate="bookings > 100")
+    formula_rate = rule(tiers=[{"from": 0, "rate": "if bookings > 1000 then 2% else 1%"}])
+    for config in (gated, formula_rate):
+        [result] = evaluate(context(values={"bookings": {"E1": 2500}}), config)
+        assert isinstance(result.trace, dict)
