@@ -209,7 +209,7 @@ deals = Table(
     Column("deleted_at", UTCDateTime()),
     UniqueConstraint("source", "remote_id", name="uq_deals_source_remote"),
     Index("ix_deals_owner_closed", "owner_id", "closed_at"),
-    Index("ix_deals_customer", "customer_id"),
+    Index("ix_deals_customer_owner_closed", "customer_id", "owner_id", "closed_at"),
 )
 
 deal_splits = Table(
