@@ -35,11 +35,21 @@ def test_the_hand_written_baseline_pays_the_plans_marginal_ladder_and_cap(rule_b
     assert rule_bench.commission_by_hand(Decimal(2000000), target) == Decimal("60000.00")  # the cap
 
 
-def test_the_engine_and_the_baseline_agree_on_every_person_of_a_one_percent_company(rule_bench):
-    from kpi_engine import get_registry, load_plan, parse_period
+def test_the_benchmark_plan_is_the_example_commission_rule_alone(rule_bench):
+    from kpi_engine import get_registry, load_plan
 
     registry = get_registry()
-    loaded = load_plan(rule_bench.PLAN, registry=registry)
+    loaded = rule_bench.commission_plan(registry)
+    example = load_plan(rule_bench.PLAN, registry=registry)
+    assert [r.id for r in loaded.plan.rules] == ["commission"]  # every evaluation counted is a commission decided
+    assert loaded.configs["commission"] == example.configs["commission"]
+
+
+def test_the_engine_and_the_baseline_agree_on_every_person_of_a_one_percent_company(rule_bench):
+    from kpi_engine import get_registry, parse_period
+
+    registry = get_registry()
+    loaded = rule_bench.commission_plan(registry)
     company = rule_bench.make_company(1_000, 3)
     assert rule_bench.check(company, loaded, parse_period(rule_bench.PERIOD), registry) == 1_000
     outcomes = rule_bench.engine(loaded, parse_period(rule_bench.PERIOD), company.facts(), registry)
@@ -49,10 +59,10 @@ def test_the_engine_and_the_baseline_agree_on_every_person_of_a_one_percent_comp
 
 
 def test_a_payout_that_differs_from_the_baseline_fails_the_check(rule_bench, monkeypatch):
-    from kpi_engine import get_registry, load_plan, parse_period
+    from kpi_engine import get_registry, parse_period
 
     registry = get_registry()
-    loaded = load_plan(rule_bench.PLAN, registry=registry)
+    loaded = rule_bench.commission_plan(registry)
     monkeypatch.setattr(rule_bench, "CAP", Decimal(1000))
     with pytest.raises(AssertionError, match="the engine pays"):
         rule_bench.check(rule_bench.make_company(100, 3), loaded, parse_period(rule_bench.PERIOD), registry)
@@ -60,5 +70,5 @@ def test_a_payout_that_differs_from_the_baseline_fails_the_check(rule_bench, mon
 
 def test_the_figures_are_evaluations_per_second_of_each_way(rule_bench):
     rates = rule_bench.measure(200, 2, 1)
-    assert list(rates) == ["engine", "rule type", "by hand"]
+    assert list(rates) == ["engine", "engine+trace", "rule type", "by hand"]
     assert all(rate > 0 for rate in rates.values())
