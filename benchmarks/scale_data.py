@@ -89,6 +89,18 @@ def day_text(days: np.ndarray) -> list[str]:
     return [_DAY_TEXT[d + _DAYS_BEFORE + 1] for d in days.tolist()]
 
 
+def in_time_order(rng: np.random.Generator, position: np.ndarray, total: int, jitter_days: int = 3) -> np.ndarray:
+    """Seconds of the year for rows ``position`` (0-based) of ``total``, rising with the position.
+
+    A CRM numbers its records as they are entered, so a month's rows sit together in the table, a few
+    days out of order (``jitter_days``); drawing times independently of ids would scatter every month
+    over the whole table, a worst case no real store has.
+    """
+    slot = position * YEAR_SECONDS // max(total, 1)
+    jitter = rng.integers(-jitter_days * 86_400, jitter_days * 86_400 + 1, len(position))
+    return np.clip(slot + jitter, 0, YEAR_SECONDS - 1)
+
+
 # --- tables as columns --------------------------------------------------------------------------
 
 Column = tuple[str, str, Any]  # name, kind (int / nint / text / stamp / bool / day), values
@@ -213,7 +225,7 @@ class ScaleCompany:
             past = ids <= history
             roll = rng.random(k)
             status = np.where(past | (roll < WON), 0, np.where(roll < WON + LOST, 1, 2))  # 0 won, 1 lost, 2 open
-            closed = rng.integers(0, YEAR_SECONDS, k)
+            closed = in_time_order(rng, ids - history - 1, total - history)
             closed = np.where(past, -rng.integers(86_400, 330 * 86_400, k), closed)
             cycle = rng.integers(86_400, 120 * 86_400, k)
             created = np.where(status == 2, rng.integers(-60 * 86_400, YEAR_SECONDS, k), closed - cycle)
@@ -287,12 +299,12 @@ class ScaleCompany:
             kind = rng.choice(len(ACTIVITY_KINDS), k, p=ACTIVITY_WEIGHTS)
             customer = np.where(rng.random(k) < 0.9, rng.integers(1, self.counts["customers"] + 1, k), -1)
             deal = np.where(rng.random(k) < 0.3, rng.integers(1, self.counts["deals"] + 1, k), -1)
-            evidence = np.where(kind == 2, rng.random(k) < 0.92, rng.random(k) < 0.5).astype(np.int64)
+            evidence = (rng.random(k) < np.where(kind == 2, 0.92, np.where(kind == 3, 0.95, 0.5))).astype(np.int64)  # visits and meetings carry a check-in or signed page
             yield Batch("activities", [
                 ("id", "int", ids), ("source", "text", [SOURCE] * k), ("remote_id", "text", [f"A{i:09d}" for i in ids.tolist()]),
                 ("is_deleted", "bool", np.zeros(k, dtype=np.int64)), ("kind", "text", kinds[kind].tolist()),
                 ("owner_id", "text", _people_ids(rng.integers(0, len(workers), k), workers)),
-                ("occurred_at", "stamp", rng.integers(0, YEAR_SECONDS, k)), ("customer_id", "nint", customer), ("deal_id", "nint", deal),
+                ("occurred_at", "stamp", in_time_order(rng, ids - 1, total)), ("customer_id", "nint", customer), ("deal_id", "nint", deal),
                 ("duration_seconds", "nint", np.where(kind == 0, rng.integers(30, 1_800, k), -1)), ("has_evidence", "bool", evidence),
             ])
 
@@ -305,7 +317,7 @@ class ScaleCompany:
         for start in range(0, total, CHUNK):
             k = min(CHUNK, total - start)
             ids = np.arange(start + 1, start + k + 1)
-            created = rng.integers(0, YEAR_SECONDS, k)
+            created = in_time_order(rng, ids - 1, total)
             assigned = created + rng.integers(300, 36_000, k)
             contacted = np.where(rng.random(k) < 0.85, assigned + rng.integers(3_600, 48 * 3_600, k), MISSING)
             mql = np.where((contacted > MISSING) & (rng.random(k) < 0.35), contacted + rng.integers(0, 5 * 86_400, k), MISSING)
