@@ -8,7 +8,7 @@ from ._connector import Checkpoint, Connector, ConnectorContext, Record, Stream,
 from ._connector_auth import BearerToken, HeaderToken, OAuth2Refresh
 from ._connector_errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
 from ._connector_paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
-from ._engine import EvaluationRun, Outcome, evaluate, get_run, list_runs
+from ._engine import EvaluationRun, Outcome, evaluate, evaluate_plans, get_run, list_runs
 from ._errors import (
     ConfigurationError,
     EvaluationError,
@@ -145,6 +145,7 @@ __all__ = [
     "default_token_store",
     "dig",
     "evaluate",
+    "evaluate_plans",
     "exact_terms",
     "fact_metric",
     "get_registry",

@@ -17,28 +17,35 @@ from sqlalchemy import (
     CursorResult,
     Executable,
     Integer,
+    Text,
+    bindparam,
+    cast,
     delete,
     func,
     insert,
     select,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.expression import TableClause, TextClause
 
 from . import _schema as s
 from ._errors import EvaluationError
+from ._money import money_text
 from ._org import Organisation, load_organisation
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan
 from ._plan_files import load_plan_for
 from ._rule_run import Outcome, collector_paused, earlier_period, run_rules
 from ._store import Store
+from ._trace import LazyTrace
 from ._types import MetricContext, RuleResult, TargetLevels
 from ._version import __version__
 from .plugins import Registry, get_registry
 
-__all__ = ["EvaluationRun", "Outcome", "ProgressCallback", "StoreFacts", "evaluate", "get_run", "list_runs"]
+__all__ = ["EvaluationRun", "Outcome", "ProgressCallback", "SharedFacts", "StoreFacts", "evaluate", "evaluate_plans", "get_run", "list_runs"]
 
 ProgressCallback = Callable[[str, int, int], None]
 _WATERMARK_TABLES = (
@@ -128,15 +135,29 @@ def _tables_of(statement: Executable) -> set[str]:
     return found
 
 
+class SharedFacts:
+    """What plans evaluated together in one transaction read once: the organisation, metric values, targets.
+
+    Values are kept per metric, period, time zone and currency (the context their SQL was built for),
+    with the tables they were read from, so that each plan's watermark still names every table it used.
+    Evidence rows are not kept: they are large, and a plan's rules read them once.
+    """
+
+    def __init__(self) -> None:
+        self.org: Organisation | None = None
+        self.values: dict[tuple[str, str, str, str], tuple[Mapping[str, Decimal], set[str]]] = {}
+        self.targets: dict[tuple[str, str], Mapping[str, TargetLevels]] = {}
+
+
 class StoreFacts:
     """The facts of one database for one plan: metric SQL per period, targets, scores, saved history."""
 
-    def __init__(self, conn: Connection, loaded: LoadedPlan, registry: Registry) -> None:
+    def __init__(self, conn: Connection, loaded: LoadedPlan, registry: Registry, shared: SharedFacts | None = None) -> None:
         self.conn = conn
         self.tables_read: set[str] = {s.people.name, s.org_assignments.name, s.team_hierarchy.name}  # the organisation
         self.loaded = loaded
         self.registry = registry
-        self._org: Organisation | None = None
+        self.shared = shared or SharedFacts()
         self._evidence: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         self._run_labels: dict[str, Any] | None = None
 
@@ -146,26 +167,37 @@ class StoreFacts:
         return MetricContext(period=period, start=start, end=end, time_zone=tz, currency=self.loaded.plan.currency)
 
     def organisation(self) -> Organisation:
-        if self._org is None:
-            self._org = load_organisation(self.conn)
-        return self._org
+        if self.shared.org is None:
+            self.shared.org = load_organisation(self.conn)
+        return self.shared.org
 
     def _read(self, statement: Executable) -> CursorResult[Any]:
         self.tables_read |= _tables_of(statement)
         return self.conn.execute(statement)
 
     def values(self, metric: str, period: Period) -> Mapping[str, Decimal]:
-        rows = self._read(self.registry.metric(metric).query(self._metric_context(period))).all()
-        return {pid: _as_decimal(v, metric) for pid, v in rows if pid is not None and v is not None}
+        key = (metric, period.label, self.loaded.plan.time_zone, self.loaded.plan.currency)
+        if key not in self.shared.values:
+            statement = self.registry.metric(metric).query(self._metric_context(period))
+            rows = self.conn.execute(statement).all()
+            found = {pid: _as_decimal(v, metric) for pid, v in rows if pid is not None and v is not None}
+            self.shared.values[key] = (found, _tables_of(statement))
+        found, tables = self.shared.values[key]
+        self.tables_read |= tables
+        return found
 
     def targets(self, metric: str, period: Period) -> Mapping[str, TargetLevels]:
         t = s.targets
-        rows = self._read(
-            select(t.c.subject_id, t.c.baseline, t.c.target, t.c.challenge).where(
-                t.c.subject_type == "person", t.c.period == period.label, t.c.metric == metric
+        self.tables_read.add(t.name)
+        key = (metric, period.label)
+        if key not in self.shared.targets:
+            rows = self.conn.execute(
+                select(t.c.subject_id, t.c.baseline, t.c.target, t.c.challenge).where(
+                    t.c.subject_type == "person", t.c.period == period.label, t.c.metric == metric
+                )
             )
-        )
-        return {person: TargetLevels(target=target, baseline=baseline, challenge=challenge) for person, baseline, target, challenge in rows}
+            self.shared.targets[key] = {person: TargetLevels(target=target, baseline=baseline, challenge=challenge) for person, baseline, target, challenge in rows}
+        return self.shared.targets[key]
 
     def evidence(self, metric: str, period: Period) -> Mapping[str, Sequence[Mapping[str, Any]]]:
         key = (metric, period.label)
@@ -257,60 +289,126 @@ def evaluate(
     ``plan`` is a loaded plan, a plan file, a folder of plan versions or a plan id (searched in ``rules/``);
     for a folder or an id the version in force in the period is used.
     """
+    return evaluate_plans(store, [plan], period, registry=registry, progress=progress)[0]
+
+
+def evaluate_plans(
+    store: Store,
+    plans: Sequence[LoadedPlan | str | Path],
+    period: Period | str,
+    *,
+    registry: Registry | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[EvaluationRun]:
+    """Evaluate several plans for one period in one transaction and save a run for each.
+
+    Each metric, target and the organisation are read once for all the plans (a commission plan, the
+    scorecards and the bonuses all read bookings). All or nothing: when one plan cannot be evaluated,
+    no run of any of them is saved. Each run is what ``evaluate`` of that plan alone would save.
+    """
     registry = registry or get_registry()
     the_period = period if isinstance(period, Period) else parse_period(period)
-    loaded = plan if isinstance(plan, LoadedPlan) else load_plan_for(plan, the_period, registry=registry)
-    if not loaded.in_force(the_period):
-        raise EvaluationError(
-            f"plan {loaded.id!r} version {loaded.plan.version} is not in force in {the_period.label}.",
-            hint="check the plan's effective dates or pick another period",
-        )
-    tz = loaded.plan.time_zone
-    step = progress or (lambda *_: None)
-    total_steps = len(loaded.plan.rules) + 2
-
-    with store.begin() as conn:
-        _lock(conn, loaded.id, the_period)
-        closed = conn.execute(
-            select(s.evaluation_runs.c.id).where(
-                s.evaluation_runs.c.plan_id == loaded.id,
-                s.evaluation_runs.c.period == the_period.label,
-                s.evaluation_runs.c.status == "closed",
-            )
-        ).first()
-        if closed:
+    loaded_plans = [p if isinstance(p, LoadedPlan) else load_plan_for(p, the_period, registry=registry) for p in plans]
+    seen: dict[str, LoadedPlan] = {}
+    for loaded in loaded_plans:
+        if not loaded.in_force(the_period):
             raise EvaluationError(
-                f"{the_period.label} is closed for plan {loaded.id!r} (run {closed[0]}); a closed period never changes.",
-                hint="post corrections as adjustments in the current open period",
+                f"plan {loaded.id!r} version {loaded.plan.version} is not in force in {the_period.label}.",
+                hint="check the plan's effective dates or pick another period",
             )
-        facts = StoreFacts(conn, loaded, registry)
-        step("people in scope", 1, total_steps)
-        with collector_paused():  # traces are written as they are read, here: in the same pause as the rules
-            _, outcomes = run_rules(loaded, the_period, facts, registry, on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps))
-            lines = [o.as_dict() for o in outcomes]
-        watermark = data_watermark(conn, facts.tables_read)
-        # Same plan, period, data and results -> same id; any difference in the results -> a new id.
-        results_digest = hashlib.sha256(json.dumps(lines, sort_keys=True, default=str).encode()).hexdigest()
-        run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{results_digest}".encode()).hexdigest()[:16]
-        run = EvaluationRun(
-            id=run_id,
-            plan_id=loaded.id,
-            plan_version=loaded.plan.version,
-            plan_hash=loaded.plan_hash,
-            period=the_period.label,
-            time_zone=tz,
-            data_watermark=watermark,
-            engine_version=__version__,
-            status="open",
-            created_at=datetime.now(UTC),
-            outcomes=tuple(outcomes),
+        if loaded.id in seen:
+            raise EvaluationError(f"plan {loaded.id!r} is given twice ({seen[loaded.id].path} and {loaded.path}).", hint="give each plan once")
+        seen[loaded.id] = loaded
+    step = progress or (lambda *_: None)
+    total_steps = sum(len(loaded.plan.rules) + 2 for loaded in loaded_plans)
+    shared = SharedFacts()
+    runs: list[EvaluationRun] = []
+    with store.begin() as conn:
+        for plan_id in sorted(seen):  # always in the same order, so that two such calls never wait on each other
+            _lock(conn, plan_id, the_period)
+        done = 0
+        for loaded in loaded_plans:
+            runs.append(_evaluate_in(conn, loaded, the_period, registry, shared, lambda label, n, _t, base=done: step(label, base + n, total_steps)))
+            done += len(loaded.plan.rules) + 2
+    return runs
+
+
+def _evaluate_in(
+    conn: Connection, loaded: LoadedPlan, the_period: Period, registry: Registry, shared: SharedFacts, step: ProgressCallback
+) -> EvaluationRun:
+    """One plan's evaluation inside the caller's transaction (its lock already held); the run as saved."""
+    total_steps = len(loaded.plan.rules) + 2
+    closed = conn.execute(
+        select(s.evaluation_runs.c.id).where(
+            s.evaluation_runs.c.plan_id == loaded.id,
+            s.evaluation_runs.c.period == the_period.label,
+            s.evaluation_runs.c.status == "closed",
         )
-        _save(conn, run, the_period)
-        step("saved", total_steps, total_steps)
-    return get_run(store, run.id)  # what was saved is what the caller sees
+    ).first()
+    if closed:
+        raise EvaluationError(
+            f"{the_period.label} is closed for plan {loaded.id!r} (run {closed[0]}); a closed period never changes.",
+            hint="post corrections as adjustments in the current open period",
+        )
+    facts = StoreFacts(conn, loaded, registry, shared)
+    step("people in scope", 1, total_steps)
+    with collector_paused():  # traces are written as they are read, here: in the same pause as the rules
+        _, outcomes = run_rules(loaded, the_period, facts, registry, on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps))
+        traces = [json.dumps(dict(o.trace), default=str) for o in outcomes]  # each trace is encoded once, as saved
+    watermark = data_watermark(conn, facts.tables_read)
+    # Same plan, period, data and results -> same id; any difference in the results -> a new id.
+    digest = hashlib.sha256()
+    for o, trace in zip(outcomes, traces, strict=True):
+        amount = "" if o.amount is None else money_text(o.amount)
+        digest.update(f"{o.person_id}|{o.rule_id}|{o.kind}|{amount}|{o.currency}|{trace}\n".encode())
+    run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{digest.hexdigest()}".encode()).hexdigest()[:16]
+    run = EvaluationRun(
+        id=run_id,
+        plan_id=loaded.id,
+        plan_version=loaded.plan.version,
+        plan_hash=loaded.plan_hash,
+        period=the_period.label,
+        time_zone=loaded.plan.time_zone,
+        data_watermark=watermark,
+        engine_version=__version__,
+        status="open",
+        created_at=datetime.now(UTC),
+        outcomes=tuple(outcomes),
+    )
+    _save(conn, run, the_period, traces)
+    step("saved", total_steps, total_steps)
+    row = conn.execute(select(s.evaluation_runs).where(s.evaluation_runs.c.id == run.id)).one()
+    # What was saved is what the caller sees: each amount as the column gives it back, each trace decoded from
+    # the text that was stored (when it is read); reading the lines back would cost a query and a decode per line.
+    money = s.outcomes.c.amount.type
+    dialect = conn.dialect
+    saved = tuple(
+        Outcome(o.person_id, o.rule_id, o.kind, money.process_result_value(money.process_bind_param(o.amount, dialect), dialect),  # type: ignore[attr-defined]
+                o.currency, LazyTrace(json.loads, trace))
+        for o, trace in zip(outcomes, traces, strict=True)
+    )
+    return _run_from_row(row, saved)
 
 
-def _save(conn: Connection, run: EvaluationRun, period: Period) -> None:
+class _encoded_json(FunctionElement[Any]):
+    """A bound value that already is JSON text, stored in a JSON column as it is (no second encoding)."""
+
+    type = s.outcomes.c.trace.type
+    inherit_cache = True
+    name = "encoded_json"
+
+
+@compiles(_encoded_json)
+def _encoded_json_default(element: _encoded_json, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(list(element.clauses)[0], **kw)} AS JSON)"
+
+
+@compiles(_encoded_json, "sqlite")
+def _encoded_json_sqlite(element: _encoded_json, compiler: Any, **kw: Any) -> str:
+    return compiler.process(list(element.clauses)[0], **kw)  # JSON is text in SQLite
+
+
+def _save(conn: Connection, run: EvaluationRun, period: Period, traces: Sequence[str]) -> None:
     runs = s.evaluation_runs
     old = select(runs.c.id).where(runs.c.plan_id == run.plan_id, runs.c.period == run.period)
     conn.execute(delete(s.outcomes).where(s.outcomes.c.run_id.in_(old)))
@@ -331,9 +429,11 @@ def _save(conn: Connection, run: EvaluationRun, period: Period) -> None:
             created_at=run.created_at,
         )
     )
-    if run.outcomes:
+    if run.outcomes and conn.dialect.name == "postgresql":
+        _copy_outcomes(conn, run, traces)
+    elif run.outcomes:
         conn.execute(
-            insert(s.outcomes),
+            insert(s.outcomes).values(trace=_encoded_json(bindparam("trace_text", type_=Text()))),
             [
                 {
                     "run_id": run.id,
@@ -342,11 +442,23 @@ def _save(conn: Connection, run: EvaluationRun, period: Period) -> None:
                     "kind": o.kind,
                     "amount": o.amount,
                     "currency": o.currency,
-                    "trace": json.loads(json.dumps(dict(o.trace), default=str)),
+                    "trace_text": trace,
                 }
-                for o in run.outcomes
+                for o, trace in zip(run.outcomes, traces, strict=True)
             ],
         )
+
+
+def _copy_outcomes(conn: Connection, run: EvaluationRun, traces: Sequence[str]) -> None:
+    """PostgreSQL's bulk path for a run's lines (``COPY``), in the evaluation's own transaction."""
+    to_units = s.outcomes.c.amount.type.process_bind_param  # type: ignore[attr-defined]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy("COPY outcomes (run_id, person_id, rule_id, kind, amount, currency, trace) FROM STDIN") as copy:
+            for o, trace in zip(run.outcomes, traces, strict=True):
+                copy.write_row((run.id, o.person_id, o.rule_id, o.kind, to_units(o.amount, conn.dialect), o.currency, trace))
+    finally:
+        cursor.close()
 
 
 def _run_from_row(row: Any, outcomes: tuple[Outcome, ...]) -> EvaluationRun:
@@ -386,7 +498,10 @@ def get_run(store: Store, run_id: str | None = None) -> EvaluationRun:
                 raise EvaluationError(f"there is no evaluation run {run_id!r}.", hint="`kpi outcomes` without --run shows the newest run")
             raise EvaluationError("no evaluation has been run in this database yet.", hint="run `kpi evaluate --plan FILE --period P` first")
         lines = conn.execute(
-            select(o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, o.c.trace).where(o.c.run_id == row.id).order_by(o.c.id)
+            select(o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, cast(o.c.trace, Text))
+            .where(o.c.run_id == row.id)
+            .order_by(o.c.id)
         ).all()
-    outcomes = tuple(Outcome(*line) for line in lines)
+    # Traces are decoded when read: a run of 10,000 people is listed or totalled without them.
+    outcomes = tuple(Outcome(p, r, k, a, c, LazyTrace(json.loads, trace)) for p, r, k, a, c, trace in lines)
     return _run_from_row(row, outcomes)

@@ -10,7 +10,7 @@ from ._plan import LoadedPlan, load_plan
 from ._plan_source import read_plan_source
 from .plugins import Registry
 
-__all__ = ["RULES_FOLDER", "load_plan_for", "plan_files", "plan_id_of"]
+__all__ = ["RULES_FOLDER", "load_plan_for", "plan_files", "plan_id_of", "plans_in_force"]
 
 RULES_FOLDER = Path("rules")
 TESTS_SUFFIX = ".tests.yaml"
@@ -82,6 +82,22 @@ def load_plan_for(path_or_id: str | Path, period: Period, plan_id: str | None = 
         spans = "; ".join(f"{v.plan.version}: {_span(v)}" for v in versions)
         raise PlanError(f"no version of plan {ids[0]!r} is in force in {period.label} ({spans}).", hint="pick another period or add a version for it")
     return in_force[0]
+
+
+def plans_in_force(folder: str | Path, period: Period, *, registry: Registry | None = None) -> tuple[list[LoadedPlan], list[str]]:
+    """Every plan of a folder in force in ``period`` (the version in force of each plan id), and the ids of
+    the plans with no version in force then."""
+    ids = sorted({i for f in plan_files(folder) if (i := plan_id_of(f)) is not None})
+    if not ids:
+        raise PlanError(f"{folder} holds no plan.", hint="give a plan file or the folder holding it")
+    found, idle = [], []
+    for plan_id in ids:
+        versions = [load_plan(f, registry=registry) for f in plan_files(folder) if plan_id_of(f) == plan_id]
+        if not any(v.in_force(period) for v in versions):
+            idle.append(plan_id)
+            continue
+        found.append(load_plan_for(folder, period, plan_id, registry=registry))
+    return found, idle
 
 
 def _span(plan: LoadedPlan) -> str:

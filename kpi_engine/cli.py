@@ -329,28 +329,55 @@ def _pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, str]:
 def evaluate(settings: _Settings, plan_file: str, period: str, fmt: str) -> None:
     """Evaluate a plan for a period and save the run (re-running an open period replaces it).
 
-    For a folder or a plan id, the version of the plan in force in the period is used.
+    For a folder or a plan id, the version of the plan in force in the period is used. A folder of
+    several plans (rules/) evaluates every plan in force, together: each metric is read once for all
+    of them, and if one plan fails no run of any is saved.
     """
-    from ._engine import evaluate as run_evaluation
+    from ._engine import evaluate_plans
     from ._periods import parse_period
-    from ._plan_files import load_plan_for
+    from ._plan_files import load_plan_for, plan_files, plan_id_of, plans_in_force
 
     the_period = parse_period(period)
-    plan = load_plan_for(plan_file, the_period)
-    store = settings.store()
-    with _progress(f"Evaluating {plan.id} for {the_period.label}") as progress:
-        run = run_evaluation(store, plan, the_period, progress=progress)
-    if fmt == "table":
-        _print_run_summary(store, run)
+    folder = Path(plan_file)
+    idle: list[str] = []
+    if folder.is_dir() and len({plan_id_of(f) for f in plan_files(folder)} - {None}) > 1:
+        plans, idle = plans_in_force(folder, the_period)
+        if not plans:
+            raise ConfigurationError(f"no plan in {folder} is in force in {the_period.label}.", hint="pick another period or check the plans' effective dates")
     else:
-        _echo_outcomes(store, run, fmt, None)
+        plans = [load_plan_for(plan_file, the_period)]
+    store = settings.store()
+    label = plans[0].id if len(plans) == 1 else f"{len(plans)} plans"
+    with _progress(f"Evaluating {label} for {the_period.label}") as progress:
+        runs = evaluate_plans(store, plans, the_period, progress=progress)
+    if fmt != "table":
+        _echo_outcomes(store, runs, fmt, None)
+    elif len(runs) == 1:
+        _print_run_summary(store, runs[0])
+    else:
+        click.echo(f"Period {the_period.label}: {len(runs)} plans evaluated together.")
+        for run in runs:
+            click.echo(f"  {_plan_summary(run)}")
+        for plan_id in idle:
+            click.echo(f"  {plan_id}: no version in force in {the_period.label}.")
+        click.echo("A plan's lines: kpi outcomes --run RUN; anyone's reasons: kpi explain --run RUN --person ID")
 
 
 def _echo_outcomes(store: Store, run: Any, fmt: str, person: str | None) -> None:
-    rows = _outcome_rows(store, run, person)
-    for row in rows:
-        row["run"] = run.id
-        row["period"] = run.period
+    """One run's lines (or several runs', each line naming its plan and run) as a table, JSON or CSV."""
+    runs = run if isinstance(run, list) else [run]
+    rows = []
+    for one in runs:
+        for row in _outcome_rows(store, one, person):
+            row["run"] = one.id
+            row["period"] = one.period
+            if len(runs) > 1:
+                row["plan"] = one.plan_id
+            rows.append(row)
+    if len(runs) > 1 and fmt == "csv":
+        click.echo(render(rows, ["plan", "run", "period", "person", "name", "team", "rule", "kind", "measured", "target", "attainment", "amount", "currency", "why"], "csv"))
+        return
+    run = runs[0]
     if fmt == "json":
         click.echo(render(rows, [], "json"))
     elif fmt == "csv":

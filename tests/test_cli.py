@@ -146,6 +146,22 @@ def test_evaluating_a_plan_without_payouts_lists_each_recommendation_with_its_st
     assert "paid" not in alerts.out  # no payout table for a plan that pays nothing
 
 
+def test_evaluating_the_rules_folder_evaluates_every_plan_in_force_together(kpi):
+    assert kpi("demo", "--month", "2026-10").code == 0
+    together = kpi("evaluate", "--plan", str(EXAMPLES), "--period", "2026-10")
+    assert together.code == 0, together.err
+    plans = sorted({p.stem for p in EXAMPLES.glob("*.yaml")})
+    assert f"{len(plans)} plans evaluated together" in together.out
+    assert all(re.search(rf"^  {plan} 2026\.1 · run \w+: ", together.out, re.M) for plan in plans)
+    lines = json.loads(kpi("evaluate", "--plan", str(EXAMPLES), "--period", "2026-10", "--format", "json").out)
+    assert {"sales-commission", "scorecard-sales-rep", "sales-bonuses"} <= {line["plan"] for line in lines}
+    # the same data gives the same runs: the commission's run is the one the demo saved
+    demo_run = next(l for l in kpi("demo", "--month", "2026-10").out.splitlines() if l.startswith("Plan sales-commission"))
+    assert demo_run.rsplit("run ", 1)[1] in together.out
+    first = _one_sentence_error(kpi("evaluate", "--plan", str(EXAMPLES), "--period", "2019-01"))
+    assert "no plan in" in first and "in force in 2019-01" in first
+
+
 def test_demo_refuses_a_database_holding_other_data(kpi):
     assert kpi("import", str(DATA / "people.csv")).code == 0
     first = _one_sentence_error(kpi("demo"))

@@ -160,3 +160,51 @@ def test_the_garbage_collector_is_paused_only_while_rules_run(store):
     with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError("a rule failed")
     assert gc.isenabled()
+
+
+RULES = Path(__file__).parent.parent / "rules"
+
+
+def _statements(store) -> list[str]:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_plans_evaluated_together_save_the_runs_each_would_save_alone(store):
+    from kpi_engine import evaluate_plans
+
+    _company(store)
+    plans = [load_plan(RULES / "sales-commission.yaml"), load_plan(RULES / "scorecard-sales-rep.yaml"), load_plan(RULES / "sales-bonuses.yaml")]
+    alone = [evaluate(store, plan, "2026-10") for plan in plans]
+    together = evaluate_plans(store, plans, "2026-10")
+    assert [(r.id, r.data_watermark) for r in together] == [(r.id, r.data_watermark) for r in alone]
+    assert [[o.as_dict() for o in r.outcomes] for r in together] == [[o.as_dict() for o in r.outcomes] for r in alone]
+    assert sorted(r.id for r in list_runs(store)) == sorted(r.id for r in together)
+
+
+def test_plans_evaluated_together_read_a_shared_metric_once(store):
+    from kpi_engine import evaluate_plans
+
+    _company(store)
+    plans = [load_plan(RULES / "sales-commission.yaml"), load_plan(RULES / "scorecard-sales-rep.yaml"), load_plan(RULES / "sales-bonuses.yaml")]
+    seen = _statements(store)
+    for plan in plans:
+        evaluate(store, plan, "2026-10")
+    alone, seen[:] = len(seen), []
+    evaluate_plans(store, plans, "2026-10")
+    bookings = [q for q in seen if "deal_splits.share" in q and "GROUP BY" in q]  # the bookings metric's query
+    assert len(bookings) == 1 and len(seen) < alone
+
+
+def test_when_one_plan_cannot_be_evaluated_no_run_of_the_others_is_saved(store):
+    from kpi_engine import evaluate_plans
+
+    _company(store)
+    with pytest.raises(EvaluationError, match="has not been evaluated"):  # the PIP plan needs its earlier months first
+        evaluate_plans(store, [load_plan(RULES / "sales-commission.yaml"), load_plan(RULES / "pip.yaml")], "2026-10")
+    assert list_runs(store) == []
+    with pytest.raises(EvaluationError, match="given twice"):
+        evaluate_plans(store, [EXAMPLE, EXAMPLE], "2026-10")
