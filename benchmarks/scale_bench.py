@@ -62,15 +62,25 @@ def amount_text(value: Decimal | None) -> str | None:
 
 
 def payout_map(store: Any, months: list[str], paying: tuple[tuple[str, str], ...] = PAYING) -> dict[str, dict[str, str | None]]:
-    """The engine's payouts ``{"plan|month": {person: amount}}``, evaluating (and saving) each plan and month in order."""
-    from kpi_engine import evaluate
+    """The engine's payouts ``{"plan|month": {person: amount}}``: the plans evaluated together, month by month, saved."""
+    from kpi_engine import evaluate_plans
 
     found: dict[str, dict[str, str | None]] = {}
+    plans = [RULES / f"{plan}.yaml" for plan, _ in paying]
     for month in months:
-        for plan, rule in paying:
-            run = evaluate(store, RULES / f"{plan}.yaml", month)
-            found[f"{plan}|{month}"] = {o.person_id: amount_text(o.amount) for o in run.outcomes if o.kind == "payout" and o.rule_id == rule}
+        for (plan, rule), run in zip(paying, evaluate_plans(store, plans, month), strict=True):
+            found[f"{plan}|{month}"] = paid_by_person(run.outcomes, rule)
     return found
+
+
+def paid_by_person(outcomes: Any, rule: str) -> dict[str, str | None]:
+    """What a rule pays each person: the sum of their payout lines (a clawback is a line of its own; a held line is not paid)."""
+    paid: dict[str, Decimal | None] = {}
+    for o in outcomes:
+        if o.kind == "payout" and o.rule_id == rule:
+            before = paid.get(o.person_id)
+            paid[o.person_id] = o.amount if before is None else before + (o.amount or Decimal(0))
+    return {person: amount_text(amount) for person, amount in paid.items()}
 
 
 def baseline_map(found: dict[tuple[str, str], dict[str, Decimal | None]]) -> dict[str, dict[str, str | None]]:
@@ -78,19 +88,26 @@ def baseline_map(found: dict[tuple[str, str], dict[str, Decimal | None]]) -> dic
 
 
 def evaluate_every_plan(store: Any, months: list[str]) -> dict[str, Any]:
-    """Evaluate every plan in ``rules/`` for each month in order; seconds per plan and outcome lines."""
-    from kpi_engine import evaluate
+    """Every plan in ``rules/``, evaluated together for each month in order (as ``kpi evaluate --plan rules/``):
+    seconds per plan and outcome lines."""
+    from kpi_engine import evaluate_plans, load_plan
 
-    plans = sorted(RULES.glob("*.yaml"))
-    per_plan: dict[str, float] = {}
+    plans = [load_plan(p) for p in sorted(RULES.glob("*.yaml"))]
+    per_plan: dict[str, float] = {p.id: 0.0 for p in plans}
     outcomes = 0
     for month in months:
-        for plan in plans:
-            started = time.perf_counter()
-            run = evaluate(store, plan, month)
-            per_plan[plan.stem] = per_plan.get(plan.stem, 0.0) + time.perf_counter() - started  # float ok: timing
-            outcomes += len(run.outcomes)
-    return {"plans": [p.stem for p in plans], "per_plan": per_plan, "outcomes": outcomes}
+        saved: list[float] = []  # when each plan's run was saved
+
+        def progress(label: str, _done: int, _total: int) -> None:
+            if label == "saved":
+                saved.append(time.perf_counter())
+
+        started = time.perf_counter()
+        runs = evaluate_plans(store, plans, month, progress=progress)
+        for plan, begin, end in zip(plans, [started, *saved[:-1]], saved, strict=True):
+            per_plan[plan.id] += end - begin  # float ok: timing
+        outcomes += sum(len(run.outcomes) for run in runs)
+    return {"plans": [p.id for p in plans], "per_plan": per_plan, "outcomes": outcomes}
 
 
 def plan_metrics(store: Any, label: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from kpi_engine import open_store
+from kpi_engine import get_run, list_runs, open_store
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -117,6 +117,22 @@ def test_the_commission_of_the_twelve_months_is_the_same_in_engine_sql_and_panda
     assert engine == wanted
     by_pandas = scale_bench.baseline_map(baseline_pandas.payouts(store, months))
     assert engine == {key: paid for key, paid in by_pandas.items() if key.startswith("sales-commission")}
+
+
+def test_the_baselines_apply_the_commission_plans_checks_as_the_engine_does(sample_company_store):
+    """On the sample company, whose planted split order, duplicate and early churn change the commission
+    (held in 2026-01, excluded in 2026-07, clawed back in 2026-06), both baselines pay what the engine pays."""
+    store, _summary = sample_company_store(seed=2026)
+    months = [f"2026-{m:02d}" for m in range(1, 11)]
+    engine = scale_bench.payout_map(store, months)
+    assert scale_bench.baseline_map(baseline_sql.payouts(store, months)) == engine
+    assert scale_bench.baseline_map(baseline_pandas.payouts(store, months)) == engine
+    runs = {run.period: run for run in list_runs(store) if run.plan_id == "sales-commission"}
+    held = [o for o in get_run(store, runs["2026-01"].id).outcomes if o.kind == "held"]
+    excluded = [o for o in get_run(store, runs["2026-07"].id).outcomes if o.kind == "payout" and "excluded" in o.trace]
+    clawed = [o for o in get_run(store, runs["2026-06"].id).outcomes if o.kind == "payout" and "clawback" in o.trace]
+    assert held and excluded and clawed
+    assert engine[f"sales-commission|2026-06"][clawed[0].person_id] is not None
 
 
 def test_a_payout_that_differs_from_a_baseline_is_reported_and_no_ratio_is_printed(company, month_results):
