@@ -74,7 +74,11 @@ def quantize(value: Decimal, places: int, mode: str = "half_up") -> Decimal:
 
 def plain(value: Decimal) -> str:
     """A number without exponent or trailing zeros: ``100000``, ``22000.5``, ``0.05``."""
-    text = f"{value.normalize():f}"
+    text = str(value)  # traces write thousands of these: the plain text is usually str() without its trailing zeros
+    if "E" in text:
+        text = f"{value.normalize():f}"
+    elif "." in text:
+        text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "0") else text
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kpi_engine import to_decimal
+from kpi_engine import plain, to_decimal
 from kpi_engine._yaml import load_located
 
 
@@ -56,3 +58,12 @@ def test_an_amount_finer_than_the_stored_scale_is_refused_not_rounded(store):
     with pytest.raises(StatementError, match="decimal places"), store.begin() as conn:
         conn.execute(schema.people.insert().values(id="p", name="p", role="sales_rep"))
         conn.execute(schema.deals.insert().values(source="t", remote_id="1", owner_id="p", status="won", amount=Decimal("0.00001"), currency="CNY", is_deleted=False))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=-10**27, max_value=10**27), st.integers(min_value=-40, max_value=30))
+def test_plain_text_has_no_exponent_and_no_trailing_zeros(units, exponent):
+    value = Decimal(units).scaleb(exponent)
+    text = plain(value)
+    assert "E" not in text and Decimal(text) == value
+    assert text == "0" or not ("." in text and text.endswith("0"))
