@@ -369,8 +369,6 @@ def _run_rules(
         config = loaded.configs[rule.id]
         reads = loaded.reads.get(rule.id, frozenset()) | rule_type.metrics(config)
         prorated_here = {m for n in reads if (m := loaded.names.base_metric(n)) in book.prorate_metrics}
-        for metric in rule_type.metrics(config):  # fetch what the rule needs before it runs
-            book.values(metric, period)
         totals: dict[str, Decimal] = {}
         found = rule_type.evaluate(effects.context(rule.id, book.context(rule.id)), config)
         found = effects.findings(rule.id, config, found) if is_check(config) else effects.results(rule.id, found)
