@@ -203,15 +203,21 @@ class StoreFacts:
         key = (metric, period.label)
         if key not in self._evidence:
             found: dict[str, list[dict[str, Any]]] = {}
-            builder = self.registry.metric(metric).evidence
-            if builder is not None:
-                result = self._read(builder(self._metric_context(period)))
+            declared = self.registry.metric(metric)
+            if declared.evidence is not None:
+                statement = declared.evidence(self._metric_context(period))
+                result = self._read(statement)
                 extra = list(result.keys())[3:]
                 for row in result:
                     values = tuple(row)
                     details = {"record_id": values[1], "value": _as_decimal(values[2], metric)}
                     details.update(zip(extra, values[3:]))
                     found.setdefault(values[0], []).append(details)
+                shared = (metric, period.label, self.loaded.plan.time_zone, self.loaded.plan.currency)
+                if declared.evidence_adds_up and shared not in self.shared.values:
+                    # The rows just read add up to each person's value: no second pass over the same facts.
+                    totals = {person: sum((r["value"] for r in rows), Decimal(0)) for person, rows in found.items()}
+                    self.shared.values[shared] = (totals, _tables_of(statement))
             self._evidence[key] = found
         return self._evidence[key]
 

@@ -481,9 +481,13 @@ def fact_metric(
     grain: str = "month",
     evidence: Callable[[MetricContext], Select[Any]] | None = None,
     evidence_table: str | None = None,
+    evidence_adds_up: bool = False,
     source: str = "",
 ) -> Metric:
-    """A ``Metric`` declared from facts: its per-person query, grouping and evidence are compiled from the measures."""
+    """A ``Metric`` declared from facts: its per-person query, grouping and evidence are compiled from the measures.
+
+    ``evidence_adds_up``: a hand-written ``evidence`` with a row for every fact, whose values add up exactly
+    to each person's value (the compiled evidence of a count of rows always does)."""
     from ._types import Metric
 
     if denominator is not None and division is None:
@@ -503,6 +507,10 @@ def fact_metric(
         evidence=evidence,
         evidence_table=evidence_table if (evidence is not None or has_record) else None,
         zero_when_missing=denominator is None and division is None and not numerator.ranked and numerator.aggregate not in ("min", "max"),
+        # A count of rows has one evidence row per fact; a sum or a count of a column leaves out the facts
+        # where it is empty, and the people with only such facts, whom the database counts with 0.
+        evidence_adds_up=(has_record and numerator.aggregate == "count" and not numerator.columns and not numerator.over_all)
+        or (evidence_adds_up and evidence is not None),
         numerator=numerator,
         denominator=denominator,
         division=division,

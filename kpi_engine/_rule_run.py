@@ -154,6 +154,7 @@ class _Book:
         self._values: dict[tuple[str, str], Mapping[str, Decimal]] = {}
         self._targets: dict[tuple[str, str], Mapping[str, TargetLevels]] = {}
         self._infos: dict[str, dict[str, PersonInfo]] = {period.label: self.infos}
+        self._records: dict[str, Mapping[str, Sequence[tuple[int, Decimal]]]] = {}
         self.prorated: dict[str, set[str]] = {}  # person -> metrics whose targets were prorated this period
         self.prorate_metrics = {self.names.base_metric(t.metric) or t.metric for t in self.names.targets.values() if t.prorate == "days_employed"}
 
@@ -266,8 +267,10 @@ class _Book:
     # --- the context of one rule -------------------------------------------------------
 
     def records(self, name: str) -> Mapping[str, Sequence[tuple[int, Decimal]]]:
-        rows = self.record_details(name)
-        return {person: [(r["record_id"], r["value"]) for r in found] for person, found in rows.items()}
+        if name not in self._records:
+            rows = self.record_details(name)
+            self._records[name] = {person: [(r["record_id"], r["value"]) for r in found] for person, found in rows.items()}
+        return self._records[name]
 
     def record_details(self, name: str) -> Mapping[str, Sequence[Row]]:
         return self.facts.evidence(self.names.base_metric(name) or name, self.period)
@@ -369,6 +372,8 @@ def _run_rules(
         config = loaded.configs[rule.id]
         reads = loaded.reads.get(rule.id, frozenset()) | rule_type.metrics(config)
         prorated_here = {m for n in reads if (m := loaded.names.base_metric(n)) in book.prorate_metrics}
+        for metric in rule_type.records(config):  # the rows the rule reads, first: their values may add up to the metric's
+            book.record_details(metric)
         totals: dict[str, Decimal] = {}
         found = rule_type.evaluate(effects.context(rule.id, book.context(rule.id)), config)
         found = effects.findings(rule.id, config, found) if is_check(config) else effects.results(rule.id, found)

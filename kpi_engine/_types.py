@@ -60,6 +60,9 @@ class Metric(BaseModel):
     evidence: Callable[[MetricContext], Select[Any]] | None = None
     evidence_table: str | None = None
     zero_when_missing: bool = True  # a person with no rows scores 0 (a count or a sum)
+    # Each person's value is exactly the sum of their evidence values: when a rule reads the evidence
+    # anyway, the engine adds it up instead of asking the database a second time.
+    evidence_adds_up: bool = False
     # Declared from facts (see ``fact_metric``): then the metric can also be grouped, rolled up and windowed.
     numerator: Measure | None = None
     denominator: Measure | None = None
@@ -191,6 +194,10 @@ class RuleType(BaseModel):
     config_model: type[BaseModel]
     metrics: Callable[[Any], set[str]]  # metrics a configured rule needs
     evaluate: Callable[[RuleContext, Any], list[RuleResult]]
+    # Metrics whose evidence rows a configured rule reads (``ctx.records``, ``ctx.record_details``): the
+    # engine reads them before the rule runs, and a metric whose evidence adds up to its value is not
+    # asked of the database again.
+    records: Callable[[Any], set[str]] = lambda _cfg: set()
     # Rules of the same plan whose results a configured rule reads (``ctx.results``): they are
     # evaluated before it, and a name that is not a rule of the plan is refused when the plan is validated.
     rules: Callable[[Any], set[str]] = lambda _cfg: set()

@@ -241,6 +241,7 @@ def kpi_metrics() -> list[Metric]:
             Measure(bookings_facts, "sum", ("whole", "credit_units", "credit_rest"), (MONEY, MONEY, 10)),
             evidence=bookings_records,
             evidence_table="deals",
+            evidence_adds_up=True,  # each deal's credited amount, exactly: they add up to the person's bookings
             source=SOURCE,
         ),
         fact_metric("won_deals", "Deals the person owns that were won in the period.", "count", won, evidence_table="deals", source=SOURCE),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -158,11 +159,11 @@ class _Skip(Exception):
     """A person the scorecard cannot score (a level is missing); the reason goes into the trace."""
 
 
-def _levels(ctx: RuleContext, kpi: ScorecardKPI, person: str) -> dict[str, Decimal]:
+def _levels(ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mapping[str, TargetLevels] | None = None) -> dict[str, Decimal]:
     if isinstance(kpi.levels, FixedLevels):
         found = {lv: getattr(kpi.levels, lv) for lv in LEVELS if getattr(kpi.levels, lv) is not None}
     else:
-        levels: TargetLevels | None = ctx.targets.get(kpi.quota_metric or "", {}).get(person)
+        levels: TargetLevels | None = (ctx.targets.get(kpi.quota_metric or "", {}) if targets is None else targets).get(person)
         found = {lv: v for lv in LEVELS if (v := level_value(levels, lv)) is not None}
     missing = sorted(kpi.needed_levels - set(found))
     if missing:
@@ -224,7 +225,7 @@ def _step_name(bound: Decimal | str) -> str:
     return bound if isinstance(bound, str) else shown(bound)
 
 
-def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str) -> dict[str, Any]:
+def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mapping[str, TargetLevels] | None = None) -> dict[str, Any]:
     if kpi.manual is not None:
         entered = ctx.manual_scores(kpi.manual).get(person)
         assert kpi.scale_max is not None
@@ -243,7 +244,7 @@ def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str) -> dict[str, An
         levels: dict[str, Decimal] = {}
     else:
         assert kpi.metric is not None
-        levels = _levels(ctx, kpi, person)
+        levels = _levels(ctx, kpi, person, targets)
         if kpi.direction == "lower_is_better" and kpi.metric in ctx.values and person not in ctx.values[kpi.metric]:
             # No tickets resolved is no resolution time at all, not the best possible one.
             actual, factor, how = None, kpi.below, f"no {kpi.metric} value this period, scored as below the first point"
@@ -251,7 +252,7 @@ def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str) -> dict[str, An
             actual = metric_value(ctx, kpi.metric, person)
             factor, how = achievement_factor(kpi, actual, levels)
     contribution = kpi.weight * factor
-    return {
+    row = {
         "kpi": kpi.name,
         "source": kpi.metric or f"manual score {kpi.manual}",
         "actual": None if actual is None else plain(actual),
@@ -262,29 +263,30 @@ def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str) -> dict[str, An
         "how": how,
         "weight": plain(kpi.weight),
         "contribution": plain(contribution),
-        "_factor": factor,
-        "_contribution": contribution,
     }
+    # The sentence is written from the numbers themselves (their text, read back, gives the same).
+    sentence = (
+        f"{kpi.name}: {'no value' if actual is None else shown(actual)} ({how}) → factor "
+        f"{percent_about(factor)} × weight {percent(kpi.weight)} = {percent_about(contribution)}."
+    )
+    return {"row": row, "factor": factor, "contribution": contribution, "sentence": sentence}
 
 
-def _pay(ctx: RuleContext, config: Scorecard, person: str) -> list[RuleResult]:
+def _pay(ctx: RuleContext, config: Scorecard, person: str, targets: Sequence[Mapping[str, TargetLevels] | None] | None = None) -> list[RuleResult]:
     trace: dict[str, Any] = {"rule_type": "scorecard"}
     try:
-        rows = [_score_kpi(ctx, kpi, person) for kpi in config.kpis]
+        scored = [_score_kpi(ctx, kpi, person, None if targets is None else targets[i]) for i, kpi in enumerate(config.kpis)]
     except _Skip as skip:
         trace |= {"skipped": str(skip), "explanation": [f"Not evaluated: {skip}."]}
         return [RuleResult(person, None, trace, kind="score"), RuleResult(person, None, trace)]
-    exact = sum((r["_contribution"] for r in rows), ZERO)
+    rows = [{"_factor": one["factor"], "kpi": one["row"]["kpi"]} for one in scored]
+    exact = sum((one["contribution"] for one in scored), ZERO)
     score = exact if config.score_cap is None else min(exact, config.score_cap)
     score = score.quantize(Decimal(1).scaleb(-config.score_places), rounding=ROUND_HALF_UP)
-    kpis = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    kpis = [one["row"] for one in scored]
     trace["kpis"] = kpis
     trace["inputs"] = {r["kpi"]: ("no value" if r["actual"] is None else r["actual"]) for r in kpis}
-    explanation = [
-        f"{r['kpi']}: {shown(Decimal(r['actual'])) if r['actual'] is not None else 'no value'} ({r['how']}) → factor "
-        f"{percent_about(Decimal(r['factor']))} × weight {percent(Decimal(r['weight']))} = {percent_about(Decimal(r['contribution']))}."
-        for r in kpis
-    ]
+    explanation = [one["sentence"] for one in scored]
     capped = f", capped at {percent(config.score_cap)}" if config.score_cap is not None and exact > config.score_cap else ""
     explanation.append(f"Weighted score {percent(score)}{capped} (to {config.score_places} decimals).")
     trace["score"] = plain(score)
@@ -322,7 +324,8 @@ def _pay(ctx: RuleContext, config: Scorecard, person: str) -> list[RuleResult]:
 
 def evaluate(ctx: RuleContext, config: Scorecard) -> list[RuleResult]:
     """A score line and a payout line for every person in scope."""
-    return [result for person in ctx.people for result in _pay(ctx, config, person)]
+    targets = [None if isinstance(kpi.levels, FixedLevels) or kpi.manual is not None else ctx.targets.get(kpi.quota_metric or "", {}) for kpi in config.kpis]
+    return [result for person in ctx.people for result in _pay(ctx, config, person, targets)]
 
 
 def _metrics(config: Scorecard) -> set[str]:

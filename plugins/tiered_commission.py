@@ -575,6 +575,7 @@ def kpi_rule_types() -> list[RuleType]:
             description="Commission by bands of an amount or of attainment; marginal or retroactive, per period, transaction or year to date.",
             config_model=TieredCommission,
             metrics=_metrics,
+            records=lambda config: {name} if (name := simple_name(config.measure)) else set(),
             evaluate=evaluate,
             local_names=lambda _config: {"value", "attainment", "commission", *LEVELS},
         )

@@ -196,7 +196,30 @@ def test_plans_evaluated_together_read_a_shared_metric_once(store):
     alone, seen[:] = len(seen), []
     evaluate_plans(store, plans, "2026-10")
     bookings = [q for q in seen if "deal_splits.share" in q and "GROUP BY" in q]  # the bookings metric's query
-    assert len(bookings) == 1 and len(seen) < alone
+    rows = [q for q in seen if "deal_splits.share" in q and "GROUP BY" not in q]  # its evidence: each deal's credit
+    # The commission reads the deals behind bookings first; they add up to everyone's bookings, which the
+    # scorecard and the bonuses then read without another query.
+    assert (len(bookings), len(rows)) == (0, 1) and len(seen) < alone
+
+
+def test_a_value_added_up_from_its_evidence_is_the_value_the_database_gives(sample_company_store):
+    from kpi_engine import get_registry
+    from kpi_engine._engine import StoreFacts
+    from kpi_engine._periods import parse_period
+
+    store, _ = sample_company_store(seed=2026)
+    registry = get_registry()
+    loaded = load_plan(EXAMPLE)
+    added_up = [name for name, metric in registry.metrics.items() if metric.evidence_adds_up]
+    assert {"bookings", "won_deals", "visits"} <= set(added_up)
+    with store.connect() as conn:
+        for month in ("2026-03", "2026-07"):
+            period = parse_period(month)
+            for name in added_up:
+                from_rows = StoreFacts(conn, loaded, registry)
+                from_rows.evidence(name, period)
+                by_query = StoreFacts(conn, loaded, registry).values(name, period)
+                assert from_rows.values(name, period) == by_query, (name, month)
 
 
 def test_when_one_plan_cannot_be_evaluated_no_run_of_the_others_is_saved(store):
