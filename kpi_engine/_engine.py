@@ -33,7 +33,7 @@ from sqlalchemy.sql.expression import TableClause, TextClause
 
 from . import _schema as s
 from ._errors import EvaluationError
-from ._money import money_text
+from ._money import MONEY_SCALE, money_text
 from ._org import Organisation, load_organisation
 from ._periods import Period, parse_period
 from ._plan import LoadedPlan
@@ -48,6 +48,7 @@ from .plugins import Registry, get_registry
 __all__ = ["EvaluationRun", "Outcome", "ProgressCallback", "SharedFacts", "StoreFacts", "evaluate", "evaluate_plans", "get_run", "list_runs"]
 
 ProgressCallback = Callable[[str, int, int], None]
+_MONEY_STEP = Decimal(1).scaleb(-MONEY_SCALE)
 _WATERMARK_TABLES = (
     s.people, s.org_assignments, s.team_hierarchy, s.customers, s.deals, s.deal_splits, s.activities, s.leads, s.payments,
     s.refunds, s.renewals, s.churn_events, s.survey_responses, s.marketing_spend, s.targets, s.manual_scores,
@@ -386,11 +387,9 @@ def _evaluate_in(
     row = conn.execute(select(s.evaluation_runs).where(s.evaluation_runs.c.id == run.id)).one()
     # What was saved is what the caller sees: each amount as the column gives it back, each trace decoded from
     # the text that was stored (when it is read); reading the lines back would cost a query and a decode per line.
-    money = s.outcomes.c.amount.type
-    dialect = conn.dialect
+    # (the column keeps MONEY_SCALE places, and saving refused any finer amount, so quantizing is exact)
     saved = tuple(
-        Outcome(o.person_id, o.rule_id, o.kind, money.process_result_value(money.process_bind_param(o.amount, dialect), dialect),  # type: ignore[attr-defined]
-                o.currency, LazyTrace(json.loads, trace))
+        Outcome(o.person_id, o.rule_id, o.kind, None if o.amount is None else o.amount.quantize(_MONEY_STEP), o.currency, LazyTrace(json.loads, trace))
         for o, trace in zip(outcomes, traces, strict=True)
     )
     return _run_from_row(row, saved)

@@ -208,7 +208,12 @@ class _Quotient(TypeDecorator[Decimal]):
         if value is None:
             return None
         num_text, _, den_text = str(value).partition("/")
-        numerator, finest = _terms(num_text, self.num_scales)
+        first, _, others = num_text.partition(",")
+        if others.strip("0,") == "" and first.lstrip("-").isdigit() and num_text.count(",") == len(self.num_scales) - 1:
+            units = int(first)  # only the first term is not zero: the usual value (a deal without splits)
+            numerator, finest = Decimal(units).scaleb(-self.num_scales[0]), (self.num_scales[0] if units else 0)
+        else:
+            numerator, finest = _terms(num_text, self.num_scales)
         division = self.division
         if den_text == "1" and self._sum_only and numerator.adjusted() < _SAFE_DIGITS:
             # A sum with nothing to divide (most evidence values): ``divide`` would give this, more slowly.

@@ -155,6 +155,7 @@ class _Book:
         self._targets: dict[tuple[str, str], Mapping[str, TargetLevels]] = {}
         self._infos: dict[str, dict[str, PersonInfo]] = {period.label: self.infos}
         self._records: dict[str, Mapping[str, Sequence[tuple[int, Decimal]]]] = {}
+        self._scores: dict[str, Mapping[str, Decimal]] = {}
         self.prorated: dict[str, set[str]] = {}  # person -> metrics whose targets were prorated this period
         self.prorate_metrics = {self.names.base_metric(t.metric) or t.metric for t in self.names.targets.values() if t.prorate == "days_employed"}
 
@@ -276,10 +277,13 @@ class _Book:
         return self.facts.evidence(self.names.base_metric(name) or name, self.period)
 
     def manual_scores(self, kpi: str) -> Mapping[str, Decimal]:
-        found = self.facts.manual_scores(kpi, self.period.label)
-        if not found and self.period.grain == "month":
-            found = self.facts.manual_scores(kpi, f"{self.period.start.year}-Q{(self.period.start.month - 1) // 3 + 1}")
-        return found
+        """Scores entered by hand for the period (a month falls back to its quarter's), read once per run."""
+        if kpi not in self._scores:
+            found = self.facts.manual_scores(kpi, self.period.label)
+            if not found and self.period.grain == "month":
+                found = self.facts.manual_scores(kpi, f"{self.period.start.year}-Q{(self.period.start.month - 1) // 3 + 1}")
+            self._scores[kpi] = found
+        return self._scores[kpi]
 
     def context(self, rule_id: str) -> RuleContext:
         loaded = self.loaded

@@ -293,7 +293,17 @@ class ActivityInflation(CheckConfig):
     won_metric: str = "won_deals"
 
 
-def _teammates(ctx: RuleContext, person: str) -> list[str]:
+def _roster(ctx: RuleContext) -> dict[str | None, list[str]]:
+    """The people in scope by team as of the period (``people_info``), each team sorted."""
+    teams: dict[str | None, list[str]] = {}
+    for member in sorted(ctx.people):
+        other = ctx.people_info.get(member)
+        if other is not None:
+            teams.setdefault(other.team_id, []).append(member)
+    return teams
+
+
+def _teammates(ctx: RuleContext, person: str, roster: dict[str | None, list[str]] | None = None) -> list[str]:
     """The person's teammates of the same role as of the period (``people_info``; the person excluded)."""
     info = ctx.people_info.get(person)
     team = info.team_id if info is not None else None
@@ -302,21 +312,18 @@ def _teammates(ctx: RuleContext, person: str) -> list[str]:
     if team is None:
         return []
     role = info.role if info is not None else None
-    mates = []
-    for member in sorted(set(ctx.people) - {person}):
-        other = ctx.people_info.get(member)
-        if other is not None and other.team_id == team and (role is None or other.role == role):
-            mates.append(member)
-    return mates
+    members = (roster if roster is not None else _roster(ctx)).get(team, [])
+    return [m for m in members if m != person and (role is None or ctx.people_info[m].role == role)]
 
 
 def evaluate_inflation(ctx: RuleContext, config: ActivityInflation) -> list[RuleResult]:
     found: list[RuleResult] = []
+    roster = _roster(ctx)
     for person in ctx.people:
         visits = _value(ctx, config.visits_metric, person)
         if visits < config.min_visits:
             continue
-        mates = [m for m in _teammates(ctx, person) if _value(ctx, config.visits_metric, m) > 0]
+        mates = [m for m in _teammates(ctx, person, roster) if _value(ctx, config.visits_metric, m) > 0]
         if len(mates) < config.min_team:
             continue
         norm = Decimal(median(_value(ctx, config.visits_metric, m) for m in mates))
