@@ -63,10 +63,10 @@ def amount_text(value: Decimal | None) -> str | None:
 
 def payout_map(store: Any, months: list[str], paying: tuple[tuple[str, str], ...] = PAYING) -> dict[str, dict[str, str | None]]:
     """The engine's payouts ``{"plan|month": {person: amount}}``: the plans evaluated together, month by month, saved."""
-    from kpi_engine import evaluate_plans
+    from kpi_engine import evaluate_plans, load_plan
 
     found: dict[str, dict[str, str | None]] = {}
-    plans = [RULES / f"{plan}.yaml" for plan, _ in paying]
+    plans = [load_plan(RULES / f"{plan}.yaml") for plan, _ in paying]
     for month in months:
         for (plan, rule), run in zip(paying, evaluate_plans(store, plans, month), strict=True):
             found[f"{plan}|{month}"] = paid_by_person(run.outcomes, rule)

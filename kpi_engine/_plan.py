@@ -518,12 +518,25 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, registry: Registry | N
 
 
 def load_plan(path: str | Path, *, registry: Registry | None = None) -> LoadedPlan:
-    """Read and validate a plan file."""
+    """Read and validate a plan file (the same text, read before for the same registry, is not validated again)."""
     p = Path(path)
+    registry = registry or get_registry()
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanError(f"the plan file {str(p)!r} does not exist.", hint="give the path of a YAML plan, e.g. rules/sales-commission.yaml") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read the plan file {str(p)!r}: {exc}.") from None
-    return parse_plan(text, p, registry=registry)
+    key = (str(p.resolve()), hashlib.sha256(text.encode()).hexdigest())
+    cached = _LOADED.get(key)
+    if cached is not None and cached[0] is registry:
+        return cached[1]
+    loaded = parse_plan(text, p, registry=registry)
+    if len(_LOADED) >= 256:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[key] = (registry, loaded)
+    return loaded
+
+
+# Validated plans by file and text: a run of months, or plans evaluated again, reads each once.
+_LOADED: dict[tuple[str, str], tuple[Registry, LoadedPlan]] = {}

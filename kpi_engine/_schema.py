@@ -208,7 +208,8 @@ deals = Table(
     Column("deal_type", String(32)),  # new / renewal / upsell
     Column("deleted_at", UTCDateTime()),
     UniqueConstraint("source", "remote_id", name="uq_deals_source_remote"),
-    Index("ix_deals_owner_closed", "owner_id", "closed_at"),
+    # A period's won deals, with what their metrics read (migration 0007).
+    Index("ix_deals_status_closed", "status", "closed_at", "owner_id", "is_deleted", "currency", "amount", "customer_id", "discount"),
     Index("ix_deals_customer_owner_closed", "customer_id", "owner_id", "closed_at"),
 )
 
@@ -251,7 +252,8 @@ activities = Table(
     Column("has_evidence", Boolean, nullable=False, default=False),  # signed page, check-in, recording
     Column("subject", String(300)),
     UniqueConstraint("source", "remote_id", name="uq_activities_source_remote"),
-    Index("ix_activities_owner_time", "owner_id", "occurred_at"),
+    # A period's activities of some kinds, with what their metrics read (migration 0007).
+    Index("ix_activities_kind_time", "kind", "occurred_at", "owner_id", "is_deleted", "customer_id", "deal_id", "has_evidence"),
 )
 
 leads = Table(

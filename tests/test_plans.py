@@ -93,3 +93,18 @@ rules:
     with pytest.raises(PlanError) as err:
         parse_plan(text, "p.yaml")
     assert err.value.problems == ["p.yaml:8:5: rule 'c': tiers 0–100 and 120 and above leave a gap."]
+
+
+def test_a_plan_file_read_again_unchanged_is_not_validated_again_and_a_changed_one_is(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    original = (Path(__file__).resolve().parent.parent / "rules" / "sales-commission.yaml").read_text(encoding="utf-8")
+    plan.write_text(original, encoding="utf-8")
+    first = load_plan(plan)
+    assert load_plan(plan) is first
+    plan.write_text(original.replace("name:", "name: Changed —", 1), encoding="utf-8")
+    changed = load_plan(plan)
+    assert changed is not first
+    assert changed.plan.name.startswith("Changed —")
+    plan.write_text("plan: [", encoding="utf-8")
+    with pytest.raises(PlanError):
+        load_plan(plan)
