@@ -28,8 +28,10 @@ DEAL_PATTERNS = (
     "early_churn",
     "discount_spike",
     "amounts_below_threshold",
+    "sandbagging",
+    "benford",
 )
-CHECKS = (*DEAL_PATTERNS, "sandbagging", "benford")
+CHECKS = DEAL_PATTERNS
 CLEAN_SEEDS = (2026, 2027, 2028, 2029)
 
 

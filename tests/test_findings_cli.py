@@ -82,19 +82,11 @@ def registered_checks() -> set[str]:
     return {name for name, rt in get_registry().rule_types.items() if issubclass(rt.config_model, CheckConfig)}
 
 
-# Registered checks the sample company plants no case for, and why; any other check without a finding fails.
-NOT_PLANTED = {
-    "benford": "needs 100 amounts over 6 months; a sample rep closes about 5 deals a month",
-    "sandbagging": "the sample company plants no deals held back into a period's first days",
-}
-
-
 def test_after_the_demo_every_registered_check_has_a_finding_with_its_records(kpi):
     found = json.loads(kpi("findings", "--format", "json").out)
     checks = {f["check"] for f in found}
-    missing = registered_checks() - checks
-    assert missing <= set(NOT_PLANTED), f"checks without a finding in the demo: {sorted(missing - set(NOT_PLANTED))}"
-    assert len(checks) >= 11  # the sample's eleven planted patterns
+    assert sorted(registered_checks() - checks) == [], "checks without a finding in the demo"
+    assert len(checks) >= 13  # the sample's thirteen planted patterns
     for finding in found:
         assert finding["explanation"].endswith(".") and finding["evidence"] and all(finding["evidence"].values())
         assert finding["severity"] in ("low", "medium", "high") and finding["effect"] in ("flag", "hold", "exclude", "clawback")

@@ -69,7 +69,7 @@ def test_row_counts_are_in_the_documented_ranges(sample) -> None:
 
 def test_every_planted_case_points_at_rows_of_its_person(store, sample) -> None:
     tables = {t.name: t for t in metadata.sorted_tables}
-    assert len({case.pattern for case in sample.ground_truth}) == 11
+    assert len({case.pattern for case in sample.ground_truth}) == 13
     with store.connect() as conn:
         for case in sample.ground_truth:
             table = tables[case.table]

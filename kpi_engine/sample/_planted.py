@@ -40,6 +40,8 @@ def plant_gaming_patterns(company: Company, plans: list[RenewalPlan]) -> list[Pl
         _amounts_below_threshold(company, rng, reps[8], pick(8)),
         _leads_without_channel(company, rng, specialists[0], pick(9)),
         _traffic_brushing(company, rng, pick(10)),
+        _sandbagging(company, rng, reps[9], pick(11)),
+        _fabricated_amounts(company, rng, reps[10]),
     ]
 
 
@@ -176,6 +178,38 @@ def _amounts_below_threshold(company: Company, rng: random.Random, rep: Person, 
         rows.append(_won_deal(company, rng, rep, customer, day - timedelta(days=7), day, amount))
     return PlantedCase("amounts_below_threshold", rep.id, month.label, "deals", _ids(rows),
                        f"Six deals in one month priced between 47,000 and 49,950 CNY, just under the {THRESHOLD:,} CNY approval limit.")
+
+
+def _sandbagging(company: Company, rng: random.Random, rep: Person, month: Month) -> PlantedCase:
+    rows = []
+    for i in range(6):
+        closed = month.start + timedelta(days=i % 3)
+        customer = _quiet_customer(company, rng, rep, [closed - timedelta(days=30), closed])
+        rows.append(_won_deal(company, rng, rep, customer, closed - timedelta(days=rng.randint(20, 30)), closed,
+                              _round_hundreds(rng, 60_000, 120_000), hour=rng.randint(10, 18)))
+    return PlantedCase("sandbagging", rep.id, month.label, "deals", _ids(rows),
+                       "Six deals ready the month before closed in the first three days of the month, most of the rep's bookings for it.")
+
+
+def _fabricated_amounts(company: Company, rng: random.Random, rep: Person) -> PlantedCase:
+    """Brushed orders (刷单): many small orders in the last month with made-up amounts, all starting with 6 to 9.
+
+    Enough of them that the rep's amounts over the Benford window (six months) reach the check's sample
+    of 100 in that month only.
+    """
+    month = company.months[-1]
+    won = won_by_rep_month(company)
+    earlier = sum(len(won.get((rep.id, m.label), [])) for m in company.months[-6:])
+    shells = [add_customer(company, rng, rep, rep.region, month.start - timedelta(days=rng.randint(5, 20)), company.of_role("customer_success"))
+              for _ in range(12)]  # orders from accounts opened for them
+    company.reserved_customers.update(c.id for c in shells)
+    rows = []
+    for i in range(max(60, 115 - earlier)):
+        day = month.workdays[i % len(month.workdays)]
+        rows.append(_won_deal(company, rng, rep, shells[i % len(shells)], day - timedelta(days=rng.randint(1, 5)), day,
+                              cents(rng.randint(6_000_00, 9_999_99))))
+    return PlantedCase("benford", rep.id, month.label, "deals", _ids(rows),
+                       f"{len(rows)} small orders in one month with made-up amounts, every one starting with 6, 7, 8 or 9.")
 
 
 # --- activity patterns ----------------------------------------------------------------
