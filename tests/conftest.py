@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,6 +66,27 @@ def _postgres_ready() -> Iterator[str]:
 
 def _psycopg(url: str) -> str:
     return "postgresql+psycopg://" + url.split("://", 1)[1] if url.startswith("postgresql://") else url
+
+
+@contextmanager
+def database_of_its_own(name: str, folder: Path) -> Iterator[str]:
+    """A URL on the suite's backend for one module's data: a PostgreSQL schema ``name`` of its own
+    (dropped after), or a SQLite file ``name`` in ``folder``."""
+    base = os.environ.get("KPI_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{folder / f'{name}.sqlite'}"
+        return
+    schema = f"{name}_{os.getpid()}"
+    admin = create_engine(_psycopg(base))
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield _in_schema(base, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ benchmark's own smoke test lives in ``tests/test_rule_bench_smoke.py``.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from kpi_engine import get_run, list_runs, open_store
 
@@ -31,7 +30,7 @@ import baseline_sql
 import scale_bench
 import scale_data
 
-from .conftest import _in_schema, _psycopg
+from .conftest import database_of_its_own
 
 SIZE = 0.01
 MONTH = "2026-01"
@@ -41,25 +40,11 @@ COMMISSION = (("sales-commission", "commission"),)
 @pytest.fixture(scope="module")
 def company(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A 1 % scale company on the suite's backend (PostgreSQL: a schema of its own), generated once."""
-    base = os.environ.get("KPI_TEST_DATABASE_URL")
-    admin = None
-    if base:
-        schema = f"scale_smoke_{os.getpid()}"
-        admin = create_engine(_psycopg(base))
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        url = _in_schema(base, schema)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('scale') / 'scale-1.sqlite'}"
-    loaded = scale_data.generate(url, size=SIZE, seed=3)
-    store = open_store(url)
-    yield {"url": url, "store": store, "loaded": loaded}
-    store.dispose()
-    if admin is not None:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
+    with database_of_its_own("scale_smoke", tmp_path_factory.mktemp("scale")) as url:
+        loaded = scale_data.generate(url, size=SIZE, seed=3)
+        store = open_store(url)
+        yield {"url": url, "store": store, "loaded": loaded}
+        store.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,6 @@ data is seen and has to be explained here.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -32,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from kpi_engine import evaluate_plans, open_store, parse_period, schema
 
-from .conftest import _in_schema, _psycopg
+from .conftest import database_of_its_own
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import scale_data  # noqa: E402
@@ -52,25 +51,11 @@ MAX_RATE = 0.005  # 18 in 3,600
 @pytest.fixture(scope="module")
 def clean_scale_company(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A 2 % scale company on the suite's backend (PostgreSQL: a schema of its own), nothing planted."""
-    base = os.environ.get("KPI_TEST_DATABASE_URL")
-    admin = None
-    if base:
-        name = f"checks_at_scale_{os.getpid()}"
-        admin = create_engine(_psycopg(base))
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-        url = _in_schema(base, name)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('checks') / 'scale-2.sqlite'}"
-    scale_data.generate(url, size=0.02, seed=11)
-    store = open_store(url)
-    yield store
-    store.dispose()
-    if admin is not None:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        admin.dispose()
+    with database_of_its_own("checks_at_scale", tmp_path_factory.mktemp("checks")) as url:
+        scale_data.generate(url, size=0.02, seed=11)
+        store = open_store(url)
+        yield store
+        store.dispose()
 
 
 @pytest.fixture(scope="module")
