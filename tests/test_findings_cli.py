@@ -32,23 +32,13 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def demo_database() -> Iterator[list[str]]:
     """``--db`` for the demo: on PostgreSQL a schema of its own (the suite's backend), else ./kpi.sqlite."""
-    base = os.environ.get("KPI_TEST_DATABASE_URL")
-    if not base:
+    if not os.environ.get("KPI_TEST_DATABASE_URL"):
         yield []
         return
-    from sqlalchemy import create_engine, text
+    from tests.conftest import database_of_its_own
 
-    from tests.conftest import _in_schema, _psycopg
-
-    name = f"findings_demo_{os.getpid()}"
-    admin = create_engine(_psycopg(base))
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    yield ["--db", _in_schema(base, name)]
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-    admin.dispose()
+    with database_of_its_own("findings_demo", Path(".")) as url:
+        yield ["--db", url]
 
 
 @pytest.fixture(scope="module")
