@@ -199,12 +199,12 @@ def _fabricated_amounts(company: Company, rng: random.Random, rep: Person) -> Pl
     """
     month = company.months[-1]
     won = won_by_rep_month(company)
-    earlier = sum(len(won.get((rep.id, m.label), [])) for m in company.months[-6:])
+    in_window = sum(len(won.get((rep.id, m.label), [])) for m in company.months[-6:])  # the rep's own won deals
     shells = [add_customer(company, rng, rep, rep.region, month.start - timedelta(days=rng.randint(5, 20)), company.of_role("customer_success"))
               for _ in range(12)]  # orders from accounts opened for them
     company.reserved_customers.update(c.id for c in shells)
     rows = []
-    for i in range(max(60, 115 - earlier)):
+    for i in range(max(60, 115 - in_window)):
         day = month.workdays[i % len(month.workdays)]
         rows.append(_won_deal(company, rng, rep, shells[i % len(shells)], day - timedelta(days=rng.randint(1, 5)), day,
                               cents(rng.randint(6_000_00, 9_999_99))))
