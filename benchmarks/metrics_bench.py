@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_engine import get_registry, open_store, parse_period
-from kpi_engine._metric_compute import metric_context
+from kpi_engine.metrics.compute import metric_context
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]
 M4, M10 = Decimal("1e-4"), Decimal("1e-10")

@@ -52,8 +52,8 @@ from kpi_engine import (
     parse_period,
     parse_plan,
 )
-from kpi_engine._org import Organisation
-from kpi_engine._rule_run import Outcome, collector_paused, run_rules
+from kpi_engine.engine.organisation import Organisation
+from kpi_engine.engine.runner import Outcome, collector_paused, run_rules
 
 PLAN = Path(__file__).resolve().parent.parent / "rules" / "sales-commission.yaml"
 RULE = "commission"
@@ -164,7 +164,7 @@ def engine_with_traces(loaded: LoadedPlan, period: Period, facts: MemoryFacts, r
 
 def rule_type_only(loaded: LoadedPlan, period: Period, facts: MemoryFacts, registry: Registry) -> list[RuleResult]:
     """The rule type's own evaluation for every person, with a context filled as the runner fills it."""
-    from kpi_engine._rule_run import _Book
+    from kpi_engine.engine.runner import _Book
 
     rule = loaded.plan.rules[0]
     book = _Book(loaded, period, facts, registry)

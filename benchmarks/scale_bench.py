@@ -113,7 +113,7 @@ def evaluate_every_plan(store: Any, months: list[str]) -> dict[str, Any]:
 def plan_metrics(store: Any, label: str) -> dict[str, Any]:
     """Compute the metrics the payout plans read for one period, as the engine does (values per person)."""
     from kpi_engine import get_registry, metric_values, parse_period
-    from kpi_engine._metric_compute import metric_context
+    from kpi_engine.metrics.compute import metric_context
 
     registry = get_registry()
     ctx = metric_context(parse_period(label), "Asia/Shanghai", "CNY")

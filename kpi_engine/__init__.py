@@ -3,39 +3,29 @@
 The public API. Plugins and connectors import only from here.
 """
 
-from . import _schema as schema
-from ._connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
-from ._connector_auth import BearerToken, HeaderToken, OAuth2Refresh
-from ._connector_errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
-from ._connector_paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
-from ._engine import EvaluationRun, Outcome, evaluate, evaluate_plans, get_run, list_runs
-from ._errors import (
-    ConfigurationError,
-    EvaluationError,
-    FormulaError,
-    ImportRejected,
-    KPIError,
-    PeriodError,
-    PlanError,
-    PluginError,
-    StoreError,
-)
-from ._findings import FINDING, CheckConfig, Effect, Finding, Severity
-from ._formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
-from ._http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
-from ._importing import ImportSummary, import_file
-from ._loading import LoadCounts, upsert_records
-from ._money import Money, Ratio, money_text, plain, quantize, to_decimal
-from ._periods import Period, parse_period
-from ._plan import LoadedPlan, Plan, load_plan, parse_plan
-from ._plan_files import load_plan_for
-from ._plan_tests import CaseResult, run_plan_tests
-from ._mapping import ColumnMapping, load_mapping
-from ._metric_sql import Division, Measure, exact_terms, fact_metric, same_period_last_year, seconds_between, shift_context, within, within_days
-from ._custom_metrics import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
-from ._metric_compute import MetricRow, compute_metric, metric_values
-from ._records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
-from ._secrets import (
+from .store import schema as schema
+from .connect.connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
+from .connect.auth import BearerToken, HeaderToken, OAuth2Refresh
+from .connect.errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
+from .connect.paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
+from .engine.evaluation import EvaluationRun, Outcome, evaluate, evaluate_plans, get_run, list_runs
+from .errors import ConfigurationError, EvaluationError, FormulaError, ImportRejected, KPIError, PeriodError, PlanError, PluginError, StoreError
+from .findings.model import FINDING, CheckConfig, Effect, Finding, Severity
+from .formula.formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
+from .connect.http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
+from .ingest.importing import ImportSummary, import_file
+from .ingest.loading import LoadCounts, upsert_records
+from .money import Money, Ratio, money_text, plain, quantize, to_decimal
+from .periods import Period, parse_period
+from .plans.checking import LoadedPlan, Plan, load_plan, parse_plan
+from .plans.files import load_plan_for
+from .plans.plan_tests import CaseResult, run_plan_tests
+from .ingest.mapping import ColumnMapping, load_mapping
+from .metrics.measures import Division, Measure, exact_terms, fact_metric, same_period_last_year, seconds_between, shift_context, within, within_days
+from .metrics.custom import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
+from .metrics.compute import MetricRow, compute_metric, metric_values
+from .ingest.records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
+from .connect.secrets import (
     ConnectorSettings,
     MemoryTokenStore,
     StoreTokenStore,
@@ -46,14 +36,14 @@ from ._secrets import (
     register_secret,
     secret_field,
 )
-from ._store import Store, default_database_url, open_store
-from ._sync import StreamSummary, SyncSummary, parse_cursor, sync
-from ._sync_mapping import SourceMapping, StreamMapping, load_source_mapping
-from ._trace import LazyTrace
-from ._types import Amount, Metric, MetricContext, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
+from .store.database import Store, default_database_url, open_store
+from .connect.sync import StreamSummary, SyncSummary, parse_cursor, sync
+from .connect.mapping import SourceMapping, StreamMapping, load_source_mapping
+from .trace import LazyTrace
+from .engine.contract import Amount, Metric, MetricContext, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
 from ._version import __version__
 from .hookspecs import hookimpl
-from .plugins import PluginInfo, Registry, get_registry, load_plugins
+from .registry import PluginInfo, Registry, get_registry, load_plugins
 
 __all__ = [
     "ActivityRecord",

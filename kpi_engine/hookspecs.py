@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from ._types import Metric, RuleType
+from .engine.contract import Metric, RuleType
 
 if TYPE_CHECKING:
-    from ._connector import Connector
+    from .connect.connector import Connector
 
 __all__ = ["hookimpl", "hookspec", "kpi_connectors", "kpi_metrics", "kpi_rule_types"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from kpi_engine import Finding, evaluate, load_plan, parse_period
-from kpi_engine._org import load_organisation
+from kpi_engine.engine.organisation import load_organisation
 
 PLAN = Path(__file__).resolve().parents[1] / "rules" / "activity-integrity.yaml"
 CHECK_OF_PATTERN = {

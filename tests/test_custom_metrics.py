@@ -16,7 +16,7 @@ from kpi_engine import (
     parse_period,
     schema,
 )
-from kpi_engine._metric_compute import metric_context
+from kpi_engine.metrics.compute import metric_context
 
 CTX = metric_context(parse_period("2026-10"), "UTC", "CNY")
 AT = datetime(2026, 10, 5, 9, tzinfo=UTC)
@@ -115,7 +115,7 @@ def test_every_problem_is_reported_at_its_file_line_and_column(tmp_path: Path) -
 
 
 def test_a_missing_metrics_path_is_one_sentence(tmp_path: Path) -> None:
-    from kpi_engine._custom_metrics import custom_metric_files
+    from kpi_engine.metrics.custom import custom_metric_files
 
     with pytest.raises(CustomMetricError, match="does not exist"):
         custom_metric_files(tmp_path / "nowhere")

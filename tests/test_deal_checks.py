@@ -32,7 +32,7 @@ from kpi_engine_plugins.deal_timing_checks import (
 from pydantic import ValidationError
 
 from kpi_engine import CheckConfig, Finding, Period, RuleContext, get_registry
-from kpi_engine._plan_tests import run_plan_tests
+from kpi_engine.plans.plan_tests import run_plan_tests
 from tests.rule_context import context
 
 DEAL_CHECKS = {

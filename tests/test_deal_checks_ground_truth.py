@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from kpi_engine import Finding, RuleResult, evaluate, get_registry, parse_period, schema
-from kpi_engine._metric_compute import metric_context
+from kpi_engine.metrics.compute import metric_context
 
 PLAN = Path(__file__).parent.parent / "rules" / "deal-integrity.yaml"
 DEAL_PATTERNS = (

@@ -20,7 +20,7 @@ from kpi_engine import (
     load_plugins,
     parse_plan,
 )
-from kpi_engine._findings_store import list_findings, review_finding
+from kpi_engine.findings.store import list_findings, review_finding
 from tests.factories import add_person, add_won_deals
 from tests.findings_toys import BIG_DEALS, LOOK_BACK
 

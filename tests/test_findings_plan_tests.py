@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 
 from kpi_engine import hookimpl, load_plugins, parse_plan
-from kpi_engine._plan_tests import load_cases, run_case
+from kpi_engine.plans.plan_tests import load_cases, run_case
 from tests.findings_toys import BIG_DEALS, LOOK_BACK
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kpi_engine import evaluate, load_plan, schema
-from kpi_engine._plan_tests import run_plan_tests
+from kpi_engine.plans.plan_tests import run_plan_tests
 from tests.factories import add_person, add_target, add_won_deals
 
 PLANS = Path(__file__).parent / "golden"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kpi_engine import compute_metric, get_registry, parse_period
-from kpi_engine._metric_compute import metric_context
+from kpi_engine.metrics.compute import metric_context
 from kpi_engine.cli import main
 from kpi_engine.sample import generate_sample_company
 

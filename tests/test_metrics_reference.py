@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from kpi_engine import get_registry, parse_period, schema
-from kpi_engine._metric_compute import metric_context
+from kpi_engine.metrics.compute import metric_context
 
 PEOPLE = ("P1", "P2", "P3")
 PERIOD = parse_period("2026-10")

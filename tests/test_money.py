@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi_engine import plain, to_decimal
-from kpi_engine._yaml import load_located
+from kpi_engine.yaml_reader import load_located
 
 
 def test_percent_and_thousands_separators_read_exactly():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from kpi_engine import PersonInfo, parse_period
-from kpi_engine._org import Assignment, Organisation, TeamLink
+from kpi_engine.engine.organisation import Assignment, Organisation, TeamLink
 
 PEOPLE = [
     PersonInfo("BOSS", "Boss", role="manager", team_id="sales"),

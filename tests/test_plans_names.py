@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kpi_engine import PlanError, parse_period, parse_plan
-from kpi_engine._plan_files import load_plan_for
+from kpi_engine.plans.files import load_plan_for
 from tests.plan_toys import toy_registry
 
 HEAD = """id: p

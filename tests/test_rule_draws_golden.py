@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from kpi_engine._plan_tests import run_plan_tests
+from kpi_engine.plans.plan_tests import run_plan_tests
 
 PLAN = Path(__file__).parent / "golden" / "golden_r2_recoverable_draw.yaml"
 

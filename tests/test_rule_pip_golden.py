@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine._plan_tests import run_plan_tests
+from kpi_engine.plans.plan_tests import run_plan_tests
 
 ROOT = Path(__file__).parent.parent
 

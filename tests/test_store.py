@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from kpi_engine import StoreError, open_store
-from kpi_engine._schema import metadata
+from kpi_engine.store.schema import metadata
 
 
 def test_migrations_build_exactly_the_declared_schema(store):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from kpi_engine import ConfigurationError, get_registry, parse_period, schema
-from kpi_engine._targets import TargetLine, allocate, decompose_target, save_targets
+from kpi_engine.metrics.targets import TargetLine, allocate, decompose_target, save_targets
 from kpi_engine.sample import generate_sample_company
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .._schema import (
+from ..store.schema import (
     activities,
     churn_events,
     content_stats,

@@ -37,13 +37,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from .. import _schema as s
-from .._connector import Connector, ConnectorContext
-from .._connector_errors import ConnectorConfigurationError
-from .._http import RetryPolicy
-from .._secrets import MemoryTokenStore
-from .._store import Store, open_store
-from .._sync import SyncSummary, sync
+from ..store import schema as s
+from ..connect.connector import Connector, ConnectorContext
+from ..connect.errors import ConnectorConfigurationError
+from ..connect.http import RetryPolicy
+from ..connect.secrets import MemoryTokenStore
+from ..store.database import Store, open_store
+from ..connect.sync import SyncSummary, sync
 from ._fakes import FakeClock
 
 __all__ = ["AcceptanceTarget", "ConnectorAcceptanceSuite", "SimulatedCrash", "store_snapshot"]
@@ -123,7 +123,7 @@ class ConnectorAcceptanceSuite:
         return sync(store, connector, streams=target.streams, **options)
 
     def source(self, target: AcceptanceTarget, connector: Connector) -> str:
-        from .._sync import _mapping_for
+        from ..connect.sync import _mapping_for
 
         return _mapping_for(connector, target.mapping).source or connector.name
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from .._connector import ConnectorContext
-from .._secrets import MemoryTokenStore
-from .._store import Store, open_store
+from ..connect.connector import ConnectorContext
+from ..connect.secrets import MemoryTokenStore
+from ..store.database import Store, open_store
 from ._fakes import FakeClock
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kpi_engine import ConnectorConfigurationError
-from kpi_engine._scaffold import scaffold_connector
+from kpi_engine.connect.scaffold import scaffold_connector
 from kpi_engine.cli import cli
 
 

@@ -19,7 +19,7 @@ from kpi_engine import (
     register_secret,
     sync,
 )
-from kpi_engine._secrets import RedactingFilter, load_settings
+from kpi_engine.connect.secrets import RedactingFilter, load_settings
 from kpi_engine.testing import FakeClock
 from tests.mock_servers.hubspot import HubSpotMock
 
@@ -126,7 +126,7 @@ def test_the_environment_wins_over_the_keyring(monkeypatch):
 
 @pytest.mark.parametrize("name", ["kpi_engine.http", "kpi_engine.sync", "kpi_engine.connectors.hubspot", "urllib3.connectionpool"])
 def test_each_logger_of_a_sync_masks_secrets(caplog, name):
-    import kpi_engine._http  # noqa: F401 - installs the filters
+    import kpi_engine.connect.http
     from kpi_engine import connector_logger
 
     connector_logger("hubspot")

@@ -26,7 +26,7 @@ from kpi_engine import (
     secret_field,
     sync,
 )
-from kpi_engine._sync import load_sync_state
+from kpi_engine.connect.sync import load_sync_state
 from kpi_engine.testing import SimulatedCrash
 
 UTC = timezone.utc

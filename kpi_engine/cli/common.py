@@ -1,0 +1,51 @@
+"""What every ``kpi`` command shares: settings from the top-level options and a progress bar."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from ..store.database import Store, open_store
+
+__all__ = ["Settings", "pass_settings", "progress_bar"]
+
+
+class Settings:
+    def __init__(self, db: str | None, debug: bool) -> None:
+        self.db = db
+        self.debug = debug
+
+    def store(self) -> Store:
+        return open_store(self.db)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on standard error, fed by the library's ``progress(step, done, total)`` callbacks."""
+    bar: Any = None
+    state = {"done": 0}
+    if not sys.stderr.isatty():  # logs and pipes get the summary lines only
+        yield lambda *_: None
+        return
+
+    def update(step: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.label = f"{label}: {step}"
+        bar.update(max(done - state["done"], 0))
+        state["done"] = done
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)

@@ -1,0 +1,310 @@
+"""Secrets: connector settings from the environment or a keyring, redacted from every log and error.
+
+A secret (a field typed ``SecretStr`` or declared with ``secret_field()``) is read from
+``$KPI_<CONNECTOR>_<FIELD>`` (``KPI_HUBSPOT_TOKEN``) or, when the optional ``keyring``
+package is installed, from the keyring entry ``kpi-engine`` / ``<connector>.<field>``.
+Every secret value loaded (and every token obtained by a refresh) is registered with the
+redactor: ``redact()`` replaces it in any text, and ``RedactingFilter`` does so in log records.
+Refreshed OAuth tokens are persisted through a ``TokenStore`` (keyring, the database, or
+memory), never in a file of the working tree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+__all__ = [
+    "KEYRING_SERVICE",
+    "ConnectorSettings",
+    "KeyringTokenStore",
+    "MemoryTokenStore",
+    "RedactingFilter",
+    "StoreTokenStore",
+    "TokenStore",
+    "connector_logger",
+    "default_token_store",
+    "env_name",
+    "install_log_redaction",
+    "is_secret_field",
+    "load_settings",
+    "redact",
+    "register_secret",
+    "secret_field",
+]
+
+KEYRING_SERVICE = "kpi-engine"
+MASK = "***"
+_MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+# Credentials that look like credentials even before they are registered.
+_SHAPES = [
+    (re.compile(r"(?i)\b(bearer|basic|zoho-oauthtoken)\s+[^\s\"',;]+"), r"\1 " + MASK),
+    (
+        re.compile(r"(?i)\b(access_token|refresh_token|client_secret|api_key|apikey|api_token|token|password|corpAccessToken|appSecret)"
+                   r"([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"),
+        r"\1\2" + MASK,
+    ),
+]
+
+
+def register_secret(value: str | SecretStr | None) -> None:
+    """Remember a secret value so that ``redact`` masks it from now on."""
+    global _pattern
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not value or len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if value in _secrets:
+            return
+        _secrets.add(value)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret and every credential-shaped value masked."""
+    if not text:
+        return text
+    pattern = _pattern
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    for shape, replacement in _SHAPES:
+        text = shape.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in the message, its arguments and its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+            record.exc_info = None
+        return True
+
+
+_FILTER = RedactingFilter()
+_REDACTED_LOGGERS = ("kpi_engine", "kpi_engine.http", "kpi_engine.sync", "urllib3", "urllib3.connectionpool", "requests")
+# A logger's filters see only the records of that very logger, not of its children: each one is listed.
+
+
+def _add_filter(logger: logging.Logger) -> logging.Logger:
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger
+
+
+def install_log_redaction() -> None:
+    """Put the redacting filter on the engine's and the HTTP libraries' loggers (idempotent)."""
+    for name in _REDACTED_LOGGERS:
+        _add_filter(logging.getLogger(name))
+
+
+def connector_logger(name: str) -> logging.Logger:
+    """The logger a connector should use: ``kpi_engine.connectors.<name>``, with secrets redacted."""
+    install_log_redaction()
+    return _add_filter(logging.getLogger(f"kpi_engine.connectors.{name}"))
+
+
+# --- settings -----------------------------------------------------------------------
+
+
+def secret_field(description: str = "", **kwargs: Any) -> Any:
+    """A settings field holding a secret: never printed, read from the environment or a keyring.
+
+    Use with ``SecretStr``: ``token: SecretStr | None = secret_field("Private-app token")``.
+    """
+    extra = dict(kwargs.pop("json_schema_extra", None) or {})
+    extra["secret"] = True
+    return Field(description=description, json_schema_extra=extra, **kwargs)
+
+
+class ConnectorSettings(BaseModel):
+    """Base of every connector's settings model: unknown settings refused, inputs never echoed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def env_name(connector: str, field: str) -> str:
+    """The environment variable of a setting: ``KPI_HUBSPOT_TOKEN`` for (hubspot, token)."""
+    clean = re.sub(r"[^A-Za-z0-9]+", "_", f"{connector}_{field}").strip("_").upper()
+    return f"KPI_{clean}"
+
+
+def is_secret_field(model: type[BaseModel], name: str) -> bool:
+    """Whether a field of a settings model holds a secret (``SecretStr`` or ``secret_field``)."""
+    info = model.model_fields[name]
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("secret"):
+        return True
+    return "SecretStr" in repr(info.annotation)
+
+
+def _keyring_get(connector: str, field: str) -> str | None:
+    try:
+        import keyring  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        return keyring.get_password(KEYRING_SERVICE, f"{connector}.{field}")
+    except Exception:
+        return None
+
+
+def load_settings(
+    model: type[S],
+    connector: str,
+    values: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    use_keyring: bool = True,
+) -> S:
+    """Build a connector's settings from ``values``, then ``$KPI_<CONNECTOR>_<FIELD>``, then the keyring.
+
+    Raises ``ConnectorConfigurationError`` naming the setting and its variable, never its value.
+    Every secret read is registered with the redactor.
+    """
+    from .errors import ConnectorConfigurationError
+
+    environ = os.environ if environ is None else environ
+    given = dict(values or {})
+    data: dict[str, Any] = {}
+    for name in model.model_fields:
+        if name in given:
+            data[name] = given.pop(name)
+            continue
+        variable = env_name(connector, name)
+        if environ.get(variable, "") != "":
+            data[name] = environ[variable]
+        elif use_keyring and is_secret_field(model, name):
+            found = _keyring_get(connector, name)
+            if found:
+                data[name] = found
+    for name, value in data.items():
+        if is_secret_field(model, name):
+            register_secret(value if isinstance(value, (str, SecretStr)) else None)
+    if given:
+        unknown = sorted(given)
+        raise ConnectorConfigurationError(
+            f"{connector} has no setting {unknown[0]!r}.",
+            hint=f"its settings are: {', '.join(model.model_fields)}",
+        )
+    try:
+        settings = model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        loc = [str(p) for p in first["loc"]]
+        reason = first["msg"].removeprefix("Value error, ")
+        if not loc:
+            raise ConnectorConfigurationError(f"the {connector} settings are not valid: {reason}.") from None
+        field = loc[0]
+        variable = env_name(connector, field)
+        where = f"keyring entry {KEYRING_SERVICE}/{connector}.{field} or ${variable}" if field in model.model_fields and is_secret_field(model, field) else f"${variable}"
+        if first["type"] == "missing":
+            raise ConnectorConfigurationError(f"the {connector} setting {field!r} is missing.", hint=f"set {where}") from None
+        raise ConnectorConfigurationError(f"the {connector} setting {field!r} is not valid: {reason}.", hint=f"check {where}") from None
+    for name in model.model_fields:
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr):
+            register_secret(value)
+    return settings
+
+
+# --- token persistence ----------------------------------------------------------------
+
+
+class TokenStore(Protocol):
+    """Where refreshed OAuth tokens live between runs (never a file of the working tree)."""
+
+    def load(self, key: str) -> dict[str, Any] | None: ...
+
+    def save(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+class MemoryTokenStore:
+    """Tokens kept in memory only (tests, one-off runs)."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, dict[str, Any]] = {}
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        return self.tokens.get(key)
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        self.tokens[key] = dict(value)
+
+
+class KeyringTokenStore:
+    """Tokens in the operating system's keyring (``pip install 'kpi-engine[keyring]'``)."""
+
+    def __init__(self) -> None:
+        import keyring  # type: ignore[import-not-found]
+
+        self._keyring = keyring
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        raw = self._keyring.get_password(KEYRING_SERVICE, f"token:{key}")
+        return json.loads(raw) if raw else None
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        self._keyring.set_password(KEYRING_SERVICE, f"token:{key}", json.dumps(value))
+
+
+class StoreTokenStore:
+    """Tokens in the database's ``connector_tokens`` table, next to the sync state."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        from ..store import schema as s
+
+        with self.store.connect() as conn:
+            row = conn.execute(s.connector_tokens.select().where(s.connector_tokens.c.key == key)).first()
+        return dict(row.value) if row else None
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        from ..store import schema as s
+
+        t = s.connector_tokens
+        now = datetime.now(timezone.utc)
+        with self.store.begin() as conn:
+            done = conn.execute(t.update().where(t.c.key == key).values(value=value, updated_at=now)).rowcount
+            if not done:
+                conn.execute(t.insert().values(key=key, value=value, updated_at=now))
+
+
+def default_token_store(store: Any | None = None) -> TokenStore:
+    """The keyring when one is usable, else the database ``store``, else memory."""
+    try:
+        keyring_store = KeyringTokenStore()
+        keyring_store._keyring.get_keyring()
+        backend = type(keyring_store._keyring.get_keyring()).__name__
+        if "fail" not in backend.lower() and "null" not in backend.lower():
+            return keyring_store
+    except Exception:
+        pass
+    return StoreTokenStore(store) if store is not None else MemoryTokenStore()

@@ -1,0 +1,200 @@
+"""Explanations a sales rep can follow: per rule, the sentences, inputs, lines taken and records behind an outcome.
+
+Trace conventions (every rule type's trace may carry them; all are optional):
+
+- ``explanation``: a sentence or a list of sentences;
+- ``inputs``: name -> value text (a nested mapping is shown as ``name.key``);
+- ``lines``: the tiers or branches taken, each a mapping (``from``, ``to``, ``basis``, ``rate``, ``amount`` …);
+- ``records``: ``{"table": ..., "ids": [...]}`` (or a list of them): the records behind the number;
+- ``skipped``: why no amount was computed; ``proration``: how a target was prorated;
+- a finding's ``id``, ``check``, ``severity``, ``effect`` and ``affects``; on a payout line a finding acted on,
+  ``held``, ``excluded`` (with ``excluded_changes``), ``clawback`` or ``released_hold``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..errors import EvaluationError
+from ..render import render
+from ..money import money_text
+from .runner import Outcome
+
+__all__ = ["effect_notes", "explain_outcomes", "findings_section", "render_explanations"]
+
+_SHOWN_ELSEWHERE = {"rule", "explanation", "inputs", "lines", "records", "skipped", "proration", "rule_type", "effect_note", "excluded_note"}
+
+
+def effect_notes(kind: str, trace: Mapping[str, Any]) -> list[str]:
+    """What a finding asks for, or what a finding did to a payout line, as sentences."""
+    notes: list[str] = []
+    if kind == "finding":
+        affects = ", ".join(trace.get("affects") or [])
+        effect = str(trace.get("effect", "flag"))
+        acted = "flagged for review only" if effect == "flag" else f"{effect} on {affects}"
+        notes.append(f"Finding {trace.get('id', '')} ({trace.get('check', '')}, severity {trace.get('severity', '')}): {acted}; a recommendation for review.")
+        if trace.get("effect_note"):
+            notes.append(str(trace["effect_note"]))
+    held = trace.get("held")
+    if isinstance(held, Mapping):
+        notes.append(str(held.get("note") or f"Held pending review of finding {', '.join(held.get('findings', []))}."))
+    for item in trace.get("excluded") or []:
+        ids = "; ".join(f"{r['table']} {', '.join(str(i) for i in r['ids'])}" for r in item.get("records", []))
+        notes.append(f"Excluded ({item.get('effect')}, finding {item.get('finding')}): {ids}. {item.get('reason', '')}".rstrip())
+    if trace.get("excluded_changes"):
+        notes.append("Measures without them: " + "; ".join(f"{k} {v}" for k, v in trace["excluded_changes"].items()) + ".")
+    if trace.get("excluded_note"):
+        notes.append(str(trace["excluded_note"]))
+    back = trace.get("clawback")
+    if isinstance(back, Mapping) and back.get("finding"):
+        notes.append(f"Clawback after finding {back['finding']} ({back.get('check')}): {back.get('table')} #{back.get('record_id')} paid in {back.get('paid_in')}.")
+    released = trace.get("released_hold")
+    if isinstance(released, Mapping):
+        notes.append(f"Hold of {released.get('period')} released after review of finding {', '.join(released.get('findings', []))}.")
+    return notes
+
+
+def findings_section(findings: Sequence[Any]) -> str:
+    """Findings about a person from other plans' runs of the period (``SavedFinding`` objects), as text."""
+    if not findings:
+        return ""
+    out = ["Findings about this person in other plans (recommendations for review):"]
+    for f in findings:
+        review = f" Review: {f.review} ({f.review_note})." if f.review else " Review: pending."
+        out.append(f"   {f.id} {f.check} ({f.plan_id}, {f.period}, severity {f.severity}, effect {f.effect}): {f.explanation}{review}")
+        for table, ids in f.evidence.items():
+            out.append(f"     Records ({table}): {', '.join(str(i) for i in ids[:30])}{f' … ({len(ids)} in all)' if len(ids) > 30 else ''}")
+    return "\n".join(out) + "\n"
+
+
+def _sentences(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _flat(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _flat(f"{prefix}.{key}" if prefix else str(key), item, out)
+    elif isinstance(value, (list, tuple)):
+        out[prefix] = ", ".join(str(v) for v in value)
+    else:
+        out[prefix] = _readable(value)
+
+
+def _readable(value: Any) -> str:
+    """A number with thousands separators (``122,000.5``); anything else as written."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).lower()
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    text = f"{number:,f}"
+    return text
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, Mapping):
+        return [{"table": value.get("table"), "ids": list(value.get("ids", []))}]
+    if isinstance(value, list):
+        return [r for item in value for r in _records(item)]
+    return []
+
+
+def explain_outcomes(outcomes: Sequence[Outcome], person: str, rule: str | None = None, *, run_id: str = "") -> list[dict[str, Any]]:
+    """One explanation per outcome line of ``person`` (and ``rule``): what a rep needs to check it by hand."""
+    lines = [o for o in outcomes if o.person_id == person and (rule is None or o.rule_id == rule)]
+    if not lines:
+        people = sorted({o.person_id for o in outcomes})
+        rules = sorted({o.rule_id for o in outcomes})
+        if person not in people:
+            shown = ", ".join(people[:8]) + (" …" if len(people) > 8 else "")
+            raise EvaluationError(f"{person} has no outcome in run {run_id or '(newest)'}.", hint=f"people in this run: {shown or 'none'}")
+        raise EvaluationError(f"{person} has no outcome of rule {rule!r} in run {run_id or '(newest)'}.", hint=f"rules in this run: {', '.join(rules)}")
+    explained = []
+    for o in lines:
+        trace = dict(o.trace)
+        inputs: dict[str, str] = {}
+        _flat("", trace.get("inputs", {}), inputs)
+        other: dict[str, str] = {}
+        _flat("", {k: v for k, v in trace.items() if k not in _SHOWN_ELSEWHERE and not isinstance(v, (list, Mapping))}, other)
+        explained.append(
+            {
+                "rule": o.rule_id,
+                "rule_type": trace.get("rule_type"),
+                "kind": o.kind,
+                "amount": None if o.amount is None else money_text(o.amount) if o.kind in ("payout", "held") else _readable(o.amount),
+                "currency": o.currency,
+                "explanation": _sentences(trace.get("explanation")) + _sentences(trace.get("proration")),
+                "skipped": trace.get("skipped"),
+                "effects": effect_notes(o.kind, trace),
+                "inputs": inputs,
+                "lines": [dict(line) if isinstance(line, Mapping) else {"line": line} for line in trace.get("lines", []) or []],
+                "records": _records(trace.get("records")),
+                "details": other,
+            }
+        )
+    return explained
+
+
+def render_explanations(person: str, name: str | None, header: str, items: list[dict[str, Any]]) -> str:
+    """The explanations as text: a block per rule with its sentences, inputs, lines and records."""
+    out = [header, f"{person}" + (f" · {name}" if name and name != person else ""), ""]
+    for item in items:
+        if item["amount"] is None:
+            result = "no amount"
+        else:
+            result = f"{_readable(item['amount'])} {item['currency']}" if item["currency"] else _readable(item["amount"])
+        rule_type = f" ({item['rule_type']})" if item["rule_type"] else ""
+        out.append(f"== {item['rule']}{rule_type} · {item['kind']}: {result}")
+        for sentence in item["explanation"]:
+            out.append(f"   {sentence}")
+        if item["skipped"]:
+            out.append(f"   Not computed: {item['skipped']}")
+        for note in item.get("effects", []):
+            out.append(f"   ▸ {note}")
+        if item["inputs"]:
+            out.append("   Inputs:")
+            width = max(len(k) for k in item["inputs"])
+            out.extend(f"     {k.ljust(width)}  {_readable(v)}" for k, v in item["inputs"].items())
+        if item["lines"]:
+            columns = list(dict.fromkeys(k for line in item["lines"] for k in line))
+            rows = [{k: _cell(k, v) for k, v in line.items()} for line in item["lines"]]
+            numeric = [c for c in columns if all(_is_number(r.get(c)) for r in rows if r.get(c))]
+            out.append("   Lines:")
+            out.extend("     " + row for row in render(rows, columns, numeric=numeric).splitlines())
+        if item["details"]:
+            out.append("   Details: " + "; ".join(f"{k} {v}" for k, v in item["details"].items()))
+        for records in item["records"]:
+            ids = records["ids"]
+            shown = ", ".join(str(i) for i in ids[:30]) + (f" … ({len(ids)} in all)" if len(ids) > 30 else "")
+            out.append(f"   Records ({records['table']}): {shown or 'none'}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _cell(key: str, value: Any) -> str:
+    """A line's value as a rep reads it: rates as percentages, numbers with separators."""
+    if isinstance(value, (Mapping, list)):
+        return str(value)
+    if key.endswith("rate") and _is_number(value) and value is not None and not isinstance(value, bool):
+        return f"{Decimal(str(value)) * 100:f}".rstrip("0").rstrip(".") + "%"
+    return _readable(value)
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        Decimal(str(text).replace(",", ""))
+    except (InvalidOperation, ValueError):
+        return False
+    return True

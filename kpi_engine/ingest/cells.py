@@ -1,0 +1,282 @@
+"""Readers for the loose values found in CRM exports: numbers, times, yes/no, codes.
+
+Each reader turns a cell (``"12,500.00"``, ``"5%"``, ``"2026/10/31 23:30"``, ``"是"``) into an
+exact, typed value or raises ``ValueError`` with a sentence naming what is wrong; the
+``Annotated`` types below let pydantic models use them as field types.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, ValidationInfo
+
+from ..money import MONEY_SCALE, RATIO_SCALE, to_decimal
+from ..store.schema import ACTIVITY_KINDS, DEAL_STATUSES, ROLES
+
+__all__ = [
+    "Currency",
+    "Day",
+    "KIND_SYNONYMS",
+    "Money",
+    "ROLE_SYNONYMS",
+    "Ratio",
+    "Text",
+    "UTCTime",
+    "WholeNumber",
+    "YesNo",
+    "derive_status",
+    "is_blank",
+    "normal_text",
+    "parse_datetime",
+    "read_status",
+    "read_synonym",
+]
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _exact(scale: int) -> Any:
+    def read(value: Any) -> Decimal | None:
+        if is_blank(value):
+            return None
+        try:
+            number = to_decimal(value)
+        except TypeError as exc:  # pydantic reports ValueError only
+            raise ValueError(str(exc)) from None
+        if abs(number) >= Decimal(10) ** 12:
+            raise ValueError(f"{value!r} is too large")
+        if number != number.quantize(Decimal(1).scaleb(-scale)):
+            raise ValueError(f"{value!r} has more than {scale} decimal places")
+        return number
+
+    return read
+
+
+Money = Annotated[Decimal, BeforeValidator(_exact(MONEY_SCALE))]
+Ratio = Annotated[Decimal, BeforeValidator(_exact(RATIO_SCALE))]
+
+_DATETIME = re.compile(
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+    r"(?:(?:[ T]+|日)(\d{1,2})[:时](\d{2})(?:[:分](\d{2})(?:\.(\d{1,6})\d*)?秒?)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$",
+    re.IGNORECASE,
+)
+
+
+def _context_zone(info: ValidationInfo | None) -> tzinfo:
+    context = info.context if info is not None else None
+    zone = (context or {}).get("default_tz") or timezone.utc
+    if isinstance(zone, str):
+        try:
+            return ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone!r} is not a time zone") from None
+    return zone
+
+
+def _offset(text: str) -> tzinfo:
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def parse_datetime(value: Any, default_tz: tzinfo = timezone.utc) -> datetime | None:
+    """An aware UTC datetime from an ISO string, a common export format or a datetime."""
+    if is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        match = _DATETIME.match(text)
+        try:
+            if match:
+                y, mo, d, h, mi, s, frac, zone = match.groups()
+                micro = int((frac or "0").ljust(6, "0"))
+                moment = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro)
+                if zone:
+                    moment = moment.replace(tzinfo=_offset(zone))
+            else:
+                moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a possible date and time") from None
+    else:
+        raise ValueError(f"{value!r} is not a date and time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=default_tz)
+    return moment.astimezone(timezone.utc)
+
+
+def _read_datetime(value: Any, info: ValidationInfo) -> datetime | None:
+    return parse_datetime(value, _context_zone(info))
+
+
+def _read_date(value: Any) -> date | None:
+    if is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        match = _DATETIME.match(value.strip())
+        if match and not match.group(4):
+            try:
+                return date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                raise ValueError(f"{value!r} is not a possible date") from None
+    raise ValueError(f"{value!r} is not a date (write it as 2026-10-31)")
+
+
+UTCTime = Annotated[datetime, BeforeValidator(_read_datetime)]
+Day = Annotated[date, BeforeValidator(_read_date)]
+
+_TRUE = {"yes", "y", "true", "t", "1", "是", "有", "x", "✓"}
+_FALSE = {"no", "n", "false", "f", "0", "否", "无", "-"}
+
+
+def _read_bool(value: Any) -> bool:
+    if is_blank(value):
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, Decimal)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not yes or no")
+
+
+YesNo = Annotated[bool, BeforeValidator(_read_bool)]
+
+
+def _read_int(value: Any) -> int | None:
+    if is_blank(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a yes/no value is not a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(:\d{1,2}){1,2}\s*", value):
+        seconds = 0
+        for part in value.strip().split(":"):
+            seconds = seconds * 60 + int(part)
+        return seconds
+    try:
+        number = to_decimal(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number != number.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
+
+
+WholeNumber = Annotated[int, BeforeValidator(_read_int)]
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+def normal_text(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text.strip().lower())
+
+
+def read_synonym(value: Any, table: dict[str, str], allowed: tuple[str, ...], what: str) -> Any:
+    if is_blank(value):
+        return None
+    key = normal_text(str(value))
+    if key in table:
+        return table[key]
+    raise ValueError(f"{value!r} is not a {what} (use one of {', '.join(allowed)})")
+
+
+ROLE_SYNONYMS = {
+    **{normal_text(r): r for r in ROLES},
+    **dict.fromkeys(
+        ["sales rep", "sales representative", "sales", "salesperson", "sales person", "account executive", "ae",
+         "rep", "销售", "销售代表", "销售人员", "客户经理"], "sales_rep"),
+    **dict.fromkeys(["marketing", "marketer", "marketing specialist", "市场", "市场专员", "市场部"], "marketing_specialist"),
+    **dict.fromkeys(["customer success", "cs", "csm", "customer success manager", "客户成功", "客服"], "customer_success"),
+    **dict.fromkeys(["manager", "sales manager", "team lead", "team leader", "经理", "销售经理", "主管"], "manager"),
+}
+
+KIND_SYNONYMS = {
+    **{k: k for k in ACTIVITY_KINDS},
+    **dict.fromkeys(["phone", "phone call", "calls", "电话", "通话", "致电"], "call"),
+    **dict.fromkeys(["visits", "site visit", "onsite", "on site", "customer visit", "拜访", "上门", "走访"], "visit"),
+    **dict.fromkeys(["meetings", "video call", "video meeting", "demo", "会议", "会面", "开会"], "meeting"),
+    **dict.fromkeys(["e mail", "emails", "mail", "邮件", "电子邮件"], "email"),
+    **dict.fromkeys(["tasks", "todo", "to do", "follow up", "任务", "待办", "跟进"], "task"),
+}
+
+_WON = re.compile(r"\bwon\b|成交|赢单|签约", re.IGNORECASE)
+_LOST = re.compile(r"\blost\b|输单|丢单|失败", re.IGNORECASE)
+
+
+def derive_status(stage_raw: str | None, stage_map: dict[str, str] | None = None) -> str:
+    """open, won or lost for a raw CRM stage: the explicit map first, then the default keywords."""
+    if not stage_raw:
+        return "open"
+    for raw, status in (stage_map or {}).items():
+        if normal_text(raw) == normal_text(stage_raw):
+            return status
+    if _LOST.search(stage_raw):
+        return "lost"
+    if _WON.search(stage_raw):
+        return "won"
+    return "open"
+
+
+def read_status(value: Any) -> Any:
+    if is_blank(value):
+        return None
+    key = normal_text(str(value))
+    if key in DEAL_STATUSES:
+        return key
+    if key in ("进行中", "跟进中", "active", "in progress", "pending"):
+        return "open"
+    derived = derive_status(str(value))
+    if derived != "open":
+        return derived
+    raise ValueError(f"{value!r} is not a deal status (use open, won or lost)")
+
+
+def _read_currency(value: Any) -> Any:
+    if is_blank(value):
+        return None
+    text = str(value).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise ValueError(f"{value!r} is not a three-letter currency code such as USD or CNY")
+    return text
+
+
+Currency = Annotated[str, BeforeValidator(_read_currency)]
+
+

@@ -1,0 +1,111 @@
+"""Periods: a month, quarter, year, ISO week or custom date range, read in the plan's time zone.
+
+Labels: ``2026-10``, ``2026-Q3``, ``2026``, ``2026-W05``, ``2026-01-01..2026-03-15`` (both
+ends inclusive, as people write ranges). Internally a period is ``[start, end)`` in days.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import PeriodError
+
+__all__ = ["Period", "parse_period", "zone"]
+
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
+_YEAR = re.compile(r"^(\d{4})$")
+_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$")
+_EXAMPLES = "2026-10, 2026-Q3, 2026, 2026-W05 or 2026-01-01..2026-03-15"
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name, with a clear error for a misspelt one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PeriodError(f"{name!r} is not a time zone.", hint="use an IANA name such as Asia/Shanghai or UTC") from None
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """Calendar days ``[start, end)`` with the label they were written as and their grain."""
+
+    start: date
+    end: date
+    label: str
+    grain: str  # day / week / month / quarter / year / range
+
+    def bounds_utc(self, tz: str | ZoneInfo) -> tuple[datetime, datetime]:
+        """The period's first and first-after instants, in UTC, for a business in ``tz``."""
+        z = zone(tz) if isinstance(tz, str) else tz
+        start = datetime.combine(self.start, time.min, z).astimezone(timezone.utc)
+        end = datetime.combine(self.end, time.min, z).astimezone(timezone.utc)
+        return start, end
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def previous(self) -> Period:
+        """The period of the same grain just before this one."""
+        if self.grain == "month":
+            y, m = (self.start.year, self.start.month - 1) if self.start.month > 1 else (self.start.year - 1, 12)
+            return parse_period(f"{y}-{m:02d}")
+        if self.grain == "quarter":
+            q = (self.start.month - 1) // 3 + 1
+            y, q = (self.start.year, q - 1) if q > 1 else (self.start.year - 1, 4)
+            return parse_period(f"{y}-Q{q}")
+        if self.grain == "year":
+            return parse_period(str(self.start.year - 1))
+        span = self.end - self.start
+        start = self.start - span
+        return _range(start, self.start)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _range(start: date, end_exclusive: date) -> Period:
+    last = end_exclusive - timedelta(days=1)
+    return Period(start, end_exclusive, f"{start.isoformat()}..{last.isoformat()}", "range")
+
+
+def _month_start(y: int, m: int) -> date:
+    return date(y + (m - 1) // 12, (m - 1) % 12 + 1, 1)
+
+
+def parse_period(label: str) -> Period:
+    """Read a period label; an impossible one raises ``PeriodError`` with the accepted forms."""
+    text = label.strip()
+    try:
+        if m := _MONTH.match(text):
+            y, mo = int(m[1]), int(m[2])
+            if not 1 <= mo <= 12:
+                raise ValueError(f"month {mo} does not exist")
+            return Period(date(y, mo, 1), _month_start(y, mo + 1), f"{y}-{mo:02d}", "month")
+        if m := _QUARTER.match(text):
+            y, q = int(m[1]), int(m[2])
+            return Period(date(y, 3 * q - 2, 1), _month_start(y, 3 * q + 1), f"{y}-Q{q}", "quarter")
+        if m := _YEAR.match(text):
+            y = int(m[1])
+            return Period(date(y, 1, 1), date(y + 1, 1, 1), str(y), "year")
+        if m := _WEEK.match(text):
+            y, w = int(m[1]), int(m[2])
+            start = date.fromisocalendar(y, w, 1)
+            return Period(start, start + timedelta(days=7), f"{y}-W{w:02d}", "week")
+        if m := _RANGE.match(text):
+            first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+            if last < first:
+                raise ValueError("the range ends before it starts")
+            return _range(first, last + timedelta(days=1))
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = date.fromisoformat(text)
+            return Period(day, day + timedelta(days=1), day.isoformat(), "day")
+    except ValueError as exc:
+        raise PeriodError(f"{label!r} is not a possible period: {exc}.", hint=f"write it as {_EXAMPLES}") from None
+    raise PeriodError(f"{label!r} is not a period.", hint=f"write it as {_EXAMPLES}")
