@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from kpi_engine import Amount, Metric, RuleResult, RuleType, evaluate, hookimpl, load_plugins, parse_plan, schema
-from tests.factories import add_person, add_won_deals
+from tests.support.factories import add_person, add_won_deals
 
 
 class FlatBonus(BaseModel):

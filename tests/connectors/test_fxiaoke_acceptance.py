@@ -9,7 +9,7 @@ import pytest
 from kpi_engine_connectors.fxiaoke import FxiaokeConnector
 
 from kpi_engine.testing import AcceptanceTarget, ConnectorAcceptanceSuite
-from tests.mock_servers.fxiaoke import (
+from tests.support.mock_servers.fxiaoke import (
     APP_ID,
     APP_SECRET,
     OPEN_USER_ID,

@@ -31,7 +31,7 @@ from kpi_engine import (
     sync,
 )
 from kpi_engine.testing import FakeClock
-from tests.mock_servers.fxiaoke import (
+from tests.support.mock_servers.fxiaoke import (
     APP_ID,
     APP_SECRET,
     OPEN_USER_ID,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from kpi_engine import ConnectorContext, RateLimited, schema, sync
 from kpi_engine.testing import FakeClock
-from tests.mock_servers.hubspot import HubSpotMock
+from tests.support.mock_servers.hubspot import HubSpotMock
 
 UTC = timezone.utc
 

@@ -6,7 +6,7 @@ import pytest
 from kpi_engine_connectors.hubspot import HubSpotConnector
 
 from kpi_engine.testing import AcceptanceTarget, ConnectorAcceptanceSuite
-from tests.mock_servers.hubspot import HubSpotMock
+from tests.support.mock_servers.hubspot import HubSpotMock
 
 
 def _settings(server: HubSpotMock, auth: str) -> dict[str, str]:

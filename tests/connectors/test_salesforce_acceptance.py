@@ -9,7 +9,7 @@ import pytest
 from kpi_engine_connectors.salesforce import SalesforceConnector
 
 from kpi_engine.testing import AcceptanceTarget, ConnectorAcceptanceSuite
-from tests.mock_servers.salesforce import (
+from tests.support.mock_servers.salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,

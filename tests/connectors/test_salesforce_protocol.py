@@ -30,7 +30,7 @@ from kpi_engine import (
     sync,
 )
 from kpi_engine.testing import FakeClock
-from tests.mock_servers.salesforce import (
+from tests.support.mock_servers.salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
