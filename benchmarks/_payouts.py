@@ -34,8 +34,16 @@ from zoneinfo import ZoneInfo
 from kpi_engine import Period, parse_period
 
 __all__ = [
-    "COMMISSION_CAP_CENTS", "MONTHS", "CandidateDeal", "ChurnedDeal", "CommissionChecks", "RepFacts", "commission_cents", "local_day",
-    "month_bounds", "scorecard_payout",
+    "COMMISSION_CAP_CENTS",
+    "MONTHS",
+    "CandidateDeal",
+    "ChurnedDeal",
+    "CommissionChecks",
+    "RepFacts",
+    "commission_cents",
+    "local_day",
+    "month_bounds",
+    "scorecard_payout",
 ]
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]
@@ -116,9 +124,17 @@ def scorecard_payout(f: RepFacts, days: int) -> Decimal | None:
     revenue = min(Decimal(f.bookings_units) / UNITS / (Decimal(f.bookings_target) / MILLION), CAP)
     new_target = Decimal(f.new_customers_target) / MILLION
     new = min(Decimal(f.new_customers) / new_target if new_target else ZERO, CAP)
-    rate = (Decimal(f.leads_converted) / Decimal(f.leads_created)).quantize(Decimal("0.000001"), ROUND_HALF_EVEN) if f.leads_created else ZERO
+    rate = (
+        (Decimal(f.leads_converted) / Decimal(f.leads_created)).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
+        if f.leads_created
+        else ZERO
+    )
     weekly = (Decimal(f.visits) * 7 / Decimal(days)).quantize(CENT, ROUND_HALF_EVEN)
-    survey = (Decimal(f.survey_score_sum) / MILLION / f.survey_count).quantize(Decimal("0.0001"), ROUND_HALF_EVEN) if f.survey_count else ZERO
+    survey = (
+        (Decimal(f.survey_score_sum) / MILLION / f.survey_count).quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
+        if f.survey_count
+        else ZERO
+    )
     score = (
         Decimal("0.5") * revenue
         + Decimal("0.1") * new
@@ -210,7 +226,11 @@ class CommissionChecks:
                 while j + 1 < len(group) and (group[j + 1].closed - group[i].closed).days <= SPLIT_DAYS:
                     j += 1
                 cluster = group[i : j + 1]
-                if len(cluster) >= 2 and sum(d.amount for d in cluster) >= SPLIT_LIMIT and any(d.closed >= self.bounds.first_day for d in cluster):
+                if (
+                    len(cluster) >= 2
+                    and sum(d.amount for d in cluster) >= SPLIT_LIMIT
+                    and any(d.closed >= self.bounds.first_day for d in cluster)
+                ):
                     yield owner, cluster
                     i = j + 1
                 else:

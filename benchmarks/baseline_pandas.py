@@ -18,7 +18,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _payouts import MONTHS, CandidateDeal, ChurnedDeal, CommissionChecks, RepFacts, commission_cents, local_day, month_bounds, scorecard_payout
+from _payouts import (
+    MONTHS,
+    CandidateDeal,
+    ChurnedDeal,
+    CommissionChecks,
+    RepFacts,
+    commission_cents,
+    local_day,
+    month_bounds,
+    scorecard_payout,
+)
 from sqlalchemy import text
 
 from kpi_engine import Store, open_store
@@ -50,16 +60,26 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
             " WHERE status = 'won' AND NOT is_deleted"
         )
         splits = read("SELECT deal_id, person_id, share FROM deal_splits")
-        leads = read("SELECT owner_id, created_at, converted_deal_id FROM leads WHERE NOT is_deleted AND created_at >= :start AND created_at < :end", **window)
-        visits = read("SELECT owner_id, occurred_at FROM activities WHERE NOT is_deleted AND kind = 'visit' AND occurred_at >= :start AND occurred_at < :end", **window)
+        leads = read(
+            "SELECT owner_id, created_at, converted_deal_id FROM leads WHERE NOT is_deleted AND created_at >= :start AND created_at < :end",
+            **window,
+        )
+        visits = read(
+            "SELECT owner_id, occurred_at FROM activities WHERE NOT is_deleted AND kind = 'visit' AND occurred_at >= :start AND occurred_at < :end",
+            **window,
+        )
         surveys = read(
             "SELECT person_id, score, responded_at FROM survey_responses WHERE NOT is_deleted AND kind = 'complaint_satisfaction'"
             " AND responded_at >= :start AND responded_at < :end",
             **window,
         )
         churn = read("SELECT deal_id, churned_at FROM churn_events WHERE NOT is_deleted AND deal_id IS NOT NULL")
-        targets = read("SELECT subject_id, metric, period, target FROM targets WHERE subject_type = 'person' AND metric IN ('bookings', 'new_customers')")
-        people = read("SELECT p.id, p.hire_date, p.leave_date, a.role, a.valid_from, a.valid_to FROM people p JOIN org_assignments a ON a.person_id = p.id")
+        targets = read(
+            "SELECT subject_id, metric, period, target FROM targets WHERE subject_type = 'person' AND metric IN ('bookings', 'new_customers')"
+        )
+        people = read(
+            "SELECT p.id, p.hire_date, p.leave_date, a.role, a.valid_from, a.valid_to FROM people p JOIN org_assignments a ON a.person_id = p.id"
+        )
     _when(won, "closed_at", "created_at")
     _when(leads, "created_at")
     _when(visits, "occurred_at")
@@ -74,12 +94,21 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
     credited = cny.merge(splits, how="left", left_on="id", right_on="deal_id")
     split = credited["person_id"].notna()
     credited["person"] = credited["person_id"].where(split, credited["owner_id"])
-    credited["units"] = np.where(split, credited["amount"] * credited["share"].fillna(0).astype("int64"), credited["amount"] * 1_000_000)
+    credited["units"] = np.where(
+        split, credited["amount"] * credited["share"].fillna(0).astype("int64"), credited["amount"] * 1_000_000
+    )
     # The deal checks: each won deal's credit to its owner, and the deals with a twin of the same owner and customer within 14 days.
     owner_units = credited[credited["person"] == credited["owner_id"]].groupby("id")["units"].sum()
-    deals = cny.dropna(subset=["customer_id"]).assign(owner_units=lambda f: f["id"].map(owner_units).fillna(0).astype("int64"))
-    pairs = deals[["id", "owner_id", "customer_id", "closed_at"]].merge(deals[["id", "owner_id", "customer_id", "closed_at"]], on=["owner_id", "customer_id"])
-    pairs = pairs[(pairs["id_x"] != pairs["id_y"]) & ((pairs["closed_at_x"] - pairs["closed_at_y"]).abs() <= pd.Timedelta(days=14))]
+    deals = cny.dropna(subset=["customer_id"]).assign(
+        owner_units=lambda f: f["id"].map(owner_units).fillna(0).astype("int64")
+    )
+    pairs = deals[["id", "owner_id", "customer_id", "closed_at"]].merge(
+        deals[["id", "owner_id", "customer_id", "closed_at"]], on=["owner_id", "customer_id"]
+    )
+    pairs = pairs[
+        (pairs["id_x"] != pairs["id_y"])
+        & ((pairs["closed_at_x"] - pairs["closed_at_y"]).abs() <= pd.Timedelta(days=14))
+    ]
     candidates = deals[deals["id"].isin(pairs["id_x"].unique())]
     churned = churn.merge(deals, left_on="deal_id", right_on="id")
     leads["converted"] = leads["converted_deal_id"].notna().astype("int64")
@@ -92,11 +121,31 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
         lost = churned[(churned["churned_at"] >= start) & (churned["churned_at"] < end)]
         return CommissionChecks(
             label,
-            [CandidateDeal(int(r.id), r.owner_id, int(r.customer_id), Decimal(int(r.amount)) / 10_000, r.product_line, r.deal_type,
-                           local_day(r.closed_at.to_pydatetime()), None if pd.isna(r.created_at) else local_day(r.created_at.to_pydatetime()),
-                           int(r.owner_units)) for r in mine.itertuples()],
-            [ChurnedDeal(r.owner_id, int(r.deal_id), "won", local_day(r.closed_at.to_pydatetime()), local_day(r.churned_at.to_pydatetime()),
-                         int(r.owner_units)) for r in lost.itertuples()],
+            [
+                CandidateDeal(
+                    int(r.id),
+                    r.owner_id,
+                    int(r.customer_id),
+                    Decimal(int(r.amount)) / 10_000,
+                    r.product_line,
+                    r.deal_type,
+                    local_day(r.closed_at.to_pydatetime()),
+                    None if pd.isna(r.created_at) else local_day(r.created_at.to_pydatetime()),
+                    int(r.owner_units),
+                )
+                for r in mine.itertuples()
+            ],
+            [
+                ChurnedDeal(
+                    r.owner_id,
+                    int(r.deal_id),
+                    "won",
+                    local_day(r.closed_at.to_pydatetime()),
+                    local_day(r.churned_at.to_pydatetime()),
+                    int(r.owner_units),
+                )
+                for r in lost.itertuples()
+            ],
         )
 
     months_seen: dict[str, tuple[list[str], dict[str, Any], CommissionChecks]] = {}
@@ -108,16 +157,31 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
         start, end = np.datetime64(b.start), np.datetime64(b.end)
         first_day, end_day = pd.Timestamp(b.first_day), pd.Timestamp(b.end_day)
         scope = people[
-            (people["role"] == "sales_rep") & (people["valid_from"] < end_day) & (people["valid_to"].isna() | (people["valid_to"] > first_day))
-            & (people["hire_date"].isna() | (people["hire_date"] < end_day)) & (people["leave_date"].isna() | (people["leave_date"] > first_day))
+            (people["role"] == "sales_rep")
+            & (people["valid_from"] < end_day)
+            & (people["valid_to"].isna() | (people["valid_to"] > first_day))
+            & (people["hire_date"].isna() | (people["hire_date"] < end_day))
+            & (people["leave_date"].isna() | (people["leave_date"] > first_day))
         ]["id"].unique()
         facts = {
-            "booked": credited[(credited["closed_at"] >= start) & (credited["closed_at"] < end)].groupby("person")["units"].sum(),
-            "new": first_wins[(first_wins["closed_at"] >= start) & (first_wins["closed_at"] < end)].groupby("owner_id")["customer_id"].nunique(),
-            "leads": leads[(leads["created_at"] >= start) & (leads["created_at"] < end)].groupby("owner_id")["converted"].agg(["count", "sum"]),
-            "visits": visits[(visits["occurred_at"] >= start) & (visits["occurred_at"] < end)].groupby("owner_id").size(),
-            "surveys": surveys[(surveys["responded_at"] >= start) & (surveys["responded_at"] < end)].groupby("person_id")["score"].agg(["sum", "count"]),
-            "quota": targets.loc[label] if label in targets.index.get_level_values(0) else pd.DataFrame(columns=["bookings", "new_customers"]),
+            "booked": credited[(credited["closed_at"] >= start) & (credited["closed_at"] < end)]
+            .groupby("person")["units"]
+            .sum(),
+            "new": first_wins[(first_wins["closed_at"] >= start) & (first_wins["closed_at"] < end)]
+            .groupby("owner_id")["customer_id"]
+            .nunique(),
+            "leads": leads[(leads["created_at"] >= start) & (leads["created_at"] < end)]
+            .groupby("owner_id")["converted"]
+            .agg(["count", "sum"]),
+            "visits": visits[(visits["occurred_at"] >= start) & (visits["occurred_at"] < end)]
+            .groupby("owner_id")
+            .size(),
+            "surveys": surveys[(surveys["responded_at"] >= start) & (surveys["responded_at"] < end)]
+            .groupby("person_id")["score"]
+            .agg(["sum", "count"]),
+            "quota": targets.loc[label]
+            if label in targets.index.get_level_values(0)
+            else pd.DataFrame(columns=["bookings", "new_customers"]),
         }
         months_seen[label] = (list(scope), facts, checks_of(label))
         return months_seen[label]
@@ -152,11 +216,15 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
             lead_row = facts["leads"].loc[person] if person in facts["leads"].index else None
             survey_row = facts["surveys"].loc[person] if person in facts["surveys"].index else None
             rep = RepFacts(
-                int(facts["booked"].get(person, 0)), target_of(facts["quota"], "bookings", person), int(facts["new"].get(person, 0)),
+                int(facts["booked"].get(person, 0)),
+                target_of(facts["quota"], "bookings", person),
+                int(facts["new"].get(person, 0)),
                 target_of(facts["quota"], "new_customers", person),
-                0 if lead_row is None else int(lead_row["count"]), 0 if lead_row is None else int(lead_row["sum"]),
+                0 if lead_row is None else int(lead_row["count"]),
+                0 if lead_row is None else int(lead_row["sum"]),
                 int(facts["visits"].get(person, 0)),
-                0 if survey_row is None else int(survey_row["sum"]), 0 if survey_row is None else int(survey_row["count"]),
+                0 if survey_row is None else int(survey_row["sum"]),
+                0 if survey_row is None else int(survey_row["count"]),
             )
             scorecard[person] = scorecard_payout(rep, month_bounds(label).days)
         result[("sales-commission", label)] = by_commission

@@ -23,7 +23,17 @@ from typing import Any
 
 from datetime import timedelta
 
-from _payouts import MONTHS, CandidateDeal, ChurnedDeal, CommissionChecks, RepFacts, commission_cents, local_day, month_bounds, scorecard_payout
+from _payouts import (
+    MONTHS,
+    CandidateDeal,
+    ChurnedDeal,
+    CommissionChecks,
+    RepFacts,
+    commission_cents,
+    local_day,
+    month_bounds,
+    scorecard_payout,
+)
 from sqlalchemy import text
 
 from kpi_engine import Store, open_store
@@ -115,17 +125,28 @@ WHERE NOT c.is_deleted AND c.churned_at >= :start AND c.churned_at < :end AND d.
 
 
 def _stamp(dialect: str, moment: Any) -> Any:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else moment  # SQLite: compare with the stored text
+    return (
+        moment.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else moment
+    )  # SQLite: compare with the stored text
 
 
 def _params(dialect: str, label: str) -> dict[str, Any]:
     bounds = month_bounds(label)
-    params: dict[str, Any] = {"label": label, "start": bounds.start, "end": bounds.end, "first_day": bounds.first_day, "end_day": bounds.end_day,
-                              "window_start": bounds.start - timedelta(days=7)}
+    params: dict[str, Any] = {
+        "label": label,
+        "start": bounds.start,
+        "end": bounds.end,
+        "first_day": bounds.first_day,
+        "end_day": bounds.end_day,
+        "window_start": bounds.start - timedelta(days=7),
+    }
     params["near_start"] = params["window_start"] - timedelta(days=15)
     params["near_end"] = bounds.end + timedelta(days=15)
     if dialect == "sqlite":
-        params = {k: _stamp(dialect, v) if k in ("start", "end", "window_start", "near_start", "near_end") else v for k, v in params.items()}
+        params = {
+            k: _stamp(dialect, v) if k in ("start", "end", "window_start", "near_start", "near_end") else v
+            for k, v in params.items()
+        }
         params |= {"first_day": bounds.first_day.isoformat(), "end_day": bounds.end_day.isoformat()}
     return params
 
@@ -146,11 +167,23 @@ class _Months:
             params = _params(self.dialect, label)
             self.rows[label] = list(self.conn.execute(self.payout, params))
             candidates = [
-                CandidateDeal(int(r[0]), r[1], int(r[2]), Decimal(int(r[3])) / 10_000, r[4], r[5], local_day(r[6]),
-                              None if r[7] is None else local_day(r[7]), int(r[8]))
+                CandidateDeal(
+                    int(r[0]),
+                    r[1],
+                    int(r[2]),
+                    Decimal(int(r[3])) / 10_000,
+                    r[4],
+                    r[5],
+                    local_day(r[6]),
+                    None if r[7] is None else local_day(r[7]),
+                    int(r[8]),
+                )
                 for r in self.conn.execute(self.candidates, params)
             ]
-            churned = [ChurnedDeal(r[0], int(r[1]), r[2], local_day(r[3]), local_day(r[4]), int(r[5])) for r in self.conn.execute(self.churn, params)]
+            churned = [
+                ChurnedDeal(r[0], int(r[1]), r[2], local_day(r[3]), local_day(r[4]), int(r[5]))
+                for r in self.conn.execute(self.churn, params)
+            ]
             self.checks[label] = CommissionChecks(label, candidates, churned)
         return self.rows[label], self.checks[label]
 

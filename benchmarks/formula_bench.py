@@ -48,11 +48,18 @@ CASES: list[tuple[str, Any, Callable[[Mapping[str, Any]], Any], dict[str, Decima
     ),
     (
         "if attainment >= 100% then bookings * 10% else if attainment >= 80% then bookings * 8% else bookings * 5%",
-        compile_formula("if attainment >= 100% then bookings * 10% else if attainment >= 80% then bookings * 8% else bookings * 5%"),
+        compile_formula(
+            "if attainment >= 100% then bookings * 10% else if attainment >= 80% then bookings * 8% else bookings * 5%"
+        ),
         ladder_by_hand,
         {"attainment": Decimal("0.92"), "bookings": Decimal(92000)},
     ),
-    ("[80%..100%)  (condition on value)", compile_condition("[80%..100%)"), interval_by_hand, {"value": Decimal("0.92")}),
+    (
+        "[80%..100%)  (condition on value)",
+        compile_condition("[80%..100%)"),
+        interval_by_hand,
+        {"value": Decimal("0.92")},
+    ),
 ]
 
 
@@ -73,7 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1.0)")
     args = parser.parse_args()
-    print(f"Python {platform.python_version()} on {platform.machine()}; best of repeated batches, {args.seconds:g} s per measurement")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}; best of repeated batches, {args.seconds:g} s per measurement"
+    )
     print(f"{'formula':<60} {'compiled/s':>12} {'by hand/s':>12} {'ratio':>6}")
     for label, formula, by_hand, env in CASES:
         assert formula.evaluate(env) == by_hand(env), label

@@ -68,12 +68,18 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
         ),
         int,
     ),
-    "average_selling_price": (f"SELECT d.owner_id, SUM(d.amount), COUNT(*) FROM deals d WHERE {WON} GROUP BY 1", lambda s, c: ratio(s, c * 10_000, 4)),
+    "average_selling_price": (
+        f"SELECT d.owner_id, SUM(d.amount), COUNT(*) FROM deals d WHERE {WON} GROUP BY 1",
+        lambda s, c: ratio(s, c * 10_000, 4),
+    ),
     "sales_cycle_days": (
         f"SELECT d.owner_id, SUM(CAST(strftime('%s', d.closed_at) AS INTEGER) - CAST(strftime('%s', d.created_at) AS INTEGER)), COUNT(*) FROM deals d WHERE {WON} GROUP BY 1",
         lambda s, c: ratio(s, c, 2, divisor=86_400),
     ),
-    "upsell_amount": (f"SELECT d.owner_id, COALESCE(SUM(CASE WHEN d.deal_type = 'upsell' THEN d.amount END), 0) FROM deals d WHERE {WON} GROUP BY 1", lambda s: q(money(s), 4)),
+    "upsell_amount": (
+        f"SELECT d.owner_id, COALESCE(SUM(CASE WHEN d.deal_type = 'upsell' THEN d.amount END), 0) FROM deals d WHERE {WON} GROUP BY 1",
+        lambda s: q(money(s), 4),
+    ),
     "collections": (
         (
             "SELECT COALESCE(d.owner_id, c.owner_id), SUM(p.amount) FROM payments p LEFT JOIN deals d ON d.id = p.deal_id LEFT JOIN customers c ON c.id = p.customer_id"
@@ -85,7 +91,10 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
     "visits": (f"SELECT a.owner_id, COUNT(*) FROM activities a WHERE {ACT} AND a.kind = 'visit' GROUP BY 1", int),
     "calls": (f"SELECT a.owner_id, COUNT(*) FROM activities a WHERE {ACT} AND a.kind = 'call' GROUP BY 1", int),
     "meetings": (f"SELECT a.owner_id, COUNT(*) FROM activities a WHERE {ACT} AND a.kind = 'meeting' GROUP BY 1", int),
-    "visits_per_week": (f"SELECT a.owner_id, COUNT(*), :days FROM activities a WHERE {ACT} AND a.kind = 'visit' GROUP BY 1", lambda n, days: ratio(n, days, 2, multiplier=7)),
+    "visits_per_week": (
+        f"SELECT a.owner_id, COUNT(*), :days FROM activities a WHERE {ACT} AND a.kind = 'visit' GROUP BY 1",
+        lambda n, days: ratio(n, days, 2, multiplier=7),
+    ),
     "visit_conversion_rate": (
         f"SELECT a.owner_id, SUM(CASE WHEN a.deal_id IS NOT NULL THEN 1 ELSE 0 END), COUNT(*) FROM activities a WHERE {ACT} AND a.kind = 'visit' GROUP BY 1",
         ratio,
@@ -94,7 +103,10 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
         f"SELECT a.owner_id, COUNT(*) FROM activities a WHERE {ACT} AND a.kind IN ('call', 'visit', 'meeting', 'email') AND a.customer_id IS NOT NULL GROUP BY 1",
         int,
     ),
-    "leads_created": (f"SELECT l.marketing_owner_id, COUNT(*) FROM leads l WHERE {LEAD.format(at='created_at')} GROUP BY 1", int),
+    "leads_created": (
+        f"SELECT l.marketing_owner_id, COUNT(*) FROM leads l WHERE {LEAD.format(at='created_at')} GROUP BY 1",
+        int,
+    ),
     "mql": (f"SELECT l.marketing_owner_id, COUNT(*) FROM leads l WHERE {LEAD.format(at='mql_at')} GROUP BY 1", int),
     "sql": (f"SELECT l.owner_id, COUNT(*) FROM leads l WHERE {LEAD.format(at='sql_at')} GROUP BY 1", int),
     "mql_to_sql_rate": (
@@ -154,9 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     store = open_store(f"sqlite:///{args.database}")
     db = sqlite3.connect(args.database)
-    counts = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("people", "deals", "activities", "leads", "payments", "deal_splits")}
+    counts = {
+        t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("people", "deals", "activities", "leads", "payments", "deal_splits")
+    }
     print("data: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
-    print(f"{len(HAND)} metrics × {len(MONTHS)} months = {len(HAND) * len(MONTHS)} queries per side; best of {args.repeat} rounds")
+    print(
+        f"{len(HAND)} metrics × {len(MONTHS)} months = {len(HAND) * len(MONTHS)} queries per side; best of {args.repeat} rounds"
+    )
     run_hand(db)  # warm the page cache for both sides
     hand_times, lib_times = [], []
     hand = lib = {}
@@ -165,10 +182,18 @@ def main(argv: list[str] | None = None) -> None:
         hand_times.append(t)
         t, lib = run_library(store)
         lib_times.append(t)
-    mismatches = [key for key in hand if {k: v for k, v in hand[key].items() if v is not None} != {k: v for k, v in lib[key].items() if v is not None}]
+    mismatches = [
+        key
+        for key in hand
+        if {k: v for k, v in hand[key].items() if v is not None} != {k: v for k, v in lib[key].items() if v is not None}
+    ]
     best_hand, best_lib = min(hand_times), min(lib_times)
-    print(f"hand-written SQL: {best_hand:.2f} s   library: {best_lib:.2f} s   ratio: {best_lib / best_hand:.2f}×  (limit 2×)")
-    print(f"identical results: {'yes' if not mismatches else 'NO: ' + ', '.join(f'{n} {m}' for n, m in mismatches[:5])}")
+    print(
+        f"hand-written SQL: {best_hand:.2f} s   library: {best_lib:.2f} s   ratio: {best_lib / best_hand:.2f}×  (limit 2×)"
+    )
+    print(
+        f"identical results: {'yes' if not mismatches else 'NO: ' + ', '.join(f'{n} {m}' for n, m in mismatches[:5])}"
+    )
     per_metric = []
     for name, (sql, _) in HAND.items():
         t0 = time.perf_counter()

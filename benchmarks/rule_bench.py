@@ -61,19 +61,30 @@ PERIOD = "2026-06"
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 # The ladder of rules/sales-commission.yaml, written out: (from, to, rate) on attainment, and the cap.
-BANDS = ((Decimal(0), Decimal(1), Decimal("0.05")), (Decimal(1), Decimal("1.5"), Decimal("0.08")), (Decimal("1.5"), None, Decimal("0.10")))
+BANDS = (
+    (Decimal(0), Decimal(1), Decimal("0.05")),
+    (Decimal(1), Decimal("1.5"), Decimal("0.08")),
+    (Decimal("1.5"), None, Decimal("0.10")),
+)
 CAP = Decimal(60000)
 
 
 class MemoryFacts:
     """Facts of one period held in memory: bookings, their deals and targets per person."""
 
-    def __init__(self, people: Sequence[PersonInfo], deals: Mapping[str, list[tuple[int, Decimal]]], targets: Mapping[str, TargetLevels]) -> None:
+    def __init__(
+        self,
+        people: Sequence[PersonInfo],
+        deals: Mapping[str, list[tuple[int, Decimal]]],
+        targets: Mapping[str, TargetLevels],
+    ) -> None:
         self._org = Organisation(people)
         self._bookings = {person: sum((amount for _, amount in rows), ZERO) for person, rows in deals.items()}
         self._targets = targets
         # Built once, as the database source reads each metric's evidence once per evaluation.
-        self._evidence = {person: [{"record_id": rid, "value": amount} for rid, amount in rows] for person, rows in deals.items()}
+        self._evidence = {
+            person: [{"record_id": rid, "value": amount} for rid, amount in rows] for person, rows in deals.items()
+        }
 
     def organisation(self) -> Organisation:
         return self._org
@@ -220,7 +231,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deals", type=int, default=3, help="won deals per person in the period (default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure; the best is kept (default 3)")
     args = parser.parse_args(argv)
-    print(f"Python {platform.python_version()} on {platform.machine()}; {args.people:,} people × 1 rule, {args.deals} deals each, best of {args.rounds}")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}; {args.people:,} people × 1 rule, {args.deals} deals each, best of {args.rounds}"
+    )
     rates = measure(args.people, args.deals, args.rounds)
     baseline = rates["by hand"]
     print(f"{'way':<14} {'evaluations/s':>14} {'× by hand':>10}")

@@ -41,16 +41,65 @@ RULES = HERE.parent / "rules"
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]
 PAYING = (("sales-commission", "commission"), ("scorecard-sales-rep", "scorecard"))
 PLAN_METRICS = (
-    "bookings", "new_customers", "lead_conversion_rate", "visits", "visits_per_week", "complaint_satisfaction",
-    "renewal_rate", "upsell_amount", "follow_ups", "issue_resolution_hours", "training_coverage",
-    "leads_created", "campaign_conversion_rate", "content_exposure", "channel_engagement_rate",
+    "bookings",
+    "new_customers",
+    "lead_conversion_rate",
+    "visits",
+    "visits_per_week",
+    "complaint_satisfaction",
+    "renewal_rate",
+    "upsell_amount",
+    "follow_ups",
+    "issue_resolution_hours",
+    "training_coverage",
+    "leads_created",
+    "campaign_conversion_rate",
+    "content_exposure",
+    "channel_engagement_rate",
 )
-ALL_STEPS = ("metrics-month", "metrics-year", "pay-month", "sql-month", "pandas-month", "pay-year", "sql-year", "pandas-year",
-             "full-month", "full-year", "rules")
-FACT_TABLES = ("people", "customers", "deals", "deal_splits", "activities", "leads", "payments", "refunds", "renewals",
-               "support_tickets", "trainings", "survey_responses", "content_stats", "web_visits", "targets")
+ALL_STEPS = (
+    "metrics-month",
+    "metrics-year",
+    "pay-month",
+    "sql-month",
+    "pandas-month",
+    "pay-year",
+    "sql-year",
+    "pandas-year",
+    "full-month",
+    "full-year",
+    "rules",
+)
+FACT_TABLES = (
+    "people",
+    "customers",
+    "deals",
+    "deal_splits",
+    "activities",
+    "leads",
+    "payments",
+    "refunds",
+    "renewals",
+    "support_tickets",
+    "trainings",
+    "survey_responses",
+    "content_stats",
+    "web_visits",
+    "targets",
+)
 
-__all__ = ["ALL_STEPS", "amount_text", "baseline_map", "compare", "evaluate_every_plan", "main", "payout_map", "plan_metrics", "report", "run_step"]
+__all__ = [
+    "ALL_STEPS",
+    "amount_text",
+    "baseline_map",
+    "compare",
+    "evaluate_every_plan",
+    "main",
+    "payout_map",
+    "plan_metrics",
+    "report",
+    "run_step",
+]
 
 
 # --- steps (each in its own process) ------------------------------------------------------------
@@ -61,7 +110,9 @@ def amount_text(value: Decimal | None) -> str | None:
     return None if value is None else format(Decimal(value).normalize(), "f")
 
 
-def payout_map(store: Any, months: list[str], paying: tuple[tuple[str, str], ...] = PAYING) -> dict[str, dict[str, str | None]]:
+def payout_map(
+    store: Any, months: list[str], paying: tuple[tuple[str, str], ...] = PAYING
+) -> dict[str, dict[str, str | None]]:
     """The engine's payouts ``{"plan|month": {person: amount}}``: the plans evaluated together, month by month, saved."""
     from kpi_engine import evaluate_plans, load_plan
 
@@ -131,9 +182,18 @@ def run_step(step: str, url: str, month: str, rule_people: int = 10_000) -> dict
 
     if step == "rules":
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, str(HERE / "rule_bench.py"), "--people", str(rule_people), "--rounds", "3"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, str(HERE / "rule_bench.py"), "--people", str(rule_people), "--rounds", "3"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rusage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {"seconds": time.perf_counter() - started, "peak_mb": rusage.ru_maxrss / 1024, "output": out.stdout.strip()}
+        return {
+            "seconds": time.perf_counter() - started,
+            "peak_mb": rusage.ru_maxrss / 1024,
+            "output": out.stdout.strip(),
+        }
     store = open_store(url)
     # What every process pays once before its work (opening the store, loading the plugins, importing
     # pandas) is not timed: the figures are the work on the data.
@@ -167,7 +227,17 @@ def run_step(step: str, url: str, month: str, rule_people: int = 10_000) -> dict
 
 
 def _in_child(step: str, url: str, month: str, rule_people: int) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), url, "--run-step", step, "--month", month, "--rule-people", str(rule_people)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        url,
+        "--run-step",
+        step,
+        "--month",
+        month,
+        "--rule-people",
+        str(rule_people),
+    ]
     done = subprocess.run(command, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"step {step} failed:\n{done.stderr.strip()[-3000:]}")
@@ -195,7 +265,9 @@ def compare(results: dict[str, dict[str, Any]]) -> list[str]:
                 wrong = sorted(p for p in set(mine) | set(them) if mine.get(p, "absent") != them.get(p, "absent"))
                 if wrong:
                     p = wrong[0]
-                    problems.append(f"{key}: engine and {other} differ for {len(wrong)} people, e.g. {p}: {mine.get(p, 'absent')} vs {them.get(p, 'absent')}")
+                    problems.append(
+                        f"{key}: engine and {other} differ for {len(wrong)} people, e.g. {p}: {mine.get(p, 'absent')} vs {them.get(p, 'absent')}"
+                    )
     return problems
 
 
@@ -223,7 +295,9 @@ def _machine(url: str) -> str:
     if url.startswith("postgresql"):
         store = open_store(url)
         with store.connect() as conn:
-            line += ", " + str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0].join(["PostgreSQL ", ""])
+            line += ", " + str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0].join(
+                ["PostgreSQL ", ""]
+            )
         store.dispose()
     return line
 
@@ -235,10 +309,15 @@ def _payout_count(result: dict[str, Any]) -> int:
 def report(url: str, size: str, results: dict[str, dict[str, Any]], counts: dict[str, int], month: str) -> list[str]:
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     lines = [
-        f"scale benchmark on {backend}{f', size {size}' if size else ''}: " + ", ".join(f"{counts[t]:,} {t}" for t in ("people", "deals", "activities", "leads")),
+        f"scale benchmark on {backend}{f', size {size}' if size else ''}: "
+        + ", ".join(f"{counts[t]:,} {t}" for t in ("people", "deals", "activities", "leads")),
         f"machine: {_machine(url)}",
         f"one month = {month}; year = the 12 months of 2026; each step in a fresh process (peak RSS of that process)"
-        + (f"; one-month steps: the fastest of {repeat} runs" if (repeat := max((r.get("runs", 1) for r in results.values()), default=1)) > 1 else ""),
+        + (
+            f"; one-month steps: the fastest of {repeat} runs"
+            if (repeat := max((r.get("runs", 1) for r in results.values()), default=1)) > 1
+            else ""
+        ),
         "",
         f"{'step':<52} {'seconds':>9} {'peak RSS':>10}  figure",
     ]
@@ -267,18 +346,36 @@ def report(url: str, size: str, results: dict[str, dict[str, Any]], counts: dict
         elif step.startswith("full-"):
             figure = f"{len(result['plans'])} plans, {result['outcomes']:,} outcome lines"
         elif step == "rules":
-            figure = next((ln.split()[1] + " evaluations/s (engine)" for ln in result["output"].splitlines() if ln.startswith("engine")), "")
+            figure = next(
+                (
+                    ln.split()[1] + " evaluations/s (engine)"
+                    for ln in result["output"].splitlines()
+                    if ln.startswith("engine")
+                ),
+                "",
+            )
         lines.append(f"{names.get(step, step):<52} {result['seconds']:>9.2f} {result['peak_mb']:>7.0f} MB  {figure}")
     for step in ("full-month", "full-year"):
         if step in results:
-            spent = ", ".join(f"{plan} {seconds:.1f} s" for plan, seconds in sorted(results[step]["per_plan"].items(), key=lambda kv: -kv[1]))
+            spent = ", ".join(
+                f"{plan} {seconds:.1f} s"
+                for plan, seconds in sorted(results[step]["per_plan"].items(), key=lambda kv: -kv[1])
+            )
             lines.append(f"  {step} by plan: {spent}")
     if "rules" in results:
         lines += ["", "rule_bench.py:"] + ["  " + ln for ln in results["rules"]["output"].splitlines()]
     lines.append("")
     problems = compare(results)
-    checked = [f"{a} = {b}" for a, b in (("pay-month", "sql-month"), ("pay-month", "pandas-month"), ("pay-year", "sql-year"), ("pay-year", "pandas-year"))
-               if a in results and b in results]
+    checked = [
+        f"{a} = {b}"
+        for a, b in (
+            ("pay-month", "sql-month"),
+            ("pay-month", "pandas-month"),
+            ("pay-year", "sql-year"),
+            ("pay-year", "pandas-year"),
+        )
+        if a in results and b in results
+    ]
     if problems:
         lines += ["PAYOUTS DIFFER:"] + ["  " + p for p in problems[:20]]
         return lines
@@ -292,7 +389,9 @@ def report(url: str, size: str, results: dict[str, dict[str, Any]], counts: dict
             if base in results and engine:
                 ratios.append(f"{span}: engine ÷ {name} = {engine['seconds'] / results[base]['seconds']:.2f}×")
         if full and f"sql-{span}" in results:
-            ratios.append(f"{span}: every plan ÷ SQL of the two paying plans = {full['seconds'] / results[f'sql-{span}']['seconds']:.2f}×")
+            ratios.append(
+                f"{span}: every plan ÷ SQL of the two paying plans = {full['seconds'] / results[f'sql-{span}']['seconds']:.2f}×"
+            )
     if ratios:
         lines.append("ratios (same data, same run): " + "; ".join(ratios))
     return lines
@@ -301,13 +400,21 @@ def report(url: str, size: str, results: dict[str, dict[str, Any]], counts: dict
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("url", help="database made by benchmarks/scale_data.py (or to make with --generate)")
-    parser.add_argument("--generate", type=float, metavar="SIZE", help="(re)create the company at this size first and measure the load")
-    parser.add_argument("--steps", nargs="*", default=list(ALL_STEPS), help=f"steps to run (default: all): {' '.join(ALL_STEPS)}")
+    parser.add_argument(
+        "--generate", type=float, metavar="SIZE", help="(re)create the company at this size first and measure the load"
+    )
+    parser.add_argument(
+        "--steps", nargs="*", default=list(ALL_STEPS), help=f"steps to run (default: all): {' '.join(ALL_STEPS)}"
+    )
     parser.add_argument("--month", default="2026-01", help="the month of the one-month steps (default 2026-01)")
     parser.add_argument("--size", default="", help="the size label to print (default: the --generate size)")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
-    parser.add_argument("--rule-people", type=int, default=10_000, help="people per round of rule_bench.py (default 10,000)")
-    parser.add_argument("--repeat", type=int, default=1, help="run each one-month step this many times and keep the fastest (default 1)")
+    parser.add_argument(
+        "--rule-people", type=int, default=10_000, help="people per round of rule_bench.py (default 10,000)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each one-month step this many times and keep the fastest (default 1)"
+    )
     parser.add_argument("--run-step", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_step:
@@ -318,20 +425,38 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown step {unknown[0]!r}; steps: {', '.join(ALL_STEPS)}")
     results: dict[str, dict[str, Any]] = {}
     if args.generate:
-        command = [sys.executable, str(HERE / "scale_data.py"), args.url, "--size", str(args.generate), "--replace", "--quiet"]
+        command = [
+            sys.executable,
+            str(HERE / "scale_data.py"),
+            args.url,
+            "--size",
+            str(args.generate),
+            "--replace",
+            "--quiet",
+        ]
         started = time.perf_counter()
         done = subprocess.run(command, check=False, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"the load failed:\n{done.stderr.strip()[-3000:]}")
         seconds = time.perf_counter() - started
         rows = int(done.stdout.split("loaded ")[1].split(" rows")[0].replace(",", ""))
-        results["load"] = {"seconds": seconds, "rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-                           "output": done.stdout.strip()}
+        results["load"] = {
+            "seconds": seconds,
+            "rows": rows,
+            "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "output": done.stdout.strip(),
+        }
     counts = _counts(args.url)
     for step in [s for s in ALL_STEPS if s in args.steps]:
         print(f"  {step} …", file=sys.stderr, flush=True)
-        runs = [_in_child(step, args.url, args.month, args.rule_people) for _ in range(args.repeat if step.endswith("-month") else 1)]
-        results[step] = min(runs, key=lambda r: r["seconds"]) | {"peak_mb": max(r["peak_mb"] for r in runs), "runs": len(runs)}
+        runs = [
+            _in_child(step, args.url, args.month, args.rule_people)
+            for _ in range(args.repeat if step.endswith("-month") else 1)
+        ]
+        results[step] = min(runs, key=lambda r: r["seconds"]) | {
+            "peak_mb": max(r["peak_mb"] for r in runs),
+            "runs": len(runs),
+        }
     lines = report(args.url, args.size or (f"{args.generate:g}" if args.generate else ""), results, counts, args.month)
     if "load" in results:
         lines[1:1] = ["load: " + ln for ln in results["load"]["output"].splitlines()]

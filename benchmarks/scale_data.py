@@ -147,15 +147,30 @@ class ScaleCompany:
     def organisation(self) -> Iterator[Batch]:
         rng = self.rng
         n_teams = (self.n_people + 9) // 10
-        team_rows = [("hq", "Headquarters", "China", None)] + [(f"r{r}", f"{name} Region", name, "hq") for r, name in enumerate(REGIONS)]
+        team_rows = [("hq", "Headquarters", "China", None)] + [
+            (f"r{r}", f"{name} Region", name, "hq") for r, name in enumerate(REGIONS)
+        ]
         kinds = ["marketing" if t % 10 == 1 else "success" if t % 10 == 3 else "sales" for t in range(n_teams)]
         for t in range(n_teams):
             region = t % len(REGIONS)
             team_rows.append((f"t{t:04d}", f"{REGIONS[region]} {kinds[t].title()} {t}", REGIONS[region], f"r{region}"))
-        yield Batch("teams", [("id", "text", [r[0] for r in team_rows]), ("name", "text", [r[1] for r in team_rows]),
-                              ("region", "text", [r[2] for r in team_rows]), ("parent_team_id", "text", [r[3] for r in team_rows])])
-        yield Batch("team_hierarchy", [("team_id", "text", [r[0] for r in team_rows]), ("parent_team_id", "text", [r[3] for r in team_rows]),
-                                       ("valid_from", "text", ["2019-01-01"] * len(team_rows))])
+        yield Batch(
+            "teams",
+            [
+                ("id", "text", [r[0] for r in team_rows]),
+                ("name", "text", [r[1] for r in team_rows]),
+                ("region", "text", [r[2] for r in team_rows]),
+                ("parent_team_id", "text", [r[3] for r in team_rows]),
+            ],
+        )
+        yield Batch(
+            "team_hierarchy",
+            [
+                ("team_id", "text", [r[0] for r in team_rows]),
+                ("parent_team_id", "text", [r[3] for r in team_rows]),
+                ("valid_from", "text", ["2019-01-01"] * len(team_rows)),
+            ],
+        )
         role_of = {"sales": "sales_rep", "marketing": "marketing_specialist", "success": "customer_success"}
         managers, regions, teams_of = [], [], []
         for i in range(self.n_people):
@@ -173,17 +188,40 @@ class ScaleCompany:
         earlier = rng.integers(0, 6 * 365, self.n_people)
         during = rng.integers(0, 330, self.n_people)
         base = date(YEAR, 1, 1)
-        self.hires = [base + timedelta(days=int(d)) if j else base - timedelta(days=int(e) + 1) for j, e, d in zip(joined.tolist(), earlier.tolist(), during.tolist())]
+        self.hires = [
+            base + timedelta(days=int(d)) if j else base - timedelta(days=int(e) + 1)
+            for j, e, d in zip(joined.tolist(), earlier.tolist(), during.tolist())
+        ]
         self.reps = [p for p, r in zip(self.people, self.roles) if r == "sales_rep"]
         self.marketers = [p for p, r in zip(self.people, self.roles) if r == "marketing_specialist"]
         self.success = [p for p, r in zip(self.people, self.roles) if r == "customer_success"]
         self.workers = [p for p, r in zip(self.people, self.roles) if r != "manager"]
         hire_text = [h.isoformat() for h in self.hires]
-        yield Batch("people", [("id", "text", self.people), ("source", "text", [SOURCE] * self.n_people), ("remote_id", "text", self.people),
-                               ("name", "text", [f"Person {p}" for p in self.people]), ("role", "text", self.roles), ("team_id", "text", teams_of),
-                               ("manager_id", "text", managers), ("region", "text", regions), ("hire_date", "text", hire_text)])
-        yield Batch("org_assignments", [("person_id", "text", self.people), ("team_id", "text", teams_of), ("manager_id", "text", managers),
-                                        ("role", "text", self.roles), ("region", "text", regions), ("valid_from", "text", hire_text)])
+        yield Batch(
+            "people",
+            [
+                ("id", "text", self.people),
+                ("source", "text", [SOURCE] * self.n_people),
+                ("remote_id", "text", self.people),
+                ("name", "text", [f"Person {p}" for p in self.people]),
+                ("role", "text", self.roles),
+                ("team_id", "text", teams_of),
+                ("manager_id", "text", managers),
+                ("region", "text", regions),
+                ("hire_date", "text", hire_text),
+            ],
+        )
+        yield Batch(
+            "org_assignments",
+            [
+                ("person_id", "text", self.people),
+                ("team_id", "text", teams_of),
+                ("manager_id", "text", managers),
+                ("role", "text", self.roles),
+                ("region", "text", regions),
+                ("valid_from", "text", hire_text),
+            ],
+        )
 
     # customers ---------------------------------------------------------------------------------
 
@@ -195,21 +233,28 @@ class ScaleCompany:
             k = min(CHUNK, n - start)
             ids = np.arange(start + 1, start + k + 1)
             created = -rng.integers(86_400, 5 * YEAR_SECONDS, k)
-            yield Batch("customers", [
-                ("id", "int", ids), ("source", "text", [SOURCE] * k), ("remote_id", "text", [f"C{i:09d}" for i in ids.tolist()]),
-                ("is_deleted", "bool", np.zeros(k, dtype=np.int64)), ("name", "text", [f"Customer {i}" for i in ids.tolist()]),
-                ("segment", "text", [("SMB", "Mid-market", "Enterprise")[i % 3] for i in ids.tolist()]),
-                ("region", "text", [REGIONS[i % 5] for i in ids.tolist()]),
-                ("owner_id", "text", _people_ids(rng.integers(0, len(owners_pool), k), owners_pool)), ("created_at", "stamp", created),
-            ])
+            yield Batch(
+                "customers",
+                [
+                    ("id", "int", ids),
+                    ("source", "text", [SOURCE] * k),
+                    ("remote_id", "text", [f"C{i:09d}" for i in ids.tolist()]),
+                    ("is_deleted", "bool", np.zeros(k, dtype=np.int64)),
+                    ("name", "text", [f"Customer {i}" for i in ids.tolist()]),
+                    ("segment", "text", [("SMB", "Mid-market", "Enterprise")[i % 3] for i in ids.tolist()]),
+                    ("region", "text", [REGIONS[i % 5] for i in ids.tolist()]),
+                    ("owner_id", "text", _people_ids(rng.integers(0, len(owners_pool), k), owners_pool)),
+                    ("created_at", "stamp", created),
+                ],
+            )
 
     # deals, splits, payments, refunds ----------------------------------------------------------
 
     def deals(self) -> Iterator[Batch]:
         """2025 wins of the existing customers first, then the deals of 2026.
 
-    70 % of the customers bought in 2025; 2026 deals draw from a customer pool that grows through
-    the year, so new customers (a first win ever) arrive every month.
+        70 % of the customers bought in 2025; 2026 deals draw from a customer pool that grows through
+        the year, so new customers (a first win ever) arrive every month.
         """
         rng = self.rng
         n_customers = self.counts["customers"]
@@ -236,17 +281,27 @@ class ScaleCompany:
             amount = rng.integers(2_000, 30_001, k) * MONEY + rng.integers(0, 100, k) * 100
             deal_type = rng.choice(3, k, p=(0.5, 0.25, 0.25))
             stage = np.array(["Closed Won", "Closed Lost", "Negotiation"])[status].tolist()
-            yield Batch("deals", [
-                ("id", "int", ids), ("source", "text", [SOURCE] * k), ("remote_id", "text", [f"D{i:09d}" for i in ids.tolist()]),
-                ("is_deleted", "bool", np.zeros(k, dtype=np.int64)), ("customer_id", "int", customer),
-                ("owner_id", "text", _people_ids(owner_idx, reps)), ("stage_raw", "text", stage),
-                ("status", "text", np.array(["won", "lost", "open"])[status].tolist()), ("amount", "int", amount),
-                ("currency", "text", ["CNY"] * k), ("discount", "int", rng.integers(0, 25, k) * 10_000),
-                ("created_at", "stamp", created), ("closed_at", "stamp", closed),
-                ("product_line", "text", np.array(PRODUCTS)[rng.integers(0, len(PRODUCTS), k)].tolist()),
-                ("lead_source", "text", np.array(CHANNELS)[rng.integers(0, len(CHANNELS), k)].tolist()),
-                ("deal_type", "text", np.array(["new", "upsell", "renewal"])[deal_type].tolist()),
-            ])
+            yield Batch(
+                "deals",
+                [
+                    ("id", "int", ids),
+                    ("source", "text", [SOURCE] * k),
+                    ("remote_id", "text", [f"D{i:09d}" for i in ids.tolist()]),
+                    ("is_deleted", "bool", np.zeros(k, dtype=np.int64)),
+                    ("customer_id", "int", customer),
+                    ("owner_id", "text", _people_ids(owner_idx, reps)),
+                    ("stage_raw", "text", stage),
+                    ("status", "text", np.array(["won", "lost", "open"])[status].tolist()),
+                    ("amount", "int", amount),
+                    ("currency", "text", ["CNY"] * k),
+                    ("discount", "int", rng.integers(0, 25, k) * 10_000),
+                    ("created_at", "stamp", created),
+                    ("closed_at", "stamp", closed),
+                    ("product_line", "text", np.array(PRODUCTS)[rng.integers(0, len(PRODUCTS), k)].tolist()),
+                    ("lead_source", "text", np.array(CHANNELS)[rng.integers(0, len(CHANNELS), k)].tolist()),
+                    ("deal_type", "text", np.array(["new", "upsell", "renewal"])[deal_type].tolist()),
+                ],
+            )
             won = (status == 0) & ~past
             # About 2 % of the won deals are split with another representative (60/40 or 70/30).
             split = won & (rng.random(k) < 0.02)
@@ -258,33 +313,55 @@ class ScaleCompany:
                 deal_col = np.repeat(s_ids, 2)
                 person_idx = np.column_stack([s_owner, mate]).ravel()
                 shares = np.column_stack([RATIO - mate_share, mate_share]).ravel()
-                yield Batch("deal_splits", [
-                    ("id", "int", np.arange(split_id, split_id + 2 * m)), ("deal_id", "int", deal_col),
-                    ("person_id", "text", _people_ids(person_idx, reps)), ("share", "int", shares),
-                    ("split_role", "text", ["primary", "overlay"] * m),
-                ])
+                yield Batch(
+                    "deal_splits",
+                    [
+                        ("id", "int", np.arange(split_id, split_id + 2 * m)),
+                        ("deal_id", "int", deal_col),
+                        ("person_id", "text", _people_ids(person_idx, reps)),
+                        ("share", "int", shares),
+                        ("split_role", "text", ["primary", "overlay"] * m),
+                    ],
+                )
                 split_id += 2 * m
             # Most won deals are paid within two months; about 1 % are partly refunded.
             paid = won & (rng.random(k) < 0.7)
             p = int(paid.sum())
             p_ids = np.arange(pay_id, pay_id + p)
             pay_id += p
-            yield Batch("payments", [
-                ("id", "int", p_ids), ("source", "text", [SOURCE] * p), ("remote_id", "text", [f"P{i:09d}" for i in p_ids.tolist()]),
-                ("is_deleted", "bool", np.zeros(p, dtype=np.int64)), ("deal_id", "int", ids[paid]), ("customer_id", "int", customer[paid]),
-                ("amount", "int", amount[paid]), ("currency", "text", ["CNY"] * p),
-                ("received_at", "stamp", closed[paid] + rng.integers(3_600, 60 * 86_400, p)),
-            ])
+            yield Batch(
+                "payments",
+                [
+                    ("id", "int", p_ids),
+                    ("source", "text", [SOURCE] * p),
+                    ("remote_id", "text", [f"P{i:09d}" for i in p_ids.tolist()]),
+                    ("is_deleted", "bool", np.zeros(p, dtype=np.int64)),
+                    ("deal_id", "int", ids[paid]),
+                    ("customer_id", "int", customer[paid]),
+                    ("amount", "int", amount[paid]),
+                    ("currency", "text", ["CNY"] * p),
+                    ("received_at", "stamp", closed[paid] + rng.integers(3_600, 60 * 86_400, p)),
+                ],
+            )
             refunded = won & (rng.random(k) < 0.01)
             r = int(refunded.sum())
             r_ids = np.arange(refund_id, refund_id + r)
             refund_id += r
-            yield Batch("refunds", [
-                ("id", "int", r_ids), ("source", "text", [SOURCE] * r), ("remote_id", "text", [f"R{i:09d}" for i in r_ids.tolist()]),
-                ("is_deleted", "bool", np.zeros(r, dtype=np.int64)), ("deal_id", "int", ids[refunded]), ("customer_id", "int", customer[refunded]),
-                ("kind", "text", ["refund"] * r), ("amount", "int", amount[refunded] // 2 // 100 * 100), ("currency", "text", ["CNY"] * r),
-                ("occurred_at", "stamp", closed[refunded] + rng.integers(86_400, 90 * 86_400, r)),
-            ])
+            yield Batch(
+                "refunds",
+                [
+                    ("id", "int", r_ids),
+                    ("source", "text", [SOURCE] * r),
+                    ("remote_id", "text", [f"R{i:09d}" for i in r_ids.tolist()]),
+                    ("is_deleted", "bool", np.zeros(r, dtype=np.int64)),
+                    ("deal_id", "int", ids[refunded]),
+                    ("customer_id", "int", customer[refunded]),
+                    ("kind", "text", ["refund"] * r),
+                    ("amount", "int", amount[refunded] // 2 // 100 * 100),
+                    ("currency", "text", ["CNY"] * r),
+                    ("occurred_at", "stamp", closed[refunded] + rng.integers(86_400, 90 * 86_400, r)),
+                ],
+            )
 
     # activities --------------------------------------------------------------------------------
 
@@ -299,14 +376,25 @@ class ScaleCompany:
             kind = rng.choice(len(ACTIVITY_KINDS), k, p=ACTIVITY_WEIGHTS)
             customer = np.where(rng.random(k) < 0.9, rng.integers(1, self.counts["customers"] + 1, k), -1)
             deal = np.where(rng.random(k) < 0.3, rng.integers(1, self.counts["deals"] + 1, k), -1)
-            evidence = (rng.random(k) < np.where(kind == 2, 0.92, np.where(kind == 3, 0.95, 0.5))).astype(np.int64)  # visits and meetings carry a check-in or signed page
-            yield Batch("activities", [
-                ("id", "int", ids), ("source", "text", [SOURCE] * k), ("remote_id", "text", [f"A{i:09d}" for i in ids.tolist()]),
-                ("is_deleted", "bool", np.zeros(k, dtype=np.int64)), ("kind", "text", kinds[kind].tolist()),
-                ("owner_id", "text", _people_ids(rng.integers(0, len(workers), k), workers)),
-                ("occurred_at", "stamp", in_time_order(rng, ids - 1, total)), ("customer_id", "nint", customer), ("deal_id", "nint", deal),
-                ("duration_seconds", "nint", np.where(kind == 0, rng.integers(30, 1_800, k), -1)), ("has_evidence", "bool", evidence),
-            ])
+            evidence = (rng.random(k) < np.where(kind == 2, 0.92, np.where(kind == 3, 0.95, 0.5))).astype(
+                np.int64
+            )  # visits and meetings carry a check-in or signed page
+            yield Batch(
+                "activities",
+                [
+                    ("id", "int", ids),
+                    ("source", "text", [SOURCE] * k),
+                    ("remote_id", "text", [f"A{i:09d}" for i in ids.tolist()]),
+                    ("is_deleted", "bool", np.zeros(k, dtype=np.int64)),
+                    ("kind", "text", kinds[kind].tolist()),
+                    ("owner_id", "text", _people_ids(rng.integers(0, len(workers), k), workers)),
+                    ("occurred_at", "stamp", in_time_order(rng, ids - 1, total)),
+                    ("customer_id", "nint", customer),
+                    ("deal_id", "nint", deal),
+                    ("duration_seconds", "nint", np.where(kind == 0, rng.integers(30, 1_800, k), -1)),
+                    ("has_evidence", "bool", evidence),
+                ],
+            )
 
     # leads -------------------------------------------------------------------------------------
 
@@ -320,22 +408,39 @@ class ScaleCompany:
             created = in_time_order(rng, ids - 1, total)
             assigned = created + rng.integers(300, 36_000, k)
             contacted = np.where(rng.random(k) < 0.85, assigned + rng.integers(3_600, 48 * 3_600, k), MISSING)
-            mql = np.where((contacted > MISSING) & (rng.random(k) < 0.35), contacted + rng.integers(0, 5 * 86_400, k), MISSING)
-            sql = np.where((mql > MISSING) & (rng.random(k) < 0.45), mql + rng.integers(86_400, 10 * 86_400, k), MISSING)
+            mql = np.where(
+                (contacted > MISSING) & (rng.random(k) < 0.35), contacted + rng.integers(0, 5 * 86_400, k), MISSING
+            )
+            sql = np.where(
+                (mql > MISSING) & (rng.random(k) < 0.45), mql + rng.integers(86_400, 10 * 86_400, k), MISSING
+            )
             converted = np.where(rng.random(k) < 0.10, rng.integers(1, self.counts["deals"] + 1, k), -1)
             channel = rng.integers(0, len(CHANNELS), k)
             month = np.clip(created // (YEAR_SECONDS // 12), 0, 11) + 1
-            campaign = [f"{channels[c]}-{YEAR}-{m:02d}" if use else None for c, m, use in zip(channel.tolist(), month.tolist(), (rng.random(k) < 0.6).tolist())]
+            campaign = [
+                f"{channels[c]}-{YEAR}-{m:02d}" if use else None
+                for c, m, use in zip(channel.tolist(), month.tolist(), (rng.random(k) < 0.6).tolist())
+            ]
             marketers = self.marketers or self.workers
-            yield Batch("leads", [
-                ("id", "int", ids), ("source", "text", [SOURCE] * k), ("remote_id", "text", [f"L{i:09d}" for i in ids.tolist()]),
-                ("is_deleted", "bool", np.zeros(k, dtype=np.int64)),
-                ("owner_id", "text", _people_ids(rng.integers(0, len(self.reps), k), self.reps)),
-                ("marketing_owner_id", "text", _people_ids(rng.integers(0, len(marketers), k), marketers)),
-                ("channel", "text", channels[channel].tolist()), ("campaign", "text", campaign),
-                ("created_at", "stamp", created), ("assigned_at", "stamp", assigned), ("first_contact_at", "stamp", contacted),
-                ("mql_at", "stamp", mql), ("sql_at", "stamp", sql), ("converted_deal_id", "nint", converted),
-            ])
+            yield Batch(
+                "leads",
+                [
+                    ("id", "int", ids),
+                    ("source", "text", [SOURCE] * k),
+                    ("remote_id", "text", [f"L{i:09d}" for i in ids.tolist()]),
+                    ("is_deleted", "bool", np.zeros(k, dtype=np.int64)),
+                    ("owner_id", "text", _people_ids(rng.integers(0, len(self.reps), k), self.reps)),
+                    ("marketing_owner_id", "text", _people_ids(rng.integers(0, len(marketers), k), marketers)),
+                    ("channel", "text", channels[channel].tolist()),
+                    ("campaign", "text", campaign),
+                    ("created_at", "stamp", created),
+                    ("assigned_at", "stamp", assigned),
+                    ("first_contact_at", "stamp", contacted),
+                    ("mql_at", "stamp", mql),
+                    ("sql_at", "stamp", sql),
+                    ("converted_deal_id", "nint", converted),
+                ],
+            )
 
     # service, marketing and survey facts per person and month ----------------------------------
 
@@ -359,52 +464,96 @@ class ScaleCompany:
         n = len(person)
         ids = np.arange(1, n + 1)
         outcome = rng.choice(3, n, p=(0.85, 0.10, 0.05))
-        yield Batch("renewals", [
-            ("id", "int", ids), ("source", "text", [SOURCE] * n), ("remote_id", "text", [f"N{i:09d}" for i in ids.tolist()]),
-            ("is_deleted", "bool", np.zeros(n, dtype=np.int64)), ("customer_id", "int", rng.integers(1, n_customers + 1, n)),
-            ("owner_id", "text", _people_ids(person, cs)), ("due_date", "day", second // 86_400),
-            ("outcome", "text", np.array(["renewed", "churned", "pending"])[outcome].tolist()),
-            ("decided_at", "stamp", np.where(outcome == 2, MISSING, np.maximum(second - rng.integers(0, 20 * 86_400, n), 0))),
-        ])
+        yield Batch(
+            "renewals",
+            [
+                ("id", "int", ids),
+                ("source", "text", [SOURCE] * n),
+                ("remote_id", "text", [f"N{i:09d}" for i in ids.tolist()]),
+                ("is_deleted", "bool", np.zeros(n, dtype=np.int64)),
+                ("customer_id", "int", rng.integers(1, n_customers + 1, n)),
+                ("owner_id", "text", _people_ids(person, cs)),
+                ("due_date", "day", second // 86_400),
+                ("outcome", "text", np.array(["renewed", "churned", "pending"])[outcome].tolist()),
+                (
+                    "decided_at",
+                    "stamp",
+                    np.where(outcome == 2, MISSING, np.maximum(second - rng.integers(0, 20 * 86_400, n), 0)),
+                ),
+            ],
+        )
         churned = outcome == 1
         c = int(churned.sum())
         c_ids = np.arange(1, c + 1)
-        yield Batch("churn_events", [
-            ("id", "int", c_ids), ("source", "text", [SOURCE] * c), ("remote_id", "text", [f"X{i:09d}" for i in c_ids.tolist()]),
-            ("is_deleted", "bool", np.zeros(c, dtype=np.int64)), ("customer_id", "int", rng.integers(1, n_customers + 1, c)),
-            ("owner_id", "text", _people_ids(person[churned], cs)), ("churned_at", "stamp", second[churned]),
-            ("lost_amount", "int", rng.integers(2_000, 30_000, c) * MONEY), ("currency", "text", ["CNY"] * c),
-        ])
+        yield Batch(
+            "churn_events",
+            [
+                ("id", "int", c_ids),
+                ("source", "text", [SOURCE] * c),
+                ("remote_id", "text", [f"X{i:09d}" for i in c_ids.tolist()]),
+                ("is_deleted", "bool", np.zeros(c, dtype=np.int64)),
+                ("customer_id", "int", rng.integers(1, n_customers + 1, c)),
+                ("owner_id", "text", _people_ids(person[churned], cs)),
+                ("churned_at", "stamp", second[churned]),
+                ("lost_amount", "int", rng.integers(2_000, 30_000, c) * MONEY),
+                ("currency", "text", ["CNY"] * c),
+            ],
+        )
         # Support tickets: 15 resolved per person and month, 2 to 100 hours to resolve.
         person, second = self._per_person_month(cs, 15)
         n = len(person)
         ids = np.arange(1, n + 1)
         opened = second - rng.integers(2 * 3_600, 100 * 3_600, n)
-        yield Batch("support_tickets", [
-            ("id", "int", ids), ("source", "text", [SOURCE] * n), ("remote_id", "text", [f"T{i:09d}" for i in ids.tolist()]),
-            ("is_deleted", "bool", np.zeros(n, dtype=np.int64)), ("customer_id", "int", rng.integers(1, n_customers + 1, n)),
-            ("owner_id", "text", _people_ids(person, cs)), ("kind", "text", np.array(["issue", "complaint", "question"])[rng.integers(0, 3, n)].tolist()),
-            ("opened_at", "stamp", opened), ("first_response_at", "stamp", opened + 1_800), ("resolved_at", "stamp", second),
-        ])
+        yield Batch(
+            "support_tickets",
+            [
+                ("id", "int", ids),
+                ("source", "text", [SOURCE] * n),
+                ("remote_id", "text", [f"T{i:09d}" for i in ids.tolist()]),
+                ("is_deleted", "bool", np.zeros(n, dtype=np.int64)),
+                ("customer_id", "int", rng.integers(1, n_customers + 1, n)),
+                ("owner_id", "text", _people_ids(person, cs)),
+                ("kind", "text", np.array(["issue", "complaint", "question"])[rng.integers(0, 3, n)].tolist()),
+                ("opened_at", "stamp", opened),
+                ("first_response_at", "stamp", opened + 1_800),
+                ("resolved_at", "stamp", second),
+            ],
+        )
         # Trainings: 15 customers trained per person and month (coverage of the customers served).
         person, second = self._per_person_month(cs, 15)
         n = len(person)
         ids = np.arange(1, n + 1)
-        yield Batch("trainings", [
-            ("id", "int", ids), ("source", "text", [SOURCE] * n), ("remote_id", "text", [f"G{i:09d}" for i in ids.tolist()]),
-            ("is_deleted", "bool", np.zeros(n, dtype=np.int64)), ("customer_id", "int", rng.integers(1, n_customers + 1, n)),
-            ("owner_id", "text", _people_ids(person, cs)), ("occurred_at", "stamp", second), ("attendees", "int", rng.integers(1, 20, n)),
-        ])
+        yield Batch(
+            "trainings",
+            [
+                ("id", "int", ids),
+                ("source", "text", [SOURCE] * n),
+                ("remote_id", "text", [f"G{i:09d}" for i in ids.tolist()]),
+                ("is_deleted", "bool", np.zeros(n, dtype=np.int64)),
+                ("customer_id", "int", rng.integers(1, n_customers + 1, n)),
+                ("owner_id", "text", _people_ids(person, cs)),
+                ("occurred_at", "stamp", second),
+                ("attendees", "int", rng.integers(1, 20, n)),
+            ],
+        )
         # Surveys: 3 complaint-handling answers about each representative a month, 1 to 5.
         person, second = self._per_person_month(self.reps, 3)
         n = len(person)
         ids = np.arange(1, n + 1)
-        yield Batch("survey_responses", [
-            ("id", "int", ids), ("source", "text", [SOURCE] * n), ("remote_id", "text", [f"S{i:09d}" for i in ids.tolist()]),
-            ("is_deleted", "bool", np.zeros(n, dtype=np.int64)), ("kind", "text", ["complaint_satisfaction"] * n),
-            ("customer_id", "int", rng.integers(1, n_customers + 1, n)), ("person_id", "text", _people_ids(person, self.reps)),
-            ("score", "int", rng.choice(np.array([2, 3, 4, 4, 5, 5]), n) * RATIO), ("responded_at", "stamp", second),
-        ])
+        yield Batch(
+            "survey_responses",
+            [
+                ("id", "int", ids),
+                ("source", "text", [SOURCE] * n),
+                ("remote_id", "text", [f"S{i:09d}" for i in ids.tolist()]),
+                ("is_deleted", "bool", np.zeros(n, dtype=np.int64)),
+                ("kind", "text", ["complaint_satisfaction"] * n),
+                ("customer_id", "int", rng.integers(1, n_customers + 1, n)),
+                ("person_id", "text", _people_ids(person, self.reps)),
+                ("score", "int", rng.choice(np.array([2, 3, 4, 4, 5, 5]), n) * RATIO),
+                ("responded_at", "stamp", second),
+            ],
+        )
 
     def marketing(self) -> Iterator[Batch]:
         rng = self.rng
@@ -414,32 +563,58 @@ class ScaleCompany:
         n = len(person)
         ids = np.arange(1, n + 1)
         followers = rng.integers(3_000, 8_000, n)
-        yield Batch("content_stats", [
-            ("id", "int", ids), ("source", "text", [SOURCE] * n), ("remote_id", "text", [f"K{i:09d}" for i in ids.tolist()]),
-            ("is_deleted", "bool", np.zeros(n, dtype=np.int64)), ("content_id", "text", [f"post-{i}" for i in ids.tolist()]),
-            ("kind", "text", ["social_post"] * n), ("channel", "text", ["social"] * n), ("owner_id", "text", _people_ids(person, mk)),
-            ("day", "day", second // 86_400), ("impressions", "int", rng.integers(1_000, 3_000, n)), ("clicks", "int", rng.integers(10, 60, n)),
-            ("downloads", "int", rng.integers(0, 10, n)), ("likes", "int", rng.integers(10, 60, n)), ("comments", "int", rng.integers(0, 10, n)),
-            ("shares", "int", rng.integers(0, 10, n)), ("followers", "int", followers),
-        ])
+        yield Batch(
+            "content_stats",
+            [
+                ("id", "int", ids),
+                ("source", "text", [SOURCE] * n),
+                ("remote_id", "text", [f"K{i:09d}" for i in ids.tolist()]),
+                ("is_deleted", "bool", np.zeros(n, dtype=np.int64)),
+                ("content_id", "text", [f"post-{i}" for i in ids.tolist()]),
+                ("kind", "text", ["social_post"] * n),
+                ("channel", "text", ["social"] * n),
+                ("owner_id", "text", _people_ids(person, mk)),
+                ("day", "day", second // 86_400),
+                ("impressions", "int", rng.integers(1_000, 3_000, n)),
+                ("clicks", "int", rng.integers(10, 60, n)),
+                ("downloads", "int", rng.integers(0, 10, n)),
+                ("likes", "int", rng.integers(10, 60, n)),
+                ("comments", "int", rng.integers(0, 10, n)),
+                ("shares", "int", rng.integers(0, 10, n)),
+                ("followers", "int", followers),
+            ],
+        )
         # Web visits: 50 sessions per specialist's channels and month.
         person, second = self._per_person_month(mk, 50)
         n = len(person)
         ids = np.arange(1, n + 1)
-        yield Batch("web_visits", [
-            ("id", "int", ids), ("source", "text", [SOURCE] * n), ("remote_id", "text", [f"W{i:09d}" for i in ids.tolist()]),
-            ("is_deleted", "bool", np.zeros(n, dtype=np.int64)), ("visitor_id", "text", [f"v{v}" for v in rng.integers(0, max(n // 3, 1), n).tolist()]),
-            ("occurred_at", "stamp", second), ("channel", "text", np.array(CHANNELS)[rng.integers(0, len(CHANNELS), n)].tolist()),
-            ("owner_id", "text", _people_ids(person, mk)), ("form_submitted", "bool", (rng.random(n) < 0.05).astype(np.int64)),
-            ("is_suspect", "bool", (rng.random(n) < 0.02).astype(np.int64)),
-        ])
+        yield Batch(
+            "web_visits",
+            [
+                ("id", "int", ids),
+                ("source", "text", [SOURCE] * n),
+                ("remote_id", "text", [f"W{i:09d}" for i in ids.tolist()]),
+                ("is_deleted", "bool", np.zeros(n, dtype=np.int64)),
+                ("visitor_id", "text", [f"v{v}" for v in rng.integers(0, max(n // 3, 1), n).tolist()]),
+                ("occurred_at", "stamp", second),
+                ("channel", "text", np.array(CHANNELS)[rng.integers(0, len(CHANNELS), n)].tolist()),
+                ("owner_id", "text", _people_ids(person, mk)),
+                ("form_submitted", "bool", (rng.random(n) < 0.05).astype(np.int64)),
+                ("is_suspect", "bool", (rng.random(n) < 0.02).astype(np.int64)),
+            ],
+        )
         # Report quality, scored by the manager each quarter (out of 5).
         quarters = [f"{YEAR}-Q{q}" for q in range(1, 5)]
         n = len(mk) * 4
-        yield Batch("manual_scores", [
-            ("person_id", "text", [p for p in mk for _ in quarters]), ("metric", "text", ["report_quality"] * n),
-            ("period", "text", quarters * len(mk)), ("score", "int", rng.integers(25, 51, n) * RATIO // 10),
-        ])
+        yield Batch(
+            "manual_scores",
+            [
+                ("person_id", "text", [p for p in mk for _ in quarters]),
+                ("metric", "text", ["report_quality"] * n),
+                ("period", "text", quarters * len(mk)),
+                ("score", "int", rng.integers(25, 51, n) * RATIO // 10),
+            ],
+        )
 
     # targets -----------------------------------------------------------------------------------
 
@@ -451,7 +626,15 @@ class ScaleCompany:
         typical = deals_2026 * WON / max(len(self.reps), 1) / 12 * MEAN_DEAL_YUAN
         subject, metric, period, baseline, target, challenge, currency = [], [], [], [], [], [], []
 
-        def add(person: str, name: str, month: str, value: int, low: int | None = None, high: int | None = None, money: bool = False) -> None:
+        def add(
+            person: str,
+            name: str,
+            month: str,
+            value: int,
+            low: int | None = None,
+            high: int | None = None,
+            money: bool = False,
+        ) -> None:
             subject.append(person)
             metric.append(name)
             period.append(month)
@@ -477,14 +660,31 @@ class ScaleCompany:
             for month in months:
                 add(person, "renewal_rate", month, 850_000, 800_000, 920_000)
         n = len(subject)
-        yield Batch("targets", [
-            ("subject_type", "text", ["person"] * n), ("subject_id", "text", subject), ("metric", "text", metric), ("period", "text", period),
-            ("baseline", "int", np.array(baseline, dtype=np.int64)), ("target", "int", np.array(target, dtype=np.int64)),
-            ("challenge", "int", np.array(challenge, dtype=np.int64)), ("currency", "text", currency),
-        ])
+        yield Batch(
+            "targets",
+            [
+                ("subject_type", "text", ["person"] * n),
+                ("subject_id", "text", subject),
+                ("metric", "text", metric),
+                ("period", "text", period),
+                ("baseline", "int", np.array(baseline, dtype=np.int64)),
+                ("target", "int", np.array(target, dtype=np.int64)),
+                ("challenge", "int", np.array(challenge, dtype=np.int64)),
+                ("currency", "text", currency),
+            ],
+        )
 
     def batches(self) -> Iterator[Batch]:
-        for step in (self.organisation, self.customers, self.deals, self.activities, self.leads, self.service, self.marketing, self.targets):
+        for step in (
+            self.organisation,
+            self.customers,
+            self.deals,
+            self.activities,
+            self.leads,
+            self.service,
+            self.marketing,
+            self.targets,
+        ):
             yield from step()
 
 
@@ -543,7 +743,9 @@ class _SQLiteWriter(_Writer):
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("PRAGMA cache_size=-400000")
-        self.indexes = self.db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ix_%'").fetchall()
+        self.indexes = self.db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name LIKE 'ix_%'"
+        ).fetchall()
         for name, _ in self.indexes:
             self.db.execute(f'DROP INDEX "{name}"')
 
@@ -573,7 +775,9 @@ class _PostgresWriter(_Writer):
         self.conn = self.raw.driver_connection
         cur = self.conn.cursor()
         try:
-            cur.execute("SET session_replication_role = replica")  # rows are consistent by construction: skip FK triggers
+            cur.execute(
+                "SET session_replication_role = replica"
+            )  # rows are consistent by construction: skip FK triggers
         except Exception:  # noqa: BLE001 - not a superuser: foreign keys are checked row by row
             self.conn.rollback()
         cur.execute("SET maintenance_work_mem = '512MB'")
@@ -614,16 +818,23 @@ class _PostgresWriter(_Writer):
 def _empty(store: Store, replace: bool) -> None:
     """A PostgreSQL target must be empty (``--replace`` empties it)."""
     with store.begin() as conn:
-        held = [t.name for t in schema.metadata.sorted_tables if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {t.name})")).scalar()]
+        held = [
+            t.name
+            for t in schema.metadata.sorted_tables
+            if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {t.name})")).scalar()
+        ]
         if held and not replace:
-            raise SystemExit(f"the database already holds data ({', '.join(held[:4])} …); give --replace to empty it first.")
+            raise SystemExit(
+                f"the database already holds data ({', '.join(held[:4])} …); give --replace to empty it first."
+            )
         if held:
             names = ", ".join(t.name for t in schema.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
-def generate(url: str, *, size: float = 1.0, seed: int = 1, replace: bool = False,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def generate(
+    url: str, *, size: float = 1.0, seed: int = 1, replace: bool = False, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Create the company at ``url`` and return the rows written per table and the load timings."""
     if size <= 0:
         raise ValueError("the size must be above 0")
@@ -663,8 +874,15 @@ def generate(url: str, *, size: float = 1.0, seed: int = 1, replace: bool = Fals
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("url", help="sqlite:///path/file.sqlite (recreated) or postgresql://user@host/db (must be empty)")
-    parser.add_argument("--size", type=float, default=1.0, help="fraction of the full company (1 = 10,000 people, 5M deals, 20M activities)")
+    parser.add_argument(
+        "url", help="sqlite:///path/file.sqlite (recreated) or postgresql://user@host/db (must be empty)"
+    )
+    parser.add_argument(
+        "--size",
+        type=float,
+        default=1.0,
+        help="fraction of the full company (1 = 10,000 people, 5M deals, 20M activities)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--replace", action="store_true", help="empty a PostgreSQL database that already holds data")
     parser.add_argument("--quiet", action="store_true")
@@ -680,9 +898,14 @@ def main(argv: list[str] | None = None) -> None:
 
     result = generate(args.url, size=args.size, seed=args.seed, replace=args.replace, progress=progress)
     total = sum(result["rows"].values())
-    print(f"size {args.size:g}: {result['people']:,} people; " + ", ".join(f"{n:,} {t}" for t, n in result["rows"].items()))
-    print(f"loaded {total:,} rows in {result['seconds']:.1f} s ({total / result['seconds']:,.0f} rows/s; "
-          f"drawing {result['draw_seconds']:.1f} s, indexes and ANALYZE {result['index_seconds']:.1f} s)")
+    print(
+        f"size {args.size:g}: {result['people']:,} people; "
+        + ", ".join(f"{n:,} {t}" for t, n in result["rows"].items())
+    )
+    print(
+        f"loaded {total:,} rows in {result['seconds']:.1f} s ({total / result['seconds']:,.0f} rows/s; "
+        f"drawing {result['draw_seconds']:.1f} s, indexes and ANALYZE {result['index_seconds']:.1f} s)"
+    )
     for table in ("deals", "activities", "leads"):
         seconds = result["table_seconds"].get(table)
         if seconds:

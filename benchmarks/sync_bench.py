@@ -70,15 +70,35 @@ def free_port() -> int:
 def start_mock(deals: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.mock_servers.hubspot", "--port", str(port), "--deals", str(deals), "--contacts", "1",
-         "--engagements", "1", "--burst-limit", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "tests.mock_servers.hubspot",
+            "--port",
+            str(port),
+            "--deals",
+            str(deals),
+            "--contacts",
+            "1",
+            "--engagements",
+            "1",
+            "--burst-limit",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{url}/crm/v3/owners", params={"limit": 1}, headers={"Authorization": f"Bearer {PRIVATE_TOKEN}"}, timeout=1)
+            requests.get(
+                f"{url}/crm/v3/owners",
+                params={"limit": 1},
+                headers={"Authorization": f"Bearer {PRIVATE_TOKEN}"},
+                timeout=1,
+            )
             return process, url
         except requests.ConnectionError:
             time.sleep(0.2)
@@ -92,7 +112,13 @@ def raw_fetch(url: str, properties: str) -> tuple[int, float]:  # float ok: seco
     started = time.perf_counter()
     count, after = 0, None
     while True:
-        params = {"limit": 100, "properties": properties, "associations": "companies", "archived": "false", **({"after": after} if after else {})}
+        params = {
+            "limit": 100,
+            "properties": properties,
+            "associations": "companies",
+            "archived": "false",
+            **({"after": after} if after else {}),
+        }
         body = session.get(f"{url}/crm/v3/objects/deals", params=params, headers=headers, timeout=60).json()
         count += len(body["results"])
         after = (body.get("paging") or {}).get("next", {}).get("after")
@@ -103,15 +129,37 @@ def raw_fetch(url: str, properties: str) -> tuple[int, float]:  # float ok: seco
 def bare_insert(n: int, folder: Path) -> float:  # float ok: seconds
     db = sqlite3.connect(folder / "bare.sqlite")
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE deals (id INTEGER PRIMARY KEY, source TEXT, remote_id TEXT, modified_at TEXT, is_deleted INT, name TEXT, "
-               "customer_id INT, owner_id TEXT, stage_raw TEXT, status TEXT, amount BIGINT, currency TEXT, created_at TEXT, closed_at TEXT, "
-               "deal_type TEXT, UNIQUE (source, remote_id))")
-    rows = [("hubspot", str(5_000_000_001 + i), "2026-10-01 10:00:00.123000", 0, f"Deal {i}", i % 3000 + 1, "hs-41629779", "closedwon", "won",
-             1_250_050_000, "USD", "2026-01-01 00:00:00", "2026-03-31 16:00:00", "newbusiness") for i in range(n)]
+    db.execute(
+        "CREATE TABLE deals (id INTEGER PRIMARY KEY, source TEXT, remote_id TEXT, modified_at TEXT, is_deleted INT, name TEXT, "
+        "customer_id INT, owner_id TEXT, stage_raw TEXT, status TEXT, amount BIGINT, currency TEXT, created_at TEXT, closed_at TEXT, "
+        "deal_type TEXT, UNIQUE (source, remote_id))"
+    )
+    rows = [
+        (
+            "hubspot",
+            str(5_000_000_001 + i),
+            "2026-10-01 10:00:00.123000",
+            0,
+            f"Deal {i}",
+            i % 3000 + 1,
+            "hs-41629779",
+            "closedwon",
+            "won",
+            1_250_050_000,
+            "USD",
+            "2026-01-01 00:00:00",
+            "2026-03-31 16:00:00",
+            "newbusiness",
+        )
+        for i in range(n)
+    ]
     started = time.perf_counter()
     for start in range(0, n, 1000):
-        db.executemany("INSERT INTO deals (source, remote_id, modified_at, is_deleted, name, customer_id, owner_id, stage_raw, status, amount, "
-                       "currency, created_at, closed_at, deal_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows[start : start + 1000])
+        db.executemany(
+            "INSERT INTO deals (source, remote_id, modified_at, is_deleted, name, customer_id, owner_id, stage_raw, status, amount, "
+            "currency, created_at, closed_at, deal_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows[start : start + 1000],
+        )
         db.commit()
     elapsed = time.perf_counter() - started
     db.close()
@@ -129,13 +177,31 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            properties = ",".join(sorted({"dealname", "amount", "dealstage", "pipeline", "closedate", "createdate", "hs_lastmodifieddate",
-                                          "hubspot_owner_id", "deal_currency_code", "hs_is_closed", "hs_is_closed_won", "dealtype"}))
+            properties = ",".join(
+                sorted(
+                    {
+                        "dealname",
+                        "amount",
+                        "dealstage",
+                        "pipeline",
+                        "closedate",
+                        "createdate",
+                        "hs_lastmodifieddate",
+                        "hubspot_owner_id",
+                        "deal_currency_code",
+                        "hs_is_closed",
+                        "hs_is_closed_won",
+                        "dealtype",
+                    }
+                )
+            )
             fetched, fetch_s = raw_fetch(url, properties)
             insert_s = bare_insert(fetched, folder)
 
             store = open_store(f"sqlite:///{folder / 'kpi.sqlite'}")
-            connector = HubSpotConnector.from_env({"base_url": url, "token": PRIVATE_TOKEN}, environ={}, context=ConnectorContext())
+            connector = HubSpotConnector.from_env(
+                {"base_url": url, "token": PRIVATE_TOKEN}, environ={}, context=ConnectorContext()
+            )
             sampler = RssSampler()
             start_rss = rss_mib()
             sampler.start()
@@ -151,14 +217,24 @@ def main() -> None:
 
             print()
             print(f"{'measure':<44}{'records':>10}{'seconds':>10}{'records/s':>12}")
-            print(f"{'baseline: raw HTTP fetch, nothing stored':<44}{fetched:>10,}{fetch_s:>10.2f}{fetched / fetch_s:>12,.0f}")
-            print(f"{'baseline: bare executemany into SQLite':<44}{fetched:>10,}{insert_s:>10.2f}{fetched / insert_s:>12,.0f}")
-            print(f"{'kpi sync hubspot --full (owners + deals)':<44}{deals.read:>10,}{sync_s:>10.2f}{deals.read / sync_s:>12,.0f}")
+            print(
+                f"{'baseline: raw HTTP fetch, nothing stored':<44}{fetched:>10,}{fetch_s:>10.2f}{fetched / fetch_s:>12,.0f}"
+            )
+            print(
+                f"{'baseline: bare executemany into SQLite':<44}{fetched:>10,}{insert_s:>10.2f}{fetched / insert_s:>12,.0f}"
+            )
+            print(
+                f"{'kpi sync hubspot --full (owners + deals)':<44}{deals.read:>10,}{sync_s:>10.2f}{deals.read / sync_s:>12,.0f}"
+            )
             print()
-            print(f"sync: {deals.inserted:,} inserted, {deals.deleted:,} archived as tombstones, {deals.skipped_total:,} skipped, "
-                  f"{deals.pages:,} pages, {deals.commits:,} commits")
-            print(f"RSS: {start_rss:.0f} MiB at start, {' / '.join(f'{q:.0f}' for q in quarter)} MiB at 1/4, 1/2, 3/4 of the sync, "
-                  f"peak {max(samples or [start_rss]):.0f} MiB ({len(samples)} samples)")
+            print(
+                f"sync: {deals.inserted:,} inserted, {deals.deleted:,} archived as tombstones, {deals.skipped_total:,} skipped, "
+                f"{deals.pages:,} pages, {deals.commits:,} commits"
+            )
+            print(
+                f"RSS: {start_rss:.0f} MiB at start, {' / '.join(f'{q:.0f}' for q in quarter)} MiB at 1/4, 1/2, 3/4 of the sync, "
+                f"peak {max(samples or [start_rss]):.0f} MiB ({len(samples)} samples)"
+            )
             target = 5000
             rate = deals.read / sync_s
             print(f"target {target:,} records/s: {'met' if rate >= target else 'NOT met'} ({rate:,.0f}/s)")

@@ -6,10 +6,26 @@ The public API. Plugins and connectors import only from here.
 from .store import schema as schema
 from .connect.connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
 from .connect.auth import BearerToken, HeaderToken, OAuth2Refresh
-from .connect.errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
+from .connect.errors import (
+    AuthenticationError,
+    ConnectorConfigurationError,
+    ConnectorError,
+    RateLimited,
+    TransientError,
+)
 from .connect.paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
 from .engine.evaluation import EvaluationRun, Outcome, evaluate, evaluate_plans, get_run, list_runs
-from .errors import ConfigurationError, EvaluationError, FormulaError, ImportRejected, KPIError, PeriodError, PlanError, PluginError, StoreError
+from .errors import (
+    ConfigurationError,
+    EvaluationError,
+    FormulaError,
+    ImportRejected,
+    KPIError,
+    PeriodError,
+    PlanError,
+    PluginError,
+    StoreError,
+)
 from .findings.model import FINDING, CheckConfig, Effect, Finding, Severity
 from .formula.formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
 from .connect.http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
@@ -21,7 +37,17 @@ from .plans.checking import LoadedPlan, Plan, load_plan, parse_plan
 from .plans.files import load_plan_for
 from .plans.plan_tests import CaseResult, run_plan_tests
 from .ingest.mapping import ColumnMapping, load_mapping
-from .metrics.measures import Division, Measure, exact_terms, fact_metric, same_period_last_year, seconds_between, shift_context, within, within_days
+from .metrics.measures import (
+    Division,
+    Measure,
+    exact_terms,
+    fact_metric,
+    same_period_last_year,
+    seconds_between,
+    shift_context,
+    within,
+    within_days,
+)
 from .metrics.custom import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
 from .metrics.compute import MetricRow, compute_metric, metric_values
 from .ingest.records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
@@ -40,7 +66,17 @@ from .store.database import Store, default_database_url, open_store
 from .connect.sync import StreamSummary, SyncSummary, parse_cursor, sync
 from .connect.mapping import SourceMapping, StreamMapping, load_source_mapping
 from .trace import LazyTrace
-from .engine.contract import Amount, Metric, MetricContext, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
+from .engine.contract import (
+    Amount,
+    Metric,
+    MetricContext,
+    OrgView,
+    PersonInfo,
+    RuleContext,
+    RuleResult,
+    RuleType,
+    TargetLevels,
+)
 from ._version import __version__
 from .hookspecs import hookimpl
 from .registry import PluginInfo, Registry, get_registry, load_plugins

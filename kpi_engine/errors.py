@@ -74,7 +74,11 @@ class FormulaError(KPIError):
         at = self.position - start
         left = max(0, min(at - 30, size - 72))
         window = self.text[start + left : start + min(size, left + 72)]
-        shown = ("..." if left else "") + "".join(c if c.isprintable() else " " for c in window) + ("..." if left + 72 < size else "")
+        shown = (
+            ("..." if left else "")
+            + "".join(c if c.isprintable() else " " for c in window)
+            + ("..." if left + 72 < size else "")
+        )
         offset = at - left + (3 if left else 0)
         width = max(1, min(self.length, size - at, 72 - (at - left)))
         return f"{shown}\n{' ' * offset}{'^' * width}"

@@ -28,7 +28,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise PeriodError(f"{name!r} is not a time zone.", hint="use an IANA name such as Asia/Shanghai or UTC") from None
+        raise PeriodError(
+            f"{name!r} is not a time zone.", hint="use an IANA name such as Asia/Shanghai or UTC"
+        ) from None
 
 
 @dataclass(frozen=True, order=True)

@@ -118,10 +118,14 @@ def _check_connector(candidate: Any, plugin_name: str) -> None:
     from .connect.connector import Connector
 
     if not (isinstance(candidate, type) and issubclass(candidate, Connector)):
-        raise PluginError(f"plugin {plugin_name!r} registered {candidate!r} as a connector, but it is not a Connector subclass.")
+        raise PluginError(
+            f"plugin {plugin_name!r} registered {candidate!r} as a connector, but it is not a Connector subclass."
+        )
     missing = [attr for attr in ("name", "settings_model") if not hasattr(candidate, attr)]
     if missing:
-        raise PluginError(f"the connector {candidate.__name__} of plugin {plugin_name!r} does not declare {', '.join(missing)}.")
+        raise PluginError(
+            f"the connector {candidate.__name__} of plugin {plugin_name!r} does not declare {', '.join(missing)}."
+        )
 
 
 def load_plugins(*, use_entry_points: bool = True, extra: dict[str, object] | None = None) -> Registry:

@@ -30,7 +30,9 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def render(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str = "table", *, numeric: Sequence[str] = ()) -> str:
+def render(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str = "table", *, numeric: Sequence[str] = ()
+) -> str:
     """Rows of dicts as text; ``numeric`` columns are right-aligned in tables."""
     if fmt == "json":
         return json.dumps(list(rows), default=_json_default, ensure_ascii=False, indent=2)

@@ -68,7 +68,9 @@ def _merge(first: Mapping[str, Any], trace: Mapping[str, Any], last: Mapping[str
     return {**first, **(trace._resolve() if isinstance(trace, LazyTrace) else trace), **last}
 
 
-def merged_trace(first: Mapping[str, Any], trace: Mapping[str, Any], last: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+def merged_trace(
+    first: Mapping[str, Any], trace: Mapping[str, Any], last: Mapping[str, Any] | None = None
+) -> Mapping[str, Any]:
     """``{**first, **trace, **last}``, still unrendered when ``trace`` is a ``LazyTrace`` that nobody has read."""
     if isinstance(trace, LazyTrace) and not trace.rendered:
         return LazyTrace(_merge, first, trace, last or {})

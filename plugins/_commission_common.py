@@ -76,7 +76,9 @@ def _earlier(ctx: RuleContext, back: int) -> Any:
     return period
 
 
-def run_formula(ctx: RuleContext, formula: Formula, person: str, extra: Mapping[str, Any] | None = None) -> Decimal | bool:
+def run_formula(
+    ctx: RuleContext, formula: Formula, person: str, extra: Mapping[str, Any] | None = None
+) -> Decimal | bool:
     """Evaluate a plan formula for ``person``: rule-local names first, then the plan's names.
 
     The engine resolves the plan's names (metrics, aliases, targets, earlier rules' results,
@@ -102,7 +104,9 @@ def run_formula(ctx: RuleContext, formula: Formula, person: str, extra: Mapping[
     return formula.evaluate(env)
 
 
-def formula_inputs(ctx: RuleContext, formula: Formula, person: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+def formula_inputs(
+    ctx: RuleContext, formula: Formula, person: str, extra: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """The value of each name a formula reads, as text for the trace (names that cannot be read are left out)."""
     found: dict[str, str] = {}
     for name, back in sorted(formula.references):
@@ -140,5 +144,8 @@ def metric_value(ctx: RuleContext, name: str, person: str) -> Decimal:
         return ctx.value(name, person)
     result = run_formula(ctx, _name_formula(name), person)
     if isinstance(result, bool):
-        raise EvaluationError(f"{name!r} is a yes/no value, not a number to measure.", hint="measure a metric or a formula that computes a number")
+        raise EvaluationError(
+            f"{name!r} is a yes/no value, not a number to measure.",
+            hint="measure a metric or a formula that computes a number",
+        )
     return result

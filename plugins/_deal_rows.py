@@ -49,7 +49,9 @@ class Deal:
     deal_type: str | None = None
 
 
-def deals_of(rows_by_person: Mapping[str, Sequence[Mapping[str, Any]]], time_zone: str, people: Iterable[str] | None = None) -> dict[str, list[Deal]]:
+def deals_of(
+    rows_by_person: Mapping[str, Sequence[Mapping[str, Any]]], time_zone: str, people: Iterable[str] | None = None
+) -> dict[str, list[Deal]]:
     """The rows as ``Deal`` s, per owner (all owners, or only ``people``), ordered by close day and id."""
     wanted = None if people is None else set(people)
     found: dict[str, list[Deal]] = {}

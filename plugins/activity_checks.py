@@ -74,7 +74,11 @@ Factor = Annotated[Decimal, BeforeValidator(to_decimal), Field(gt=0)]
 
 def _field_activities(*, unverified: bool) -> Any:
     def facts(ctx: MetricContext) -> Select[Any]:
-        conditions = [activities.c.is_deleted.is_(False), within(activities.c.occurred_at, ctx), activities.c.kind.in_(("visit", "meeting"))]
+        conditions = [
+            activities.c.is_deleted.is_(False),
+            within(activities.c.occurred_at, ctx),
+            activities.c.kind.in_(("visit", "meeting")),
+        ]
         if unverified:
             conditions.append(activities.c.has_evidence.is_(False))
         return select(activities.c.owner_id.label("person_id"), activities.c.id.label("record_id")).where(*conditions)
@@ -84,7 +88,10 @@ def _field_activities(*, unverified: bool) -> Any:
 
 def _leads_without_channel(ctx: MetricContext) -> Select[Any]:
     return select(leads.c.marketing_owner_id.label("person_id"), leads.c.id.label("record_id")).where(
-        leads.c.is_deleted.is_(False), within(leads.c.created_at, ctx), leads.c.channel.is_(None), leads.c.marketing_owner_id.is_not(None)
+        leads.c.is_deleted.is_(False),
+        within(leads.c.created_at, ctx),
+        leads.c.channel.is_(None),
+        leads.c.marketing_owner_id.is_not(None),
     )
 
 
@@ -97,7 +104,8 @@ def _captures(ctx: MetricContext) -> Select[Any]:
 def lead_capture_records(ctx: MetricContext) -> Select[Any]:
     """Each lead captured in the period with its capture time, channel, campaign and whether it went on."""
     went_on = case(
-        ((leads.c.mql_at.is_not(None)) | (leads.c.sql_at.is_not(None)) | (leads.c.converted_deal_id.is_not(None)), 1), else_=0
+        ((leads.c.mql_at.is_not(None)) | (leads.c.sql_at.is_not(None)) | (leads.c.converted_deal_id.is_not(None)), 1),
+        else_=0,
     )
     return (
         select(
@@ -232,8 +240,13 @@ def evaluate_unverified(ctx: RuleContext, config: UnverifiedActivity) -> list[Ru
             severity=_grade(excess),
             explanation=sentence,
             evidence={"activities": _ids_of(ctx, config.unverified_metric, person)},
-            figures={"unverified": _count(unverified), "logged": _count(logged), "share": percent(share.quantize(Decimal("0.0001"))),
-                     "min_count": str(config.min_count), "min_share": percent(config.min_share)},
+            figures={
+                "unverified": _count(unverified),
+                "logged": _count(logged),
+                "share": percent(share.quantize(Decimal("0.0001"))),
+                "min_count": str(config.min_count),
+                "min_share": percent(config.min_share),
+            },
         )
         found.append(finding.as_result(config))
     return found
@@ -272,8 +285,13 @@ def evaluate_leads_without_channel(ctx: RuleContext, config: LeadsWithoutChannel
             severity=_grade(excess),
             explanation=sentence,
             evidence={"leads": _ids_of(ctx, config.missing_metric, person)},
-            figures={"without_channel": _count(missing), "captured": _count(captured), "share": shown_share,
-                     "min_count": str(config.min_count), "min_share": percent(config.min_share)},
+            figures={
+                "without_channel": _count(missing),
+                "captured": _count(captured),
+                "share": shown_share,
+                "min_count": str(config.min_count),
+                "min_share": percent(config.min_share),
+            },
         )
         found.append(finding.as_result(config))
     return found
@@ -354,8 +372,14 @@ def evaluate_inflation(ctx: RuleContext, config: ActivityInflation) -> list[Rule
             severity=_grade(min(visits_excess, rate_excess)),
             explanation=sentence,
             evidence={"activities": _ids_of(ctx, config.visits_metric, person)},
-            figures={"visits": _count(visits), "team_median_visits": _count(norm), "teammates": str(len(mates)), "won": _count(won),
-                     "won_per_100_visits": shown((rate * 100).quantize(q)), "team_won_per_100_visits": shown((team_rate * 100).quantize(q))},
+            figures={
+                "visits": _count(visits),
+                "team_median_visits": _count(norm),
+                "teammates": str(len(mates)),
+                "won": _count(won),
+                "won_per_100_visits": shown((rate * 100).quantize(q)),
+                "team_won_per_100_visits": shown((team_rate * 100).quantize(q)),
+            },
         )
         found.append(finding.as_result(config))
     return found
@@ -418,8 +442,16 @@ def evaluate_brushing(ctx: RuleContext, config: TrafficBrushing) -> list[RuleRes
                 if share > config.max_went_on_share:
                     continue
                 first, last = _moment(burst[0]["created_at"]), _moment(burst[-1]["created_at"])
-                source = f"campaign '{campaign}' ({channel or 'no channel'})" if campaign else f"channel '{channel or 'none'}' without a campaign"
-                outcome = "none went on to MQL, SQL or a deal" if not went_on else f"only {went_on} went on to MQL, SQL or a deal"
+                source = (
+                    f"campaign '{campaign}' ({channel or 'no channel'})"
+                    if campaign
+                    else f"channel '{channel or 'none'}' without a campaign"
+                )
+                outcome = (
+                    "none went on to MQL, SQL or a deal"
+                    if not went_on
+                    else f"only {went_on} went on to MQL, SQL or a deal"
+                )
                 sentence = (
                     f"{len(burst)} leads from {source} arrived between {_local(first, ctx.time_zone)} and {_local(last, ctx.time_zone)} "
                     f"({ctx.time_zone}) and {outcome}, a sign of brushed traffic (刷量); the plan looks at {config.min_leads} or more "
@@ -432,8 +464,14 @@ def evaluate_brushing(ctx: RuleContext, config: TrafficBrushing) -> list[RuleRes
                     severity=_grade(Decimal(len(burst)) / config.min_leads),
                     explanation=sentence,
                     evidence={"leads": tuple(sorted(int(r["record_id"]) for r in burst))},
-                    figures={"leads": str(len(burst)), "channel": channel, "campaign": campaign, "went_on": str(went_on),
-                             "from": _local(first, ctx.time_zone), "to": _local(last, ctx.time_zone)},
+                    figures={
+                        "leads": str(len(burst)),
+                        "channel": channel,
+                        "campaign": campaign,
+                        "went_on": str(went_on),
+                        "from": _local(first, ctx.time_zone),
+                        "to": _local(last, ctx.time_zone),
+                    },
                 )
                 found.append(finding.as_result(config))
     return found

@@ -117,9 +117,17 @@ def replay(
         now_firing = len(run) >= config.for_
         if now_firing != firing and index >= report_from:
             if now_firing:
-                events.append(AlertEvent("firing", label, tuple(run[-config.for_ :]), f"{config.for_} consecutive breaching intervals"))
+                events.append(
+                    AlertEvent(
+                        "firing", label, tuple(run[-config.for_ :]), f"{config.for_} consecutive breaching intervals"
+                    )
+                )
             else:
-                cause = "no data (no_data: breaks_run)" if breaching is None else f"the value no longer holds {config.breach_when}"
+                cause = (
+                    "no data (no_data: breaks_run)"
+                    if breaching is None
+                    else f"the value no longer holds {config.breach_when}"
+                )
                 events.append(AlertEvent("resolved", label, ((label, value),), cause))
         firing = now_firing
     if report_from >= len(series):
@@ -183,9 +191,14 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                         "state": "firing",
                         "carried_over": True,
                         "at": current[0].label,
-                        "inputs": {config.metric: _text(evidence[-1][1]) if evidence else None, "threshold": str(config.breach_when)},
+                        "inputs": {
+                            config.metric: _text(evidence[-1][1]) if evidence else None,
+                            "threshold": str(config.breach_when),
+                        },
                         "since": evidence[-1][0] if evidence else None,
-                        "evidence": [{"interval": label, "value": None if v is None else plain(v)} for label, v in evidence],
+                        "evidence": [
+                            {"interval": label, "value": None if v is None else plain(v)} for label, v in evidence
+                        ],
                         "explanation": f"{config.metric.replace('_', ' ')} was still breaching {config.breach_when} when "
                         f"the previous period ended; the alert is firing as {ctx.period.label} begins.",
                     },
@@ -202,7 +215,9 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                         "state": event.state,
                         "at": event.interval,
                         "inputs": {config.metric: _text(event.evidence[-1][1]), "threshold": str(config.breach_when)},
-                        "evidence": [{"interval": label, "value": None if v is None else plain(v)} for label, v in event.evidence],
+                        "evidence": [
+                            {"interval": label, "value": None if v is None else plain(v)} for label, v in event.evidence
+                        ],
                         "explanation": _explain(config, event, as_percent),
                     },
                 )

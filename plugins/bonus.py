@@ -67,7 +67,9 @@ class Bonus(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Bonus:
         if self.per in ("record", "rank") and not self.measure:
-            raise ValueError(f"a per-{self.per} bonus needs measure, the metric whose {'records' if self.per == 'record' else 'values'} count")
+            raise ValueError(
+                f"a per-{self.per} bonus needs measure, the metric whose {'records' if self.per == 'record' else 'values'} count"
+            )
         if self.per == "rank":
             if self.top is None:
                 raise ValueError("a ranked award needs top, how many places are paid")
@@ -128,10 +130,14 @@ def _person_extra(ctx: RuleContext, config: Bonus, person: str) -> dict[str, Any
     return extra
 
 
-def _capped(ctx: RuleContext, config: Bonus, amount: Decimal, explanation: list[str]) -> tuple[Decimal, list[dict[str, str]]]:
+def _capped(
+    ctx: RuleContext, config: Bonus, amount: Decimal, explanation: list[str]
+) -> tuple[Decimal, list[dict[str, str]]]:
     if config.cap is not None and amount > config.cap:
         explanation.append(f"Capped at {shown(config.cap)} per period (was {shown(amount)}).")
-        return config.cap, [{"step": "cap", "amount": money_text(ctx.round_line(config.cap - amount)), "limit": plain(config.cap)}]
+        return config.cap, [
+            {"step": "cap", "amount": money_text(ctx.round_line(config.cap - amount)), "limit": plain(config.cap)}
+        ]
     return amount, []
 
 
@@ -165,12 +171,21 @@ def _per_record(ctx: RuleContext, config: Bonus, person: str) -> RuleResult:
         extra = _record_extra(config, row, config.measure)
         if config.when is not None and not run_formula(ctx, config.when, person, extra):
             continue
-        amount = ctx.round_line(_number(run_formula(ctx, config.amount, person, extra), f"amount {config.amount.text!r}"))
+        amount = ctx.round_line(
+            _number(run_formula(ctx, config.amount, person, extra), f"amount {config.amount.text!r}")
+        )
         lines.append({"record_id": row["record_id"], "value": plain(extra["value"]), "amount": money_text(amount)})
     condition = f" meeting {config.when.text}" if config.when is not None else ""
-    explanation.append(f"{len(lines)} of {len(rows)} {config.measure} records{condition} earn {config.amount.text} each.")
+    explanation.append(
+        f"{len(lines)} of {len(rows)} {config.measure} records{condition} earn {config.amount.text} each."
+    )
     if lines:
-        explanation.append("; ".join(f"#{l['record_id']} ({shown(Decimal(l['value']))}) → {shown(Decimal(l['amount']))}" for l in lines) + ".")
+        explanation.append(
+            "; ".join(
+                f"#{l['record_id']} ({shown(Decimal(l['value']))}) → {shown(Decimal(l['amount']))}" for l in lines
+            )
+            + "."
+        )
     subtotal = sum((Decimal(l["amount"]) for l in lines), ZERO)
     amount, adjustments = _capped(ctx, config, subtotal, explanation)
     total = ctx.round_total(amount)
@@ -193,7 +208,9 @@ def _per_person(ctx: RuleContext, config: Bonus, person: str) -> RuleResult:
     newcomer = _eligible_newcomer(ctx, config, person)
     if newcomer is not None:
         explanation.append(f"Not eligible: {newcomer}.")
-        return RuleResult(person, ctx.round_total(ZERO), trace | {"lines": [], "total": money_text(ZERO), "explanation": explanation})
+        return RuleResult(
+            person, ctx.round_total(ZERO), trace | {"lines": [], "total": money_text(ZERO), "explanation": explanation}
+        )
     if config.when is not None:
         met = bool(run_formula(ctx, config.when, person, extra))
         found = formula_inputs(ctx, config.when, person, extra)
@@ -202,12 +219,20 @@ def _per_person(ctx: RuleContext, config: Bonus, person: str) -> RuleResult:
         trace["condition"] = {"when": config.when.text, "met": met, "inputs": found}
         explanation.append(f"The condition {config.when.text} is {'met' if met else 'not met'} ({values}).")
         if not met:
-            return RuleResult(person, ctx.round_total(ZERO), trace | {"lines": [], "total": money_text(ZERO), "explanation": explanation})
+            return RuleResult(
+                person,
+                ctx.round_total(ZERO),
+                trace | {"lines": [], "total": money_text(ZERO), "explanation": explanation},
+            )
     earned = ctx.round_line(_number(run_formula(ctx, config.amount, person, extra), f"amount {config.amount.text!r}"))
     explanation.append(f"Bonus {config.amount.text} = {shown(earned)}.")
     amount, adjustments = _capped(ctx, config, earned, explanation)
     total = ctx.round_total(amount)
-    trace |= {"lines": [{"step": "bonus", "formula": config.amount.text, "amount": money_text(earned)}], "total": money_text(total), "explanation": explanation}
+    trace |= {
+        "lines": [{"step": "bonus", "formula": config.amount.text, "amount": money_text(earned)}],
+        "total": money_text(total),
+        "explanation": explanation,
+    }
     if adjustments:
         trace["adjustments"] = adjustments
     return RuleResult(person, total, trace)
@@ -245,7 +270,11 @@ def rank_awards(
 
 def _ranked(ctx: RuleContext, config: Bonus) -> list[RuleResult]:
     assert config.measure and config.top
-    awards = list(config.awards) if config.awards is not None else [_number(config.amount.evaluate({}), "award") for _ in range(config.top)]  # type: ignore[union-attr]
+    awards = (
+        list(config.awards)
+        if config.awards is not None
+        else [_number(config.amount.evaluate({}), "award") for _ in range(config.top)]
+    )  # type: ignore[union-attr]
     reasons: dict[str, str] = {}
     values: dict[str, Decimal] = {}
     tie_values: dict[str, Decimal | None] = {}
@@ -267,7 +296,12 @@ def _ranked(ctx: RuleContext, config: Bonus) -> list[RuleResult]:
     won = rank_awards(ranking, awards, config.ties or "split", ctx.round_total)
     places = {p: i + 1 for i, p in enumerate(contenders)}
     board = [
-        {"person": p, config.measure: plain(values[p]), **({config.tie_break: plain(tie_values[p] or ZERO)} if config.tie_break else {}), "place": str(won[p][0])}
+        {
+            "person": p,
+            config.measure: plain(values[p]),
+            **({config.tie_break: plain(tie_values[p] or ZERO)} if config.tie_break else {}),
+            "place": str(won[p][0]),
+        }
         for p in contenders
         if p in won
     ]
@@ -280,15 +314,23 @@ def _ranked(ctx: RuleContext, config: Bonus) -> list[RuleResult]:
             "inputs": {config.measure: plain(values[person])},
             "winners": board,
         }
-        explanation = [f"The top {config.top} by {config.measure} this period earn {', '.join(shown(a) for a in awards)}; ties: {config.ties}."]
+        explanation = [
+            f"The top {config.top} by {config.measure} this period earn {', '.join(shown(a) for a in awards)}; ties: {config.ties}."
+        ]
         if person in won:
             place, award, group = won[person]
             shared = f", tied with {', '.join(p for p in group if p != person)}" if len(group) > 1 else ""
             how = "the tie is split" if len(group) > 1 and config.ties != "all" else f"award of place {place}"
-            explanation.append(f"{config.measure} {shown(values[person])} ranks {_ordinal(place)}{shared}: {how}, {shown(award)}.")
+            explanation.append(
+                f"{config.measure} {shown(values[person])} ranks {_ordinal(place)}{shared}: {how}, {shown(award)}."
+            )
             award, adjustments = _capped(ctx, config, award, explanation)
             total = ctx.round_total(award)
-            trace |= {"place": str(place), "lines": [{"step": f"place {place}", "amount": money_text(total)}], "total": money_text(total)}
+            trace |= {
+                "place": str(place),
+                "lines": [{"step": f"place {place}", "amount": money_text(total)}],
+                "total": money_text(total),
+            }
             if adjustments:
                 trace["adjustments"] = adjustments
         else:
@@ -336,4 +378,3 @@ def kpi_rule_types() -> list[RuleType]:
             local_names=_local_names,
         )
     ]
-

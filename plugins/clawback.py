@@ -30,7 +30,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, String, func, literal, select, union_all
 
-from kpi_engine import Metric, MetricContext, Period, RuleContext, RuleResult, RuleType, hookimpl, money_text, plain, schema
+from kpi_engine import (
+    Metric,
+    MetricContext,
+    Period,
+    RuleContext,
+    RuleResult,
+    RuleType,
+    hookimpl,
+    money_text,
+    plain,
+    schema,
+)
 
 from ._support import SavedOutcomes, local_day, period_containing, periods_back, shown
 
@@ -45,45 +56,53 @@ churn = schema.churn_events
 
 
 def _refund_rows(ctx: MetricContext) -> Select[Any]:
-    return select(
-        deals.c.owner_id.label("person_id"),
-        refunds.c.id.label("record_id"),
-        refunds.c.amount.label("value"),
-        literal("refunds", String).label("event_table"),
-        refunds.c.kind.label("kind"),
-        refunds.c.occurred_at.label("occurred_at"),
-        deals.c.id.label("deal_id"),
-        deals.c.amount.label("deal_amount"),
-        deals.c.closed_at.label("closed_at"),
-    ).join(deals, deals.c.id == refunds.c.deal_id).where(
-        refunds.c.is_deleted.is_(False),
-        refunds.c.occurred_at >= ctx.start,
-        refunds.c.occurred_at < ctx.end,
-        refunds.c.currency == ctx.currency,
-        deals.c.status == "won",
-        deals.c.is_deleted.is_(False),
-        deals.c.currency == ctx.currency,
+    return (
+        select(
+            deals.c.owner_id.label("person_id"),
+            refunds.c.id.label("record_id"),
+            refunds.c.amount.label("value"),
+            literal("refunds", String).label("event_table"),
+            refunds.c.kind.label("kind"),
+            refunds.c.occurred_at.label("occurred_at"),
+            deals.c.id.label("deal_id"),
+            deals.c.amount.label("deal_amount"),
+            deals.c.closed_at.label("closed_at"),
+        )
+        .join(deals, deals.c.id == refunds.c.deal_id)
+        .where(
+            refunds.c.is_deleted.is_(False),
+            refunds.c.occurred_at >= ctx.start,
+            refunds.c.occurred_at < ctx.end,
+            refunds.c.currency == ctx.currency,
+            deals.c.status == "won",
+            deals.c.is_deleted.is_(False),
+            deals.c.currency == ctx.currency,
+        )
     )
 
 
 def _churn_rows(ctx: MetricContext) -> Select[Any]:
-    return select(
-        deals.c.owner_id.label("person_id"),
-        churn.c.id.label("record_id"),
-        churn.c.lost_amount.label("value"),
-        literal("churn_events", String).label("event_table"),
-        literal("churn", String).label("kind"),
-        churn.c.churned_at.label("occurred_at"),
-        deals.c.id.label("deal_id"),
-        deals.c.amount.label("deal_amount"),
-        deals.c.closed_at.label("closed_at"),
-    ).join(deals, deals.c.id == churn.c.deal_id).where(
-        churn.c.is_deleted.is_(False),
-        churn.c.churned_at >= ctx.start,
-        churn.c.churned_at < ctx.end,
-        deals.c.status == "won",
-        deals.c.is_deleted.is_(False),
-        deals.c.currency == ctx.currency,
+    return (
+        select(
+            deals.c.owner_id.label("person_id"),
+            churn.c.id.label("record_id"),
+            churn.c.lost_amount.label("value"),
+            literal("churn_events", String).label("event_table"),
+            literal("churn", String).label("kind"),
+            churn.c.churned_at.label("occurred_at"),
+            deals.c.id.label("deal_id"),
+            deals.c.amount.label("deal_amount"),
+            deals.c.closed_at.label("closed_at"),
+        )
+        .join(deals, deals.c.id == churn.c.deal_id)
+        .where(
+            churn.c.is_deleted.is_(False),
+            churn.c.churned_at >= ctx.start,
+            churn.c.churned_at < ctx.end,
+            deals.c.status == "won",
+            deals.c.is_deleted.is_(False),
+            deals.c.currency == ctx.currency,
+        )
     )
 
 
@@ -122,7 +141,13 @@ def _amount(value: Any) -> Decimal | None:
 
 
 def _deal_commission(
-    ctx: RuleContext, config: Clawback, saved_outcomes: SavedOutcomes, person: str, deal_id: Any, deal_amount: Decimal, period: Period
+    ctx: RuleContext,
+    config: Clawback,
+    saved_outcomes: SavedOutcomes,
+    person: str,
+    deal_id: Any,
+    deal_amount: Decimal,
+    period: Period,
 ) -> tuple[Decimal | None, str]:
     """What ``deal_id`` earned when it was paid, and how that was found."""
     if period == ctx.period:
@@ -130,7 +155,10 @@ def _deal_commission(
         measured = ctx.values.get(config.measure, {}).get(person)
         if paid is None or not measured:
             return None, f"no {config.commission_rule} result in this period"
-        return deal_amount * paid / measured, f"this period's effective rate {plain((paid / measured).quantize(Decimal('0.000001')))}"
+        return (
+            deal_amount * paid / measured,
+            f"this period's effective rate {plain((paid / measured).quantize(Decimal('0.000001')))}",
+        )
     saved = saved_outcomes.of(config.commission_rule, period, person)
     if not saved:
         return None, f"no {config.commission_rule} outcome saved for {period.label}"
@@ -146,7 +174,9 @@ def _deal_commission(
     return deal_amount * rate, f"the effective rate paid in {period.label}: {plain(outcome.amount)} ÷ {plain(measured)}"
 
 
-def _earlier_lines(ctx: RuleContext, saved: SavedOutcomes, person: str, since: Period) -> list[tuple[str, Mapping[str, Any]]]:
+def _earlier_lines(
+    ctx: RuleContext, saved: SavedOutcomes, person: str, since: Period
+) -> list[tuple[str, Mapping[str, Any]]]:
     """This rule's saved lines for ``person`` in the periods from ``since`` up to the one before this."""
     found: list[tuple[str, Mapping[str, Any]]] = []
     if since >= ctx.period:
@@ -159,16 +189,26 @@ def _earlier_lines(ctx: RuleContext, saved: SavedOutcomes, person: str, since: P
     return found
 
 
-def _explain(lines: Sequence[Mapping[str, Any]], skipped: Sequence[Mapping[str, Any]], total: Decimal, currency: str) -> str:
+def _explain(
+    lines: Sequence[Mapping[str, Any]], skipped: Sequence[Mapping[str, Any]], total: Decimal, currency: str
+) -> str:
     parts = []
     for line in lines:
         parts.append(
             f"{line['kind']} of {shown(Decimal(line['event_amount'])) if line['event_amount'] else 'the whole deal'} on deal "
             f"{line['deal_id']} ({line['days_after_close']} days after its close) takes back {shown(-Decimal(line['amount']))} "
             f"of the {shown(Decimal(line['commission_paid']))} it earned"
-            + (f" (already recovered {shown(Decimal(line['already_recovered']))})" if Decimal(line["already_recovered"]) else "")
+            + (
+                f" (already recovered {shown(Decimal(line['already_recovered']))})"
+                if Decimal(line["already_recovered"])
+                else ""
+            )
         )
-    text = "; ".join(parts) + f": {shown(total)} {currency}." if parts else f"Nothing to claw back: {shown(total)} {currency}."
+    text = (
+        "; ".join(parts) + f": {shown(total)} {currency}."
+        if parts
+        else f"Nothing to claw back: {shown(total)} {currency}."
+    )
     if skipped:
         text += " Not clawed back: " + "; ".join(f"{s['event']} ({s['reason']})" for s in skipped) + "."
     return text
@@ -207,7 +247,11 @@ def evaluate(ctx: RuleContext, config: Clawback) -> list[RuleResult]:
                 continue
             key = str(deal_id)
             if key not in earlier_cache:
-                earlier_cache[key] = [(p, line) for p, line in _earlier_lines(ctx, saved, person, close_period) if str(line.get("deal_id")) == key]
+                earlier_cache[key] = [
+                    (p, line)
+                    for p, line in _earlier_lines(ctx, saved, person, close_period)
+                    if str(line.get("deal_id")) == key
+                ]
             earlier = earlier_cache[key]
             if any(line.get("event") == event for _, line in earlier):
                 period_label = next(p for p, line in earlier if line.get("event") == event)
@@ -215,7 +259,9 @@ def evaluate(ctx: RuleContext, config: Clawback) -> list[RuleResult]:
                 continue
             already = -sum((Decimal(str(line["amount"])) for _, line in earlier), ZERO) + recovered_now.get(key, ZERO)
             event_amount = _amount(row["value"])
-            share = Decimal(1) if event_amount is None or not deal_amount else min(event_amount / deal_amount, Decimal(1))
+            share = (
+                Decimal(1) if event_amount is None or not deal_amount else min(event_amount / deal_amount, Decimal(1))
+            )
             recover = max(min(commission * share, commission - already), ZERO)
             recover = ctx.round_line(recover)
             recovered_now[key] = recovered_now.get(key, ZERO) + recover
@@ -240,10 +286,17 @@ def evaluate(ctx: RuleContext, config: Clawback) -> list[RuleResult]:
         total = ctx.round_total(-sum(recovered_now.values(), ZERO))
         trace: dict[str, Any] = {
             "rule_type": "clawback",
-            "inputs": {"commission_rule": config.commission_rule, "within_days": config.within_days, "events": len(rows)},
+            "inputs": {
+                "commission_rule": config.commission_rule,
+                "within_days": config.within_days,
+                "events": len(rows),
+            },
             "lines": lines,
             "not_clawed_back": skipped,
-            "records": {"table": "refunds, churn_events", "ids": [f"{r['event_table']}:{r['record_id']}" for r in rows]},
+            "records": {
+                "table": "refunds, churn_events",
+                "ids": [f"{r['event_table']}:{r['record_id']}" for r in rows],
+            },
             "total": money_text(total),
             "explanation": _explain(lines, skipped, total, ctx.currency),
         }

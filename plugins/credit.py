@@ -73,15 +73,19 @@ def _won(ctx: MetricContext) -> Any:
 
 def deal_credit_rows(ctx: MetricContext) -> Select[Any]:
     """Evidence: one row per credited person and won deal, with the deal's amount, the share and the owner."""
-    split_rows = select(
-        splits.c.person_id.label("person_id"),
-        deals.c.id.label("record_id"),
-        deals.c.amount.label("value"),
-        splits.c.share.label("share"),
-        splits.c.split_role.label("split_role"),
-        deals.c.owner_id.label("owner_id"),
-        deals.c.closed_at.label("closed_at"),
-    ).join(deals, deals.c.id == splits.c.deal_id).where(_won(ctx))
+    split_rows = (
+        select(
+            splits.c.person_id.label("person_id"),
+            deals.c.id.label("record_id"),
+            deals.c.amount.label("value"),
+            splits.c.share.label("share"),
+            splits.c.split_role.label("split_role"),
+            deals.c.owner_id.label("owner_id"),
+            deals.c.closed_at.label("closed_at"),
+        )
+        .join(deals, deals.c.id == splits.c.deal_id)
+        .where(_won(ctx))
+    )
     owner_rows = select(
         deals.c.owner_id.label("person_id"),
         deals.c.id.label("record_id"),
@@ -125,7 +129,9 @@ def split_amount(
         left = int((total - sum(lines.values(), ZERO)) / unit)
         share_of = dict(shares)
         step = unit if left >= 0 else -unit
-        order = sorted(exact, key=lambda p: (-(exact[p] - lines[p]) if left >= 0 else (exact[p] - lines[p]), -share_of[p], p))
+        order = sorted(
+            exact, key=lambda p: (-(exact[p] - lines[p]) if left >= 0 else (exact[p] - lines[p]), -share_of[p], p)
+        )
         for index in range(abs(left)):
             lines[order[index % len(order)]] += step
         return lines
@@ -154,12 +160,21 @@ def evaluate_credit(ctx: RuleContext, config: CreditSplit) -> list[RuleResult]:
     by_deal: dict[Any, dict[str, Any]] = {}
     for person, rows in ctx.record_details(config.metric).items():
         for row in rows:
-            deal = by_deal.setdefault(row["record_id"], {"amount": Decimal(str(row["value"])), "owner": row.get("owner_id"), "shares": []})
+            deal = by_deal.setdefault(
+                row["record_id"], {"amount": Decimal(str(row["value"])), "owner": row.get("owner_id"), "shares": []}
+            )
             deal["shares"].append((person, Decimal(str(row["share"])), row.get("split_role")))
     lines_of: dict[str, list[dict[str, Any]]] = {}
     for deal_id, deal in sorted(by_deal.items(), key=lambda kv: str(kv[0])):
         shares = [(person, share) for person, share, _ in deal["shares"]]
-        credited = split_amount(deal["amount"], shares, places=config.places, mode=config.rounding, remainder=config.remainder, owner=deal["owner"])
+        credited = split_amount(
+            deal["amount"],
+            shares,
+            places=config.places,
+            mode=config.rounding,
+            remainder=config.remainder,
+            owner=deal["owner"],
+        )
         total_share = sum((share for _, share in shares), ZERO)
         for person, share, role in deal["shares"]:
             line: dict[str, Any] = {
@@ -172,7 +187,10 @@ def evaluate_credit(ctx: RuleContext, config: CreditSplit) -> list[RuleResult]:
             if total_share != 1:
                 line["note"] = f"the deal's shares add up to {percent(total_share)}"
             if config.rate is not None:
-                line |= {"rate": plain(config.rate), "amount": money_text(ctx.round_line(credited[person] * config.rate))}
+                line |= {
+                    "rate": plain(config.rate),
+                    "amount": money_text(ctx.round_line(credited[person] * config.rate)),
+                }
             lines_of.setdefault(person, []).append(line)
     results: list[RuleResult] = []
     for person in ctx.people:
@@ -182,8 +200,13 @@ def evaluate_credit(ctx: RuleContext, config: CreditSplit) -> list[RuleResult]:
             amount, kind = credit, "credit"
         else:
             amount, kind = ctx.round_total(sum((Decimal(line["amount"]) for line in lines), ZERO)), "payout"
-        deals_text = ", ".join(f"deal {line['record_id']} {percent(Decimal(line['share']))} of {shown(Decimal(line['deal_amount']))} = {shown(Decimal(line['credit']))}" for line in lines)
-        explanation = f"Credit {shown(credit)} {ctx.currency}" + (f" from {deals_text}" if lines else ": no credited deals")
+        deals_text = ", ".join(
+            f"deal {line['record_id']} {percent(Decimal(line['share']))} of {shown(Decimal(line['deal_amount']))} = {shown(Decimal(line['credit']))}"
+            for line in lines
+        )
+        explanation = f"Credit {shown(credit)} {ctx.currency}" + (
+            f" from {deals_text}" if lines else ": no credited deals"
+        )
         if config.rate is not None:
             explanation += f"; at {percent(config.rate)} pays {shown(amount)}"
         trace = {
@@ -208,7 +231,9 @@ def managers_above(ctx: RuleContext, person: str, day: date) -> list[str]:
         return list(ctx.org.managers_above(person, day))
     chain: list[str] = []
     current = ctx.people_info.get(person)
-    while current is not None and current.manager_id and current.manager_id not in chain and current.manager_id != person:
+    while (
+        current is not None and current.manager_id and current.manager_id not in chain and current.manager_id != person
+    ):
         chain.append(current.manager_id)
         current = ctx.people_info.get(current.manager_id)
     return chain
@@ -247,7 +272,11 @@ def evaluate_override(ctx: RuleContext, config: ManagerOverride) -> list[RuleRes
         assert config.source_metric is not None
         for person, rows in sorted(ctx.record_details(config.source_metric).items()):
             for row in rows:
-                when = _as_date(row[config.date_field], ctx.time_zone) if row.get(config.date_field) is not None else last_day
+                when = (
+                    _as_date(row[config.date_field], ctx.time_zone)
+                    if row.get(config.date_field) is not None
+                    else last_day
+                )
                 contributions.append((person, Decimal(str(row["value"])), when, row.get("record_id")))
     elif config.source_rule is not None:
         for person, amount in sorted(ctx.results.get(config.source_rule, {}).items()):
@@ -288,7 +317,8 @@ def evaluate_override(ctx: RuleContext, config: ManagerOverride) -> list[RuleRes
             key = (line["from"], line["level"], line["rate"])
             per_person[key] = per_person.get(key, ZERO) + Decimal(line["basis"])
         parts = ", ".join(
-            f"{percent(Decimal(rate))} of {who}'s {shown(basis)} (level {level})" for (who, level, rate), basis in per_person.items()
+            f"{percent(Decimal(rate))} of {who}'s {shown(basis)} (level {level})"
+            for (who, level, rate), basis in per_person.items()
         )
         trace = {
             "rule_type": "manager_override",

@@ -62,7 +62,12 @@ def _raw(column: Any) -> Any:
 
 
 def _won(ctx: MetricContext) -> Any:
-    return and_(deals.c.status == "won", deals.c.is_deleted.is_(False), deals.c.currency == ctx.currency, within(deals.c.closed_at, ctx))
+    return and_(
+        deals.c.status == "won",
+        deals.c.is_deleted.is_(False),
+        deals.c.currency == ctx.currency,
+        within(deals.c.closed_at, ctx),
+    )
 
 
 def _first_cancellation() -> Any:
@@ -143,8 +148,15 @@ def rebook_candidate_rows(ctx: MetricContext) -> Select[Any]:
     lost = union(
         select(cancelled.c.customer_id.label("customer_id"))
         .select_from(refunds.join(cancelled, cancelled.c.id == refunds.c.deal_id))
-        .where(refunds.c.kind == "cancellation", refunds.c.is_deleted.is_(False), refunds.c.occurred_at >= since, refunds.c.occurred_at < ctx.end),
-        select(churn.c.customer_id.label("customer_id")).where(churn.c.is_deleted.is_(False), churn.c.churned_at >= since, churn.c.churned_at < ctx.end),
+        .where(
+            refunds.c.kind == "cancellation",
+            refunds.c.is_deleted.is_(False),
+            refunds.c.occurred_at >= since,
+            refunds.c.occurred_at < ctx.end,
+        ),
+        select(churn.c.customer_id.label("customer_id")).where(
+            churn.c.is_deleted.is_(False), churn.c.churned_at >= since, churn.c.churned_at < ctx.end
+        ),
     ).subquery("lost_customers")
     return (
         select(*_deal_columns())
@@ -157,7 +169,12 @@ def cancellation_facts(ctx: MetricContext) -> Select[Any]:
     return (
         select(deals.c.owner_id.label("person_id"), refunds.c.id.label("record_id"))
         .select_from(refunds.join(deals, deals.c.id == refunds.c.deal_id))
-        .where(refunds.c.kind == "cancellation", refunds.c.is_deleted.is_(False), within(refunds.c.occurred_at, ctx), deals.c.is_deleted.is_(False))
+        .where(
+            refunds.c.kind == "cancellation",
+            refunds.c.is_deleted.is_(False),
+            within(refunds.c.occurred_at, ctx),
+            deals.c.is_deleted.is_(False),
+        )
     )
 
 
@@ -176,7 +193,12 @@ def cancellation_rows(ctx: MetricContext) -> Select[Any]:
             refunds.c.occurred_at,
         )
         .select_from(refunds.join(deals, deals.c.id == refunds.c.deal_id))
-        .where(refunds.c.kind == "cancellation", refunds.c.is_deleted.is_(False), within(refunds.c.occurred_at, ctx), deals.c.is_deleted.is_(False))
+        .where(
+            refunds.c.kind == "cancellation",
+            refunds.c.is_deleted.is_(False),
+            within(refunds.c.occurred_at, ctx),
+            deals.c.is_deleted.is_(False),
+        )
         .order_by(deals.c.owner_id, refunds.c.occurred_at, refunds.c.id)
     )
 

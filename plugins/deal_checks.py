@@ -83,7 +83,11 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
         by_customer: dict[tuple[Any, Any, Any], list[Deal]] = defaultdict(list)
         for deal in [*before.get(person, []), *deals]:
             if deal.customer is not None and deal.amount < cfg.limit:
-                key = (deal.customer, deal.product if cfg.same_product else None, deal.deal_type if cfg.same_deal_type else None)
+                key = (
+                    deal.customer,
+                    deal.product if cfg.same_product else None,
+                    deal.deal_type if cfg.same_deal_type else None,
+                )
                 by_customer[key].append(deal)
         for (customer, _, _), group in by_customer.items():
             group.sort(key=lambda d: (d.closed, d.id))
@@ -94,18 +98,32 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                     j += 1
                 cluster = group[i : j + 1]
                 total = sum((d.amount for d in cluster), ZERO)
-                if len(cluster) >= cfg.min_deals and total >= cfg.limit and any(d.closed >= ctx.period.start for d in cluster):
+                if (
+                    len(cluster) >= cfg.min_deals
+                    and total >= cfg.limit
+                    and any(d.closed >= ctx.period.start for d in cluster)
+                ):
                     span = (cluster[-1].closed - cluster[0].closed).days
                     severity = "high" if len(cluster) >= 3 or total >= 2 * cfg.limit else cfg.severity
                     results.append(
                         Finding(
-                            "deal_splitting", person, ctx.period.label, severity,
-                            f"{len(cluster)} deals for customer {customer}" + (f" ({cluster[0].product})" if cfg.same_product and cluster[0].product else "")
+                            "deal_splitting",
+                            person,
+                            ctx.period.label,
+                            severity,
+                            f"{len(cluster)} deals for customer {customer}"
+                            + (f" ({cluster[0].product})" if cfg.same_product and cluster[0].product else "")
                             + f" closed within {span} days, each under the "
                             f"{_money(cfg.limit, ctx)} limit, add up to {_money(total, ctx)}: possibly one order split to stay under it.",
                             {"deals": _ids(cluster)},
-                            {"customer": str(customer), "deals": str(len(cluster)), "total": str(total), "limit": str(cfg.limit),
-                             "days": str(span), "amounts": ", ".join(str(d.amount) for d in cluster)},
+                            {
+                                "customer": str(customer),
+                                "deals": str(len(cluster)),
+                                "total": str(total),
+                                "limit": str(cfg.limit),
+                                "days": str(span),
+                                "amounts": ", ".join(str(d.amount) for d in cluster),
+                            },
                         ).as_result(cfg)
                     )
                     i = j + 1
@@ -132,19 +150,34 @@ def duplicate_deal(ctx: RuleContext, cfg: DuplicateDeal) -> list[RuleResult]:
         for deal in deals:
             if deal.customer is None:
                 continue
-            key = (deal.customer, deal.amount, deal.closed, deal.product if cfg.same_product else None, deal.created if cfg.same_created else None)
+            key = (
+                deal.customer,
+                deal.amount,
+                deal.closed,
+                deal.product if cfg.same_product else None,
+                deal.created if cfg.same_created else None,
+            )
             groups[key].append(deal)
         for (customer, amount, closed, product, _), group in groups.items():
             if len(group) < 2:
                 continue
             results.append(
                 Finding(
-                    "duplicate_deal", person, ctx.period.label, "high" if len(group) > 2 else cfg.severity,
+                    "duplicate_deal",
+                    person,
+                    ctx.period.label,
+                    "high" if len(group) > 2 else cfg.severity,
                     f"{len(group)} deals for customer {customer} with the same amount {_money(amount, ctx)}"
-                    + (f", product {product}" if product else "") + f" and dates (closed {closed.isoformat()}): possibly one deal entered "
+                    + (f", product {product}" if product else "")
+                    + f" and dates (closed {closed.isoformat()}): possibly one deal entered "
                     f"{len(group)} times.",
                     {"deals": _ids(group)},
-                    {"customer": str(customer), "amount": str(amount), "closed": closed.isoformat(), "copies": str(len(group))},
+                    {
+                        "customer": str(customer),
+                        "amount": str(amount),
+                        "closed": closed.isoformat(),
+                        "copies": str(len(group)),
+                    },
                 ).as_result(cfg)
             )
     return results
@@ -168,19 +201,33 @@ class CancelAndRebook(CheckConfig):
 def _events(ctx: RuleContext, cfg: CancelAndRebook) -> list[dict[str, Any]]:
     window = day_range(ctx.period.start - timedelta(days=cfg.within_days), ctx.period.start - timedelta(days=1))
     found = []
-    sources = [("cancellation", cfg.cancellations_metric, "refunds", "occurred_at"), ("churn", cfg.churn_metric, "churn_events", "churned_at")]
+    sources = [
+        ("cancellation", cfg.cancellations_metric, "refunds", "occurred_at"),
+        ("churn", cfg.churn_metric, "churn_events", "churned_at"),
+    ]
     for kind, metric, table, at in sources:
         if kind not in cfg.events:
             continue
         for period in (window, ctx.period):
-            for rows in (ctx.record_details_in(metric, period) if period != ctx.period else ctx.record_details(metric)).values():
+            for rows in (
+                ctx.record_details_in(metric, period) if period != ctx.period else ctx.record_details(metric)
+            ).values():
                 for row in rows:
                     day = to_day(row.get(at), ctx.time_zone)
                     if day is None or row.get("customer_id") is None:
                         continue
-                    found.append({"kind": kind, "table": table, "id": int(row["record_id"]), "day": day, "customer": row["customer_id"],
-                                  "product": row.get("product_line"), "deal_id": row.get("deal_id"),
-                                  "deal_amount": to_decimal(row.get("deal_amount")) or to_decimal(row.get("value")) or ZERO})
+                    found.append(
+                        {
+                            "kind": kind,
+                            "table": table,
+                            "id": int(row["record_id"]),
+                            "day": day,
+                            "customer": row["customer_id"],
+                            "product": row.get("product_line"),
+                            "deal_id": row.get("deal_id"),
+                            "deal_amount": to_decimal(row.get("deal_amount")) or to_decimal(row.get("value")) or ZERO,
+                        }
+                    )
     return found
 
 
@@ -202,18 +249,31 @@ def cancel_and_rebook(ctx: RuleContext, cfg: CancelAndRebook) -> list[RuleResult
                 if not 0 <= days <= cfg.within_days or deal.amount < cfg.min_amount_ratio * event["deal_amount"]:
                     continue
                 lost = "cancelled" if event["kind"] == "cancellation" else "lost (churn)"
-                evidence: dict[str, tuple[int, ...]] = {"deals": tuple(sorted({deal.id, *([int(event["deal_id"])] if event["deal_id"] is not None else [])})),
-                                                        event["table"]: (event["id"],)}
+                evidence: dict[str, tuple[int, ...]] = {
+                    "deals": tuple(
+                        sorted({deal.id, *([int(event["deal_id"])] if event["deal_id"] is not None else [])})
+                    ),
+                    event["table"]: (event["id"],),
+                }
                 results.append(
                     Finding(
-                        "cancel_and_rebook", person, ctx.period.label, cfg.severity,
+                        "cancel_and_rebook",
+                        person,
+                        ctx.period.label,
+                        cfg.severity,
                         f"Customer {deal.customer} was {lost} on {event['day'].isoformat()}"
                         + (f" (deal {event['deal_id']})" if event["deal_id"] is not None else "")
-                        + f" and deal {deal.id}" + (f" for {deal.product}" if deal.product else "")
+                        + f" and deal {deal.id}"
+                        + (f" for {deal.product}" if deal.product else "")
                         + f" ({_money(deal.amount, ctx)}) was booked {days} days later: the credit may be counted twice.",
                         evidence,
-                        {"customer": str(deal.customer), "event": f"{event['table']}:{event['id']}", "days": str(days),
-                         "lost_amount": str(event["deal_amount"]), "rebooked_amount": str(deal.amount)},
+                        {
+                            "customer": str(deal.customer),
+                            "event": f"{event['table']}:{event['id']}",
+                            "days": str(days),
+                            "lost_amount": str(event["deal_amount"]),
+                            "rebooked_amount": str(deal.amount),
+                        },
                     ).as_result(cfg)
                 )
                 break
@@ -249,12 +309,20 @@ def early_churn(ctx: RuleContext, cfg: EarlyChurn) -> list[RuleResult]:
             deal_amount = to_decimal(row.get("deal_amount")) or ZERO
             results.append(
                 Finding(
-                    "early_churn", person, period_containing(closed, grain).label, "high" if days <= cfg.within_days // 3 else cfg.severity,
+                    "early_churn",
+                    person,
+                    period_containing(closed, grain).label,
+                    "high" if days <= cfg.within_days // 3 else cfg.severity,
                     f"Customer {row.get('customer_id')} was lost on {churned.isoformat()} (churn event {row['record_id']}), {days} days after "
                     f"deal {row['deal_id']} ({_money(deal_amount, ctx)}) closed on {closed.isoformat()}: the sale may have over-promised.",
                     {"deals": (int(row["deal_id"]),), "churn_events": (int(row["record_id"]),)},
-                    {"deal": str(row["deal_id"]), "churn_event": str(row["record_id"]), "days_after_close": str(days),
-                     "deal_amount": str(deal_amount), "seen_in": ctx.period.label},
+                    {
+                        "deal": str(row["deal_id"]),
+                        "churn_event": str(row["record_id"]),
+                        "days_after_close": str(days),
+                        "deal_amount": str(deal_amount),
+                        "seen_in": ctx.period.label,
+                    },
                 ).as_result(cfg)
             )
     return results
@@ -267,7 +335,9 @@ class AmountsBelowThreshold(CheckConfig):
     """Amounts clustered just under approval limits or tier thresholds."""
 
     limits: list[Amount] = Field(default=[Decimal(50_000)], min_length=1)
-    band: Amount = Decimal("0.06")  # "just under": within this share below the limit (6 %: 47,000-49,999.99 under 50,000)
+    band: Amount = Decimal(
+        "0.06"
+    )  # "just under": within this share below the limit (6 %: 47,000-49,999.99 under 50,000)
     min_count: int = Field(default=4, ge=1)  # deals in the band
     min_share: Amount = Decimal("0.3")  # of the person's won deals of the period
     min_deals: int = Field(default=5, ge=1)  # the smallest sample judged
@@ -277,7 +347,10 @@ class AmountsBelowThreshold(CheckConfig):
 
 def _amounts(ctx: RuleContext, metric: str) -> dict[str, list[tuple[int, Decimal]]]:
     """Each owner's won deals as (id, amount): the leanest rows there are."""
-    return {p: [(int(r["record_id"]), to_decimal(r["value"]) or ZERO) for r in rows] for p, rows in ctx.record_details(metric).items()}
+    return {
+        p: [(int(r["record_id"]), to_decimal(r["value"]) or ZERO) for r in rows]
+        for p, rows in ctx.record_details(metric).items()
+    }
 
 
 def amounts_below_threshold(ctx: RuleContext, cfg: AmountsBelowThreshold) -> list[RuleResult]:
@@ -300,12 +373,21 @@ def amounts_below_threshold(ctx: RuleContext, cfg: AmountsBelowThreshold) -> lis
                 continue
             results.append(
                 Finding(
-                    "amounts_below_threshold", person, ctx.period.label, "high" if share >= 2 * cfg.min_share else cfg.severity,
+                    "amounts_below_threshold",
+                    person,
+                    ctx.period.label,
+                    "high" if share >= 2 * cfg.min_share else cfg.severity,
                     f"{len(near)} of {len(deals)} won deals ({pct(share)}) are priced between {shown(floor)} and {_money(limit, ctx)}, just under "
                     f"the limit, against {pct(team_share)} of the team's: amounts may be kept under it.",
                     {"deals": tuple(sorted(near))},
-                    {"limit": str(limit), "band_from": str(floor), "in_band": str(len(near)), "deals": str(len(deals)),
-                     "share": pct(share), "team_share": pct(team_share)},
+                    {
+                        "limit": str(limit),
+                        "band_from": str(floor),
+                        "in_band": str(len(near)),
+                        "deals": str(len(deals)),
+                        "share": pct(share),
+                        "team_share": pct(team_share),
+                    },
                 ).as_result(cfg)
             )
     return results
@@ -350,7 +432,11 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
     window = [ctx.period, *periods_back(ctx.period, cfg.periods - 1)]
     counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for period in window:
-        rows_by_person = ctx.record_details(cfg.digits_metric) if period == ctx.period else ctx.record_details_in(cfg.digits_metric, period)
+        rows_by_person = (
+            ctx.record_details(cfg.digits_metric)
+            if period == ctx.period
+            else ctx.record_details_in(cfg.digits_metric, period)
+        )
         for person, rows in rows_by_person.items():
             for row in rows:
                 counts[person][int(row["record_id"])] += int(row["value"])
@@ -378,17 +464,31 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
         over = [d for d in range(1, 10) if observed[d] > max(BENFORD[d], team[d])]
         if current is None:
             current = _amounts(ctx, cfg.amounts_metric)
-        evidence = tuple(sorted(i for i, amount in current.get(person, []) if amount > 0 and int(f"{amount.normalize():f}".lstrip("0.")[0]) in over))
+        evidence = tuple(
+            sorted(
+                i
+                for i, amount in current.get(person, [])
+                if amount > 0 and int(f"{amount.normalize():f}".lstrip("0.")[0]) in over
+            )
+        )
         results.append(
             Finding(
-                "benford", person, ctx.period.label, cfg.severity,
+                "benford",
+                person,
+                ctx.period.label,
+                cfg.severity,
                 f"First digits of {n} won amounts over {len(window)} periods depart from Benford's law (MAD {mad.quantize(Decimal('0.0001'))}, "
                 f"chi-square {chi_benford.quantize(Decimal('0.1'))}) and from the team's own digits (chi-square {chi_team.quantize(Decimal('0.1'))}); "
                 f"digits {', '.join(map(str, over))} come up more often than either: a screening signal for review, not proof.",
                 {"deals": evidence},
-                {"amounts": str(n), "mad": str(mad.quantize(Decimal("0.000001"))), "chi_square_benford": str(chi_benford.quantize(Decimal("0.01"))),
-                 "chi_square_team": str(chi_team.quantize(Decimal("0.01"))), "over_represented": ", ".join(map(str, over)),
-                 "observed": ", ".join(f"{d}: {pct(observed[d])}" for d in range(1, 10))},
+                {
+                    "amounts": str(n),
+                    "mad": str(mad.quantize(Decimal("0.000001"))),
+                    "chi_square_benford": str(chi_benford.quantize(Decimal("0.01"))),
+                    "chi_square_team": str(chi_team.quantize(Decimal("0.01"))),
+                    "over_represented": ", ".join(map(str, over)),
+                    "observed": ", ".join(f"{d}: {pct(observed[d])}" for d in range(1, 10)),
+                },
             ).as_result(cfg)
         )
     return results
@@ -400,17 +500,46 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
 @hookimpl
 def kpi_rule_types() -> list[RuleType]:
     return [
-        RuleType(name="deal_splitting", description="Finds one customer's deals, each under a limit, closed within days, that together cross it.",
-                 config_model=DealSplitting, metrics=lambda cfg: {cfg.deals_metric}, evaluate=deal_splitting),
-        RuleType(name="duplicate_deal", description="Finds deals entered twice: same customer, amount, product and dates.",
-                 config_model=DuplicateDeal, metrics=lambda cfg: {cfg.deals_metric}, evaluate=duplicate_deal),
-        RuleType(name="cancel_and_rebook", description="Finds a customer's product rebooked within days of a cancellation or churn.",
-                 config_model=CancelAndRebook, metrics=lambda cfg: {cfg.deals_metric, cfg.cancellations_metric, cfg.churn_metric},
-                 evaluate=cancel_and_rebook),
-        RuleType(name="early_churn", description="Finds customers lost within days of a won deal's close (for clawback).",
-                 config_model=EarlyChurn, metrics=lambda cfg: {cfg.churn_metric}, evaluate=early_churn),
-        RuleType(name="amounts_below_threshold", description="Finds won amounts clustered just under approval limits or tier thresholds.",
-                 config_model=AmountsBelowThreshold, metrics=lambda cfg: {cfg.amounts_metric}, evaluate=amounts_below_threshold),
-        RuleType(name="benford", description="Screens first digits of a person's amounts against Benford's law and the team's.",
-                 config_model=Benford, metrics=lambda cfg: {cfg.digits_metric, cfg.amounts_metric}, evaluate=benford),
+        RuleType(
+            name="deal_splitting",
+            description="Finds one customer's deals, each under a limit, closed within days, that together cross it.",
+            config_model=DealSplitting,
+            metrics=lambda cfg: {cfg.deals_metric},
+            evaluate=deal_splitting,
+        ),
+        RuleType(
+            name="duplicate_deal",
+            description="Finds deals entered twice: same customer, amount, product and dates.",
+            config_model=DuplicateDeal,
+            metrics=lambda cfg: {cfg.deals_metric},
+            evaluate=duplicate_deal,
+        ),
+        RuleType(
+            name="cancel_and_rebook",
+            description="Finds a customer's product rebooked within days of a cancellation or churn.",
+            config_model=CancelAndRebook,
+            metrics=lambda cfg: {cfg.deals_metric, cfg.cancellations_metric, cfg.churn_metric},
+            evaluate=cancel_and_rebook,
+        ),
+        RuleType(
+            name="early_churn",
+            description="Finds customers lost within days of a won deal's close (for clawback).",
+            config_model=EarlyChurn,
+            metrics=lambda cfg: {cfg.churn_metric},
+            evaluate=early_churn,
+        ),
+        RuleType(
+            name="amounts_below_threshold",
+            description="Finds won amounts clustered just under approval limits or tier thresholds.",
+            config_model=AmountsBelowThreshold,
+            metrics=lambda cfg: {cfg.amounts_metric},
+            evaluate=amounts_below_threshold,
+        ),
+        RuleType(
+            name="benford",
+            description="Screens first digits of a person's amounts against Benford's law and the team's.",
+            config_model=Benford,
+            metrics=lambda cfg: {cfg.digits_metric, cfg.amounts_metric},
+            evaluate=benford,
+        ),
     ]

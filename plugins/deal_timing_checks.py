@@ -50,7 +50,9 @@ class _BookingTiming(CheckConfig):
     margin: Amount = Decimal("0.25")  # and at least this much above the person's norm and the team's share this period
     min_amount: Amount = Decimal(100_000)  # won amount in the window, at least
     min_deals: int = Field(default=3, ge=1)  # deals in the window, at least
-    min_of_usual: Amount = Decimal("0.5")  # and their amount at least this share of the person's usual period (lookback mean)
+    min_of_usual: Amount = Decimal(
+        "0.5"
+    )  # and their amount at least this share of the person's usual period (lookback mean)
     amount_metric: str = "won_amount"
     deals_metric: str = DEALS
 
@@ -59,7 +61,9 @@ class PeriodEndPullForward(_BookingTiming):
     """Bookings crowded into the period's last ``last_days`` days, or period-end deals cancelled soon after."""
 
     last_days: int = Field(default=3, ge=1, le=31)
-    cancelled_within_days: int = Field(default=30, ge=0, le=365)  # a period-end deal cancelled within this many days of its close
+    cancelled_within_days: int = Field(
+        default=30, ge=0, le=365
+    )  # a period-end deal cancelled within this many days of its close
     min_cancelled: int = Field(default=2, ge=1)  # period-end deals cancelled soon after, for a finding on their own
 
 
@@ -77,13 +81,17 @@ def _first_days(n: int) -> Callable[[Period], Period]:
     return lambda p: day_range(p.start, min(p.end, p.start + timedelta(days=n)) - timedelta(days=1))
 
 
-def _window_deals(ctx: RuleContext, metric: str, window: Period, people: Iterable[str] | None = None) -> dict[str, list[Deal]]:
+def _window_deals(
+    ctx: RuleContext, metric: str, window: Period, people: Iterable[str] | None = None
+) -> dict[str, list[Deal]]:
     """The won deals that closed inside ``window`` (a few days of the period): the only rows a timing check reads."""
     found = deals_of(ctx.record_details_in(metric, window), ctx.time_zone, people)
     return {p: [d for d in deals if window.start <= d.closed < window.end] for p, deals in found.items()}
 
 
-def _timing(ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[Period], Period], where: str) -> list[RuleResult]:
+def _timing(
+    ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[Period], Period], where: str
+) -> list[RuleResult]:
     window = part(ctx.period)
     uniform = Decimal((window.end - window.start).days) / (ctx.period.end - ctx.period.start).days
     everyone = _window_deals(ctx, cfg.deals_metric, window)
@@ -98,11 +106,17 @@ def _timing(ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[P
         share = amount / total
         if share < cfg.min_share:
             continue
-        earlier_inside, earlier_total, earlier_periods = pooled_share(ctx, cfg.amount_metric, person, cfg.lookback, part)
+        earlier_inside, earlier_total, earlier_periods = pooled_share(
+            ctx, cfg.amount_metric, person, cfg.lookback, part
+        )
         usual = earlier_total / earlier_periods if earlier_periods else ZERO
         if amount < cfg.min_of_usual * usual:
             continue
-        norm, basis = (earlier_inside / earlier_total, f"{cfg.lookback} periods before") if earlier_total >= cfg.min_amount else (uniform, "an even spread")
+        norm, basis = (
+            (earlier_inside / earlier_total, f"{cfg.lookback} periods before")
+            if earlier_total >= cfg.min_amount
+            else (uniform, "an even spread")
+        )
         mates = teammates(ctx, person)
         team_inside = sum((d.amount for m in mates for d in everyone.get(m, [])), ZERO)
         team_total = sum((totals.get(m, ZERO) for m in mates), ZERO)
@@ -111,12 +125,24 @@ def _timing(ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[P
             continue
         results.append(
             Finding(
-                check, person, ctx.period.label, "high" if share - max(norm, team) >= 2 * cfg.margin else cfg.severity,
+                check,
+                person,
+                ctx.period.label,
+                "high" if share - max(norm, team) >= 2 * cfg.margin else cfg.severity,
                 f"{len(inside)} deals worth {shown(amount)} {ctx.currency} closed in the {where} ({window.label}), {pct(share)} of the period's "
                 f"{shown(total)} {ctx.currency}, against {pct(norm)} usually ({basis}) and {pct(team)} for the team this period.",
                 {"deals": _ids(inside)},
-                {"window": window.label, "deals": str(len(inside)), "amount": str(amount), "period_amount": str(total), "share": pct(share),
-                 "norm": pct(norm), "norm_from": basis, "team_share": pct(team), "usual_period_amount": str(usual.quantize(Decimal("0.01")))},
+                {
+                    "window": window.label,
+                    "deals": str(len(inside)),
+                    "amount": str(amount),
+                    "period_amount": str(total),
+                    "share": pct(share),
+                    "norm": pct(norm),
+                    "norm_from": basis,
+                    "team_share": pct(team),
+                    "usual_period_amount": str(usual.quantize(Decimal("0.01"))),
+                },
             ).as_result(cfg)
         )
     return results
@@ -128,13 +154,20 @@ def _cancelled_after_period_end(ctx: RuleContext, cfg: PeriodEndPullForward, fou
     for person, deals in _window_deals(ctx, cfg.deals_metric, window, ctx.people).items():
         if person in found:
             continue
-        undone = [d for d in deals if d.cancelled is not None and 0 <= (d.cancelled - d.closed).days <= cfg.cancelled_within_days]
+        undone = [
+            d
+            for d in deals
+            if d.cancelled is not None and 0 <= (d.cancelled - d.closed).days <= cfg.cancelled_within_days
+        ]
         if len(undone) < cfg.min_cancelled:
             continue
         amount = sum((d.amount for d in undone), ZERO)
         results.append(
             Finding(
-                "period_end_pull_forward", person, ctx.period.label, cfg.severity,
+                "period_end_pull_forward",
+                person,
+                ctx.period.label,
+                cfg.severity,
                 f"{len(undone)} deals worth {shown(amount)} {ctx.currency} closed in the period's last {cfg.last_days} days and were cancelled "
                 f"within {cfg.cancelled_within_days} days ({', '.join(f'deal {d.id} on {d.cancelled}' for d in undone)}): "
                 "possibly booked early to reach the period's target.",
@@ -146,7 +179,9 @@ def _cancelled_after_period_end(ctx: RuleContext, cfg: PeriodEndPullForward, fou
 
 
 def period_end_pull_forward(ctx: RuleContext, cfg: PeriodEndPullForward) -> list[RuleResult]:
-    results = _timing(ctx, cfg, "period_end_pull_forward", _last_days(cfg.last_days), f"period's last {cfg.last_days} days")
+    results = _timing(
+        ctx, cfg, "period_end_pull_forward", _last_days(cfg.last_days), f"period's last {cfg.last_days} days"
+    )
     return results + _cancelled_after_period_end(ctx, cfg, {r.person_id for r in results})
 
 
@@ -193,14 +228,23 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
         mean = sum((d.discount or ZERO for d in spiking), ZERO) / len(spiking)
         results.append(
             Finding(
-                "discount_spike", person, ctx.period.label, "high" if mean >= reference + 2 * cfg.margin else cfg.severity,
+                "discount_spike",
+                person,
+                ctx.period.label,
+                "high" if mean >= reference + 2 * cfg.margin else cfg.severity,
                 f"{len(spiking)} of {len(deals)} deals closed in the period's last {cfg.last_days} days with discounts of {pct(mean)} on average, against "
                 f"{'no history' if own is None else pct(own)} usually for the person and {'no history' if team is None else pct(team)} for the team: "
                 "discounts may have bought the period's target.",
                 {"deals": _ids(spiking)},
-                {"window": window.label, "deals": str(len(spiking)), "window_deals": str(len(deals)), "mean_discount": pct(mean),
-                 "discounts": ", ".join(pct(d.discount or ZERO) for d in spiking),
-                 "person_norm": "no history" if own is None else pct(own), "team_norm": "no history" if team is None else pct(team)},
+                {
+                    "window": window.label,
+                    "deals": str(len(spiking)),
+                    "window_deals": str(len(deals)),
+                    "mean_discount": pct(mean),
+                    "discounts": ", ".join(pct(d.discount or ZERO) for d in spiking),
+                    "person_norm": "no history" if own is None else pct(own),
+                    "team_norm": "no history" if team is None else pct(team),
+                },
             ).as_result(cfg)
         )
     return results
@@ -209,10 +253,25 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
 @hookimpl
 def kpi_rule_types() -> list[RuleType]:
     return [
-        RuleType(name="period_end_pull_forward", description="Finds bookings crowded into a period's last days against the person's norm.",
-                 config_model=PeriodEndPullForward, metrics=lambda cfg: {cfg.deals_metric, cfg.amount_metric}, evaluate=period_end_pull_forward),
-        RuleType(name="sandbagging", description="Finds bookings crowded into a period's first days against the person's norm.",
-                 config_model=Sandbagging, metrics=lambda cfg: {cfg.deals_metric, cfg.amount_metric}, evaluate=sandbagging),
-        RuleType(name="discount_spike", description="Finds deals near a period's end discounted well above the person's and team's norm.",
-                 config_model=DiscountSpike, metrics=lambda cfg: {cfg.deals_metric, cfg.discount_metric}, evaluate=discount_spike),
+        RuleType(
+            name="period_end_pull_forward",
+            description="Finds bookings crowded into a period's last days against the person's norm.",
+            config_model=PeriodEndPullForward,
+            metrics=lambda cfg: {cfg.deals_metric, cfg.amount_metric},
+            evaluate=period_end_pull_forward,
+        ),
+        RuleType(
+            name="sandbagging",
+            description="Finds bookings crowded into a period's first days against the person's norm.",
+            config_model=Sandbagging,
+            metrics=lambda cfg: {cfg.deals_metric, cfg.amount_metric},
+            evaluate=sandbagging,
+        ),
+        RuleType(
+            name="discount_spike",
+            description="Finds deals near a period's end discounted well above the person's and team's norm.",
+            config_model=DiscountSpike,
+            metrics=lambda cfg: {cfg.deals_metric, cfg.discount_metric},
+            evaluate=discount_spike,
+        ),
     ]

@@ -64,7 +64,12 @@ def draw_step(config: Draw, earnings: Decimal, balance_before: Decimal, *, leavi
     """The draw, recovery and balance of one period (amounts as computed; the plan rounds them)."""
     if leaving and config.recoverable and config.on_leave == "recover":
         return DrawStep(
-            earnings=earnings, balance_before=balance_before, draw=ZERO, recovery=balance_before, written_off=ZERO, balance_after=ZERO
+            earnings=earnings,
+            balance_before=balance_before,
+            draw=ZERO,
+            recovery=balance_before,
+            written_off=ZERO,
+            balance_after=ZERO,
         )
     draw = max(config.guarantee - earnings, ZERO)
     recovery = ZERO
@@ -76,7 +81,12 @@ def draw_step(config: Draw, earnings: Decimal, balance_before: Decimal, *, leavi
     if leaving and config.recoverable:
         written_off, balance = balance, ZERO
     return DrawStep(
-        earnings=earnings, balance_before=balance_before, draw=draw, recovery=recovery, written_off=written_off, balance_after=balance
+        earnings=earnings,
+        balance_before=balance_before,
+        draw=draw,
+        recovery=recovery,
+        written_off=written_off,
+        balance_after=balance,
     )
 
 
@@ -94,7 +104,11 @@ def _explain(config: Draw, step: DrawStep, currency: str, leaving: bool) -> str:
     if step.draw > ZERO:
         parts.append(f"the {kind} adds {shown(step.draw)}")
     if step.recovery > ZERO:
-        reason = "leaving: the whole balance is recovered" if leaving and config.on_leave == "recover" else "recovered from earnings above the guarantee"
+        reason = (
+            "leaving: the whole balance is recovered"
+            if leaving and config.on_leave == "recover"
+            else "recovered from earnings above the guarantee"
+        )
         parts.append(f"{shown(step.recovery)} {reason}")
     if step.draw == ZERO and step.recovery == ZERO:
         parts.append("no draw is needed")
@@ -124,7 +138,10 @@ def evaluate(ctx: RuleContext, config: Draw) -> list[RuleResult]:
         trace: dict[str, object] = {
             "rule_type": "draw",
             "recoverable": config.recoverable,
-            "inputs": {"earnings": {rule: money_text(value) for rule, value in by_rule.items()}, "guarantee": money_text(config.guarantee)},
+            "inputs": {
+                "earnings": {rule: money_text(value) for rule, value in by_rule.items()},
+                "guarantee": money_text(config.guarantee),
+            },
             "balance_before": money_text(step.balance_before),
             "balance_from": balance_from,
             "lines": [
@@ -137,8 +154,11 @@ def evaluate(ctx: RuleContext, config: Draw) -> list[RuleResult]:
             "explanation": _explain(config, step, ctx.currency, leaving),
         }
         if leaving:
-            trace["leaving"] = {"leave_date": info.leave_date.isoformat(), "on_leave": config.on_leave,  # type: ignore[union-attr]
-                                "written_off": money_text(step.written_off)}
+            trace["leaving"] = {
+                "leave_date": info.leave_date.isoformat(),
+                "on_leave": config.on_leave,  # type: ignore[union-attr]
+                "written_off": money_text(step.written_off),
+            }
         results.append(RuleResult(person_id=person, amount=amount, trace=trace))
     return results
 

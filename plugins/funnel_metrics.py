@@ -43,11 +43,17 @@ def lead_facts(stage: Any, owner: Any, *, with_outcome: bool = False) -> Any:
                 case((leads.c.converted_deal_id.is_not(None), 1), else_=0).label("converted"),
                 won.label("won"),
                 case((leads.c.campaign.is_not(None), leads.c.id), else_=None).label("campaign_lead"),
-                case((leads.c.campaign.is_not(None) & leads.c.converted_deal_id.is_not(None), 1), else_=0).label("campaign_converted"),
+                case((leads.c.campaign.is_not(None) & leads.c.converted_deal_id.is_not(None), 1), else_=0).label(
+                    "campaign_converted"
+                ),
                 seconds_between(leads.c.created_at, leads.c.first_contact_at).label("to_first_contact"),
                 seconds_between(leads.c.created_at, leads.c.assigned_at).label("to_assignment"),
                 case(
-                    (leads.c.first_contact_at.is_not(None) & (seconds_between(leads.c.assigned_at, leads.c.first_contact_at) <= FIRST_CONTACT_SLA_SECONDS), 1),
+                    (
+                        leads.c.first_contact_at.is_not(None)
+                        & (seconds_between(leads.c.assigned_at, leads.c.first_contact_at) <= FIRST_CONTACT_SLA_SECONDS),
+                        1,
+                    ),
                     else_=0,
                 ).label("within_sla"),
             )
@@ -72,9 +78,30 @@ RATE = Division(scale=6, zero_denominator="missing")
 @hookimpl
 def kpi_metrics() -> list[Metric]:
     return [
-        fact_metric("leads_created", "Leads created in the period, credited to the marketing owner.", "count", Measure(created, "count"), evidence_table="leads", source=SOURCE),
-        fact_metric("mql", "Leads that became marketing-qualified in the period, credited to the marketing owner.", "count", Measure(mql_cohort, "count"), evidence_table="leads", source=SOURCE),
-        fact_metric("sql", "Leads accepted by sales in the period, credited to the sales owner.", "count", Measure(sql_cohort, "count"), evidence_table="leads", source=SOURCE),
+        fact_metric(
+            "leads_created",
+            "Leads created in the period, credited to the marketing owner.",
+            "count",
+            Measure(created, "count"),
+            evidence_table="leads",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "mql",
+            "Leads that became marketing-qualified in the period, credited to the marketing owner.",
+            "count",
+            Measure(mql_cohort, "count"),
+            evidence_table="leads",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "sql",
+            "Leads accepted by sales in the period, credited to the sales owner.",
+            "count",
+            Measure(sql_cohort, "count"),
+            evidence_table="leads",
+            source=SOURCE,
+        ),
         fact_metric(
             "mql_to_sql_rate",
             "Of the leads that became MQL in the period, the share sales accepted (SQL), by marketing owner.",

@@ -125,7 +125,12 @@ def sourced_revenue_facts(ctx: MetricContext) -> Select[Any]:
             _raw(deals.c.amount).label("amount"),
         )
         .select_from(deals.join(leads, leads.c.id == _first_lead_of(deals.c.id)))
-        .where(deals.c.status == "won", deals.c.is_deleted.is_(False), within(deals.c.closed_at, ctx), deals.c.currency == ctx.currency)
+        .where(
+            deals.c.status == "won",
+            deals.c.is_deleted.is_(False),
+            within(deals.c.closed_at, ctx),
+            deals.c.currency == ctx.currency,
+        )
     )
 
 
@@ -136,18 +141,29 @@ def acquired_customer_facts(ctx: MetricContext) -> Select[Any]:
         earlier.c.customer_id == deals.c.customer_id,
         earlier.c.status == "won",
         earlier.c.is_deleted.is_(False),
-        or_(earlier.c.closed_at < deals.c.closed_at, and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id)),
+        or_(
+            earlier.c.closed_at < deals.c.closed_at,
+            and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id),
+        ),
     )
     return (
         select(leads.c.marketing_owner_id.label("person_id"), leads.c.channel, leads.c.campaign, deals.c.customer_id)
         .select_from(deals.join(leads, leads.c.id == _first_lead_of(deals.c.id)))
-        .where(deals.c.status == "won", deals.c.is_deleted.is_(False), within(deals.c.closed_at, ctx), deals.c.customer_id.is_not(None), ~before)
+        .where(
+            deals.c.status == "won",
+            deals.c.is_deleted.is_(False),
+            within(deals.c.closed_at, ctx),
+            deals.c.customer_id.is_not(None),
+            ~before,
+        )
     )
 
 
 def marketing_share_facts(ctx: MetricContext) -> Select[Any]:
     """Won deals of the period with their amount, and the amount again when a marketing lead sourced the deal."""
-    sourced = exists().where(leads.c.converted_deal_id == deals.c.id, leads.c.marketing_owner_id.is_not(None), leads.c.is_deleted.is_(False))
+    sourced = exists().where(
+        leads.c.converted_deal_id == deals.c.id, leads.c.marketing_owner_id.is_not(None), leads.c.is_deleted.is_(False)
+    )
     return select(
         deals.c.owner_id.label("person_id"),
         deals.c.id.label("record_id"),
@@ -155,7 +171,12 @@ def marketing_share_facts(ctx: MetricContext) -> Select[Any]:
         deals.c.lead_source.label("channel"),
         _raw(deals.c.amount).label("amount"),
         case((sourced, _raw(deals.c.amount)), else_=None).label("sourced_amount"),
-    ).where(deals.c.status == "won", deals.c.is_deleted.is_(False), within(deals.c.closed_at, ctx), deals.c.currency == ctx.currency)
+    ).where(
+        deals.c.status == "won",
+        deals.c.is_deleted.is_(False),
+        within(deals.c.closed_at, ctx),
+        deals.c.currency == ctx.currency,
+    )
 
 
 @hookimpl
@@ -163,12 +184,22 @@ def kpi_metrics() -> list[Metric]:
     sessions = Measure(traffic_facts, "count")
     uv = Measure(traffic_facts, "count_distinct", "visitor_id")
     return [
-        fact_metric("unique_visitors", "Distinct visitors of the period, fake traffic excluded (UV).", "count", uv, source=SOURCE),
+        fact_metric(
+            "unique_visitors",
+            "Distinct visitors of the period, fake traffic excluded (UV).",
+            "count",
+            uv,
+            source=SOURCE,
+        ),
         fact_metric(
             "uv_growth",
             "Unique visitors against the same period last year: (UV now − UV then) ÷ UV then.",
             "ratio",
-            Measure(traffic_growth_facts, "sql", sql=lambda f: func.count(f.c.visitor_now.distinct()) - func.count(f.c.visitor_then.distinct())),
+            Measure(
+                traffic_growth_facts,
+                "sql",
+                sql=lambda f: func.count(f.c.visitor_now.distinct()) - func.count(f.c.visitor_then.distinct()),
+            ),
             Measure(traffic_growth_facts, "count_distinct", "visitor_then"),
             division=RATE,
             source=SOURCE,
@@ -191,8 +222,20 @@ def kpi_metrics() -> list[Metric]:
             division=RATE,
             source=SOURCE,
         ),
-        fact_metric("content_exposure", "Impressions of the person's content in the period.", "count", Measure(content_facts, "sum", "impressions"), source=SOURCE),
-        fact_metric("content_downloads", "Downloads of the person's content in the period.", "count", Measure(content_facts, "sum", "downloads"), source=SOURCE),
+        fact_metric(
+            "content_exposure",
+            "Impressions of the person's content in the period.",
+            "count",
+            Measure(content_facts, "sum", "impressions"),
+            source=SOURCE,
+        ),
+        fact_metric(
+            "content_downloads",
+            "Downloads of the person's content in the period.",
+            "count",
+            Measure(content_facts, "sum", "downloads"),
+            source=SOURCE,
+        ),
         fact_metric(
             "content_ctr",
             "Clicks ÷ impressions of the person's content in the period.",
@@ -211,7 +254,14 @@ def kpi_metrics() -> list[Metric]:
             division=RATE,
             source=SOURCE,
         ),
-        fact_metric("marketing_spend", "Promotion spend of the period in the plan's currency.", "money", Measure(spend_facts, "sum", "amount", MONEY), evidence_table="marketing_spend", source=SOURCE),
+        fact_metric(
+            "marketing_spend",
+            "Promotion spend of the period in the plan's currency.",
+            "money",
+            Measure(spend_facts, "sum", "amount", MONEY),
+            evidence_table="marketing_spend",
+            source=SOURCE,
+        ),
         fact_metric(
             "cost_per_lead",
             "Promotion spend ÷ MQL count of the period (CPL), by marketing owner, channel or campaign.",

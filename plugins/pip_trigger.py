@@ -69,7 +69,9 @@ class Observation(BaseModel):
     @model_validator(mode="after")
     def _fits(self) -> Observation:
         if self.pass_when_met > self.periods:
-            raise ValueError(f"the pass criterion cannot require {self.pass_when_met} periods met out of {self.periods}")
+            raise ValueError(
+                f"the pass criterion cannot require {self.pass_when_met} periods met out of {self.periods}"
+            )
         if self.extension and self.extension.when_met >= self.pass_when_met:
             raise ValueError("an extension applies to a near miss: extension.when_met must be below pass_when_met")
         return self
@@ -108,7 +110,13 @@ class PipState:
     def as_trace(self) -> dict[str, Any]:
         if self.phase == "clear":
             return {"phase": "clear", "run": self.run}
-        return {"phase": "observing", "raised_in": self.raised_in, "stage": self.stage, "window": self.window, "extension": self.extension}
+        return {
+            "phase": "observing",
+            "raised_in": self.raised_in,
+            "stage": self.stage,
+            "window": self.window,
+            "extension": self.extension,
+        }
 
     @classmethod
     def from_trace(cls, saved: Mapping[str, Any]) -> PipState:
@@ -144,7 +152,9 @@ def pip_step(config: PipTrigger, state: PipState, entry: dict[str, Any]) -> tupl
     assert observation.extension is not None
     extension = [*state.extension, entry]
     if len(extension) < observation.extension.periods:
-        return PipState(phase="observing", raised_in=state.raised_in, stage="extension", window=state.window, extension=extension), "observing"
+        return PipState(
+            phase="observing", raised_in=state.raised_in, stage="extension", window=state.window, extension=extension
+        ), "observing"
     return PipState(), "passed" if _met_count(extension) >= observation.extension.pass_when_met else "failed"
 
 
@@ -192,7 +202,9 @@ def _entry(ctx: RuleContext, config: PipTrigger, period: Period, person: str) ->
     return entry
 
 
-def _anchor(ctx: RuleContext, config: PipTrigger, saved: SavedOutcomes, person: str) -> tuple[PipState, list[Period], str]:
+def _anchor(
+    ctx: RuleContext, config: PipTrigger, saved: SavedOutcomes, person: str
+) -> tuple[PipState, list[Period], str]:
     """The state after the nearest saved outcome of this rule, and the periods to replay after it."""
     earlier = periods_back(ctx.period, config.span)  # nearest first
     for index, period in enumerate(earlier):
@@ -200,7 +212,11 @@ def _anchor(ctx: RuleContext, config: PipTrigger, saved: SavedOutcomes, person: 
             if "state" in result.trace:
                 replay = list(reversed(earlier[:index]))
                 return PipState.from_trace(result.trace["state"]), replay, f"the saved outcome of {period.label}"
-    return PipState(), list(reversed(earlier)), f"no saved outcome in the last {config.span} periods: replayed from the data"
+    return (
+        PipState(),
+        list(reversed(earlier)),
+        f"no saved outcome in the last {config.span} periods: replayed from the data",
+    )
 
 
 def _shown(entry: Mapping[str, Any], as_percent: bool) -> str:
@@ -226,7 +242,11 @@ def _explain(config: PipTrigger, status: Status, state: PipState, before: PipSta
     seen = ", ".join(_shown(e, as_percent) for e in window)
     met = _met_count(window)
     if status == "observing":
-        total = config.observation.extension.periods if before.stage == "extension" and config.observation.extension else config.observation.periods
+        total = (
+            config.observation.extension.periods
+            if before.stage == "extension" and config.observation.extension
+            else config.observation.periods
+        )
         return f"Observation after the recommendation of {before.raised_in}: {len(window)} of {total} periods ({seen}); met in {met}. {review}"
     if status == "extended":
         ext = config.observation.extension
@@ -275,7 +295,9 @@ def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
             "action": "recommendation for HR review; no automatic action is taken",
             "condition": f"{'attainment' if config.basis == 'attainment' else config.measure} {config.fails_when} fails the period",
             "inputs": _inputs(config, entry),
-            "evidence": state.run if status == "raised" else (before.extension if before.stage == "extension" else before.window) + [entry],
+            "evidence": state.run
+            if status == "raised"
+            else (before.extension if before.stage == "extension" else before.window) + [entry],
             "state": state.as_trace(),
             "state_from": anchored,
             "explanation": _explain(config, status, state, before, entry),

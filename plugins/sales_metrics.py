@@ -97,7 +97,11 @@ def bookings_records(ctx: MetricContext) -> Select[Any]:
     whole, units, rest = _credit_columns()
     value = exact_terms((whole, 4), (units, 4), (rest, 10))
     return (
-        select(func.coalesce(splits.c.person_id, deals.c.owner_id).label("person_id"), deals.c.id.label("record_id"), value.label("value"))
+        select(
+            func.coalesce(splits.c.person_id, deals.c.owner_id).label("person_id"),
+            deals.c.id.label("record_id"),
+            value.label("value"),
+        )
         .select_from(deals.outerjoin(splits, splits.c.deal_id == deals.c.id))
         .where(won_in_period(ctx))
         .order_by("person_id", deals.c.closed_at, deals.c.id)
@@ -127,7 +131,10 @@ def new_customer_facts(ctx: MetricContext) -> Select[Any]:
         earlier.c.customer_id == deals.c.customer_id,
         earlier.c.status == "won",
         earlier.c.is_deleted.is_(False),
-        or_(earlier.c.closed_at < deals.c.closed_at, and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id)),
+        or_(
+            earlier.c.closed_at < deals.c.closed_at,
+            and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id),
+        ),
     )
     return select(
         deals.c.owner_id.label("person_id"),
@@ -145,7 +152,10 @@ def repeat_facts(ctx: MetricContext) -> Select[Any]:
         earlier.c.customer_id == deals.c.customer_id,
         earlier.c.status == "won",
         earlier.c.is_deleted.is_(False),
-        or_(earlier.c.closed_at < deals.c.closed_at, and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id)),
+        or_(
+            earlier.c.closed_at < deals.c.closed_at,
+            and_(earlier.c.closed_at == deals.c.closed_at, earlier.c.id < deals.c.id),
+        ),
     )
     return select(
         deals.c.owner_id.label("person_id"),
@@ -158,7 +168,10 @@ def repeat_facts(ctx: MetricContext) -> Select[Any]:
 
 def opportunity_facts(ctx: MetricContext) -> Select[Any]:
     return select(
-        deals.c.owner_id.label("person_id"), deals.c.id.label("record_id"), deals.c.product_line, deals.c.lead_source.label("channel")
+        deals.c.owner_id.label("person_id"),
+        deals.c.id.label("record_id"),
+        deals.c.product_line,
+        deals.c.lead_source.label("channel"),
     ).where(deals.c.is_deleted.is_(False), within(deals.c.created_at, ctx))
 
 
@@ -175,7 +188,11 @@ def _after_sale_facts(table: Any, at: Any) -> Any:
                 deals.c.lead_source.label("channel"),
                 _raw(table.c.amount).label("amount"),
             )
-            .select_from(table.outerjoin(deals, deals.c.id == table.c.deal_id).outerjoin(customers, customers.c.id == table.c.customer_id))
+            .select_from(
+                table.outerjoin(deals, deals.c.id == table.c.deal_id).outerjoin(
+                    customers, customers.c.id == table.c.customer_id
+                )
+            )
             .where(table.c.is_deleted.is_(False), within(at, ctx), table.c.currency == ctx.currency)
         )
 
@@ -188,19 +205,28 @@ refund_facts = _after_sale_facts(refunds, refunds.c.occurred_at)
 
 def lifetime_facts(ctx: MetricContext) -> Any:
     """Everything a customer bought (won) and got back (refunds) up to the period's end, per account owner."""
-    bought = select(
-        customers.c.owner_id.label("person_id"),
-        _raw(deals.c.amount).label("net"),
-        deals.c.customer_id.label("buyer"),
-    ).select_from(deals.join(customers, customers.c.id == deals.c.customer_id)).where(
-        deals.c.status == "won", deals.c.is_deleted.is_(False), deals.c.closed_at < ctx.end, deals.c.currency == ctx.currency
+    bought = (
+        select(
+            customers.c.owner_id.label("person_id"),
+            _raw(deals.c.amount).label("net"),
+            deals.c.customer_id.label("buyer"),
+        )
+        .select_from(deals.join(customers, customers.c.id == deals.c.customer_id))
+        .where(
+            deals.c.status == "won",
+            deals.c.is_deleted.is_(False),
+            deals.c.closed_at < ctx.end,
+            deals.c.currency == ctx.currency,
+        )
     )
-    returned = select(
-        customers.c.owner_id.label("person_id"),
-        (-_raw(refunds.c.amount)).label("net"),
-        type_coerce(None, BigInteger()).label("buyer"),
-    ).select_from(refunds.join(customers, customers.c.id == refunds.c.customer_id)).where(
-        refunds.c.is_deleted.is_(False), refunds.c.occurred_at < ctx.end, refunds.c.currency == ctx.currency
+    returned = (
+        select(
+            customers.c.owner_id.label("person_id"),
+            (-_raw(refunds.c.amount)).label("net"),
+            type_coerce(None, BigInteger()).label("buyer"),
+        )
+        .select_from(refunds.join(customers, customers.c.id == refunds.c.customer_id))
+        .where(refunds.c.is_deleted.is_(False), refunds.c.occurred_at < ctx.end, refunds.c.currency == ctx.currency)
     )
     return bought.union_all(returned)
 
@@ -244,7 +270,14 @@ def kpi_metrics() -> list[Metric]:
             evidence_adds_up=True,  # each deal's credited amount, exactly: they add up to the person's bookings
             source=SOURCE,
         ),
-        fact_metric("won_deals", "Deals the person owns that were won in the period.", "count", won, evidence_table="deals", source=SOURCE),
+        fact_metric(
+            "won_deals",
+            "Deals the person owns that were won in the period.",
+            "count",
+            won,
+            evidence_table="deals",
+            source=SOURCE,
+        ),
         fact_metric(
             "new_customers",
             "Customers whose first won deal ever closed in the period (新客户数), credited to that deal's owner.",
@@ -322,10 +355,41 @@ def kpi_metrics() -> list[Metric]:
             grain="year",
             source=SOURCE,
         ),
-        fact_metric("activities", "Calls, visits, meetings, e-mails and tasks logged.", "count", Measure(activity_facts(), "count"), evidence_table="activities", source=SOURCE),
-        fact_metric("visits", "Customer visits logged (拜访量).", "count", Measure(visit_facts, "count"), grain="week", evidence_table="activities", source=SOURCE),
-        fact_metric("calls", "Calls logged (拨打量).", "count", Measure(activity_facts("call"), "count"), grain="week", evidence_table="activities", source=SOURCE),
-        fact_metric("meetings", "Meetings logged.", "count", Measure(activity_facts("meeting"), "count"), grain="week", evidence_table="activities", source=SOURCE),
+        fact_metric(
+            "activities",
+            "Calls, visits, meetings, e-mails and tasks logged.",
+            "count",
+            Measure(activity_facts(), "count"),
+            evidence_table="activities",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "visits",
+            "Customer visits logged (拜访量).",
+            "count",
+            Measure(visit_facts, "count"),
+            grain="week",
+            evidence_table="activities",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "calls",
+            "Calls logged (拨打量).",
+            "count",
+            Measure(activity_facts("call"), "count"),
+            grain="week",
+            evidence_table="activities",
+            source=SOURCE,
+        ),
+        fact_metric(
+            "meetings",
+            "Meetings logged.",
+            "count",
+            Measure(activity_facts("meeting"), "count"),
+            grain="week",
+            evidence_table="activities",
+            source=SOURCE,
+        ),
         fact_metric(
             "visits_per_week",
             "Visits logged ÷ weeks in the period (days ÷ 7): the weekly visit rate of source 003.",

@@ -101,7 +101,9 @@ class ScorecardKPI(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> ScorecardKPI:
         if (self.metric is None) == (self.manual is None):
-            raise ValueError(f"KPI {self.name!r} needs exactly one of metric (measured) or manual (a score entered by hand)")
+            raise ValueError(
+                f"KPI {self.name!r} needs exactly one of metric (measured) or manual (a score entered by hand)"
+            )
         if self.manual is not None and (self.scale_max is None or self.scale_max <= ZERO):
             raise ValueError(f"the manual KPI {self.name!r} needs scale_max, the top of its scale (e.g. 5)")
         if self.weight <= ZERO:
@@ -151,7 +153,9 @@ class Scorecard(BaseModel):
         if repeated:
             raise ValueError(f"two KPIs are called {repeated[0]!r}; KPI names must be unique")
         if (self.target_incentive is None) == (self.target_incentive_by_role is None):
-            raise ValueError("give the target incentive either as target_incentive (one amount) or target_incentive_by_role")
+            raise ValueError(
+                "give the target incentive either as target_incentive (one amount) or target_incentive_by_role"
+            )
         return self
 
 
@@ -159,11 +163,15 @@ class _Skip(Exception):
     """A person the scorecard cannot score (a level is missing); the reason goes into the trace."""
 
 
-def _levels(ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mapping[str, TargetLevels] | None = None) -> dict[str, Decimal]:
+def _levels(
+    ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mapping[str, TargetLevels] | None = None
+) -> dict[str, Decimal]:
     if isinstance(kpi.levels, FixedLevels):
         found = {lv: getattr(kpi.levels, lv) for lv in LEVELS if getattr(kpi.levels, lv) is not None}
     else:
-        levels: TargetLevels | None = (ctx.targets.get(kpi.quota_metric or "", {}) if targets is None else targets).get(person)
+        levels: TargetLevels | None = (ctx.targets.get(kpi.quota_metric or "", {}) if targets is None else targets).get(
+            person
+        )
         found = {lv: v for lv in LEVELS if (v := level_value(levels, lv)) is not None}
     missing = sorted(kpi.needed_levels - set(found))
     if missing:
@@ -184,7 +192,11 @@ def achievement_factor(kpi: ScorecardKPI, actual: Decimal, levels: dict[str, Dec
         if kpi.direction == "higher_is_better":
             factor, how = (actual / target if target else ZERO), f"{shown(actual)} ÷ target {shown(target)}"
         else:
-            factor, how = (target / actual, f"target {shown(target)} ÷ {shown(actual)}") if actual else (kpi.cap or ZERO, "zero, the best possible")
+            factor, how = (
+                (target / actual, f"target {shown(target)} ÷ {shown(actual)}")
+                if actual
+                else (kpi.cap or ZERO, "zero, the best possible")
+            )
     elif kpi.curve == "steps":
         factor, how = kpi.below, "below the first step"
         for step in kpi.steps:
@@ -225,7 +237,9 @@ def _step_name(bound: Decimal | str) -> str:
     return bound if isinstance(bound, str) else shown(bound)
 
 
-def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mapping[str, TargetLevels] | None = None) -> dict[str, Any]:
+def _score_kpi(
+    ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mapping[str, TargetLevels] | None = None
+) -> dict[str, Any]:
     if kpi.manual is not None:
         entered = ctx.manual_scores(kpi.manual).get(person)
         assert kpi.scale_max is not None
@@ -272,10 +286,14 @@ def _score_kpi(ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mappin
     return {"row": row, "factor": factor, "contribution": contribution, "sentence": sentence}
 
 
-def _pay(ctx: RuleContext, config: Scorecard, person: str, targets: Sequence[Mapping[str, TargetLevels] | None] | None = None) -> list[RuleResult]:
+def _pay(
+    ctx: RuleContext, config: Scorecard, person: str, targets: Sequence[Mapping[str, TargetLevels] | None] | None = None
+) -> list[RuleResult]:
     trace: dict[str, Any] = {"rule_type": "scorecard"}
     try:
-        scored = [_score_kpi(ctx, kpi, person, None if targets is None else targets[i]) for i, kpi in enumerate(config.kpis)]
+        scored = [
+            _score_kpi(ctx, kpi, person, None if targets is None else targets[i]) for i, kpi in enumerate(config.kpis)
+        ]
     except _Skip as skip:
         trace |= {"skipped": str(skip), "explanation": [f"Not evaluated: {skip}."]}
         return [RuleResult(person, None, trace, kind="score"), RuleResult(person, None, trace)]
@@ -287,7 +305,9 @@ def _pay(ctx: RuleContext, config: Scorecard, person: str, targets: Sequence[Map
     trace["kpis"] = kpis
     trace["inputs"] = {r["kpi"]: ("no value" if r["actual"] is None else r["actual"]) for r in kpis}
     explanation = [one["sentence"] for one in scored]
-    capped = f", capped at {percent(config.score_cap)}" if config.score_cap is not None and exact > config.score_cap else ""
+    capped = (
+        f", capped at {percent(config.score_cap)}" if config.score_cap is not None and exact > config.score_cap else ""
+    )
     explanation.append(f"Weighted score {percent(score)}{capped} (to {config.score_places} decimals).")
     trace["score"] = plain(score)
 
@@ -317,14 +337,33 @@ def _pay(ctx: RuleContext, config: Scorecard, person: str, targets: Sequence[Map
     else:
         explanation.append("Nothing is paid because the gate is not met.")
     total = ctx.round_total(amount)
-    payout_trace = trace | {"lines": [{"step": "target incentive × score", "basis": plain(incentive), "rate": plain(score), "amount": money_text(total)}], "total": money_text(total), "explanation": explanation}
-    score_trace = trace | {"inputs": {k: v for k, v in trace["inputs"].items() if k != "target_incentive"}, "explanation": explanation[: len(kpis) + 1]}
+    payout_trace = trace | {
+        "lines": [
+            {
+                "step": "target incentive × score",
+                "basis": plain(incentive),
+                "rate": plain(score),
+                "amount": money_text(total),
+            }
+        ],
+        "total": money_text(total),
+        "explanation": explanation,
+    }
+    score_trace = trace | {
+        "inputs": {k: v for k, v in trace["inputs"].items() if k != "target_incentive"},
+        "explanation": explanation[: len(kpis) + 1],
+    }
     return [RuleResult(person, score, score_trace, kind="score"), RuleResult(person, total, payout_trace)]
 
 
 def evaluate(ctx: RuleContext, config: Scorecard) -> list[RuleResult]:
     """A score line and a payout line for every person in scope."""
-    targets = [None if isinstance(kpi.levels, FixedLevels) or kpi.manual is not None else ctx.targets.get(kpi.quota_metric or "", {}) for kpi in config.kpis]
+    targets = [
+        None
+        if isinstance(kpi.levels, FixedLevels) or kpi.manual is not None
+        else ctx.targets.get(kpi.quota_metric or "", {})
+        for kpi in config.kpis
+    ]
     return [result for person in ctx.people for result in _pay(ctx, config, person, targets)]
 
 

@@ -44,8 +44,12 @@ def renewal_facts(ctx: MetricContext) -> Select[Any]:
 
 def base_facts(ctx: MetricContext) -> Select[Any]:
     """Customers on the books at the period's start (created before it, not churned before it), by account owner."""
-    churned_before = exists().where(churn.c.customer_id == customers.c.id, churn.c.is_deleted.is_(False), churn.c.churned_at < ctx.start)
-    churned_now = exists().where(churn.c.customer_id == customers.c.id, churn.c.is_deleted.is_(False), within(churn.c.churned_at, ctx))
+    churned_before = exists().where(
+        churn.c.customer_id == customers.c.id, churn.c.is_deleted.is_(False), churn.c.churned_at < ctx.start
+    )
+    churned_now = exists().where(
+        churn.c.customer_id == customers.c.id, churn.c.is_deleted.is_(False), within(churn.c.churned_at, ctx)
+    )
     return select(
         customers.c.owner_id.label("person_id"),
         customers.c.id.label("record_id"),
@@ -149,9 +153,13 @@ def kpi_metrics() -> list[Metric]:
             grain="quarter",
             source=SOURCE,
         ),
-        _survey_average("satisfaction", "Mean customer satisfaction score (1-5) of the answers about the person.", "satisfaction"),
         _survey_average(
-            "complaint_satisfaction", "Mean complaint-handling satisfaction score (1-5) of the answers about the person.", "complaint_satisfaction"
+            "satisfaction", "Mean customer satisfaction score (1-5) of the answers about the person.", "satisfaction"
+        ),
+        _survey_average(
+            "complaint_satisfaction",
+            "Mean complaint-handling satisfaction score (1-5) of the answers about the person.",
+            "complaint_satisfaction",
         ),
         fact_metric(
             "issue_resolution_hours",

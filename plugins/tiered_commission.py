@@ -125,18 +125,24 @@ class TieredCommission(BaseModel):
             raise ValueError(f"the first tier must start at 0, not {first}")
         for lower, upper in zip(self.tiers, self.tiers[1:]):
             if lower.to is None:
-                raise ValueError(f"only the last tier may be open-ended (the tier from {_written(lower.from_, False)} is not last)")
+                raise ValueError(
+                    f"only the last tier may be open-ended (the tier from {_written(lower.from_, False)} is not last)"
+                )
             if upper.from_ != lower.to:
                 ordered = _ordered(upper.from_, lower.to)
                 kind = "overlap" if ordered else "leave a gap" if ordered is False else "do not meet"
                 raise ValueError(f"tiers {_band_text(lower)} and {_band_text(upper)} {kind}")
         for tier in self.tiers:
             if tier.to is not None and _ordered(tier.from_, tier.to) is False:
-                raise ValueError(f"the tier from {_written(tier.from_, False)} ends at {_written(tier.to, False)}, not after it")
+                raise ValueError(
+                    f"the tier from {_written(tier.from_, False)} ends at {_written(tier.to, False)}, not after it"
+                )
         excess = [t.excess_only for t in self.tiers]
         if any(excess):
             if self.method != "retroactive":
-                raise ValueError("excess_only bands belong to retroactive tiers; with marginal tiers every band already pays only its part")
+                raise ValueError(
+                    "excess_only bands belong to retroactive tiers; with marginal tiers every band already pays only its part"
+                )
             if excess[0]:
                 raise ValueError("the first tier cannot be excess_only: some band must pay the amount below it")
             if excess != sorted(excess):
@@ -144,7 +150,9 @@ class TieredCommission(BaseModel):
         uses_levels = any(isinstance(b, str) for t in self.tiers for b in (t.from_, t.to))
         name = simple_name(self.measure)
         if self.per in ("transaction", "year_to_date") and name is None:
-            raise ValueError(f"per {self.per} needs the measure to be one metric name, not the formula {self.measure.text!r}")
+            raise ValueError(
+                f"per {self.per} needs the measure to be one metric name, not the formula {self.measure.text!r}"
+            )
         if self.basis == "attainment" and self.per != "period":
             raise ValueError(f"attainment tiers apply to the period's total, not per {self.per.replace('_', ' ')}")
         if self.per == "year_to_date" and uses_levels:
@@ -193,8 +201,16 @@ def tier_split(
     value (up to the first ``excess_only`` band) at the rate of the band reached, then the excess
     bands marginally. Values at or below ``start`` pay nothing. Amounts are exact (no rounding).
     """
+
     def line(band: Band, basis: Decimal) -> dict[str, Any]:
-        return {"band": band.label, "lower": band.lower, "upper": band.upper, "basis": basis, "rate": band.rate, "amount": basis * band.rate}
+        return {
+            "band": band.label,
+            "lower": band.lower,
+            "upper": band.upper,
+            "basis": basis,
+            "rate": band.rate,
+            "amount": basis * band.rate,
+        }
 
     if value <= start:
         return []
@@ -221,7 +237,10 @@ def tier_split(
 
 def _number(result: Decimal | bool, what: str, text: str) -> Decimal:
     if isinstance(result, bool):
-        raise EvaluationError(f"the {what} {text!r} gave yes/no, not a number.", hint="write a formula that computes a number, e.g. if ... then 6% else 5%")
+        raise EvaluationError(
+            f"the {what} {text!r} gave yes/no, not a number.",
+            hint="write a formula that computes a number, e.g. if ... then 6% else 5%",
+        )
     return result
 
 
@@ -229,7 +248,9 @@ class _Skip(Exception):
     """A person the rule cannot pay (no target); the reason goes into the trace."""
 
 
-def _bands(config: TieredCommission, ctx: RuleContext, person: str, levels: TargetLevels | None, extra: dict[str, Any]) -> list[Band]:
+def _bands(
+    config: TieredCommission, ctx: RuleContext, person: str, levels: TargetLevels | None, extra: dict[str, Any]
+) -> list[Band]:
     attainment = config.basis == "attainment"
 
     def resolve(bound: Decimal | str | None) -> Decimal | None:
@@ -248,7 +269,9 @@ def _bands(config: TieredCommission, ctx: RuleContext, person: str, levels: Targ
     bands = []
     for tier in config.tiers:
         rate = _number(run_formula(ctx, tier.rate, person, extra), "rate", tier.rate.text)
-        bands.append(Band(resolve(tier.from_) or ZERO, resolve(tier.to), rate, _band_text(tier, attainment), tier.excess_only))
+        bands.append(
+            Band(resolve(tier.from_) or ZERO, resolve(tier.to), rate, _band_text(tier, attainment), tier.excess_only)
+        )
     for lower, upper in itertools.pairwise(bands):
         if upper.lower < lower.lower:
             raise EvaluationError(
@@ -276,7 +299,9 @@ def _split_sentence(config: TieredCommission, lines: list[dict[str, Any]]) -> st
     if config.method == "marginal":
         return f"Each band pays its rate on the part inside it: {parts} = {shown(total)}."
     first = lines[0]
-    sentence = f"The amount is paid at the rate of the band reached ({first['band']} at {percent(Decimal(first['rate']))})"
+    sentence = (
+        f"The amount is paid at the rate of the band reached ({first['band']} at {percent(Decimal(first['rate']))})"
+    )
     if len(lines) > 1:
         sentence += ", the part above it at the excess rates"
     return f"{sentence}: {parts} = {shown(total)}."
@@ -389,7 +414,9 @@ def _commission_lines(
         else:
             now = tier_split(bands, ytd, **split)
             earlier = [l | {"basis": -l["basis"], "amount": -l["amount"]} for l in tier_split(bands, prior, **split)]
-            lines = [_line_text(l, ctx, part="year_to_date") for l in now] + [_line_text(l, ctx, part="before_this_period") for l in earlier]
+            lines = [_line_text(l, ctx, part="year_to_date") for l in now] + [
+                _line_text(l, ctx, part="before_this_period") for l in earlier
+            ]
         if lines:
             explanation.append(_split_sentence(config, lines))
         else:
@@ -421,7 +448,12 @@ def _earlier_this_year(ctx: RuleContext, metric: str, person: str) -> Decimal:
 
 
 def _adjust(
-    ctx: RuleContext, config: TieredCommission, person: str, extra: dict[str, Any], subtotal: Decimal, explanation: list[str]
+    ctx: RuleContext,
+    config: TieredCommission,
+    person: str,
+    extra: dict[str, Any],
+    subtotal: Decimal,
+    explanation: list[str],
 ) -> tuple[list[dict[str, str]], Decimal]:
     """Multiplier, cap, floor and minimum payout, in that order; each change is a line of its own."""
     adjustments: list[dict[str, str]] = []
@@ -435,11 +467,17 @@ def _adjust(
             amount += change
 
     if config.multiplier is not None:
-        factor = _number(run_formula(ctx, config.multiplier, person, extra | {"commission": subtotal}), "multiplier", config.multiplier.text)
+        factor = _number(
+            run_formula(ctx, config.multiplier, person, extra | {"commission": subtotal}),
+            "multiplier",
+            config.multiplier.text,
+        )
         add("multiplier", subtotal * factor - subtotal, factor=plain(factor), formula=config.multiplier.text)
         if factor != 1:
             kind = "accelerator" if factor > 1 else "decelerator"
-            explanation.append(f"The {kind} {config.multiplier.text} gives × {plain(factor)}: {shown(subtotal)} becomes {shown(amount)}.")
+            explanation.append(
+                f"The {kind} {config.multiplier.text} gives × {plain(factor)}: {shown(subtotal)} becomes {shown(amount)}."
+            )
     if config.cap is not None and amount > config.cap:
         explanation.append(f"Capped at the maximum payout of {shown(config.cap)} per period (was {shown(amount)}).")
         add("cap", config.cap - amount, limit=plain(config.cap))
@@ -447,7 +485,9 @@ def _adjust(
         explanation.append(f"Raised to the floor of {shown(config.floor)} per period (was {shown(amount)}).")
         add("floor", config.floor - amount, limit=plain(config.floor))
     if config.minimum_payout is not None and ZERO < amount < config.minimum_payout:
-        explanation.append(f"{shown(amount)} is below the minimum payout of {shown(config.minimum_payout)}, so nothing is paid this period.")
+        explanation.append(
+            f"{shown(amount)} is below the minimum payout of {shown(config.minimum_payout)}, so nothing is paid this period."
+        )
         add("minimum_payout", -amount, limit=plain(config.minimum_payout))
     return adjustments, amount
 
@@ -539,7 +579,13 @@ class _Decider:
             else:
                 bands.append(Band(lower, upper, rate, "", excess_only))
         if not self.marginal:
-            amount = sum((round_line(line["amount"]) for line in tier_split(bands, measured, method="retroactive", boundary=self.config.boundary)), ZERO)
+            amount = sum(
+                (
+                    round_line(line["amount"])
+                    for line in tier_split(bands, measured, method="retroactive", boundary=self.config.boundary)
+                ),
+                ZERO,
+            )
         config = self.config
         if config.cap is not None and amount > config.cap:
             amount += round_line(config.cap - amount)
@@ -550,7 +596,9 @@ class _Decider:
         return self.round_total(amount)
 
 
-def _explain(ctx: RuleContext, config: TieredCommission, person: str, records: dict[str, Any], amount: Decimal | None) -> dict[str, Any]:
+def _explain(
+    ctx: RuleContext, config: TieredCommission, person: str, records: dict[str, Any], amount: Decimal | None
+) -> dict[str, Any]:
     """The full trace of a decided amount, written by ``_pay`` (which must pay the same)."""
     result = _pay(ctx, config, person, records)
     if result.amount != amount:

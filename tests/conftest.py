@@ -129,10 +129,14 @@ def sample_company_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     base = os.environ.get("KPI_TEST_DATABASE_URL")
     admin = create_engine(_psycopg(base)) if base else None
 
-    def make(*, seed: int = 2026, clean: bool = False, months: int = 12, end_month: str = "2026-10") -> tuple[Store, Any]:
+    def make(
+        *, seed: int = 2026, clean: bool = False, months: int = 12, end_month: str = "2026-10"
+    ) -> tuple[Store, Any]:
         key = (seed, clean, months, end_month)
         if key not in made:
-            name = f"sample_{os.getpid()}_{seed}_{'clean' if clean else 'planted'}_{months}_{end_month.replace('-', '')}"
+            name = (
+                f"sample_{os.getpid()}_{seed}_{'clean' if clean else 'planted'}_{months}_{end_month.replace('-', '')}"
+            )
             if admin is not None and base is not None:
                 with admin.begin() as conn:
                     conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))

@@ -54,15 +54,29 @@ def month_results(company: dict[str, Any]) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     results["metrics-month"] = scale_bench.plan_metrics(store, MONTH) | {"seconds": 1.0, "peak_mb": 1.0}
     results["pay-month"] = {"payouts": scale_bench.payout_map(store, [MONTH]), "seconds": 4.0, "peak_mb": 1.0}
-    results["sql-month"] = {"payouts": scale_bench.baseline_map(baseline_sql.payouts(store, [MONTH])), "seconds": 2.0, "peak_mb": 1.0}
-    results["pandas-month"] = {"payouts": scale_bench.baseline_map(baseline_pandas.payouts(store, [MONTH])), "seconds": 8.0, "peak_mb": 1.0}
+    results["sql-month"] = {
+        "payouts": scale_bench.baseline_map(baseline_sql.payouts(store, [MONTH])),
+        "seconds": 2.0,
+        "peak_mb": 1.0,
+    }
+    results["pandas-month"] = {
+        "payouts": scale_bench.baseline_map(baseline_pandas.payouts(store, [MONTH])),
+        "seconds": 8.0,
+        "peak_mb": 1.0,
+    }
     results["full-month"] = scale_bench.evaluate_every_plan(store, [MONTH]) | {"seconds": 6.0, "peak_mb": 1.0}
     return results
 
 
 def test_the_generator_writes_the_rows_asked_for_at_one_percent(company):
     loaded = company["loaded"]
-    assert loaded["asked"] == {"people": 100, "customers": 5_000, "deals": 50_000, "activities": 200_000, "leads": 10_000}
+    assert loaded["asked"] == {
+        "people": 100,
+        "customers": 5_000,
+        "deals": 50_000,
+        "activities": 200_000,
+        "leads": 10_000,
+    }
     for table, asked in loaded["asked"].items():
         assert loaded["rows"][table] == asked, table
     with company["store"].connect() as conn:
@@ -97,7 +111,11 @@ def test_the_commission_of_the_twelve_months_is_the_same_in_engine_sql_and_panda
     store = company["store"]
     months = scale_bench.MONTHS
     engine = scale_bench.payout_map(store, months, COMMISSION)
-    wanted = {key: paid for key, paid in scale_bench.baseline_map(baseline_sql.payouts(store, months)).items() if key.startswith("sales-commission")}
+    wanted = {
+        key: paid
+        for key, paid in scale_bench.baseline_map(baseline_sql.payouts(store, months)).items()
+        if key.startswith("sales-commission")
+    }
     assert len(engine) == 12
     assert engine == wanted
     by_pandas = scale_bench.baseline_map(baseline_pandas.payouts(store, months))
@@ -137,8 +155,15 @@ def test_a_payout_that_differs_from_a_baseline_is_reported_and_no_ratio_is_print
 def test_every_plan_in_rules_evaluates_for_a_month(month_results):
     full = month_results["full-month"]
     plans = set(full["plans"])
-    assert {"sales-commission", "sales-bonuses", "scorecard-sales-rep", "scorecard-customer-success", "scorecard-marketing-specialist",
-            "pip", "conversion-alert"} <= plans
+    assert {
+        "sales-commission",
+        "sales-bonuses",
+        "scorecard-sales-rep",
+        "scorecard-customer-success",
+        "scorecard-marketing-specialist",
+        "pip",
+        "conversion-alert",
+    } <= plans
     assert {p.stem for p in scale_bench.RULES.glob("*.yaml")} == plans  # integrity plans included as they land
     assert full["outcomes"] > 100
     assert set(full["per_plan"]) == plans
@@ -160,7 +185,10 @@ def test_the_report_prints_numbers_and_the_ratios_of_the_figures(company, month_
         assert re.search(r"\s\d+\.\d\d\s+\d+ MB", row), row
     assert "payouts identical to the cent: pay-month = sql-month; pay-month = pandas-month" in text_out
     # 4 s of engine against 2 s of SQL and 8 s of pandas; 6 s for every plan
-    assert "month: engine ÷ SQL = 2.00×; month: engine ÷ pandas = 0.50×; month: every plan ÷ SQL of the two paying plans = 3.00×" in text_out
+    assert (
+        "month: engine ÷ SQL = 2.00×; month: engine ÷ pandas = 0.50×; month: every plan ÷ SQL of the two paying plans = 3.00×"
+        in text_out
+    )
 
 
 def _counts(company: dict[str, Any]) -> dict[str, int]:

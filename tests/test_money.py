@@ -41,7 +41,16 @@ def test_amounts_survive_the_database_to_the_last_digit(store):
         conn.execute(
             schema.deals.insert(),
             [
-                {"source": "t", "remote_id": str(i), "owner_id": "p", "status": "won", "amount": Decimal("0.10"), "currency": "CNY", "closed_at": when, "is_deleted": False}
+                {
+                    "source": "t",
+                    "remote_id": str(i),
+                    "owner_id": "p",
+                    "status": "won",
+                    "amount": Decimal("0.10"),
+                    "currency": "CNY",
+                    "closed_at": when,
+                    "is_deleted": False,
+                }
                 for i in range(1000)
             ],
         )
@@ -57,11 +66,21 @@ def test_an_amount_finer_than_the_stored_scale_is_refused_not_rounded(store):
 
     with pytest.raises(StatementError, match="decimal places"), store.begin() as conn:
         conn.execute(schema.people.insert().values(id="p", name="p", role="sales_rep"))
-        conn.execute(schema.deals.insert().values(source="t", remote_id="1", owner_id="p", status="won", amount=Decimal("0.00001"), currency="CNY", is_deleted=False))
+        conn.execute(
+            schema.deals.insert().values(
+                source="t",
+                remote_id="1",
+                owner_id="p",
+                status="won",
+                amount=Decimal("0.00001"),
+                currency="CNY",
+                is_deleted=False,
+            )
+        )
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.integers(min_value=-10**27, max_value=10**27), st.integers(min_value=-40, max_value=30))
+@given(st.integers(min_value=-(10**27), max_value=10**27), st.integers(min_value=-40, max_value=30))
 def test_plain_text_has_no_exponent_and_no_trailing_zeros(units, exponent):
     value = Decimal(units).scaleb(exponent)
     text = plain(value)

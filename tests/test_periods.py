@@ -26,7 +26,9 @@ def test_period_labels_cover_their_calendar_days(label, start, end, grain):
     assert (period.start, period.end, period.grain) == (start, end, grain)
 
 
-@pytest.mark.parametrize("label", ["2026-13", "2026-Q5", "last month", "2026-03-15..2026-01-01", "2026-02-30..2026-03-01", ""])
+@pytest.mark.parametrize(
+    "label", ["2026-13", "2026-Q5", "last month", "2026-03-15..2026-01-01", "2026-02-30..2026-03-01", ""]
+)
 def test_impossible_periods_are_refused_with_the_accepted_forms(label):
     with pytest.raises(PeriodError) as err:
         parse_period(label)

@@ -24,14 +24,20 @@ def _imports(folder: str) -> list[tuple[str, str]]:
 
 def test_all_is_complete_and_sorted():
     # identifiers only: pytest's assertion rewriting adds "@py_builtins" to modules of a distribution with a pytest plugin
-    public = {name for name in dir(kpi_engine) if name.isidentifier() and (not name.startswith("_") or name == "__version__")}
-    public -= {name for name in public if isinstance(getattr(kpi_engine, name), types.ModuleType) and name != "schema"}  # submodules
+    public = {
+        name for name in dir(kpi_engine) if name.isidentifier() and (not name.startswith("_") or name == "__version__")
+    }
+    public -= {
+        name for name in public if isinstance(getattr(kpi_engine, name), types.ModuleType) and name != "schema"
+    }  # submodules
     assert kpi_engine.__all__ == sorted(kpi_engine.__all__)
     assert set(kpi_engine.__all__) == public
 
 
 def test_core_never_imports_plugins_connectors_or_rules():
-    offenders = [(f, m) for f, m in _imports("kpi_engine") if m.split(".")[0] in ("kpi_engine_plugins", "kpi_engine_connectors")]
+    offenders = [
+        (f, m) for f, m in _imports("kpi_engine") if m.split(".")[0] in ("kpi_engine_plugins", "kpi_engine_connectors")
+    ]
     assert offenders == []
 
 

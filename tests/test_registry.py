@@ -46,7 +46,9 @@ def test_a_plugin_that_fails_is_reported_and_the_rest_keep_working():
     def kpi_metrics():
         raise RuntimeError("boom")
 
-    registry = load_plugins(extra={"broken": types.SimpleNamespace(kpi_metrics=kpi_metrics), "fine": _metric_plugin("pipeline")})
+    registry = load_plugins(
+        extra={"broken": types.SimpleNamespace(kpi_metrics=kpi_metrics), "fine": _metric_plugin("pipeline")}
+    )
     info = {p.name: p for p in registry.plugins}
     assert "boom" in info["broken"].error
     assert info["fine"].error is None and "pipeline" in registry.metrics

@@ -82,7 +82,9 @@ def test_every_planted_case_points_at_rows_of_its_person(store, sample) -> None:
 def test_deal_splitting_case_has_three_small_deals_that_together_pass_the_limit(store, sample) -> None:
     case = next(c for c in sample.ground_truth if c.pattern == "deal_splitting")
     with store.connect() as conn:
-        rows = conn.execute(select(deals.c.amount, deals.c.customer_id, deals.c.closed_at).where(deals.c.id.in_(case.record_ids))).all()
+        rows = conn.execute(
+            select(deals.c.amount, deals.c.customer_id, deals.c.closed_at).where(deals.c.id.in_(case.record_ids))
+        ).all()
     assert len(rows) == 3 and len({r.customer_id for r in rows}) == 1
     assert all(r.amount < Decimal("50000") for r in rows) and sum(r.amount for r in rows) > Decimal("50000")
     assert (max(r.closed_at for r in rows) - min(r.closed_at for r in rows)).days <= 4

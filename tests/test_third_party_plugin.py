@@ -29,7 +29,11 @@ def large_deals(ctx):
 
 def pay_flat_bonus(ctx, config: FlatBonus):
     return [
-        RuleResult(person, ctx.value(config.metric, person) * config.per_deal, {"inputs": {config.metric: str(ctx.value(config.metric, person))}})
+        RuleResult(
+            person,
+            ctx.value(config.metric, person) * config.per_deal,
+            {"inputs": {config.metric: str(ctx.value(config.metric, person))}},
+        )
         for person in ctx.people
     ]
 
@@ -41,8 +45,13 @@ def kpi_metrics():
 
 @hookimpl
 def kpi_rule_types():
-    yield RuleType(name="flat_bonus", description="A fixed amount per counted record.", config_model=FlatBonus,
-                   metrics=lambda cfg: {cfg.metric}, evaluate=pay_flat_bonus)
+    yield RuleType(
+        name="flat_bonus",
+        description="A fixed amount per counted record.",
+        config_model=FlatBonus,
+        metrics=lambda cfg: {cfg.metric},
+        evaluate=pay_flat_bonus,
+    )
 
 
 PLAN = """
@@ -57,7 +66,9 @@ rules:
 
 
 def test_a_third_party_rule_type_and_metric_work_from_a_plan(store):
-    registry = load_plugins(extra={"acme": types.SimpleNamespace(kpi_metrics=kpi_metrics, kpi_rule_types=kpi_rule_types)})
+    registry = load_plugins(
+        extra={"acme": types.SimpleNamespace(kpi_metrics=kpi_metrics, kpi_rule_types=kpi_rule_types)}
+    )
     assert registry.owners[("rule type", "flat_bonus")] == "acme"
     add_person(store, "rep")
     add_won_deals(store, "rep", ["9999.99", "10000", "25000"])
@@ -74,9 +85,16 @@ def test_a_metric_returning_floats_is_refused_by_name(store):
 
     @hookimpl
     def kpi_metrics():
-        yield Metric(name="large_deals", description="A float by mistake.", unit="ratio", query=lambda ctx: select(literal("rep"), literal(0.1)))
+        yield Metric(
+            name="large_deals",
+            description="A float by mistake.",
+            unit="ratio",
+            query=lambda ctx: select(literal("rep"), literal(0.1)),
+        )
 
-    registry = load_plugins(extra={"sloppy": types.SimpleNamespace(kpi_metrics=kpi_metrics, kpi_rule_types=kpi_rule_types)})
+    registry = load_plugins(
+        extra={"sloppy": types.SimpleNamespace(kpi_metrics=kpi_metrics, kpi_rule_types=kpi_rule_types)}
+    )
     add_person(store, "rep")
     with pytest.raises(EvaluationError, match="metric 'large_deals' returned 0.1"):
         evaluate(store, parse_plan(PLAN, "bonus.yaml", registry=registry), "2026-10", registry=registry)

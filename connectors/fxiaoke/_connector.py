@@ -50,7 +50,9 @@ class FxiaokeSettings(ConnectorSettings):
     open_user_id: str = Field(description="currentOpenUserId: the user (FSUID_…) whose data permissions the sync uses")
     base_url: str = Field("https://open.fxiaoke.com", description="API root")
     page_size: int = Field(100, ge=1, le=100, description="Records per call (the API allows at most 100)")
-    calls_per_20s: int = Field(100, ge=1, le=100, description="Budget per endpoint per 20 seconds (the published limit is 100)")
+    calls_per_20s: int = Field(
+        100, ge=1, le=100, description="Budget per endpoint per 20 seconds (the published limit is 100)"
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -77,17 +79,41 @@ _STAMPS = ("_id", "create_time", "last_modified_time", "life_status", "is_delete
 OBJECTS = {
     o.stream: o
     for o in (
-        _Object("people", "PersonnelObj", "people", (*_STAMPS, "user_id", "name", "email", "status", "main_department", "leader"),
-                deletes=False, description="人员: the tenant's employees (owners of records)"),
-        _Object("opportunities", "NewOpportunityObj", "deals",
-                (*_STAMPS, "name", "amount", "close_date", "sales_stage", "owner", "account_id", "mc_currency"),
-                deletes=True, labels=("sales_stage",), description="商机 (NewOpportunityObj); invalidated ones are tombstones"),
-        _Object("activities", "ActiveRecordObj", "activities",
-                (*_STAMPS, "active_record_content", "active_record_type", "owner", "related_object_data", "location"),
-                deletes=True, labels=("active_record_type",), description="销售记录/跟进记录 (ActiveRecordObj)"),
-        _Object("leads", "LeadsObj", "leads",
-                (*_STAMPS, "name", "company", "source", "owner", "biz_status", "transform_time", "new_opportunity_id"),
-                deletes=True, labels=("source",), description="线索 (LeadsObj); leads in a 线索池 have no owner"),
+        _Object(
+            "people",
+            "PersonnelObj",
+            "people",
+            (*_STAMPS, "user_id", "name", "email", "status", "main_department", "leader"),
+            deletes=False,
+            description="人员: the tenant's employees (owners of records)",
+        ),
+        _Object(
+            "opportunities",
+            "NewOpportunityObj",
+            "deals",
+            (*_STAMPS, "name", "amount", "close_date", "sales_stage", "owner", "account_id", "mc_currency"),
+            deletes=True,
+            labels=("sales_stage",),
+            description="商机 (NewOpportunityObj); invalidated ones are tombstones",
+        ),
+        _Object(
+            "activities",
+            "ActiveRecordObj",
+            "activities",
+            (*_STAMPS, "active_record_content", "active_record_type", "owner", "related_object_data", "location"),
+            deletes=True,
+            labels=("active_record_type",),
+            description="销售记录/跟进记录 (ActiveRecordObj)",
+        ),
+        _Object(
+            "leads",
+            "LeadsObj",
+            "leads",
+            (*_STAMPS, "name", "company", "source", "owner", "biz_status", "transform_time", "new_opportunity_id"),
+            deletes=True,
+            labels=("source",),
+            description="线索 (LeadsObj); leads in a 线索池 have no owner",
+        ),
     )
 }
 TIME_FIELDS = {"create_time", "last_modified_time", "close_date", "transform_time"}
@@ -135,23 +161,48 @@ def classify(response: requests.Response) -> ConnectorError | None:
     message = str(body.get("errorMessage") or "")
     trace = body.get("traceId") or ""
     if code == 20016:
-        return AuthenticationError(f"Fxiaoke refused the corpAccessToken (errorCode 20016: {message}).", expired=True, status=200)
+        return AuthenticationError(
+            f"Fxiaoke refused the corpAccessToken (errorCode 20016: {message}).", expired=True, status=200
+        )
     if code == 30004:
-        return RateLimited(f"Fxiaoke's per-second call limit was hit (errorCode 30004: {message}).", retry_after=1.0, scope="secondly", status=200)
+        return RateLimited(
+            f"Fxiaoke's per-second call limit was hit (errorCode 30004: {message}).",
+            retry_after=1.0,
+            scope="secondly",
+            status=200,
+        )
     if code == 14001:
-        return RateLimited(f"Fxiaoke's call limit was hit (errorCode 14001: {message}).", retry_after=20.0, scope="burst", status=200,
-                           hint="the published budget is 100 calls per 20 seconds per endpoint; lower calls_per_20s")
+        return RateLimited(
+            f"Fxiaoke's call limit was hit (errorCode 14001: {message}).",
+            retry_after=20.0,
+            scope="burst",
+            status=200,
+            hint="the published budget is 100 calls per 20 seconds per endpoint; lower calls_per_20s",
+        )
     if code == 30002:
-        return RateLimited(f"the tenant's daily Fxiaoke API quota is used up (errorCode 30002: {message}).", scope="daily", status=200,
-                           hint="the sync stops and resumes from its last page on the next run")
+        return RateLimited(
+            f"the tenant's daily Fxiaoke API quota is used up (errorCode 30002: {message}).",
+            scope="daily",
+            status=200,
+            hint="the sync stops and resumes from its last page on the next run",
+        )
     if code == 30003:
-        return ConnectorError(f"the tenant has no Fxiaoke API quota (errorCode 30003: {message}).", status=200,
-                              hint="the tenant's administrator must buy the open API package")
+        return ConnectorError(
+            f"the tenant has no Fxiaoke API quota (errorCode 30003: {message}).",
+            status=200,
+            hint="the tenant's administrator must buy the open API package",
+        )
     if code == 10013:
-        return ConnectorError(f"Fxiaoke refused the page asked for (errorCode 10013: {message}).", status=200,
-                              hint="page_size must be 1 to 100; report this if it persists")
-    return ConnectorError(f"Fxiaoke refused the call (errorCode {code}: {message}{f', traceId {trace}' if trace else ''}).", status=200,
-                          hint="check the app's permissions and the open_user_id setting")
+        return ConnectorError(
+            f"Fxiaoke refused the page asked for (errorCode 10013: {message}).",
+            status=200,
+            hint="page_size must be 1 to 100; report this if it persists",
+        )
+    return ConnectorError(
+        f"Fxiaoke refused the call (errorCode {code}: {message}{f', traceId {trace}' if trace else ''}).",
+        status=200,
+        hint="check the app's permissions and the open_user_id setting",
+    )
 
 
 class _CorpToken:
@@ -179,7 +230,9 @@ class _CorpToken:
 
     def get(self) -> tuple[str, str]:
         with self._lock:
-            if self.value is None or self.corp_id is None or time.time() >= self.expires_at - self.MARGIN:  # float ok: wall-clock seconds
+            if (
+                self.value is None or self.corp_id is None or time.time() >= self.expires_at - self.MARGIN
+            ):  # float ok: wall-clock seconds
                 self._fetch()
             assert self.value is not None and self.corp_id is not None
             return self.value, self.corp_id
@@ -191,14 +244,20 @@ class _CorpToken:
 
     def _fetch(self) -> None:
         s: FxiaokeSettings = self.connector.settings  # type: ignore[assignment]
-        body = {"appId": s.app_id, "appSecret": s.app_secret.get_secret_value(), "permanentCode": s.permanent_code.get_secret_value()}
+        body = {
+            "appId": s.app_id,
+            "appSecret": s.app_secret.get_secret_value(),
+            "permanentCode": s.permanent_code.get_secret_value(),
+        }
         try:
             response = self.http.request("POST", TOKEN_PATH, params={"thirdTraceId": str(uuid.uuid4())}, json=body)
         except (RateLimited, TransientError):
             raise
         except ConnectorError as exc:
-            raise AuthenticationError(f"Fxiaoke did not issue a corpAccessToken: {exc.message}",
-                                      hint="check app_id, app_secret and permanent_code") from None
+            raise AuthenticationError(
+                f"Fxiaoke did not issue a corpAccessToken: {exc.message}",
+                hint="check app_id, app_secret and permanent_code",
+            ) from None
         answer = _body(response)
         token, corp = answer.get("corpAccessToken"), answer.get("corpId")
         if not token or not corp:
@@ -207,7 +266,9 @@ class _CorpToken:
         self.value, self.corp_id = str(token), str(corp)
         self.expires_at = int(time.time()) + int(answer.get("expiresIn") or 7200)
         self.refreshes += 1
-        self.store.save(self.key, {"corpAccessToken": self.value, "corpId": self.corp_id, "expires_at": self.expires_at})
+        self.store.save(
+            self.key, {"corpAccessToken": self.value, "corpId": self.corp_id, "expires_at": self.expires_at}
+        )
         self.connector.log.info("fetched a corpAccessToken (fetch %d)", self.refreshes)
 
 
@@ -221,7 +282,9 @@ class FxiaokeConnector(Connector):
 
     def __init__(self, settings: FxiaokeSettings, **kwargs: Any) -> None:  # type: ignore[override]
         super().__init__(settings, **kwargs)
-        self.http: HttpClient = self.http_client(settings.base_url, classify=classify, rate_limit=(settings.calls_per_20s, 20.0))
+        self.http: HttpClient = self.http_client(
+            settings.base_url, classify=classify, rate_limit=(settings.calls_per_20s, 20.0)
+        )
         self.token = _CorpToken(self)
         self._labels: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -229,8 +292,15 @@ class FxiaokeConnector(Connector):
 
     def streams(self) -> list[Stream]:
         return [
-            Stream(name=o.stream, entity=o.entity, primary_key="_id", cursor_field="last_modified_time",  # type: ignore[arg-type]
-                   cursor_format="iso8601", reports_deletes=o.deletes, description=o.description)
+            Stream(
+                name=o.stream,
+                entity=o.entity,
+                primary_key="_id",
+                cursor_field="last_modified_time",  # type: ignore[arg-type]
+                cursor_format="iso8601",
+                reports_deletes=o.deletes,
+                description=o.description,
+            )
             for o in OBJECTS.values()
         ]
 
@@ -261,10 +331,14 @@ class FxiaokeConnector(Connector):
                 filters = [_filter("last_modified_time", "EQ", after), _filter("_id", "GT", last_id)]
                 orders = [{"fieldName": "_id", "isAsc": True}]
             else:
-                filters = [] if after is None else [_filter("last_modified_time", "GTE" if mode == "gte" else "GT", after)]
+                filters = (
+                    [] if after is None else [_filter("last_modified_time", "GTE" if mode == "gte" else "GT", after)]
+                )
                 orders = [{"fieldName": "last_modified_time", "isAsc": True}, {"fieldName": "_id", "isAsc": True}]
-            data = self._query(obj.api_name, {"limit": limit, "offset": 0, "filters": filters, "orders": orders,
-                                              "fieldProjection": projection})
+            data = self._query(
+                obj.api_name,
+                {"limit": limit, "offset": 0, "filters": filters, "orders": orders, "fieldProjection": projection},
+            )
             rows = data.get("dataList") or []
             full = len(rows) >= limit
             if mode == "gte" and last_id is not None and after is not None:
@@ -296,7 +370,10 @@ class FxiaokeConnector(Connector):
             if key in TIME_FIELDS:
                 data[key] = iso_from_ms(value)
             elif key == "related_object_data":
-                deal = next((item.get("id") for item in value or [] if item.get("describe_api_name") == "NewOpportunityObj"), None)
+                deal = next(
+                    (item.get("id") for item in value or [] if item.get("describe_api_name") == "NewOpportunityObj"),
+                    None,
+                )
                 data["kpi_deal_id"] = deal
             elif isinstance(value, list):  # owner ["1000"], leader, main_department: the first element
                 data[key] = str(value[0]) if value else None
@@ -321,14 +398,21 @@ class FxiaokeConnector(Connector):
         return self._labels[key]
 
     def _query(self, api_name: str, search: dict[str, Any]) -> dict[str, Any]:
-        return self._call(QUERY_PATH, {"data": {"dataObjectApiName": api_name, "find_explicit_total_num": True,
-                                                "search_query_info": search}})
+        return self._call(
+            QUERY_PATH,
+            {"data": {"dataObjectApiName": api_name, "find_explicit_total_num": True, "search_query_info": search}},
+        )
 
     def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST with the token in the body; an expired token (20016) is refreshed once and the call repeated."""
         for attempt in (1, 2):
             token, corp = self.token.get()
-            body = {"corpAccessToken": token, "corpId": corp, "currentOpenUserId": self.settings.open_user_id, **payload}  # type: ignore[attr-defined]
+            body = {
+                "corpAccessToken": token,
+                "corpId": corp,
+                "currentOpenUserId": self.settings.open_user_id,
+                **payload,
+            }  # type: ignore[attr-defined]
             try:
                 response = self.http.request("POST", path, params={"thirdTraceId": str(uuid.uuid4())}, json=body)
             except AuthenticationError as exc:
@@ -336,8 +420,10 @@ class FxiaokeConnector(Connector):
                     self.log.info("the corpAccessToken expired; fetching a new one")
                     self.token.refresh(token)
                     continue
-                raise AuthenticationError(f"{exc.message} A new token was refused too.",
-                                          hint="check that the app is still authorised by the tenant") from None
+                raise AuthenticationError(
+                    f"{exc.message} A new token was refused too.",
+                    hint="check that the app is still authorised by the tenant",
+                ) from None
             return _body(response).get("data") or {}
         raise AssertionError("unreachable")
 

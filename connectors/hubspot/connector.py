@@ -62,17 +62,59 @@ OBJECT_STREAMS = {
     "tasks": ("tasks", "activities", "hs_lastmodifieddate", "deals"),
 }
 BASE_PROPERTIES = {
-    "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate", "createdate", "hs_lastmodifieddate", "hubspot_owner_id",
-              "deal_currency_code", "hs_is_closed", "hs_is_closed_won"],
-    "contacts": ["email", "firstname", "lastname", "createdate", "lastmodifieddate", "hubspot_owner_id", "hs_analytics_source",
-                 "hs_lead_status", "lifecyclestage", "hs_lifecyclestage_marketingqualifiedlead_date",
-                 "hs_lifecyclestage_salesqualifiedlead_date"],
+    "deals": [
+        "dealname",
+        "amount",
+        "dealstage",
+        "pipeline",
+        "closedate",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hubspot_owner_id",
+        "deal_currency_code",
+        "hs_is_closed",
+        "hs_is_closed_won",
+    ],
+    "contacts": [
+        "email",
+        "firstname",
+        "lastname",
+        "createdate",
+        "lastmodifieddate",
+        "hubspot_owner_id",
+        "hs_analytics_source",
+        "hs_lead_status",
+        "lifecyclestage",
+        "hs_lifecyclestage_marketingqualifiedlead_date",
+        "hs_lifecyclestage_salesqualifiedlead_date",
+    ],
     "calls": ["hs_timestamp", "hs_lastmodifieddate", "hubspot_owner_id", "hs_call_title", "hs_call_duration"],
-    "meetings": ["hs_timestamp", "hs_lastmodifieddate", "hubspot_owner_id", "hs_meeting_title", "hs_meeting_start_time", "hs_meeting_end_time"],
+    "meetings": [
+        "hs_timestamp",
+        "hs_lastmodifieddate",
+        "hubspot_owner_id",
+        "hs_meeting_title",
+        "hs_meeting_start_time",
+        "hs_meeting_end_time",
+    ],
     "tasks": ["hs_timestamp", "hs_lastmodifieddate", "hubspot_owner_id", "hs_task_subject", "hs_task_status"],
 }
-DERIVED = {"id", "name", "deal_status", "company_id", "deal_id", "engagement_kind", "duration_seconds", "subject", "team",
-           "archived", "archivedAt", "createdAt", "updatedAt", "channel"}
+DERIVED = {
+    "id",
+    "name",
+    "deal_status",
+    "company_id",
+    "deal_id",
+    "engagement_kind",
+    "duration_seconds",
+    "subject",
+    "team",
+    "archived",
+    "archivedAt",
+    "createdAt",
+    "updatedAt",
+    "channel",
+}
 SEARCH_RESULT_CAP = 10_000
 MAX_PROPERTIES_LENGTH = 6_000
 """Longest ``properties`` list sent in one URL: longer ones are split over several calls (HTTP 414 otherwise)."""
@@ -89,15 +131,25 @@ class HubSpotSettings(ConnectorSettings):
     refresh_token: SecretStr | None = secret_field("OAuth refresh token of the installed app", default=None)
     page_size: int = Field(100, ge=1, le=100, description="Records per list page (HubSpot allows at most 100)")
     search_page_size: int = Field(200, ge=1, le=200, description="Records per search page (HubSpot allows at most 200)")
-    burst_limit: int = Field(100, ge=1, description="Calls per 10 seconds until the account announces its own (100 Free/Starter, 190 Professional/Enterprise)")
+    burst_limit: int = Field(
+        100,
+        ge=1,
+        description="Calls per 10 seconds until the account announces its own (100 Free/Starter, 190 Professional/Enterprise)",
+    )
     search_per_second: int = Field(4, ge=1, description="Search calls per second (HubSpot allows 4 to 5)")
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> HubSpotSettings:
         oauth = [self.client_id, self.client_secret, self.refresh_token]
         if self.token is None and not all(oauth):
-            missing = "token" if not any(oauth) else ", ".join(n for n, v in zip(("client_id", "client_secret", "refresh_token"), oauth) if not v)
-            raise ValueError(f"set a private-app token (KPI_HUBSPOT_TOKEN) or all of the OAuth settings (missing: {missing})")
+            missing = (
+                "token"
+                if not any(oauth)
+                else ", ".join(n for n, v in zip(("client_id", "client_secret", "refresh_token"), oauth) if not v)
+            )
+            raise ValueError(
+                f"set a private-app token (KPI_HUBSPOT_TOKEN) or all of the OAuth settings (missing: {missing})"
+            )
         return self
 
 
@@ -116,10 +168,16 @@ def classify(response: requests.Response) -> ConnectorError | None:
         body = _json_or_empty(response)
         policy = str(body.get("policyName") or "TEN_SECONDLY_ROLLING").upper()
         if policy == "DAILY":
-            return RateLimited("HubSpot's daily API limit of this account is used up.", scope="daily", status=429,
-                               hint="the next sync resumes where this one stopped once the limit resets (midnight, account time zone)")
+            return RateLimited(
+                "HubSpot's daily API limit of this account is used up.",
+                scope="daily",
+                status=429,
+                hint="the next sync resumes where this one stopped once the limit resets (midnight, account time zone)",
+            )
         if policy == "SECONDLY":
-            return RateLimited("HubSpot's search rate limit (SECONDLY) was reached.", retry_after=1.0, scope="secondly", status=429)
+            return RateLimited(
+                "HubSpot's search rate limit (SECONDLY) was reached.", retry_after=1.0, scope="secondly", status=429
+            )
         wait = parse_retry_after(response.headers.get("Retry-After"))
         if wait is None:
             interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
@@ -128,8 +186,12 @@ def classify(response: requests.Response) -> ConnectorError | None:
     if status == 401:
         body = _json_or_empty(response)
         message = str(body.get("message") or "the token was refused").rstrip(".")
-        return AuthenticationError(f"HubSpot refused the credentials: {message}.", status=401, expired=True,
-                                   hint="check KPI_HUBSPOT_TOKEN, or the OAuth app's refresh token")
+        return AuthenticationError(
+            f"HubSpot refused the credentials: {message}.",
+            status=401,
+            expired=True,
+            hint="check KPI_HUBSPOT_TOKEN, or the OAuth app's refresh token",
+        )
     return default_classify(response)
 
 
@@ -147,7 +209,9 @@ class HubSpotConnector(Connector):
     _search_pacer: TokenBucket | None = None
 
     def streams(self) -> list[Stream]:
-        streams = [Stream(name="owners", entity="people", description="Users who own records (deals name the owner id)")]
+        streams = [
+            Stream(name="owners", entity="people", description="Users who own records (deals name the owner id)")
+        ]
         for name, (_, entity, modified, _) in OBJECT_STREAMS.items():
             streams.append(Stream(name=name, entity=entity, cursor_field=modified, reports_deletes=True))
         return streams
@@ -162,9 +226,17 @@ class HubSpotConnector(Connector):
                 auth: Any = BearerToken(s.token)
             else:
                 assert s.client_id and s.client_secret and s.refresh_token
-                auth = OAuth2Refresh(f"{s.base_url.rstrip('/')}/oauth/v1/token", client_id=s.client_id, client_secret=s.client_secret,
-                                     refresh_token=s.refresh_token, store=self.context.token_store, token_key=f"hubspot:{s.client_id}")
-            self._api = self.http_client(s.base_url, auth=auth, classify=classify, observe=self._observe, rate_limit=(s.burst_limit, 10.0))
+                auth = OAuth2Refresh(
+                    f"{s.base_url.rstrip('/')}/oauth/v1/token",
+                    client_id=s.client_id,
+                    client_secret=s.client_secret,
+                    refresh_token=s.refresh_token,
+                    store=self.context.token_store,
+                    token_key=f"hubspot:{s.client_id}",
+                )
+            self._api = self.http_client(
+                s.base_url, auth=auth, classify=classify, observe=self._observe, rate_limit=(s.burst_limit, 10.0)
+            )
             if self.context.pacing:
                 self._search_pacer = TokenBucket(s.search_per_second, 1.0, clock=self.context.clock)
         return self._api
@@ -173,7 +245,14 @@ class HubSpotConnector(Connector):
         """Pace under the budget the account announces (90 % of it, to leave room for other apps)."""
         limit = response.headers.get("X-HubSpot-RateLimit-Max")
         interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
-        if self._api is not None and self._api.pacer is not None and limit and interval and limit.isdigit() and interval.isdigit():
+        if (
+            self._api is not None
+            and self._api.pacer is not None
+            and limit
+            and interval
+            and limit.isdigit()
+            and interval.isdigit()
+        ):
             self._api.pacer.update(max(1, int(limit) * 9 // 10), int(interval) / 1000)
 
     def check(self) -> str:
@@ -192,17 +271,24 @@ class HubSpotConnector(Connector):
     def _read_owners(self, state: StreamState) -> Iterator[Record | Checkpoint]:
         position = state.position or {}
         phases = ["live", "archived"]
-        for phase in phases[phases.index(position.get("phase", "live")):]:
+        for phase in phases[phases.index(position.get("phase", "live")) :]:
             start = position.get("after") if position.get("phase") == phase else None
             params = {"limit": 100, "archived": "true" if phase == "archived" else "false"}
-            fetch = lambda after, params=params: self.api.get_json("/crm/v3/owners", params={**params, **({"after": after} if after else {})})
+            fetch = lambda after, params=params: self.api.get_json(
+                "/crm/v3/owners", params={**params, **({"after": after} if after else {})}
+            )
             for page in cursor_pages(fetch, records="results", next_cursor="paging.next.after", start=start):
                 for owner in page.records:
                     teams = owner.get("teams") or []
                     primary = next((t for t in teams if t.get("primary")), teams[0] if teams else None)
-                    data = {**owner, "id": str(owner["id"]),
-                            "name": " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p) or owner.get("email") or str(owner["id"]),
-                            "team": primary.get("name") if primary else None}
+                    data = {
+                        **owner,
+                        "id": str(owner["id"]),
+                        "name": " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p)
+                        or owner.get("email")
+                        or str(owner["id"]),
+                        "team": primary.get("name") if primary else None,
+                    }
                     yield Record("owners", data, deleted=bool(owner.get("archived")))
                 yield Checkpoint("owners", self._next(phase, page.next, phases))
 
@@ -224,7 +310,7 @@ class HubSpotConnector(Connector):
         current = position.get("phase", phases[0])
         if current not in phases:
             current = phases[0]
-        for phase in phases[phases.index(current):]:
+        for phase in phases[phases.index(current) :]:
             resume = position if position.get("phase") == phase else {}
             if phase == "search":
                 assert state.since is not None
@@ -233,10 +319,22 @@ class HubSpotConnector(Connector):
                 since = None if state.full else state.since
                 yield from self._list(stream, kind, association, properties, phase, since, resume, phases)
 
-    def _list(self, stream: Stream, kind: str, association: str | None, properties: list[str], phase: str, since: datetime | None,
-              resume: dict[str, Any], phases: list[str]) -> Iterator[Record | Checkpoint]:
-        params: dict[str, Any] = {"limit": self.settings.page_size, "properties": ",".join(properties),
-                                  "archived": "true" if phase == "archived" else "false"}
+    def _list(
+        self,
+        stream: Stream,
+        kind: str,
+        association: str | None,
+        properties: list[str],
+        phase: str,
+        since: datetime | None,
+        resume: dict[str, Any],
+        phases: list[str],
+    ) -> Iterator[Record | Checkpoint]:
+        params: dict[str, Any] = {
+            "limit": self.settings.page_size,
+            "properties": ",".join(properties),
+            "archived": "true" if phase == "archived" else "false",
+        }
         if association:
             params["associations"] = association
 
@@ -247,8 +345,10 @@ class HubSpotConnector(Connector):
             page = {"after": after} if after else {}
             body = self.api.get_json(f"/crm/v3/objects/{kind}", params={**params, **page})
             for chunk in chunks[1:]:  # the same page again for the other properties: listings are in id order
-                more = self.api.get_json(f"/crm/v3/objects/{kind}", params={**params, **page, "properties": ",".join(chunk),
-                                                                           "associations": None})
+                more = self.api.get_json(
+                    f"/crm/v3/objects/{kind}",
+                    params={**params, **page, "properties": ",".join(chunk), "associations": None},
+                )
                 extra = {str(item["id"]): item.get("properties") or {} for item in more.get("results", [])}
                 for item in body.get("results", []):
                     item.setdefault("properties", {}).update(extra.get(str(item["id"]), {}))
@@ -263,24 +363,43 @@ class HubSpotConnector(Connector):
                 yield self._record(stream.name, kind, item, phase == "archived")
             yield Checkpoint(stream.name, self._next(phase, page.next, phases))
 
-    def _search(self, stream: Stream, kind: str, modified: str, association: str | None, properties: list[str], since: datetime,
-                resume: dict[str, Any], phases: list[str]) -> Iterator[Record | Checkpoint]:
+    def _search(
+        self,
+        stream: Stream,
+        kind: str,
+        modified: str,
+        association: str | None,
+        properties: list[str],
+        since: datetime,
+        resume: dict[str, Any],
+        phases: list[str],
+    ) -> Iterator[Record | Checkpoint]:
         floor = int(resume.get("floor_ms") or int(since.timestamp() * 1000))
         offset = int(resume.get("after") or 0)
         limit = self.settings.search_page_size
         while True:
             if self._search_pacer is not None:
                 self._search_pacer.acquire()
-            body = self.api.post_json(f"/crm/v3/objects/{kind}/search", {
-                "filterGroups": [{"filters": [{"propertyName": modified, "operator": "GTE", "value": str(floor)}]}],
-                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-                "properties": properties, "limit": limit, "after": str(offset),
-            })
+            body = self.api.post_json(
+                f"/crm/v3/objects/{kind}/search",
+                {
+                    "filterGroups": [{"filters": [{"propertyName": modified, "operator": "GTE", "value": str(floor)}]}],
+                    "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                    "properties": properties,
+                    "limit": limit,
+                    "after": str(offset),
+                },
+            )
             items = body.get("results") or []
-            links = self._associations(kind, association, [str(i["id"]) for i in items]) if association and items else {}
+            links = (
+                self._associations(kind, association, [str(i["id"]) for i in items]) if association and items else {}
+            )
             for item in items:
                 if association:
-                    item = {**item, "associations": {association: {"results": [{"id": t} for t in links.get(str(item["id"]), [])]}}}
+                    item = {
+                        **item,
+                        "associations": {association: {"results": [{"id": t} for t in links.get(str(item["id"]), [])]}},
+                    }
                 yield self._record(stream.name, kind, item, False)
             following = (body.get("paging") or {}).get("next", {}).get("after")
             if not following:
@@ -307,12 +426,22 @@ class HubSpotConnector(Connector):
     @staticmethod
     def _record(stream: str, kind: str, item: dict[str, Any], archived: bool) -> Record:
         props = item.get("properties") or {}
-        data: dict[str, Any] = {**props, "id": str(item["id"]), "createdAt": item.get("createdAt"), "updatedAt": item.get("updatedAt"),
-                                "archivedAt": item.get("archivedAt")}
-        links = {name: [str(r["id"]) for r in (value or {}).get("results", [])] for name, value in (item.get("associations") or {}).items()}
+        data: dict[str, Any] = {
+            **props,
+            "id": str(item["id"]),
+            "createdAt": item.get("createdAt"),
+            "updatedAt": item.get("updatedAt"),
+            "archivedAt": item.get("archivedAt"),
+        }
+        links = {
+            name: [str(r["id"]) for r in (value or {}).get("results", [])]
+            for name, value in (item.get("associations") or {}).items()
+        }
         if kind == "deals":
             won, closed = props.get("hs_is_closed_won"), props.get("hs_is_closed")
-            data["deal_status"] = "won" if won == "true" else "lost" if closed == "true" else "open" if closed == "false" else None
+            data["deal_status"] = (
+                "won" if won == "true" else "lost" if closed == "true" else "open" if closed == "false" else None
+            )
             if "companies" in links:
                 data["company_id"] = links["companies"][0] if links["companies"] else None
         elif kind == "contacts":
@@ -323,7 +452,9 @@ class HubSpotConnector(Connector):
             data["engagement_kind"] = KINDS[kind]
             if "deals" in links:
                 data["deal_id"] = links["deals"][0] if links["deals"] else None
-            data["subject"] = props.get("hs_call_title") or props.get("hs_meeting_title") or props.get("hs_task_subject")
+            data["subject"] = (
+                props.get("hs_call_title") or props.get("hs_meeting_title") or props.get("hs_task_subject")
+            )
             data["duration_seconds"] = _duration(kind, props)
         return Record(stream, data, deleted=archived or bool(item.get("archived")))
 

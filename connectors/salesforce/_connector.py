@@ -46,10 +46,16 @@ class SalesforceSettings(ConnectorSettings):
     client_id: str = Field(description="Consumer key of the connected app")
     client_secret: SecretStr = secret_field("Consumer secret of the connected app")
     refresh_token: SecretStr = secret_field("Refresh token of the integration user")
-    login_url: str | None = Field(None, description="Token endpoint host (default: the instance URL; https://login.salesforce.com works too)")
+    login_url: str | None = Field(
+        None, description="Token endpoint host (default: the instance URL; https://login.salesforce.com works too)"
+    )
     api_version: str = Field("v60.0", description="REST API version, e.g. v60.0")
-    batch_size: int = Field(2000, ge=200, le=2000, description="Records per page asked with Sforce-Query-Options (200 to 2000)")
-    api_reserve: int = Field(0, ge=0, description="Calls of the org's daily API allocation to leave to other integrations")
+    batch_size: int = Field(
+        2000, ge=200, le=2000, description="Records per page asked with Sforce-Query-Options (200 to 2000)"
+    )
+    api_reserve: int = Field(
+        0, ge=0, description="Calls of the org's daily API allocation to leave to other integrations"
+    )
 
     @field_validator("instance_url", "login_url")
     @classmethod
@@ -88,23 +94,92 @@ _STAMPS = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp")
 OBJECTS = {
     o.stream: o
     for o in (
-        _Object("users", "User", "people", (*_STAMPS, "Name", "Email", "IsActive", "Title", "Department", "ManagerId"),
-                deletes=False, description="Users (owners of records); users are deactivated, never deleted"),
-        _Object("opportunities", "Opportunity", "deals",
-                (*_STAMPS, "IsDeleted", "Name", "Amount", "StageName", "CloseDate", "OwnerId", "IsClosed", "IsWon", "Type", "LeadSource"),
-                deletes=True, derived=("kpi_status", "kpi_closed_date"),
-                description="Opportunities; won/lost from IsWon/IsClosed, deletes from queryAll and getDeleted"),
-        _Object("tasks", "Task", "activities",
-                (*_STAMPS, "IsDeleted", "Subject", "ActivityDate", "CompletedDateTime", "OwnerId", "WhatId", "TaskSubtype",
-                 "CallDurationInSeconds"),
-                deletes=True, derived=("kpi_kind", "kpi_occurred_at", "kpi_deal_id"), description="Tasks: calls, emails, to-dos"),
-        _Object("events", "Event", "activities",
-                (*_STAMPS, "IsDeleted", "Subject", "StartDateTime", "DurationInMinutes", "OwnerId", "WhatId", "Type", "Location"),
-                deletes=True, derived=("kpi_kind", "kpi_deal_id", "kpi_duration_seconds", "kpi_has_evidence"),
-                description="Calendar events: meetings and visits"),
-        _Object("leads", "Lead", "leads",
-                (*_STAMPS, "IsDeleted", "Name", "Company", "Status", "LeadSource", "OwnerId", "IsConverted", "ConvertedOpportunityId"),
-                deletes=True, derived=("kpi_owner_user_id",), description="Leads; queue-owned leads have no owner"),
+        _Object(
+            "users",
+            "User",
+            "people",
+            (*_STAMPS, "Name", "Email", "IsActive", "Title", "Department", "ManagerId"),
+            deletes=False,
+            description="Users (owners of records); users are deactivated, never deleted",
+        ),
+        _Object(
+            "opportunities",
+            "Opportunity",
+            "deals",
+            (
+                *_STAMPS,
+                "IsDeleted",
+                "Name",
+                "Amount",
+                "StageName",
+                "CloseDate",
+                "OwnerId",
+                "IsClosed",
+                "IsWon",
+                "Type",
+                "LeadSource",
+            ),
+            deletes=True,
+            derived=("kpi_status", "kpi_closed_date"),
+            description="Opportunities; won/lost from IsWon/IsClosed, deletes from queryAll and getDeleted",
+        ),
+        _Object(
+            "tasks",
+            "Task",
+            "activities",
+            (
+                *_STAMPS,
+                "IsDeleted",
+                "Subject",
+                "ActivityDate",
+                "CompletedDateTime",
+                "OwnerId",
+                "WhatId",
+                "TaskSubtype",
+                "CallDurationInSeconds",
+            ),
+            deletes=True,
+            derived=("kpi_kind", "kpi_occurred_at", "kpi_deal_id"),
+            description="Tasks: calls, emails, to-dos",
+        ),
+        _Object(
+            "events",
+            "Event",
+            "activities",
+            (
+                *_STAMPS,
+                "IsDeleted",
+                "Subject",
+                "StartDateTime",
+                "DurationInMinutes",
+                "OwnerId",
+                "WhatId",
+                "Type",
+                "Location",
+            ),
+            deletes=True,
+            derived=("kpi_kind", "kpi_deal_id", "kpi_duration_seconds", "kpi_has_evidence"),
+            description="Calendar events: meetings and visits",
+        ),
+        _Object(
+            "leads",
+            "Lead",
+            "leads",
+            (
+                *_STAMPS,
+                "IsDeleted",
+                "Name",
+                "Company",
+                "Status",
+                "LeadSource",
+                "OwnerId",
+                "IsConverted",
+                "ConvertedOpportunityId",
+            ),
+            deletes=True,
+            derived=("kpi_owner_user_id",),
+            description="Leads; queue-owned leads have no owner",
+        ),
     )
 }
 _OPTIONAL = {"CurrencyIsoCode"}
@@ -127,7 +202,9 @@ def _errors(response: requests.Response) -> tuple[str, str]:
     except ValueError:
         return "", (response.text or "")[:200].strip()
     first = body[0] if isinstance(body, list) and body else body if isinstance(body, dict) else {}
-    return str(first.get("errorCode") or first.get("error") or ""), str(first.get("message") or first.get("error_description") or "")
+    return str(first.get("errorCode") or first.get("error") or ""), str(
+        first.get("message") or first.get("error_description") or ""
+    )
 
 
 def classify(response: requests.Response) -> ConnectorError | None:
@@ -138,24 +215,42 @@ def classify(response: requests.Response) -> ConnectorError | None:
     code, message = _errors(response)
     usage = response.headers.get("Sforce-Limit-Info", "")
     if status == 401:
-        return AuthenticationError(f"Salesforce refused the session ({code or 'HTTP 401'}: {message}).", status=status, expired=True,
-                                   hint="check the connected app and the refresh token")
+        return AuthenticationError(
+            f"Salesforce refused the session ({code or 'HTTP 401'}: {message}).",
+            status=status,
+            expired=True,
+            hint="check the connected app and the refresh token",
+        )
     if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
         if "TotalRequests" in message:
-            return RateLimited(f"the org's daily API allocation is used up ({usage or message}).", scope="daily", status=status,
-                               hint="the sync stops and resumes from its last page on the next run, when the 24-hour allocation frees up")
-        return RateLimited(f"Salesforce refused a call: {message} ({usage}).", scope="concurrency", retry_after=5.0, status=status)
+            return RateLimited(
+                f"the org's daily API allocation is used up ({usage or message}).",
+                scope="daily",
+                status=status,
+                hint="the sync stops and resumes from its last page on the next run, when the 24-hour allocation frees up",
+            )
+        return RateLimited(
+            f"Salesforce refused a call: {message} ({usage}).", scope="concurrency", retry_after=5.0, status=status
+        )
     if status == 403:
-        return AuthenticationError(f"Salesforce does not let the integration user do this ({code}: {message}).", status=status,
-                                   hint="give the integration user the 'API Enabled' and 'View All Data' permissions or read access to the object")
+        return AuthenticationError(
+            f"Salesforce does not let the integration user do this ({code}: {message}).",
+            status=status,
+            hint="give the integration user the 'API Enabled' and 'View All Data' permissions or read access to the object",
+        )
     if status == 408 or status >= 500:
         return TransientError(f"Salesforce failed (HTTP {status}{f', {code}' if code else ''}).", status=status)
     if code == "INVALID_QUERY_LOCATOR":
         return _LocatorExpired("the query's nextRecordsUrl expired.", status=status)
     if code in ("INVALID_FIELD", "MALFORMED_QUERY", "INVALID_TYPE"):
-        return ConnectorError(f"Salesforce refused the query ({code}): {message}", status=status,
-                              hint="check the field names of the salesforce mapping file against the object's fields")
-    return ConnectorError(f"Salesforce refused the call (HTTP {status}{f', {code}' if code else ''}): {message}", status=status)
+        return ConnectorError(
+            f"Salesforce refused the query ({code}): {message}",
+            status=status,
+            hint="check the field names of the salesforce mapping file against the object's fields",
+        )
+    return ConnectorError(
+        f"Salesforce refused the call (HTTP {status}{f', {code}' if code else ''}): {message}", status=status
+    )
 
 
 class SalesforceConnector(Connector):
@@ -171,8 +266,11 @@ class SalesforceConnector(Connector):
         s: SalesforceSettings = settings
         self.auth = OAuth2Refresh(
             f"{s.login_url or s.instance_url}/services/oauth2/token",
-            client_id=s.client_id, client_secret=s.client_secret, refresh_token=s.refresh_token,
-            store=self.context.token_store, token_key=f"salesforce:{s.client_id}",
+            client_id=s.client_id,
+            client_secret=s.client_secret,
+            refresh_token=s.refresh_token,
+            store=self.context.token_store,
+            token_key=f"salesforce:{s.client_id}",
         )
         self.http: HttpClient = self.http_client(s.instance_url, auth=self.auth, classify=classify)
         self.base = f"/services/data/{s.api_version}"
@@ -184,8 +282,15 @@ class SalesforceConnector(Connector):
 
     def streams(self) -> list[Stream]:
         return [
-            Stream(name=o.stream, entity=o.entity, primary_key="Id", cursor_field="SystemModstamp", cursor_format="iso8601",  # type: ignore[arg-type]
-                   reports_deletes=o.deletes, description=o.description)
+            Stream(
+                name=o.stream,
+                entity=o.entity,
+                primary_key="Id",
+                cursor_field="SystemModstamp",
+                cursor_format="iso8601",  # type: ignore[arg-type]
+                reports_deletes=o.deletes,
+                description=o.description,
+            )
             for o in OBJECTS.values()
         ]
 
@@ -212,8 +317,11 @@ class SalesforceConnector(Connector):
         while True:
             soql = self._soql(obj, fields, state.since, after)
             resource = "queryAll" if obj.deletes else "query"
-            body = self._get(f"{self.base}/{resource}/", params={"q": soql},
-                             headers={"Sforce-Query-Options": f"batchSize={self.settings.batch_size}"})  # type: ignore[attr-defined]
+            body = self._get(
+                f"{self.base}/{resource}/",
+                params={"q": soql},
+                headers={"Sforce-Query-Options": f"batchSize={self.settings.batch_size}"},
+            )  # type: ignore[attr-defined]
             try:
                 while True:
                     records = body.get("records") or []
@@ -224,13 +332,17 @@ class SalesforceConnector(Connector):
                     if records:
                         last = records[-1]
                         after = (parse_cursor(last["SystemModstamp"]), str(last["Id"]))  # type: ignore[assignment]
-                        yield Checkpoint(obj.stream, {"phase": "query", "after": last["SystemModstamp"], "id": last["Id"]})
+                        yield Checkpoint(
+                            obj.stream, {"phase": "query", "after": last["SystemModstamp"], "id": last["Id"]}
+                        )
                     body = self._get(body["nextRecordsUrl"])
             except _LocatorExpired:
                 self.log.info("%s: the query locator expired; querying again from %s", obj.stream, after)
                 continue
 
-    def _soql(self, obj: _Object, fields: list[str], since: datetime | None, after: tuple[datetime | None, str] | None) -> str:
+    def _soql(
+        self, obj: _Object, fields: list[str], since: datetime | None, after: tuple[datetime | None, str] | None
+    ) -> str:
         where = []
         if since is not None:
             where.append(f"SystemModstamp >= {soql_datetime(since)}")
@@ -274,7 +386,9 @@ class SalesforceConnector(Connector):
         elif obj.sobject == "Task":
             subtype = str(data.get("TaskSubtype") or "Task").lower()
             data["kpi_kind"] = {"call": "call", "email": "email", "listemail": "email"}.get(subtype, "task")
-            data["kpi_occurred_at"] = data.get("CompletedDateTime") or data.get("ActivityDate") or data.get("CreatedDate")
+            data["kpi_occurred_at"] = (
+                data.get("CompletedDateTime") or data.get("ActivityDate") or data.get("CreatedDate")
+            )
             data["kpi_deal_id"] = _opportunity_id(data.get("WhatId"))
         elif obj.sobject == "Event":
             kind = str(data.get("Type") or "").lower()
@@ -294,19 +408,30 @@ class SalesforceConnector(Connector):
         earliest = now - RECYCLE_BIN + timedelta(minutes=5)
         start = state.since or earliest
         if start < earliest:
-            self.log.warning("%s: deletes before %s are no longer reported by Salesforce; run a full sync to catch them",
-                             obj.stream, earliest.isoformat())
+            self.log.warning(
+                "%s: deletes before %s are no longer reported by Salesforce; run a full sync to catch them",
+                obj.stream,
+                earliest.isoformat(),
+            )
             start = earliest
         if now - start < timedelta(minutes=1):
             return
-        body = self._get(f"{self.base}/sobjects/{obj.sobject}/deleted/",
-                         params={"start": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "end": now.strftime("%Y-%m-%dT%H:%M:%S+00:00")})
+        body = self._get(
+            f"{self.base}/sobjects/{obj.sobject}/deleted/",
+            params={"start": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "end": now.strftime("%Y-%m-%dT%H:%M:%S+00:00")},
+        )
         for item in body.get("deletedRecords") or []:
-            yield Record(obj.stream, {"Id": item["id"], "IsDeleted": True, "SystemModstamp": item.get("deletedDate")}, deleted=True)
+            yield Record(
+                obj.stream,
+                {"Id": item["id"], "IsDeleted": True, "SystemModstamp": item.get("deletedDate")},
+                deleted=True,
+            )
 
     # --- HTTP ---------------------------------------------------------------------------
 
-    def _get(self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
+    def _get(
+        self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+    ) -> Any:
         """GET and decode JSON with exact decimals; tracks the org's API usage and clock."""
         self._check_reserve()
         response = self.http.request("GET", path, params=params, headers=headers)
@@ -332,8 +457,11 @@ class SalesforceConnector(Connector):
         if reserve and self.api_usage is not None:
             used, limit = self.api_usage
             if limit - used <= reserve:
-                raise RateLimited(f"the sync stopped to leave {reserve} of the org's {limit} daily API calls to others (used {used}).",
-                                  scope="daily", hint="it resumes from its last page on the next run")
+                raise RateLimited(
+                    f"the sync stopped to leave {reserve} of the org's {limit} daily API calls to others (used {used}).",
+                    scope="daily",
+                    hint="it resumes from its last page on the next run",
+                )
 
 
 def _opportunity_id(what_id: Any) -> str | None:

@@ -73,7 +73,9 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
         Path("kpi-demo.ground-truth.json").write_text(summary.ground_truth_json(), encoding="utf-8")
         counts = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in summary.counts.items() if n)
         click.echo(f"Sample company {summary.first_month}..{summary.last_month}: {counts}.")
-        click.echo(f"Planted gaming cases (ground truth for the checks): kpi-demo.ground-truth.json ({len(summary.ground_truth)} cases).")
+        click.echo(
+            f"Planted gaming cases (ground truth for the checks): kpi-demo.ground-truth.json ({len(summary.ground_truth)} cases)."
+        )
     else:
         click.echo("The sample company is already loaded; evaluating again (same data, same outcomes).")
     folder = Path(str(files("kpi_engine_rules")))
@@ -139,18 +141,30 @@ def _plan_summary(run: Any) -> str:
         parts.append(f"{len(paid)} paid, total {Decimal(money_text(run.total())):,} {currency}".rstrip())
     if "held" in kinds:
         held = sum((o.amount for o in kinds["held"] if o.amount is not None), Decimal(0))
-        parts.append(f"{len(kinds['held'])} held pending review, {Decimal(money_text(held)):,} {kinds['held'][0].currency or ''}".rstrip())
+        parts.append(
+            f"{len(kinds['held'])} held pending review, {Decimal(money_text(held)):,} {kinds['held'][0].currency or ''}".rstrip()
+        )
     if "score" in kinds:
         scores = [o.amount for o in kinds["score"] if o.amount is not None]
         if scores:
             average = sum(scores, Decimal(0)) / len(scores)
             parts.append(f"{len(scores)} scores, average {average.quantize(Decimal('0.01'))}")
-    for kind, label in (("recommendation", "recommendation(s) for HR review"), ("alert", "alert line(s)"), ("finding", "finding(s)")):
+    for kind, label in (
+        ("recommendation", "recommendation(s) for HR review"),
+        ("alert", "alert line(s)"),
+        ("finding", "finding(s)"),
+    ):
         if kind in kinds:
             people = sorted({o.person_id for o in kinds[kind] if _raised(o)})
             shown = f" ({', '.join(people[:6])}{' …' if len(people) > 6 else ''})" if people else ""
-            parts.append(f"{len(people)} {label} raised or firing{shown}" if kind != "finding" else f"{len(kinds[kind])} {label}")
-    return f"{run.plan_id} {run.plan_version} · run {run.id}: " + ("; ".join(parts) or "nothing raised, nothing paid") + "."
+            parts.append(
+                f"{len(people)} {label} raised or firing{shown}" if kind != "finding" else f"{len(kinds[kind])} {label}"
+            )
+    return (
+        f"{run.plan_id} {run.plan_version} · run {run.id}: "
+        + ("; ".join(parts) or "nothing raised, nothing paid")
+        + "."
+    )
 
 
 def _status(outcome: Any) -> str:
@@ -166,7 +180,11 @@ def _raised(outcome: Any) -> bool:
 def _print_notice_summary(store: Store, run: Any) -> None:
     """A run without payouts (PIP recommendations, alerts, scores): one row per line with its status and reason."""
     rows = [
-        {**row, "status": _status(o) or None, "why": (row["why"] or "")[:110] + ("…" if len(row["why"] or "") > 110 else "")}
+        {
+            **row,
+            "status": _status(o) or None,
+            "why": (row["why"] or "")[:110] + ("…" if len(row["why"] or "") > 110 else ""),
+        }
         for row, o in zip(_outcome_rows(store, run), run.outcomes, strict=True)
     ]
     click.echo(f"Plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone}) · run {run.id}")
@@ -179,7 +197,12 @@ def _print_notice_summary(store: Store, run: Any) -> None:
 
 def _people_names(store: Store) -> dict[str, tuple[str, str | None]]:
     with store.connect() as conn:
-        return {pid: (name, team) for pid, name, team in conn.execute(s.people.select().with_only_columns(s.people.c.id, s.people.c.name, s.people.c.team_id))}
+        return {
+            pid: (name, team)
+            for pid, name, team in conn.execute(
+                s.people.select().with_only_columns(s.people.c.id, s.people.c.name, s.people.c.team_id)
+            )
+        }
 
 
 def _outcome_rows(store: Store, run: Any, person: str | None = None) -> list[dict[str, Any]]:
@@ -250,14 +273,22 @@ def _print_run_summary(store: Store, run: Any) -> None:
     rows = sorted(_per_person(_outcome_rows(store, run)), key=lambda r: (-(r["amount"] or 0), r["person"]))
     paid = [r for r in rows if r["amount"]]
     click.echo(f"Plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone}) · run {run.id}")
-    click.echo(render(rows, ["person", "name", "team", "measured", "target", "attainment", "amount", "currency"], numeric=("measured", "target", "amount", "attainment")))
+    click.echo(
+        render(
+            rows,
+            ["person", "name", "team", "measured", "target", "attainment", "amount", "currency"],
+            numeric=("measured", "target", "amount", "attainment"),
+        )
+    )
     total = run.total()
     currency = rows[0]["currency"] if rows else ""
     click.echo(f"\n{len(rows)} people evaluated, {len(paid)} paid, total {Decimal(money_text(total)):,} {currency}.")
     held = [o for o in run.outcomes if o.kind == "held" and o.amount is not None]
     if held:
         held_total = sum((o.amount for o in held), Decimal(0))
-        click.echo(f"Held pending review of findings (not paid): {len(held)} line(s), {Decimal(money_text(held_total)):,} {currency}.")
+        click.echo(
+            f"Held pending review of findings (not paid): {len(held)} line(s), {Decimal(money_text(held_total)):,} {currency}."
+        )
     if paid:
         click.echo(f"Why {paid[0]['name']} earns {paid[0]['amount']:,}: {paid[0]['why']}")
     click.echo("Every line with its reasons: kpi outcomes --format json")
@@ -268,13 +299,35 @@ def _print_run_summary(store: Store, run: Any) -> None:
 
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--entity", type=click.Choice(["people", "deals", "activities", "leads", "targets"]), help="What the file holds (default: from the mapping or the file name).")
-@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), help="YAML column mapping (field: header, stage map, defaults, time zone).")
+@click.option(
+    "--entity",
+    type=click.Choice(["people", "deals", "activities", "leads", "targets"]),
+    help="What the file holds (default: from the mapping or the file name).",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML column mapping (field: header, stage map, defaults, time zone).",
+)
 @click.option("--source", help="Name of the system the export came from (default: the mapping's, else 'import').")
-@click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER", help="Map one field to a header of the file; repeatable.")
-@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE", help="Value for a field the file lacks or leaves blank (e.g. currency=CNY); repeatable.")
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="FIELD=HEADER",
+    help="Map one field to a header of the file; repeatable.",
+)
+@click.option(
+    "--default",
+    "defaults",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Value for a field the file lacks or leaves blank (e.g. currency=CNY); repeatable.",
+)
 @click.option("--time-zone", help="Zone of time stamps written without an offset (default: the mapping's, else UTC).")
-@click.option("--override-reason", metavar="TEXT", help="Why targets move by more than ±20 % (recorded with each change).")
+@click.option(
+    "--override-reason", metavar="TEXT", help="Why targets move by more than ±20 % (recorded with each change)."
+)
 @pass_settings
 def import_(
     settings: _Settings,
@@ -302,7 +355,14 @@ def import_(
     for path in files:
         with _progress(f"Importing {path.name}") as progress:
             summary = import_file(
-                store, path, entity=entity, mapping=rules, source=source, columns=overrides or None, progress=progress, override_reason=override_reason
+                store,
+                path,
+                entity=entity,
+                mapping=rules,
+                source=source,
+                columns=overrides or None,
+                progress=progress,
+                override_reason=override_reason,
             )
         click.echo(
             f"{path.name}: {summary.rows_read} rows of {summary.entity}: {summary.inserted} inserted, "
@@ -322,7 +382,13 @@ def _pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, str]:
 
 
 @cli.command()
-@click.option("--plan", "plan_file", required=True, metavar="FILE|FOLDER|ID", help="Plan file, folder of plan versions, or plan id in rules/.")
+@click.option(
+    "--plan",
+    "plan_file",
+    required=True,
+    metavar="FILE|FOLDER|ID",
+    help="Plan file, folder of plan versions, or plan id in rules/.",
+)
 @click.option("--period", required=True, help="2026-10, 2026-Q3, 2026 or 2026-01-01..2026-03-15.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @pass_settings
@@ -343,7 +409,10 @@ def evaluate(settings: _Settings, plan_file: str, period: str, fmt: str) -> None
     if folder.is_dir() and len({plan_id_of(f) for f in plan_files(folder)} - {None}) > 1:
         plans, idle = plans_in_force(folder, the_period)
         if not plans:
-            raise ConfigurationError(f"no plan in {folder} is in force in {the_period.label}.", hint="pick another period or check the plans' effective dates")
+            raise ConfigurationError(
+                f"no plan in {folder} is in force in {the_period.label}.",
+                hint="pick another period or check the plans' effective dates",
+            )
     else:
         plans = [load_plan_for(plan_file, the_period)]
     store = settings.store()
@@ -375,20 +444,85 @@ def _echo_outcomes(store: Store, run: Any, fmt: str, person: str | None) -> None
                 row["plan"] = one.plan_id
             rows.append(row)
     if len(runs) > 1 and fmt == "csv":
-        click.echo(render(rows, ["plan", "run", "period", "person", "name", "team", "rule", "kind", "measured", "target", "attainment", "amount", "currency", "why"], "csv"))
+        click.echo(
+            render(
+                rows,
+                [
+                    "plan",
+                    "run",
+                    "period",
+                    "person",
+                    "name",
+                    "team",
+                    "rule",
+                    "kind",
+                    "measured",
+                    "target",
+                    "attainment",
+                    "amount",
+                    "currency",
+                    "why",
+                ],
+                "csv",
+            )
+        )
         return
     run = runs[0]
     if fmt == "json":
         click.echo(render(rows, [], "json"))
     elif fmt == "csv":
-        click.echo(render(rows, ["run", "period", "person", "name", "team", "rule", "kind", "measured", "target", "attainment", "amount", "currency", "why"], "csv"))
+        click.echo(
+            render(
+                rows,
+                [
+                    "run",
+                    "period",
+                    "person",
+                    "name",
+                    "team",
+                    "rule",
+                    "kind",
+                    "measured",
+                    "target",
+                    "attainment",
+                    "amount",
+                    "currency",
+                    "why",
+                ],
+                "csv",
+            )
+        )
     else:
-        click.echo(f"Run {run.id} · plan {run.plan_id} {run.plan_version} · period {run.period} · data {run.data_watermark}")
-        click.echo(render(rows, ["person", "name", "rule", "kind", "attainment", "amount", "currency", "why"], numeric=("amount", "attainment")))
-        held = sum((o.amount for o in run.outcomes if o.kind == "held" and o.amount is not None and (not person or o.person_id == person)), Decimal(0))
-        paid = sum((o.amount for o in run.outcomes if o.kind == "payout" and o.amount is not None and (not person or o.person_id == person)), Decimal(0))
+        click.echo(
+            f"Run {run.id} · plan {run.plan_id} {run.plan_version} · period {run.period} · data {run.data_watermark}"
+        )
+        click.echo(
+            render(
+                rows,
+                ["person", "name", "rule", "kind", "attainment", "amount", "currency", "why"],
+                numeric=("amount", "attainment"),
+            )
+        )
+        held = sum(
+            (
+                o.amount
+                for o in run.outcomes
+                if o.kind == "held" and o.amount is not None and (not person or o.person_id == person)
+            ),
+            Decimal(0),
+        )
+        paid = sum(
+            (
+                o.amount
+                for o in run.outcomes
+                if o.kind == "payout" and o.amount is not None and (not person or o.person_id == person)
+            ),
+            Decimal(0),
+        )
         if held:
-            click.echo(f"\nPaid {Decimal(money_text(paid)):,}; held pending review of findings {Decimal(money_text(held)):,} (not paid).")
+            click.echo(
+                f"\nPaid {Decimal(money_text(paid)):,}; held pending review of findings {Decimal(money_text(held)):,} (not paid)."
+            )
 
 
 @cli.command()
@@ -412,7 +546,15 @@ def runs(settings: _Settings, fmt: str) -> None:
     from ..engine.evaluation import list_runs
 
     rows = [
-        {"run": r.id, "plan": r.plan_id, "version": r.plan_version, "period": r.period, "status": r.status, "engine": r.engine_version, "created": r.created_at.isoformat(timespec="seconds")}
+        {
+            "run": r.id,
+            "plan": r.plan_id,
+            "version": r.plan_version,
+            "period": r.period,
+            "status": r.status,
+            "engine": r.engine_version,
+            "created": r.created_at.isoformat(timespec="seconds"),
+        }
         for r in list_runs(settings.store())
     ]
     click.echo(render(rows, ["run", "plan", "version", "period", "status", "engine", "created"], fmt))
@@ -433,7 +575,10 @@ def plugins_list(fmt: str) -> None:
     from ..registry import get_registry
 
     registry = get_registry()
-    rows = [{"name": p.name, "version": p.version, "origin": p.origin, "provides": p.provides, "error": p.error} for p in registry.plugins]
+    rows = [
+        {"name": p.name, "version": p.version, "origin": p.origin, "provides": p.provides, "error": p.error}
+        for p in registry.plugins
+    ]
     if fmt != "table":
         click.echo(render(rows, ["name", "version", "origin", "provides", "error"], fmt))
         return
@@ -442,7 +587,12 @@ def plugins_list(fmt: str) -> None:
     columns = ["name", "version", "origin", "provides"] + (["error"] if any(p.error for p in registry.plugins) else [])
     click.echo(render(rows, columns))
     provided = [
-        {"kind": "rule type", "name": name, "plugin": registry.owners[("rule type", name)], "description": rt.description}
+        {
+            "kind": "rule type",
+            "name": name,
+            "plugin": registry.owners[("rule type", name)],
+            "description": rt.description,
+        }
         for name, rt in sorted(registry.rule_types.items())
     ] + [
         {"kind": "metric", "name": name, "plugin": registry.owners[("metric", name)], "description": m.description}
@@ -454,7 +604,13 @@ def plugins_list(fmt: str) -> None:
 
 # --- command groups kept in their own modules -----------------------------------------
 
-from . import connectors as _cli_connectors, findings as _cli_findings, formula as _cli_formula, metrics as _cli_metrics, rules as _cli_rules
+from . import (
+    connectors as _cli_connectors,
+    findings as _cli_findings,
+    formula as _cli_formula,
+    metrics as _cli_metrics,
+    rules as _cli_rules,
+)
 
 for _module in (_cli_rules, _cli_formula, _cli_metrics, _cli_connectors, _cli_findings):
     for _command in _module.COMMANDS:

@@ -28,17 +28,30 @@ def _connector_rows(fmt: str) -> list[dict[str, Any]]:
     for name, connector in sorted(registry.connectors.items()):
         settings = settings_schema(connector)
         streams = [
-            {"name": s.name, "entity": s.entity, "primary_key": s.primary_key, "cursor_field": s.cursor_field,
-             "reports_deletes": s.reports_deletes}
+            {
+                "name": s.name,
+                "entity": s.entity,
+                "primary_key": s.primary_key,
+                "cursor_field": s.cursor_field,
+                "reports_deletes": s.reports_deletes,
+            }
             for s in _streams_of(connector)
         ]
-        rows.append({
-            "name": name,
-            "description": connector.description,
-            "plugin": registry.owners.get(("connector", name), "?"),
-            "streams": streams if fmt == "json" else ", ".join(s["name"] for s in streams),
-            "settings": settings if fmt == "json" else ", ".join(f"{r['variable']}{' (secret)' if r['secret'] else ''}" for r in settings if r["required"] or r["secret"]),
-        })
+        rows.append(
+            {
+                "name": name,
+                "description": connector.description,
+                "plugin": registry.owners.get(("connector", name), "?"),
+                "streams": streams if fmt == "json" else ", ".join(s["name"] for s in streams),
+                "settings": settings
+                if fmt == "json"
+                else ", ".join(
+                    f"{r['variable']}{' (secret)' if r['secret'] else ''}"
+                    for r in settings
+                    if r["required"] or r["secret"]
+                ),
+            }
+        )
     return rows
 
 
@@ -91,7 +104,9 @@ def _safely(debug: bool, action: Any) -> Any:
     except Exception as exc:
         if debug:
             raise
-        raise ConnectorError(redact(f"unexpected {type(exc).__name__}: {exc}"), hint="run again with --debug for the details") from None
+        raise ConnectorError(
+            redact(f"unexpected {type(exc).__name__}: {exc}"), hint="run again with --debug for the details"
+        ) from None
 
 
 @connectors.command("check")
@@ -109,8 +124,14 @@ def connectors_check(settings: Settings, name: str) -> None:
 
 @connectors.command("new")
 @click.argument("name")
-@click.option("--path", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-              help="Folder in which to create the package.")
+@click.option(
+    "--path",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder in which to create the package.",
+)
 def connectors_new(name: str, folder: Path) -> None:
     """Scaffold a connector package with a mock server and the acceptance tests."""
     from ..connect.scaffold import scaffold_connector
@@ -127,14 +148,21 @@ def _parse_since(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00")) if "T" in value or " " in value.strip() else None
+        moment = (
+            datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            if "T" in value or " " in value.strip()
+            else None
+        )
         if moment is None:
             moment = datetime.fromisoformat(value.strip()).replace(tzinfo=timezone.utc)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         return parse_cursor(moment)
     except ValueError:
-        raise ConnectorConfigurationError(f"--since {value!r} is not a date or time.", hint="e.g. --since 2026-01-01 or --since 2026-01-01T08:00:00+08:00") from None
+        raise ConnectorConfigurationError(
+            f"--since {value!r} is not a date or time.",
+            hint="e.g. --since 2026-01-01 or --since 2026-01-01T08:00:00+08:00",
+        ) from None
 
 
 class _Progress:
@@ -158,14 +186,36 @@ class _Progress:
 @click.command("sync")
 @click.argument("name")
 @click.option("--full", is_flag=True, help="Read everything again instead of what changed since the last sync.")
-@click.option("--since", metavar="TIME", help="Read records changed at or after this date/time (ISO 8601; UTC unless it has an offset).")
+@click.option(
+    "--since",
+    metavar="TIME",
+    help="Read records changed at or after this date/time (ISO 8601; UTC unless it has an offset).",
+)
 @click.option("--stream", "streams", multiple=True, metavar="STREAM", help="Sync only this stream; repeatable.")
-@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), help="Field mapping YAML (default: the connector's own).")
-@click.option("--lookback", type=click.IntRange(min=0), default=5, show_default=True, help="Minutes re-read before the saved cursor.")
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Field mapping YAML (default: the connector's own).",
+)
+@click.option(
+    "--lookback",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Minutes re-read before the saved cursor.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @pass_settings
-def sync_command(settings: Settings, name: str, full: bool, since: str | None, streams: tuple[str, ...], mapping: Path | None,
-                 lookback: int, fmt: str) -> None:
+def sync_command(
+    settings: Settings,
+    name: str,
+    full: bool,
+    since: str | None,
+    streams: tuple[str, ...],
+    mapping: Path | None,
+    lookback: int,
+    fmt: str,
+) -> None:
     """Sync a CRM into the store: incremental by default, resumable, never duplicating a record."""
     from ..connect.secrets import install_log_redaction
     from ..connect.sync import sync
@@ -175,19 +225,44 @@ def sync_command(settings: Settings, name: str, full: bool, since: str | None, s
     connector, store = _build(name, settings)
     progress = _Progress()
     if fmt == "table":
-        click.echo(f"Syncing {name} into {store.display_url} ({'full' if full else 'since ' + moment.isoformat() if moment else 'incremental'})", err=True)
+        click.echo(
+            f"Syncing {name} into {store.display_url} ({'full' if full else 'since ' + moment.isoformat() if moment else 'incremental'})",
+            err=True,
+        )
     try:
-        summary = _safely(settings.debug, lambda: sync(store, connector, full=full, since=moment, streams=list(streams) or None,
-                                                         mapping=mapping, lookback=timedelta(minutes=lookback), progress=progress))
+        summary = _safely(
+            settings.debug,
+            lambda: sync(
+                store,
+                connector,
+                full=full,
+                since=moment,
+                streams=list(streams) or None,
+                mapping=mapping,
+                lookback=timedelta(minutes=lookback),
+                progress=progress,
+            ),
+        )
     finally:
         progress.done()
         connector.close()
     if fmt != "table":
-        click.echo(json.dumps(summary.as_dict(), indent=2) if fmt == "json" else render(
-            [st.as_dict() for st in summary.streams], ["stream", "entity", "read", "inserted", "updated", "unchanged", "deleted", "skipped"], "csv"))
+        click.echo(
+            json.dumps(summary.as_dict(), indent=2)
+            if fmt == "json"
+            else render(
+                [st.as_dict() for st in summary.streams],
+                ["stream", "entity", "read", "inserted", "updated", "unchanged", "deleted", "skipped"],
+                "csv",
+            )
+        )
         return
     rows = [st.as_dict() for st in summary.streams]
-    total = {"stream": "total", "entity": "", **{k: summary.total(k) for k in ("read", "inserted", "updated", "unchanged", "deleted", "skipped")}}
+    total = {
+        "stream": "total",
+        "entity": "",
+        **{k: summary.total(k) for k in ("read", "inserted", "updated", "unchanged", "deleted", "skipped")},
+    }
     numeric = ("read", "inserted", "updated", "unchanged", "deleted", "skipped")
     click.echo(render(rows + [total], ["stream", "entity", *numeric], numeric=numeric))
     reasons = summary.skipped_reasons

@@ -17,14 +17,24 @@ COLUMNS = ["id", "check", "person", "period", "severity", "effect", "explanation
 
 
 @click.group(invoke_without_command=True)
-@click.option("--run", "run_id", metavar="ID", help="Findings of this run (default: the saved run of every plan and period).")
+@click.option(
+    "--run", "run_id", metavar="ID", help="Findings of this run (default: the saved run of every plan and period)."
+)
 @click.option("--plan", "plan_id", metavar="ID", help="Only this plan's findings.")
 @click.option("--period", metavar="P", help="Only this period (e.g. 2026-05).")
 @click.option("--person", metavar="ID", help="Only this person's findings.")
 @click.option("--check", metavar="NAME", help="Only this check (its rule type, or its rule id in the plan).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
-def findings(ctx: click.Context, run_id: str | None, plan_id: str | None, period: str | None, person: str | None, check: str | None, fmt: str) -> None:
+def findings(
+    ctx: click.Context,
+    run_id: str | None,
+    plan_id: str | None,
+    period: str | None,
+    person: str | None,
+    check: str | None,
+    fmt: str,
+) -> None:
     """List the anti-gaming checks' findings: recommendations for human review, with the records behind them."""
     if ctx.invoked_subcommand is not None:
         return
@@ -32,7 +42,9 @@ def findings(ctx: click.Context, run_id: str | None, plan_id: str | None, period
 
     settings = ctx.find_object(Settings)
     assert settings is not None
-    found = list_findings(settings.store(), run_id=run_id, plan_id=plan_id, period=period, person_id=person, check=check)
+    found = list_findings(
+        settings.store(), run_id=run_id, plan_id=plan_id, period=period, person_id=person, check=check
+    )
     if fmt == "json":
         click.echo(render([f.as_dict() for f in found], [], "json"))
         return
@@ -41,19 +53,33 @@ def findings(ctx: click.Context, run_id: str | None, plan_id: str | None, period
         click.echo(render(rows, ["plan", "run", *COLUMNS, "review_note"], "csv"))
         return
     if not rows:
-        click.echo("No findings." + ("" if run_id or plan_id or period or person or check else " Evaluate a plan whose rules include a check first."))
+        click.echo(
+            "No findings."
+            + (
+                ""
+                if run_id or plan_id or period or person or check
+                else " Evaluate a plan whose rules include a check first."
+            )
+        )
         return
     for row in rows:
         row["explanation"] = row["explanation"][:100] + ("…" if len(row["explanation"]) > 100 else "")
         row["evidence"] = row["evidence"][:60] + ("…" if len(row["evidence"]) > 60 else "")
     click.echo(render(rows, COLUMNS))
-    click.echo(f"\n{len(rows)} finding{'s' if len(rows) != 1 else ''}: recommendations for review, not verdicts. "
-               "Every record id: kpi findings --format json; a decision: kpi findings review ID --release|--uphold --note TEXT")
+    click.echo(
+        f"\n{len(rows)} finding{'s' if len(rows) != 1 else ''}: recommendations for review, not verdicts. "
+        "Every record id: kpi findings --format json; a decision: kpi findings review ID --release|--uphold --note TEXT"
+    )
 
 
 @findings.command("review")
 @click.argument("finding_id")
-@click.option("--release", "decision", flag_value="release", help="Nothing wrong: a held payout is paid in the plan's next evaluation.")
+@click.option(
+    "--release",
+    "decision",
+    flag_value="release",
+    help="Nothing wrong: a held payout is paid in the plan's next evaluation.",
+)
 @click.option("--uphold", "decision", flag_value="uphold", help="The finding stands: a held payout is never paid.")
 @click.option("--note", required=True, help="Why (recorded with the decision).")
 @click.option("--by", "reviewed_by", metavar="NAME", help="Who decides (default: the user running the command).")
@@ -69,7 +95,11 @@ def review(settings: Settings, finding_id: str, decision: str | None, note: str,
     what = {"release": "released", "uphold": "upheld"}[decision]
     effect = ""
     if finding.effect == "hold":
-        effect = (" A held payout is paid in the plan's next evaluation." if decision == "release" else " A held payout stays unpaid.")
+        effect = (
+            " A held payout is paid in the plan's next evaluation."
+            if decision == "release"
+            else " A held payout stays unpaid."
+        )
     click.echo(f"Finding {finding.id} ({finding.check}, {finding.person_id}, {finding.period}) {what}.{effect}")
 
 

@@ -44,7 +44,9 @@ def _looks_like_condition(text: str) -> bool:
     return False
 
 
-def try_formula(text: str, values: dict[str, Decimal | bool], *, condition: bool | None = None) -> tuple[Formula, Decimal | bool]:
+def try_formula(
+    text: str, values: dict[str, Decimal | bool], *, condition: bool | None = None
+) -> tuple[Formula, Decimal | bool]:
     """Compile ``text`` (a condition when asked, or when it starts with a comparison or an interval) and evaluate it."""
     if condition is None:
         condition = _looks_like_condition(text)
@@ -74,8 +76,19 @@ def _pointed(error: FormulaError) -> KPIError:
 
 @rules.command("try")
 @click.argument("formula")
-@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A value for a name: --set quota=100,000 --set rate=5% --set attainment[-1]=92%; repeatable.")
-@click.option("--condition", "as_condition", is_flag=True, help="Test a condition (>= 100%, [80%..100%), or any yes/no formula) against --value.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A value for a name: --set quota=100,000 --set rate=5% --set attainment[-1]=92%; repeatable.",
+)
+@click.option(
+    "--condition",
+    "as_condition",
+    is_flag=True,
+    help="Test a condition (>= 100%, [80%..100%), or any yes/no formula) against --value.",
+)
 @click.option("--value", metavar="X", help="The value a condition tests (e.g. an attainment: 95%).")
 def try_(formula: str, settings: tuple[str, ...], as_condition: bool, value: str | None) -> None:
     """Evaluate FORMULA with the given values and print the result, or the error under its position.
@@ -88,11 +101,15 @@ def try_(formula: str, settings: tuple[str, ...], as_condition: bool, value: str
     for item in settings:
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
-            raise ConfigurationError(f"--set {item!r} is not NAME=VALUE.", hint="e.g. --set quota=100,000 or --set rate=5%")
+            raise ConfigurationError(
+                f"--set {item!r} is not NAME=VALUE.", hint="e.g. --set quota=100,000 or --set rate=5%"
+            )
         try:
             values[name.strip()] = parse_value(raw)
         except ValueError as exc:
-            raise ConfigurationError(f"--set {name.strip()}: {exc}.", hint="write a number (120000, 100,000, 12.5%) or true/false") from None
+            raise ConfigurationError(
+                f"--set {name.strip()}: {exc}.", hint="write a number (120000, 100,000, 12.5%) or true/false"
+            ) from None
     if value is not None:
         try:
             values[_SUBJECT] = parse_value(value)
@@ -103,4 +120,3 @@ def try_(formula: str, settings: tuple[str, ...], as_condition: bool, value: str
     except FormulaError as error:
         raise _pointed(error) from None
     click.echo(_shown(result))
-

@@ -51,7 +51,9 @@ def metrics_list(fmt: str, metrics_path: Path | None) -> None:
                 "definition": metric.description,
                 "unit": metric.unit,
                 "grain": metric.grain,
-                "kind": "ratio" if metric.denominator is not None else (metric.numerator.aggregate if grouped else "plugin query"),  # type: ignore[union-attr]
+                "kind": "ratio"
+                if metric.denominator is not None
+                else (metric.numerator.aggregate if grouped else "plugin query"),  # type: ignore[union-attr]
                 "by": ["person", *ORG_GROUPINGS, *declared_dimensions(metric, probe)] if grouped else ["person"],
                 "plugin": registry.owners.get(("metric", name), "?"),
                 "source": metric.source or None,
@@ -75,7 +77,11 @@ def _default_currency(store: Any) -> str:
     from ..store import schema as s
 
     with store.connect() as conn:
-        row = conn.execute(select(s.deals.c.currency, func.count()).group_by(s.deals.c.currency).order_by(func.count().desc(), s.deals.c.currency)).first()
+        row = conn.execute(
+            select(s.deals.c.currency, func.count())
+            .group_by(s.deals.c.currency)
+            .order_by(func.count().desc(), s.deals.c.currency)
+        ).first()
     return row[0] if row else "CNY"
 
 
@@ -86,10 +92,24 @@ def _shown(value: Decimal | None) -> str | None:
 @metrics.command("show")
 @click.argument("metric")
 @click.option("--period", required=True, help="2026-10, 2026-Q3, 2026, 2026-W05 or 2026-01-01..2026-03-15.")
-@click.option("--by", "by", type=click.Choice(["person", "team", "region", "company", "product_line", "channel", "campaign"]), default="person", show_default=True)
-@click.option("--grain", type=click.Choice(["day", "week", "month", "quarter", "year"]), help="Cut the period into these pieces, one value each.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["person", "team", "region", "company", "product_line", "channel", "campaign"]),
+    default="person",
+    show_default=True,
+)
+@click.option(
+    "--grain",
+    type=click.Choice(["day", "week", "month", "quarter", "year"]),
+    help="Cut the period into these pieces, one value each.",
+)
 @click.option("--window", help="ytd (year to date) or rolling-N (the N months ending with each piece).")
-@click.option("--compare", type=click.Choice(["previous", "last-year"]), help="Show the previous period or the same period last year and the growth.")
+@click.option(
+    "--compare",
+    type=click.Choice(["previous", "last-year"]),
+    help="Show the previous period or the same period last year and the growth.",
+)
 @click.option("--time-zone", default="UTC", show_default=True, help="Zone the period's days are read in.")
 @click.option("--currency", help="Currency of money metrics (default: the currency of most deals).")
 @click.option("--metrics", "metrics_path", type=click.Path(path_type=Path), help=METRICS_PATH_HELP)
@@ -122,7 +142,17 @@ def metrics_show(
     store = settings.store()
     currency = currency or _default_currency(store)
     with store.connect() as conn:
-        rows = compute_metric(conn, definition, the_period, by=by, grain=grain, window=window, compare=compare, time_zone=time_zone, currency=currency)
+        rows = compute_metric(
+            conn,
+            definition,
+            the_period,
+            by=by,
+            grain=grain,
+            window=window,
+            compare=compare,
+            time_zone=time_zone,
+            currency=currency,
+        )
         names: dict[str, str] = {}
         if by == "person":
             names = dict(conn.execute(select(s.people.c.id, s.people.c.name)).all())
@@ -135,11 +165,24 @@ def metrics_show(
             by: r.group,
             "name": names.get(r.group or "", None),
             "value": _shown(r.value),
-            **({"compared_period": r.compared_period, "compared_value": _shown(r.compared_value), "growth": _shown(r.growth)} if compare else {}),
+            **(
+                {
+                    "compared_period": r.compared_period,
+                    "compared_value": _shown(r.compared_value),
+                    "growth": _shown(r.growth),
+                }
+                if compare
+                else {}
+            ),
         }
         for r in rows
     ]
-    columns = ["period", by] + (["name"] if names else []) + ["value"] + (["compared_period", "compared_value", "growth"] if compare else [])
+    columns = (
+        ["period", by]
+        + (["name"] if names else [])
+        + ["value"]
+        + (["compared_period", "compared_value", "growth"] if compare else [])
+    )
     if fmt == "table":
         click.echo(f"{definition.name} ({definition.unit}): {definition.description}")
         click.echo(render(out, columns, numeric=("value", "compared_value", "growth")))
@@ -161,14 +204,40 @@ def targets() -> None:
 @click.option("--metric", required=True, help="Metric the target is for, e.g. bookings.")
 @click.option("--period", required=True, help="The whole: 2027 (a year) or 2027-Q1.")
 @click.option("--total", help="The company target for the period (e.g. 12,000,000). Omit with --from-last-period.")
-@click.option("--by-time", type=click.Choice(["quarter", "month"]), help="Split the period into quarters or months (a year → quarters → months).")
-@click.option("--seasonality", is_flag=True, help="Weigh time pieces by last year's values of the metric (default: even, months by days).")
-@click.option("--split", type=click.Choice(["company", "region", "team", "person"]), default="company", show_default=True)
+@click.option(
+    "--by-time",
+    type=click.Choice(["quarter", "month"]),
+    help="Split the period into quarters or months (a year → quarters → months).",
+)
+@click.option(
+    "--seasonality",
+    is_flag=True,
+    help="Weigh time pieces by last year's values of the metric (default: even, months by days).",
+)
+@click.option(
+    "--split", type=click.Choice(["company", "region", "team", "person"]), default="company", show_default=True
+)
 @click.option("--team", help="With --split person: only this team's people.")
-@click.option("--weights", default="even", show_default=True, help="even, last-year (each subject's share last year) or NAME=WEIGHT pairs.")
-@click.option("--levels", default="80%,100%,150%", show_default=True, help="Baseline, target and challenge as factors of the total.")
-@click.option("--from-last-period", is_flag=True, help="Levels as multiples of each subject's previous period (with --levels 120%,150%,200%).")
-@click.option("--places", default=2, show_default=True, help="Decimals of each part (the remainder rule keeps sums exact).")
+@click.option(
+    "--weights",
+    default="even",
+    show_default=True,
+    help="even, last-year (each subject's share last year) or NAME=WEIGHT pairs.",
+)
+@click.option(
+    "--levels",
+    default="80%,100%,150%",
+    show_default=True,
+    help="Baseline, target and challenge as factors of the total.",
+)
+@click.option(
+    "--from-last-period",
+    is_flag=True,
+    help="Levels as multiples of each subject's previous period (with --levels 120%,150%,200%).",
+)
+@click.option(
+    "--places", default=2, show_default=True, help="Decimals of each part (the remainder rule keeps sums exact)."
+)
 @click.option("--time-zone", default="UTC", show_default=True)
 @click.option("--currency", help="Currency of money targets (default: the currency of most deals).")
 @click.option("--save", is_flag=True, help="Save the breakdown as targets (otherwise it is only shown).")
@@ -207,30 +276,75 @@ def targets_plan(
     currency = currency or _default_currency(store)
     with store.begin() as conn:
         if from_last_period:
-            lines = levels_from_last_period(conn, definition, the_period, split=split, factors=factors, places=places, time_zone=time_zone, currency=currency)
+            lines = levels_from_last_period(
+                conn,
+                definition,
+                the_period,
+                split=split,
+                factors=factors,
+                places=places,
+                time_zone=time_zone,
+                currency=currency,
+            )
         else:
             if total is None:
-                raise ConfigurationError("a target breakdown needs --total (or --from-last-period).", hint="e.g. --total 12,000,000")
+                raise ConfigurationError(
+                    "a target breakdown needs --total (or --from-last-period).", hint="e.g. --total 12,000,000"
+                )
             try:
                 whole = to_decimal(total)
             except (TypeError, ValueError) as exc:
-                raise ConfigurationError(f"--total {total!r}: {exc}.", hint="write it as 12000000 or 12,000,000") from None
+                raise ConfigurationError(
+                    f"--total {total!r}: {exc}.", hint="write it as 12000000 or 12,000,000"
+                ) from None
             lines = decompose_target(
-                conn, definition, the_period, whole, by_time=by_time, seasonality=seasonality, split=split, weights=parse_weights(weights),
-                levels=factors, places=places, team=team, time_zone=time_zone, currency=currency,
+                conn,
+                definition,
+                the_period,
+                whole,
+                by_time=by_time,
+                seasonality=seasonality,
+                split=split,
+                weights=parse_weights(weights),
+                levels=factors,
+                places=places,
+                team=team,
+                time_zone=time_zone,
+                currency=currency,
             )
         if save:
-            saved = save_targets(conn, metric, lines, currency=currency if definition.unit == "money" else None, override_reason=override_reason)
+            saved = save_targets(
+                conn,
+                metric,
+                lines,
+                currency=currency if definition.unit == "money" else None,
+                override_reason=override_reason,
+            )
     rows = [
-        {"period": x.period, "subject_type": x.subject_type, "subject": x.subject_id, "baseline": x.baseline, "target": x.target, "challenge": x.challenge}
+        {
+            "period": x.period,
+            "subject_type": x.subject_type,
+            "subject": x.subject_id,
+            "baseline": x.baseline,
+            "target": x.target,
+            "challenge": x.challenge,
+        }
         for x in lines
     ]
     if fmt != "table":
         click.echo(render(rows, ["period", "subject_type", "subject", "baseline", "target", "challenge"], fmt))
     else:
-        click.echo(render(rows, ["period", "subject", "baseline", "target", "challenge"], numeric=("baseline", "target", "challenge")))
+        click.echo(
+            render(
+                rows,
+                ["period", "subject", "baseline", "target", "challenge"],
+                numeric=("baseline", "target", "challenge"),
+            )
+        )
         sums = {k: sum((r[k] for r in rows), Decimal(0)) for k in ("baseline", "target", "challenge")}
-        click.echo(f"\n{len(rows)} lines; totals: baseline {sums['baseline']:,}, target {sums['target']:,}, challenge {sums['challenge']:,}.")
+        click.echo(
+            f"\n{len(rows)} lines; totals: baseline {sums['baseline']:,}, target {sums['target']:,}, challenge {sums['challenge']:,}."
+        )
         click.echo(f"Saved {saved} targets." if save else "Nothing saved: add --save to store these targets.")
 
 

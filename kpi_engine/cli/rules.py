@@ -30,7 +30,9 @@ def _plan_paths(paths: tuple[Path, ...]) -> list[Path]:
             raise PlanError(f"{path} does not exist.", hint="give plan files or folders holding them, e.g. rules/")
         files = plan_files(path)
         if path.is_dir() and not files:
-            raise PlanError(f"{path} holds no plan files (*.yaml).", hint="give plan files or folders holding them, e.g. rules/")
+            raise PlanError(
+                f"{path} holds no plan files (*.yaml).", hint="give plan files or folders holding them, e.g. rules/"
+            )
         found.extend(files)
     return found
 
@@ -79,8 +81,10 @@ def test(paths: tuple[Path, ...], verbose: bool) -> None:
         for failure in r.failures:
             click.echo(f"  {failure}")
     plans = len({r.plan for r in results})
-    click.echo(f"{len(results)} case{'s' if len(results) != 1 else ''} in {plans} plan{'s' if plans != 1 else ''}: "
-               f"{len(results) - len(failed)} passed, {len(failed)} failed.")
+    click.echo(
+        f"{len(results)} case{'s' if len(results) != 1 else ''} in {plans} plan{'s' if plans != 1 else ''}: "
+        f"{len(results) - len(failed)} passed, {len(failed)} failed."
+    )
     if failed:
         sys.exit(1)
 
@@ -92,7 +96,14 @@ COMMANDS.append(rules)
 @click.option("--run", "run_id", metavar="ID", help="Run to explain (default: the newest).")
 @click.option("--person", required=True, metavar="ID", help="The person whose outcomes to explain.")
 @click.option("--rule", metavar="ID", help="Only this rule.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="table is text for people; json for machines.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table is text for people; json for machines.",
+)
 @pass_settings
 def explain(settings: Settings, run_id: str | None, person: str, rule: str | None, fmt: str) -> None:
     """Explain a person's outcomes: sentences, inputs, tiers or branches taken, records behind them."""
@@ -107,15 +118,31 @@ def explain(settings: Settings, run_id: str | None, person: str, rule: str | Non
     others = [f for f in list_findings(store, period=run.period, person_id=person) if f.run_id != run.id]
     if fmt == "json":
         rows = [{"run": run.id, "plan": run.plan_id, "period": run.period, "person": person, **item} for item in items]
-        rows += [{"run": f.run_id, "plan": f.plan_id, "period": f.period, "person": person, "kind": "finding", **f.as_dict()} for f in others]
+        rows += [
+            {"run": f.run_id, "plan": f.plan_id, "period": f.period, "person": person, "kind": "finding", **f.as_dict()}
+            for f in others
+        ]
         click.echo(render(rows, [], "json"))
         return
     if fmt == "csv":
-        rows = [{"run": run.id, "period": run.period, "person": person, **item, "explanation": " ".join(item["explanation"])} for item in items]
-        click.echo(render(rows, ["run", "period", "person", "rule", "kind", "amount", "currency", "explanation"], "csv"))
+        rows = [
+            {
+                "run": run.id,
+                "period": run.period,
+                "person": person,
+                **item,
+                "explanation": " ".join(item["explanation"]),
+            }
+            for item in items
+        ]
+        click.echo(
+            render(rows, ["run", "period", "person", "rule", "kind", "amount", "currency", "explanation"], "csv")
+        )
         return
     with store.connect() as conn:
-        name = conn.execute(s.people.select().with_only_columns(s.people.c.name).where(s.people.c.id == person)).scalar()
+        name = conn.execute(
+            s.people.select().with_only_columns(s.people.c.name).where(s.people.c.id == person)
+        ).scalar()
     header = f"Run {run.id} · plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone})"
     click.echo(render_explanations(person, name, header, items), nl=False)
     if others:

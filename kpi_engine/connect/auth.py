@@ -149,8 +149,14 @@ class OAuth2Refresh:
             register_secret(answer["refresh_token"])
             self._refresh_token = answer["refresh_token"]
         self.refreshes += 1
-        self.store.save(self.token_key, {"access_token": self._access, "refresh_token": self._refresh_token,
-                                         "expires_in": answer.get("expires_in")})
+        self.store.save(
+            self.token_key,
+            {
+                "access_token": self._access,
+                "refresh_token": self._refresh_token,
+                "expires_in": answer.get("expires_in"),
+            },
+        )
         log.info("refreshed the OAuth access token (refresh %d)", self.refreshes)
 
     def __repr__(self) -> str:

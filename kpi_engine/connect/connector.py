@@ -35,7 +35,15 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .errors import ConnectorConfigurationError
 from .http import Auth, Classifier, Clock, HttpClient, RetryPolicy, SystemClock, TokenBucket
-from .secrets import ConnectorSettings, MemoryTokenStore, TokenStore, connector_logger, is_secret_field, load_settings, register_secret
+from .secrets import (
+    ConnectorSettings,
+    MemoryTokenStore,
+    TokenStore,
+    connector_logger,
+    is_secret_field,
+    load_settings,
+    register_secret,
+)
 
 __all__ = [
     "ENTITY_ORDER",
@@ -209,9 +217,16 @@ class Connector(ABC):
         if rate_limit is not None and self.context.pacing:
             pacer = TokenBucket(rate_limit[0], rate_limit[1], clock=self.context.clock)
         client = HttpClient(
-            base_url, auth=auth, retry=self.context.retry, pacer=pacer, classify=classify, observe=observe,
-            clock=self.context.clock, headers={"User-Agent": f"kpi-engine-{self.name}", **(headers or {})},
-            draw=self.context.draw, name=self.name,
+            base_url,
+            auth=auth,
+            retry=self.context.retry,
+            pacer=pacer,
+            classify=classify,
+            observe=observe,
+            clock=self.context.clock,
+            headers={"User-Agent": f"kpi-engine-{self.name}", **(headers or {})},
+            draw=self.context.draw,
+            name=self.name,
         )
         self._clients.append(client)
         return client
@@ -241,4 +256,3 @@ def settings_schema(connector: type[Connector]) -> list[dict[str, Any]]:
             }
         )
     return rows
-

@@ -48,7 +48,9 @@ class ConnectorError(KPIError):
 class AuthenticationError(ConnectorError):
     """The CRM refused the credentials; ``expired`` says a token refresh may fix it."""
 
-    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None, expired: bool = False) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, status: int | None = None, expired: bool = False
+    ) -> None:
         super().__init__(message, hint=hint, status=status)
         self.expired = expired
 

@@ -145,7 +145,9 @@ class TokenBucket:
             self.clock.sleep(wait)
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:  # float ok: seconds, not money
+def parse_retry_after(
+    value: str | None, *, now: datetime | None = None
+) -> float | None:  # float ok: seconds, not money
     """Seconds named by a ``Retry-After`` header (delta seconds or an HTTP date); None if absent."""
     if not value:
         return None
@@ -175,17 +177,29 @@ def default_classify(response: requests.Response) -> ConnectorError | None:
         return None
     where = f"{response.request.method} {_path(response.url)}" if response.request is not None else _path(response.url)
     if status == 401:
-        return AuthenticationError(f"the server refused the credentials (HTTP 401 on {where}).", status=status, expired=True,
-                                   hint="check the token or its expiry")
+        return AuthenticationError(
+            f"the server refused the credentials (HTTP 401 on {where}).",
+            status=status,
+            expired=True,
+            hint="check the token or its expiry",
+        )
     if status == 403:
-        return AuthenticationError(f"the credentials may not do this (HTTP 403 on {where}): {_short_body(response)}", status=status,
-                                   hint="check the scopes granted to the token")
+        return AuthenticationError(
+            f"the credentials may not do this (HTTP 403 on {where}): {_short_body(response)}",
+            status=status,
+            hint="check the scopes granted to the token",
+        )
     if status == 429:
-        return RateLimited(f"rate limited (HTTP 429 on {where}).", retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                           status=status)
+        return RateLimited(
+            f"rate limited (HTTP 429 on {where}).",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            status=status,
+        )
     if status == 408 or status >= 500:
         return TransientError(f"the server failed (HTTP {status} on {where}).", status=status)
-    return ConnectorError(f"the server refused the request (HTTP {status} on {where}): {_short_body(response)}", status=status)
+    return ConnectorError(
+        f"the server refused the request (HTTP {status} on {where}): {_short_body(response)}", status=status
+    )
 
 
 def _path(url: str) -> str:
@@ -278,7 +292,12 @@ class HttpClient:
             problem: ConnectorError | None
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, data=data, headers=sent_headers,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=sent_headers,
                     timeout=(self.retry.connect_timeout, self.retry.read_timeout),
                 )
             except requests.Timeout:
@@ -294,14 +313,26 @@ class HttpClient:
                 if self.observe is not None:
                     self.observe(response)
                 problem = self.classify(response)
-                log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, url, response.status_code,
-                          (self.clock.monotonic() - started) * 1000, attempt)
+                log.debug(
+                    "%s %s -> %s in %.0f ms (attempt %d)",
+                    method,
+                    url,
+                    response.status_code,
+                    (self.clock.monotonic() - started) * 1000,
+                    attempt,
+                )
                 if problem is None:
                     return response
             if response is None:
                 with self._stats_lock:
                     self.stats.requests += 1
-            if isinstance(problem, AuthenticationError) and problem.expired and self.auth is not None and self.auth.can_refresh and not refreshed:
+            if (
+                isinstance(problem, AuthenticationError)
+                and problem.expired
+                and self.auth is not None
+                and self.auth.can_refresh
+                and not refreshed
+            ):
                 log.info("%s: token expired, refreshing it", self.name)
                 self.auth.refresh(token)
                 refreshed = True
@@ -312,7 +343,11 @@ class HttpClient:
                 self._count(rate_limited=1)
                 rate_limited += 1
                 wait = problem.retry_after if problem.retry_after is not None else self.retry.rate_limit_wait
-                if problem.scope == "daily" or wait > self.retry.max_rate_limit_wait or rate_limited > self.retry.max_rate_limit_retries:
+                if (
+                    problem.scope == "daily"
+                    or wait > self.retry.max_rate_limit_wait
+                    or rate_limited > self.retry.max_rate_limit_retries
+                ):
                     raise problem
                 log.info("%s: rate limited (%s), waiting %.1f s", self.name, problem.scope, wait)
                 self._wait(wait)
@@ -320,18 +355,34 @@ class HttpClient:
                 continue
             if isinstance(problem, TransientError) and attempt < self.retry.max_attempts:
                 delay = self.retry.backoff(attempt, self.draw)
-                log.info("%s: %s Retrying in %.1f s (attempt %d of %d).", self.name, problem.message, delay, attempt + 1, self.retry.max_attempts)
+                log.info(
+                    "%s: %s Retrying in %.1f s (attempt %d of %d).",
+                    self.name,
+                    problem.message,
+                    delay,
+                    attempt + 1,
+                    self.retry.max_attempts,
+                )
                 self._count(retries=1)
                 self._wait(delay)
                 continue
             assert problem is not None
             raise problem
 
-    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
+    def get_json(
+        self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+    ) -> Any:
         """GET and decode JSON."""
         return _json(self.request("GET", path, params=params, headers=headers), self.name)
 
-    def post_json(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
+    def post_json(
+        self,
+        path: str,
+        json: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """POST a JSON body and decode the JSON answer."""
         return _json(self.request("POST", path, params=params, json=json, headers=headers), self.name)
 
@@ -343,4 +394,6 @@ def _json(response: requests.Response, name: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise TransientError(f"{name} sent an answer that is not JSON ({_path(response.url)}): {_short_body(response, 120)}") from None
+        raise TransientError(
+            f"{name} sent an answer that is not JSON ({_path(response.url)}): {_short_body(response, 120)}"
+        ) from None

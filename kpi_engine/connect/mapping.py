@@ -118,7 +118,9 @@ def load_source_mapping(path: str | Path) -> SourceMapping:
     except Exception as exc:
         raise ConnectorConfigurationError(f"the mapping file {file.name} is not valid YAML: {exc}.") from None
     if not isinstance(data, dict):
-        raise ConnectorConfigurationError(f"the mapping file {file.name} must be a YAML mapping (source, owners, streams).")
+        raise ConnectorConfigurationError(
+            f"the mapping file {file.name} must be a YAML mapping (source, owners, streams)."
+        )
     try:
         return SourceMapping.model_validate(data)
     except ValidationError as exc:

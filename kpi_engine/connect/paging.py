@@ -53,7 +53,9 @@ def _get(body: Any, extract: Extract) -> Any:
     return extract(body) if callable(extract) else dig(body, extract)
 
 
-def cursor_pages(fetch: Callable[[Any], Any], *, records: Extract, next_cursor: Extract, start: Any = None) -> Iterator[Page]:
+def cursor_pages(
+    fetch: Callable[[Any], Any], *, records: Extract, next_cursor: Extract, start: Any = None
+) -> Iterator[Page]:
     """Pages of a cursor (or page-token) listing: ``fetch(None)`` first, then ``fetch(cursor)``."""
     cursor = start
     number = 0
@@ -67,7 +69,9 @@ def cursor_pages(fetch: Callable[[Any], Any], *, records: Extract, next_cursor: 
         cursor = following
 
 
-def page_token_pages(fetch: Callable[[Any], Any], *, records: Extract, next_token: Extract, start: Any = None) -> Iterator[Page]:
+def page_token_pages(
+    fetch: Callable[[Any], Any], *, records: Extract, next_token: Extract, start: Any = None
+) -> Iterator[Page]:
     """Pages of a page-token listing (Zoho ``info.next_page_token``, Google-style ``nextPageToken``).
 
     The same walk as ``cursor_pages``, named for APIs that call their cursor a page token.
@@ -110,7 +114,9 @@ def offset_pages(
         offset = following
 
 
-def next_link_pages(fetch: Callable[[str], Any], first: str, *, records: Extract, next_link: Extract, start: str | None = None) -> Iterator[Page]:
+def next_link_pages(
+    fetch: Callable[[str], Any], first: str, *, records: Extract, next_link: Extract, start: str | None = None
+) -> Iterator[Page]:
     """Pages of a listing that names the URL of its next page: ``fetch(first)``, then each link."""
     link: str | None = start or first
     number = 0

@@ -35,12 +35,15 @@ def scaffold_connector(name: str, folder: Path) -> Path:
     """Write the package ``kpi-<name>/`` under ``folder`` and return its path."""
     if not _NAME.fullmatch(name):
         raise ConnectorConfigurationError(
-            f"{name!r} cannot name a connector.", hint="use lower-case letters, digits and dashes, starting with a letter (e.g. acme-crm)"
+            f"{name!r} cannot name a connector.",
+            hint="use lower-case letters, digits and dashes, starting with a letter (e.g. acme-crm)",
         )
     values = _names(name)
     target = Path(folder) / values["dist"]
     if target.exists():
-        raise ConnectorConfigurationError(f"{target} already exists; nothing was written.", hint="choose another --path or remove it")
+        raise ConnectorConfigurationError(
+            f"{target} already exists; nothing was written.", hint="choose another --path or remove it"
+        )
     root = files("kpi_engine.connect").joinpath("templates", "connector")
     written: list[Path] = []
 

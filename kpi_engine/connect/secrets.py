@@ -52,8 +52,10 @@ _pattern: re.Pattern[str] | None = None
 _SHAPES = [
     (re.compile(r"(?i)\b(bearer|basic|zoho-oauthtoken)\s+[^\s\"',;]+"), r"\1 " + MASK),
     (
-        re.compile(r"(?i)\b(access_token|refresh_token|client_secret|api_key|apikey|api_token|token|password|corpAccessToken|appSecret)"
-                   r"([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"),
+        re.compile(
+            r"(?i)\b(access_token|refresh_token|client_secret|api_key|apikey|api_token|token|password|corpAccessToken|appSecret)"
+            r"([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"
+        ),
         r"\1\2" + MASK,
     ),
 ]
@@ -104,7 +106,14 @@ class RedactingFilter(logging.Filter):
 
 
 _FILTER = RedactingFilter()
-_REDACTED_LOGGERS = ("kpi_engine", "kpi_engine.http", "kpi_engine.sync", "urllib3", "urllib3.connectionpool", "requests")
+_REDACTED_LOGGERS = (
+    "kpi_engine",
+    "kpi_engine.http",
+    "kpi_engine.sync",
+    "urllib3",
+    "urllib3.connectionpool",
+    "requests",
+)
 # A logger's filters see only the records of that very logger, not of its children: each one is listed.
 
 
@@ -222,10 +231,18 @@ def load_settings(
             raise ConnectorConfigurationError(f"the {connector} settings are not valid: {reason}.") from None
         field = loc[0]
         variable = env_name(connector, field)
-        where = f"keyring entry {KEYRING_SERVICE}/{connector}.{field} or ${variable}" if field in model.model_fields and is_secret_field(model, field) else f"${variable}"
+        where = (
+            f"keyring entry {KEYRING_SERVICE}/{connector}.{field} or ${variable}"
+            if field in model.model_fields and is_secret_field(model, field)
+            else f"${variable}"
+        )
         if first["type"] == "missing":
-            raise ConnectorConfigurationError(f"the {connector} setting {field!r} is missing.", hint=f"set {where}") from None
-        raise ConnectorConfigurationError(f"the {connector} setting {field!r} is not valid: {reason}.", hint=f"check {where}") from None
+            raise ConnectorConfigurationError(
+                f"the {connector} setting {field!r} is missing.", hint=f"set {where}"
+            ) from None
+        raise ConnectorConfigurationError(
+            f"the {connector} setting {field!r} is not valid: {reason}.", hint=f"check {where}"
+        ) from None
     for name in model.model_fields:
         value = getattr(settings, name, None)
         if isinstance(value, SecretStr):

@@ -76,10 +76,17 @@ class StreamSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "stream": self.stream, "entity": self.entity, "read": self.read, "inserted": self.inserted,
-            "updated": self.updated, "unchanged": self.unchanged, "deleted": self.deleted,
-            "skipped": self.skipped_total, "skipped_reasons": dict(self.skipped.most_common()),
-            "pages": self.pages, "cursor": self.cursor,
+            "stream": self.stream,
+            "entity": self.entity,
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "skipped": self.skipped_total,
+            "skipped_reasons": dict(self.skipped.most_common()),
+            "pages": self.pages,
+            "cursor": self.cursor,
         }
 
 
@@ -109,8 +116,12 @@ class SyncSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "connector": self.connector, "source": self.source, "full": self.full, "run_id": self.run_id,
-            "status": self.status, "error": self.error,
+            "connector": self.connector,
+            "source": self.source,
+            "full": self.full,
+            "run_id": self.run_id,
+            "status": self.status,
+            "error": self.error,
             **{k: self.total(k) for k in ("read", "inserted", "updated", "unchanged", "deleted", "skipped")},
             "streams": [st.as_dict() for st in self.streams],
         }
@@ -129,7 +140,9 @@ def parse_cursor(value: Any, fmt: str = "iso8601") -> datetime | None:
         except ValueError:
             pass
         else:
-            return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).astimezone(
+                timezone.utc
+            )
     if isinstance(value, datetime):
         moment = value
     elif fmt in ("epoch_ms", "epoch_s") or isinstance(value, int):
@@ -175,7 +188,9 @@ def load_sync_state(conn: Connection, connector: str, stream: str) -> dict[str, 
 def _save_state(conn: Connection, connector: str, stream: str, state: dict[str, Any]) -> None:
     t = s.sync_state
     now = datetime.now(timezone.utc)
-    done = conn.execute(t.update().where(t.c.connector == connector, t.c.stream == stream).values(state=state, updated_at=now)).rowcount
+    done = conn.execute(
+        t.update().where(t.c.connector == connector, t.c.stream == stream).values(state=state, updated_at=now)
+    ).rowcount
     if not done:
         conn.execute(t.insert().values(connector=connector, stream=stream, state=state, updated_at=now))
 
@@ -186,7 +201,9 @@ def _save_state(conn: Connection, connector: str, stream: str, state: dict[str, 
 class _Mapper:
     """Turns remote records of one stream into validated records of its entity."""
 
-    def __init__(self, stream: Stream, mapping: StreamMapping, source_mapping: SourceMapping, source: str, owners: dict[str, str]) -> None:
+    def __init__(
+        self, stream: Stream, mapping: StreamMapping, source_mapping: SourceMapping, source: str, owners: dict[str, str]
+    ) -> None:
         self.stream = stream
         self.mapping = mapping
         self.source_mapping = source_mapping
@@ -371,8 +388,14 @@ class _StreamSync:
             high = (cursor, str(tie or "")) if cursor is not None else None
         mapping = engine.mapping.streams.get(stream.name, StreamMapping())
         self.mapper = _Mapper(stream, mapping, engine.mapping, engine.source, owners)
-        state = StreamState(stream=stream.name, since=since, cursor=cursor, tie_breaker_id=tie,
-                            position=pending.get("position"), fields=mapping.remote_fields())
+        state = StreamState(
+            stream=stream.name,
+            since=since,
+            cursor=cursor,
+            tie_breaker_id=tie,
+            position=pending.get("position"),
+            fields=mapping.remote_fields(),
+        )
         base = {"cursor": _iso(cursor), "tie_breaker_id": tie}
         batch = _Batch()
         count = 0
@@ -386,9 +409,18 @@ class _StreamSync:
             if isinstance(item, Checkpoint):
                 self.summary.pages += 1
                 if count >= engine.batch_size:
-                    self.commit(batch, {**base, "pending": {
-                        "since": _iso(since), "started_at": _iso(started), "position": item.position,
-                        "high_water": [_iso(high[0]), high[1]] if high else None}})
+                    self.commit(
+                        batch,
+                        {
+                            **base,
+                            "pending": {
+                                "since": _iso(since),
+                                "started_at": _iso(started),
+                                "position": item.position,
+                                "high_water": [_iso(high[0]), high[1]] if high else None,
+                            },
+                        },
+                    )
                     batch = _Batch()
                     count = 0
                 if engine.progress:
@@ -456,8 +488,15 @@ class _StreamSync:
             already_deleted: set[str] = set()
             if tombstones:
                 col = self.table.c
-                already_deleted = set(conn.execute(select(col.remote_id).where(
-                    col.source == engine.source, col.remote_id.in_([r.remote_id for r in tombstones]), col.is_deleted.is_(True))).scalars())
+                already_deleted = set(
+                    conn.execute(
+                        select(col.remote_id).where(
+                            col.source == engine.source,
+                            col.remote_id.in_([r.remote_id for r in tombstones]),
+                            col.is_deleted.is_(True),
+                        )
+                    ).scalars()
+                )
             live = batch.live
             if live:
                 counts = self.upsert(conn, live)
@@ -468,8 +507,14 @@ class _StreamSync:
                 before = self.summary.skipped_total
                 self.upsert(conn, tombstones)
                 if self.summary.skipped_total != before:  # tombstones whose references are gone were skipped
-                    kept = set(conn.execute(select(self.table.c.remote_id).where(
-                        self.table.c.source == engine.source, self.table.c.remote_id.in_([r.remote_id for r in tombstones]))).scalars())
+                    kept = set(
+                        conn.execute(
+                            select(self.table.c.remote_id).where(
+                                self.table.c.source == engine.source,
+                                self.table.c.remote_id.in_([r.remote_id for r in tombstones]),
+                            )
+                        ).scalars()
+                    )
                     tombstones = [r for r in tombstones if r.remote_id in kept]
                 new_tombstones = [r.remote_id for r in tombstones if r.remote_id not in already_deleted]
                 summary.deleted += len(new_tombstones)
@@ -504,16 +549,28 @@ class _StreamSync:
     def stamp_deleted(self, conn: Connection, remote_ids: list[str]) -> None:
         d = s.deals.c
         now = datetime.now(timezone.utc)
-        conn.execute(s.deals.update().where(d.source == self.engine.source, d.remote_id.in_(remote_ids), d.deleted_at.is_(None))
-                     .values(deleted_at=now))
+        conn.execute(
+            s.deals.update()
+            .where(d.source == self.engine.source, d.remote_id.in_(remote_ids), d.deleted_at.is_(None))
+            .values(deleted_at=now)
+        )
 
     def mark_deleted(self, conn: Connection, items: list[tuple[str, datetime | None]]) -> None:
         """Tombstones that came without a full record (a deleted-records call): mark the stored row."""
         col = self.table.c
         ids = [remote_id for remote_id, _ in items]
-        live = set(conn.execute(select(col.remote_id).where(col.source == self.engine.source, col.remote_id.in_(ids),
-                                                           col.is_deleted.is_(False))).scalars())
-        known = set(conn.execute(select(col.remote_id).where(col.source == self.engine.source, col.remote_id.in_(ids))).scalars())
+        live = set(
+            conn.execute(
+                select(col.remote_id).where(
+                    col.source == self.engine.source, col.remote_id.in_(ids), col.is_deleted.is_(False)
+                )
+            ).scalars()
+        )
+        known = set(
+            conn.execute(
+                select(col.remote_id).where(col.source == self.engine.source, col.remote_id.in_(ids))
+            ).scalars()
+        )
         for remote_id, _ in items:
             if remote_id not in known:
                 self.summary.skipped["deleted before it was synced"] += 1
@@ -522,21 +579,38 @@ class _StreamSync:
         values: dict[str, Any] = {"is_deleted": True}
         if self.stream.entity == "deals":
             values["deleted_at"] = datetime.now(timezone.utc)
-        conn.execute(self.table.update().where(col.source == self.engine.source, col.remote_id.in_(sorted(live))).values(**values))
+        conn.execute(
+            self.table.update()
+            .where(col.source == self.engine.source, col.remote_id.in_(sorted(live)))
+            .values(**values)
+        )
         self.summary.deleted += len(live)
 
     def link_people(self, conn: Connection, remote_ids: dict[str, str]) -> None:
         p = s.people.c
         conn.execute(
-            s.people.update().where(p.id == bindparam("_id")).values(remote_id=bindparam("_remote"), source=self.engine.source),
+            s.people.update()
+            .where(p.id == bindparam("_id"))
+            .values(remote_id=bindparam("_remote"), source=self.engine.source),
             [{"_id": person, "_remote": remote} for person, remote in remote_ids.items()],
         )
 
 
 class _Sync:
-    def __init__(self, store: Store, connector: Connector, *, full: bool, since: datetime | None, lookback: timedelta,
-                 batch_size: int, mapping: SourceMapping, progress: Progress | None, before_commit: BeforeCommit | None,
-                 prefetch: int = 4) -> None:
+    def __init__(
+        self,
+        store: Store,
+        connector: Connector,
+        *,
+        full: bool,
+        since: datetime | None,
+        lookback: timedelta,
+        batch_size: int,
+        mapping: SourceMapping,
+        progress: Progress | None,
+        before_commit: BeforeCommit | None,
+        prefetch: int = 4,
+    ) -> None:
         self.store = store
         self.connector = connector
         self.full = full
@@ -555,8 +629,17 @@ class _Sync:
         """CRM owner id -> person id: the mapping's ``owners``, then people synced from this source."""
         if self._owners is None:
             p = s.people.c
-            found = {str(r): pid for r, pid in conn.execute(select(p.remote_id, p.id).where(p.source == self.source, p.remote_id.is_not(None)))}
-            known = set(conn.execute(select(p.id).where(p.id.in_(sorted(set(self.mapping.owners.values()))))).scalars()) if self.mapping.owners else set()
+            found = {
+                str(r): pid
+                for r, pid in conn.execute(
+                    select(p.remote_id, p.id).where(p.source == self.source, p.remote_id.is_not(None))
+                )
+            }
+            known = (
+                set(conn.execute(select(p.id).where(p.id.in_(sorted(set(self.mapping.owners.values()))))).scalars())
+                if self.mapping.owners
+                else set()
+            )
             found.update({remote: person for remote, person in self.mapping.owners.items() if person in known})
             self._owners = found
         return self._owners
@@ -607,16 +690,40 @@ def sync(
     next run resumes); any other connector error fails it. Both are recorded in ``sync_runs``.
     """
     if since is not None and since.tzinfo is None:
-        raise ConnectorConfigurationError(f"the time {since.isoformat()} to sync from has no time zone.", hint="write it as 2026-01-01T00:00:00Z")
+        raise ConnectorConfigurationError(
+            f"the time {since.isoformat()} to sync from has no time zone.", hint="write it as 2026-01-01T00:00:00Z"
+        )
     source_mapping = _mapping_for(connector, mapping)
-    engine = _Sync(store, connector, full=full, since=since, lookback=lookback, batch_size=max(1, batch_size),
-                   mapping=source_mapping, progress=progress, before_commit=before_commit, prefetch=prefetch)
+    engine = _Sync(
+        store,
+        connector,
+        full=full,
+        since=since,
+        lookback=lookback,
+        batch_size=max(1, batch_size),
+        mapping=source_mapping,
+        progress=progress,
+        before_commit=before_commit,
+        prefetch=prefetch,
+    )
     summary = SyncSummary(connector=connector.name, source=engine.source, full=full)
     chosen = _ordered(connector.streams() if streams is None else [connector.stream(n) for n in streams])
     with store.begin() as conn:
-        summary.run_id = conn.execute(s.sync_runs.insert().values(
-            connector=connector.name, source=engine.source, full_refresh=full, status="running", started_at=engine.started,
-            records_read=0, inserted=0, updated=0, unchanged=0, deleted=0, skipped=0)).inserted_primary_key[0]
+        summary.run_id = conn.execute(
+            s.sync_runs.insert().values(
+                connector=connector.name,
+                source=engine.source,
+                full_refresh=full,
+                status="running",
+                started_at=engine.started,
+                records_read=0,
+                inserted=0,
+                updated=0,
+                unchanged=0,
+                deleted=0,
+                skipped=0,
+            )
+        ).inserted_primary_key[0]
     log.info("sync %s (run %s) started: %s", connector.name, summary.run_id, "full" if full else "incremental")
     try:
         for stream in chosen:
@@ -645,10 +752,21 @@ def sync(
 def _finish_run(store: Store, summary: SyncSummary) -> None:
     try:
         with store.begin() as conn:
-            conn.execute(s.sync_runs.update().where(s.sync_runs.c.id == summary.run_id).values(
-                status=summary.status, finished_at=datetime.now(timezone.utc),
-                records_read=summary.total("read"), inserted=summary.total("inserted"), updated=summary.total("updated"),
-                unchanged=summary.total("unchanged"), deleted=summary.total("deleted"), skipped=summary.total("skipped"),
-                summary=summary.as_dict(), error=summary.error))
+            conn.execute(
+                s.sync_runs.update()
+                .where(s.sync_runs.c.id == summary.run_id)
+                .values(
+                    status=summary.status,
+                    finished_at=datetime.now(timezone.utc),
+                    records_read=summary.total("read"),
+                    inserted=summary.total("inserted"),
+                    updated=summary.total("updated"),
+                    unchanged=summary.total("unchanged"),
+                    deleted=summary.total("deleted"),
+                    skipped=summary.total("skipped"),
+                    summary=summary.as_dict(),
+                    error=summary.error,
+                )
+            )
     except Exception:
         log.warning("could not record the end of sync run %s", summary.run_id)

@@ -66,7 +66,9 @@ class _Exclusion:
 class _Overlay(Mapping[str, Mapping[str, Decimal]]):
     """``ctx.values`` with some people's values of some names replaced."""
 
-    def __init__(self, base: Mapping[str, Mapping[str, Decimal]], overrides: Mapping[str, Mapping[str, Decimal]]) -> None:
+    def __init__(
+        self, base: Mapping[str, Mapping[str, Decimal]], overrides: Mapping[str, Mapping[str, Decimal]]
+    ) -> None:
         self._base = base
         self._overrides = overrides
 
@@ -102,7 +104,12 @@ class Effects:
         self.exclusions: dict[str, dict[str, _Exclusion]] = {}  # affected rule -> person -> exclusion
         self._history: dict[tuple[str, str, frozenset[str]], Sequence[RuleResult]] = {}
         self._reviews: Mapping[str, tuple[str, str]] | None = None
-        self.affected = {a for rule_id, cfg in self.loaded.configs.items() if is_check(cfg) and cfg.effect != "flag" for a in cfg.affects}
+        self.affected = {
+            a
+            for rule_id, cfg in self.loaded.configs.items()
+            if is_check(cfg) and cfg.effect != "flag"
+            for a in cfg.affects
+        }
 
     # --- the check rules' findings -------------------------------------------------------
 
@@ -115,7 +122,9 @@ class Effects:
                 continue
             trace = dict(result.trace)
             evidence = {r["table"]: _text_ids(r.get("ids", ())) for r in trace.get("records", [])}
-            fid = finding_id(self.loaded.id, rule_id, result.person_id, str(trace.get("period", self.period.label)), evidence)
+            fid = finding_id(
+                self.loaded.id, rule_id, result.person_id, str(trace.get("period", self.period.label)), evidence
+            )
             trace = {"id": fid, **trace, "effect": config.effect, "affects": list(config.affects)}
             found = _Found(fid, rule_id, result.person_id, config, str(trace.get("explanation", "")), evidence, trace)
             self.found.append(found)
@@ -131,7 +140,9 @@ class Effects:
         """Work out, now, how the rule's values for the person change, so the finding can say if it cannot be exact."""
         evidence = found.evidence
         if found.config.effect == "clawback":  # only records of this period are excluded; earlier ones are clawed back
-            evidence = {t: {i for i in ids if self._in_this_period(rule_id, found.person, t, i)} for t, ids in evidence.items()}
+            evidence = {
+                t: {i for i in ids if self._in_this_period(rule_id, found.person, t, i)} for t, ids in evidence.items()
+            }
             evidence = {t: ids for t, ids in evidence.items() if ids}
             if not evidence:
                 return
@@ -172,17 +183,23 @@ class Effects:
             before = book.values(name, self.period).get(person, ZERO)
             known = book.registry.metrics.get(metric)
             if known is not None and known.denominator is not None:
-                exclusion.inexact.append(f"{name} is a ratio: the excluded records cannot be taken out of it exactly, so it was left as measured.")
+                exclusion.inexact.append(
+                    f"{name} is a ratio: the excluded records cannot be taken out of it exactly, so it was left as measured."
+                )
                 continue
             if sum((r["value"] for r in rows), ZERO) != before:
-                exclusion.inexact.append(f"{name} is not the sum of its evidence rows: the excluded records cannot be taken out of it exactly, so it was left as measured.")
+                exclusion.inexact.append(
+                    f"{name} is not the sum of its evidence rows: the excluded records cannot be taken out of it exactly, so it was left as measured."
+                )
                 continue
             after = before - sum((r["value"] for r in excluded), ZERO)
             exclusion.values[name] = after
             exclusion.changes[name] = f"{plain(before)} → {plain(after)}"
         unread = sorted(set(exclusion.ids) - tables_read)
         if unread and not tables_read:
-            exclusion.inexact.append(f"{rule_id} measures nothing built from {', '.join(unread)}: no credit of these records could be taken out of it.")
+            exclusion.inexact.append(
+                f"{rule_id} measures nothing built from {', '.join(unread)}: no credit of these records could be taken out of it."
+            )
         if not exclusion.values:
             return
         for name in derived:  # derived names read through the adjusted values, in dependency order
@@ -222,7 +239,9 @@ class Effects:
         try:
             after = self.book.evaluate(formula, person, dict(exclusion.values))
         except KPIError as exc:
-            exclusion.inexact.append(f"{name} could not be recomputed without the excluded records ({exc.message.rstrip('.')}), so it was left as computed.")
+            exclusion.inexact.append(
+                f"{name} could not be recomputed without the excluded records ({exc.message.rstrip('.')}), so it was left as computed."
+            )
             return
         exclusion.values[name] = after
         exclusion.changes[name] = f"{plain(before)} → {plain(after)}"
@@ -263,7 +282,14 @@ class Effects:
             exclusion = people.get(person)
             return book.evaluate(compiled, person, {**(exclusion.values if exclusion else {}), **(extra or {})})
 
-        return replace(ctx, values=_Overlay(ctx.values, overrides), records=records, record_details=details, values_in=values_in, formula=formula)
+        return replace(
+            ctx,
+            values=_Overlay(ctx.values, overrides),
+            records=records,
+            record_details=details,
+            values_in=values_in,
+            formula=formula,
+        )
 
     def results(self, rule_id: str, results: Iterable[RuleResult]) -> list[RuleResult]:
         """An affected rule's lines with the effects applied, then its clawbacks and released holds."""
@@ -354,7 +380,9 @@ class Effects:
             metric = self.loaded.names.base_metric(name)
             if not metric or self.book.facts.evidence_table(metric) != table:
                 continue
-            if any(str(r["record_id"]) == record for r in self.book.facts.evidence(metric, self.period).get(person, ())):
+            if any(
+                str(r["record_id"]) == record for r in self.book.facts.evidence(metric, self.period).get(person, ())
+            ):
                 return True
         return False
 
@@ -371,7 +399,14 @@ class Effects:
         return out
 
     def _clawback(
-        self, rule_id: str, found: _Found, table: str, record: str, periods: list[Period], measure_of: Mapping[str, str], people: set[str]
+        self,
+        rule_id: str,
+        found: _Found,
+        table: str,
+        record: str,
+        periods: list[Period],
+        measure_of: Mapping[str, str],
+        people: set[str],
     ) -> RuleResult | None:
         person = found.person
         paid: Decimal | None = None
@@ -404,7 +439,13 @@ class Effects:
             amount=-amount,
             kind="payout",
             trace={
-                "clawback": {"finding": found.id, "check": found.rule_id, "table": table, "record_id": record, "paid_in": paid_in.label},
+                "clawback": {
+                    "finding": found.id,
+                    "check": found.rule_id,
+                    "table": table,
+                    "record_id": record,
+                    "paid_in": paid_in.label,
+                },
                 "explanation": [
                     (
                         f"Clawed back {amount:,.2f} paid in {paid_in.label} on {table} #{record} ({how}), "
@@ -414,8 +455,14 @@ class Effects:
             },
         )
 
-    def _earned(self, line: RuleResult, table: str, record: str, period: Period, measure_of: Mapping[str, str]) -> tuple[Decimal | None, str]:
-        own = [Decimal(str(item["amount"])) for item in line.trace.get("lines") or () if isinstance(item, Mapping) and str(item.get("record_id")) == record]
+    def _earned(
+        self, line: RuleResult, table: str, record: str, period: Period, measure_of: Mapping[str, str]
+    ) -> tuple[Decimal | None, str]:
+        own = [
+            Decimal(str(item["amount"]))
+            for item in line.trace.get("lines") or ()
+            if isinstance(item, Mapping) and str(item.get("record_id")) == record
+        ]
         if own:
             return sum(own, ZERO), "its own lines"
         named = line.trace.get("records") or {}
@@ -447,7 +494,10 @@ class Effects:
         people = {person for decision, person in decided.values() if decision == RELEASED}
         if not people:
             return []
-        lookback = max((c.clawback_periods for c in self.loaded.configs.values() if is_check(c) and rule_id in c.affects), default=12)
+        lookback = max(
+            (c.clawback_periods for c in self.loaded.configs.values() if is_check(c) and rule_id in c.affects),
+            default=12,
+        )
         periods = self._back(lookback)
         released: set[tuple[str, str]] = set()  # (person, held period) already paid by a release line
         lines: list[RuleResult] = []
@@ -471,7 +521,9 @@ class Effects:
                         kind="payout",
                         trace={
                             "released_hold": {"period": period.label, "findings": ids},
-                            "explanation": [f"Hold of {period.label} released after review: {line.amount:,.2f} paid now (finding {', '.join(ids)})."],
+                            "explanation": [
+                                f"Hold of {period.label} released after review: {line.amount:,.2f} paid now (finding {', '.join(ids)})."
+                            ],
                         },
                     )
                 )

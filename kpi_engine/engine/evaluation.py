@@ -45,14 +45,43 @@ from .contract import MetricContext, RuleResult, TargetLevels
 from .._version import __version__
 from ..registry import Registry, get_registry
 
-__all__ = ["EvaluationRun", "Outcome", "ProgressCallback", "SharedFacts", "StoreFacts", "evaluate", "evaluate_plans", "get_run", "list_runs"]
+__all__ = [
+    "EvaluationRun",
+    "Outcome",
+    "ProgressCallback",
+    "SharedFacts",
+    "StoreFacts",
+    "evaluate",
+    "evaluate_plans",
+    "get_run",
+    "list_runs",
+]
 
 ProgressCallback = Callable[[str, int, int], None]
 _MONEY_STEP = Decimal(1).scaleb(-MONEY_SCALE)
 _WATERMARK_TABLES = (
-    s.people, s.org_assignments, s.team_hierarchy, s.customers, s.deals, s.deal_splits, s.activities, s.leads, s.payments,
-    s.refunds, s.renewals, s.churn_events, s.survey_responses, s.marketing_spend, s.targets, s.manual_scores,
-    s.web_visits, s.content_stats, s.support_tickets, s.trainings, s.teams, s.deal_stage_history,
+    s.people,
+    s.org_assignments,
+    s.team_hierarchy,
+    s.customers,
+    s.deals,
+    s.deal_splits,
+    s.activities,
+    s.leads,
+    s.payments,
+    s.refunds,
+    s.renewals,
+    s.churn_events,
+    s.survey_responses,
+    s.marketing_spend,
+    s.targets,
+    s.manual_scores,
+    s.web_visits,
+    s.content_stats,
+    s.support_tickets,
+    s.trainings,
+    s.teams,
+    s.deal_stage_history,
 )
 
 
@@ -74,7 +103,11 @@ class EvaluationRun:
 
     def total(self, currency: str | None = None) -> Decimal:
         return sum(
-            (o.amount for o in self.outcomes if o.amount is not None and o.kind == "payout" and (currency is None or o.currency == currency)),
+            (
+                o.amount
+                for o in self.outcomes
+                if o.amount is not None and o.kind == "payout" and (currency is None or o.currency == currency)
+            ),
             Decimal(0),
         )
 
@@ -153,7 +186,9 @@ class SharedFacts:
 class StoreFacts:
     """The facts of one database for one plan: metric SQL per period, targets, scores, saved history."""
 
-    def __init__(self, conn: Connection, loaded: LoadedPlan, registry: Registry, shared: SharedFacts | None = None) -> None:
+    def __init__(
+        self, conn: Connection, loaded: LoadedPlan, registry: Registry, shared: SharedFacts | None = None
+    ) -> None:
         self.conn = conn
         self.tables_read: set[str] = {s.people.name, s.org_assignments.name, s.team_hierarchy.name}  # the organisation
         self.loaded = loaded
@@ -197,7 +232,10 @@ class StoreFacts:
                     t.c.subject_type == "person", t.c.period == period.label, t.c.metric == metric
                 )
             )
-            self.shared.targets[key] = {person: TargetLevels(target=target, baseline=baseline, challenge=challenge) for person, baseline, target, challenge in rows}
+            self.shared.targets[key] = {
+                person: TargetLevels(target=target, baseline=baseline, challenge=challenge)
+                for person, baseline, target, challenge in rows
+            }
         return self.shared.targets[key]
 
     def evidence(self, metric: str, period: Period) -> Mapping[str, Sequence[Mapping[str, Any]]]:
@@ -263,7 +301,9 @@ class StoreFacts:
         if period.label in runs:
             o = s.outcomes
             rows = self.conn.execute(
-                select(o.c.person_id, o.c.amount, o.c.trace, o.c.kind).where(o.c.run_id == runs[period.label][0], o.c.rule_id == rule).order_by(o.c.id)
+                select(o.c.person_id, o.c.amount, o.c.trace, o.c.kind)
+                .where(o.c.run_id == runs[period.label][0], o.c.rule_id == rule)
+                .order_by(o.c.id)
             )
             return [RuleResult(person_id=p, amount=a, trace=t, kind=k) for p, a, t, k in rows]
         effective = self.loaded.plan.effective
@@ -324,7 +364,10 @@ def evaluate_plans(
                 hint="check the plan's effective dates or pick another period",
             )
         if loaded.id in seen:
-            raise EvaluationError(f"plan {loaded.id!r} is given twice ({seen[loaded.id].path} and {loaded.path}).", hint="give each plan once")
+            raise EvaluationError(
+                f"plan {loaded.id!r} is given twice ({seen[loaded.id].path} and {loaded.path}).",
+                hint="give each plan once",
+            )
         seen[loaded.id] = loaded
     step = progress or (lambda *_: None)
     total_steps = sum(len(loaded.plan.rules) + 2 for loaded in loaded_plans)
@@ -335,13 +378,27 @@ def evaluate_plans(
             _lock(conn, plan_id, the_period)
         done = 0
         for loaded in loaded_plans:
-            runs.append(_evaluate_in(conn, loaded, the_period, registry, shared, lambda label, n, _t, base=done: step(label, base + n, total_steps)))
+            runs.append(
+                _evaluate_in(
+                    conn,
+                    loaded,
+                    the_period,
+                    registry,
+                    shared,
+                    lambda label, n, _t, base=done: step(label, base + n, total_steps),
+                )
+            )
             done += len(loaded.plan.rules) + 2
     return runs
 
 
 def _evaluate_in(
-    conn: Connection, loaded: LoadedPlan, the_period: Period, registry: Registry, shared: SharedFacts, step: ProgressCallback
+    conn: Connection,
+    loaded: LoadedPlan,
+    the_period: Period,
+    registry: Registry,
+    shared: SharedFacts,
+    step: ProgressCallback,
 ) -> EvaluationRun:
     """One plan's evaluation inside the caller's transaction (its lock already held); the run as saved."""
     total_steps = len(loaded.plan.rules) + 2
@@ -360,7 +417,13 @@ def _evaluate_in(
     facts = StoreFacts(conn, loaded, registry, shared)
     step("people in scope", 1, total_steps)
     with collector_paused():  # traces are written as they are read, here: in the same pause as the rules
-        _, outcomes = run_rules(loaded, the_period, facts, registry, on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps))
+        _, outcomes = run_rules(
+            loaded,
+            the_period,
+            facts,
+            registry,
+            on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps),
+        )
         traces = [json.dumps(dict(o.trace), default=str) for o in outcomes]  # each trace is encoded once, as saved
     watermark = data_watermark(conn, facts.tables_read)
     # Same plan, period, data and results -> same id; any difference in the results -> a new id.
@@ -368,7 +431,9 @@ def _evaluate_in(
     for o, trace in zip(outcomes, traces, strict=True):
         amount = "" if o.amount is None else money_text(o.amount)
         digest.update(f"{o.person_id}|{o.rule_id}|{o.kind}|{amount}|{o.currency}|{trace}\n".encode())
-    run_id = hashlib.sha256(f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{digest.hexdigest()}".encode()).hexdigest()[:16]
+    run_id = hashlib.sha256(
+        f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{digest.hexdigest()}".encode()
+    ).hexdigest()[:16]
     run = EvaluationRun(
         id=run_id,
         plan_id=loaded.id,
@@ -389,7 +454,14 @@ def _evaluate_in(
     # the text that was stored (when it is read); reading the lines back would cost a query and a decode per line.
     # (the column keeps MONEY_SCALE places, and saving refused any finer amount, so quantizing is exact)
     saved = tuple(
-        Outcome(o.person_id, o.rule_id, o.kind, None if o.amount is None else o.amount.quantize(_MONEY_STEP), o.currency, LazyTrace(json.loads, trace))
+        Outcome(
+            o.person_id,
+            o.rule_id,
+            o.kind,
+            None if o.amount is None else o.amount.quantize(_MONEY_STEP),
+            o.currency,
+            LazyTrace(json.loads, trace),
+        )
         for o, trace in zip(outcomes, traces, strict=True)
     )
     return _run_from_row(row, saved)
@@ -459,9 +531,13 @@ def _copy_outcomes(conn: Connection, run: EvaluationRun, traces: Sequence[str]) 
     to_units = s.outcomes.c.amount.type.process_bind_param  # type: ignore[attr-defined]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy("COPY outcomes (run_id, person_id, rule_id, kind, amount, currency, trace) FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY outcomes (run_id, person_id, rule_id, kind, amount, currency, trace) FROM STDIN"
+        ) as copy:
             for o, trace in zip(run.outcomes, traces, strict=True):
-                copy.write_row((run.id, o.person_id, o.rule_id, o.kind, to_units(o.amount, conn.dialect), o.currency, trace))
+                copy.write_row(
+                    (run.id, o.person_id, o.rule_id, o.kind, to_units(o.amount, conn.dialect), o.currency, trace)
+                )
     finally:
         cursor.close()
 
@@ -500,8 +576,13 @@ def get_run(store: Store, run_id: str | None = None) -> EvaluationRun:
         row = conn.execute(query).first()
         if row is None:
             if run_id:
-                raise EvaluationError(f"there is no evaluation run {run_id!r}.", hint="`kpi outcomes` without --run shows the newest run")
-            raise EvaluationError("no evaluation has been run in this database yet.", hint="run `kpi evaluate --plan FILE --period P` first")
+                raise EvaluationError(
+                    f"there is no evaluation run {run_id!r}.", hint="`kpi outcomes` without --run shows the newest run"
+                )
+            raise EvaluationError(
+                "no evaluation has been run in this database yet.",
+                hint="run `kpi evaluate --plan FILE --period P` first",
+            )
         lines = conn.execute(
             select(o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, cast(o.c.trace, Text))
             .where(o.c.run_id == row.id)

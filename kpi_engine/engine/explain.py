@@ -24,7 +24,18 @@ from .runner import Outcome
 
 __all__ = ["effect_notes", "explain_outcomes", "findings_section", "render_explanations"]
 
-_SHOWN_ELSEWHERE = {"rule", "explanation", "inputs", "lines", "records", "skipped", "proration", "rule_type", "effect_note", "excluded_note"}
+_SHOWN_ELSEWHERE = {
+    "rule",
+    "explanation",
+    "inputs",
+    "lines",
+    "records",
+    "skipped",
+    "proration",
+    "rule_type",
+    "effect_note",
+    "excluded_note",
+}
 
 
 def effect_notes(kind: str, trace: Mapping[str, Any]) -> list[str]:
@@ -34,7 +45,9 @@ def effect_notes(kind: str, trace: Mapping[str, Any]) -> list[str]:
         affects = ", ".join(trace.get("affects") or [])
         effect = str(trace.get("effect", "flag"))
         acted = "flagged for review only" if effect == "flag" else f"{effect} on {affects}"
-        notes.append(f"Finding {trace.get('id', '')} ({trace.get('check', '')}, severity {trace.get('severity', '')}): {acted}; a recommendation for review.")
+        notes.append(
+            f"Finding {trace.get('id', '')} ({trace.get('check', '')}, severity {trace.get('severity', '')}): {acted}; a recommendation for review."
+        )
         if trace.get("effect_note"):
             notes.append(str(trace["effect_note"]))
     held = trace.get("held")
@@ -42,17 +55,25 @@ def effect_notes(kind: str, trace: Mapping[str, Any]) -> list[str]:
         notes.append(str(held.get("note") or f"Held pending review of finding {', '.join(held.get('findings', []))}."))
     for item in trace.get("excluded") or []:
         ids = "; ".join(f"{r['table']} {', '.join(str(i) for i in r['ids'])}" for r in item.get("records", []))
-        notes.append(f"Excluded ({item.get('effect')}, finding {item.get('finding')}): {ids}. {item.get('reason', '')}".rstrip())
+        notes.append(
+            f"Excluded ({item.get('effect')}, finding {item.get('finding')}): {ids}. {item.get('reason', '')}".rstrip()
+        )
     if trace.get("excluded_changes"):
-        notes.append("Measures without them: " + "; ".join(f"{k} {v}" for k, v in trace["excluded_changes"].items()) + ".")
+        notes.append(
+            "Measures without them: " + "; ".join(f"{k} {v}" for k, v in trace["excluded_changes"].items()) + "."
+        )
     if trace.get("excluded_note"):
         notes.append(str(trace["excluded_note"]))
     back = trace.get("clawback")
     if isinstance(back, Mapping) and back.get("finding"):
-        notes.append(f"Clawback after finding {back['finding']} ({back.get('check')}): {back.get('table')} #{back.get('record_id')} paid in {back.get('paid_in')}.")
+        notes.append(
+            f"Clawback after finding {back['finding']} ({back.get('check')}): {back.get('table')} #{back.get('record_id')} paid in {back.get('paid_in')}."
+        )
     released = trace.get("released_hold")
     if isinstance(released, Mapping):
-        notes.append(f"Hold of {released.get('period')} released after review of finding {', '.join(released.get('findings', []))}.")
+        notes.append(
+            f"Hold of {released.get('period')} released after review of finding {', '.join(released.get('findings', []))}."
+        )
     return notes
 
 
@@ -63,9 +84,13 @@ def findings_section(findings: Sequence[Any]) -> str:
     out = ["Findings about this person in other plans (recommendations for review):"]
     for f in findings:
         review = f" Review: {f.review} ({f.review_note})." if f.review else " Review: pending."
-        out.append(f"   {f.id} {f.check} ({f.plan_id}, {f.period}, severity {f.severity}, effect {f.effect}): {f.explanation}{review}")
+        out.append(
+            f"   {f.id} {f.check} ({f.plan_id}, {f.period}, severity {f.severity}, effect {f.effect}): {f.explanation}{review}"
+        )
         for table, ids in f.evidence.items():
-            out.append(f"     Records ({table}): {', '.join(str(i) for i in ids[:30])}{f' … ({len(ids)} in all)' if len(ids) > 30 else ''}")
+            out.append(
+                f"     Records ({table}): {', '.join(str(i) for i in ids[:30])}{f' … ({len(ids)} in all)' if len(ids) > 30 else ''}"
+            )
     return "\n".join(out) + "\n"
 
 
@@ -111,7 +136,9 @@ def _records(value: Any) -> list[dict[str, Any]]:
     return []
 
 
-def explain_outcomes(outcomes: Sequence[Outcome], person: str, rule: str | None = None, *, run_id: str = "") -> list[dict[str, Any]]:
+def explain_outcomes(
+    outcomes: Sequence[Outcome], person: str, rule: str | None = None, *, run_id: str = ""
+) -> list[dict[str, Any]]:
     """One explanation per outcome line of ``person`` (and ``rule``): what a rep needs to check it by hand."""
     lines = [o for o in outcomes if o.person_id == person and (rule is None or o.rule_id == rule)]
     if not lines:
@@ -119,27 +146,42 @@ def explain_outcomes(outcomes: Sequence[Outcome], person: str, rule: str | None 
         rules = sorted({o.rule_id for o in outcomes})
         if person not in people:
             shown = ", ".join(people[:8]) + (" …" if len(people) > 8 else "")
-            raise EvaluationError(f"{person} has no outcome in run {run_id or '(newest)'}.", hint=f"people in this run: {shown or 'none'}")
-        raise EvaluationError(f"{person} has no outcome of rule {rule!r} in run {run_id or '(newest)'}.", hint=f"rules in this run: {', '.join(rules)}")
+            raise EvaluationError(
+                f"{person} has no outcome in run {run_id or '(newest)'}.", hint=f"people in this run: {shown or 'none'}"
+            )
+        raise EvaluationError(
+            f"{person} has no outcome of rule {rule!r} in run {run_id or '(newest)'}.",
+            hint=f"rules in this run: {', '.join(rules)}",
+        )
     explained = []
     for o in lines:
         trace = dict(o.trace)
         inputs: dict[str, str] = {}
         _flat("", trace.get("inputs", {}), inputs)
         other: dict[str, str] = {}
-        _flat("", {k: v for k, v in trace.items() if k not in _SHOWN_ELSEWHERE and not isinstance(v, (list, Mapping))}, other)
+        _flat(
+            "",
+            {k: v for k, v in trace.items() if k not in _SHOWN_ELSEWHERE and not isinstance(v, (list, Mapping))},
+            other,
+        )
         explained.append(
             {
                 "rule": o.rule_id,
                 "rule_type": trace.get("rule_type"),
                 "kind": o.kind,
-                "amount": None if o.amount is None else money_text(o.amount) if o.kind in ("payout", "held") else _readable(o.amount),
+                "amount": None
+                if o.amount is None
+                else money_text(o.amount)
+                if o.kind in ("payout", "held")
+                else _readable(o.amount),
                 "currency": o.currency,
                 "explanation": _sentences(trace.get("explanation")) + _sentences(trace.get("proration")),
                 "skipped": trace.get("skipped"),
                 "effects": effect_notes(o.kind, trace),
                 "inputs": inputs,
-                "lines": [dict(line) if isinstance(line, Mapping) else {"line": line} for line in trace.get("lines", []) or []],
+                "lines": [
+                    dict(line) if isinstance(line, Mapping) else {"line": line} for line in trace.get("lines", []) or []
+                ],
                 "records": _records(trace.get("records")),
                 "details": other,
             }
@@ -154,7 +196,9 @@ def render_explanations(person: str, name: str | None, header: str, items: list[
         if item["amount"] is None:
             result = "no amount"
         else:
-            result = f"{_readable(item['amount'])} {item['currency']}" if item["currency"] else _readable(item["amount"])
+            result = (
+                f"{_readable(item['amount'])} {item['currency']}" if item["currency"] else _readable(item["amount"])
+            )
         rule_type = f" ({item['rule_type']})" if item["rule_type"] else ""
         out.append(f"== {item['rule']}{rule_type} · {item['kind']}: {result}")
         for sentence in item["explanation"]:

@@ -52,8 +52,13 @@ class TeamLink:
 class Organisation:
     """An ``OrgView``: people (as in the ``people`` table), their assignments over time and the team tree."""
 
-    def __init__(self, people: Iterable[PersonInfo], assignments: Iterable[Assignment] = (), links: Iterable[TeamLink] = (),
-                 parents: dict[str, str | None] | None = None) -> None:
+    def __init__(
+        self,
+        people: Iterable[PersonInfo],
+        assignments: Iterable[Assignment] = (),
+        links: Iterable[TeamLink] = (),
+        parents: dict[str, str | None] | None = None,
+    ) -> None:
         self.people = {p.id: p for p in people}
         self.assignments: dict[str, list[Assignment]] = {}
         for a in sorted(assignments, key=lambda a: (a.person_id, a.valid_from)):
@@ -175,13 +180,28 @@ def load_organisation(conn: Connection) -> Organisation:
     """The whole organisation from the database (small tables, read once per evaluation)."""
     p, oa, th, t = s.people, s.org_assignments, s.team_hierarchy, s.teams
     people = [
-        PersonInfo(id=r.id, name=r.name, role=r.role, team_id=r.team_id, manager_id=r.manager_id, hire_date=r.hire_date, leave_date=r.leave_date)
-        for r in conn.execute(select(p.c.id, p.c.name, p.c.role, p.c.team_id, p.c.manager_id, p.c.hire_date, p.c.leave_date))
+        PersonInfo(
+            id=r.id,
+            name=r.name,
+            role=r.role,
+            team_id=r.team_id,
+            manager_id=r.manager_id,
+            hire_date=r.hire_date,
+            leave_date=r.leave_date,
+        )
+        for r in conn.execute(
+            select(p.c.id, p.c.name, p.c.role, p.c.team_id, p.c.manager_id, p.c.hire_date, p.c.leave_date)
+        )
     ]
     assignments = [
         Assignment(r.person_id, r.team_id, r.manager_id, r.role, r.valid_from, r.valid_to)
-        for r in conn.execute(select(oa.c.person_id, oa.c.team_id, oa.c.manager_id, oa.c.role, oa.c.valid_from, oa.c.valid_to))
+        for r in conn.execute(
+            select(oa.c.person_id, oa.c.team_id, oa.c.manager_id, oa.c.role, oa.c.valid_from, oa.c.valid_to)
+        )
     ]
-    links = [TeamLink(r.team_id, r.parent_team_id, r.valid_from, r.valid_to) for r in conn.execute(select(th.c.team_id, th.c.parent_team_id, th.c.valid_from, th.c.valid_to))]
+    links = [
+        TeamLink(r.team_id, r.parent_team_id, r.valid_from, r.valid_to)
+        for r in conn.execute(select(th.c.team_id, th.c.parent_team_id, th.c.valid_from, th.c.valid_to))
+    ]
     parents = {r.id: r.parent_team_id for r in conn.execute(select(t.c.id, t.c.parent_team_id))}
     return Organisation(people, assignments, links, parents)

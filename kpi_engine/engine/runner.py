@@ -83,7 +83,11 @@ def earlier_period(period: Period, back: int) -> Period:
     for _ in range(back):
         if period.grain in ("day", "week"):
             day = period.start - timedelta(days=1)
-            period = parse_period(day.isoformat()) if period.grain == "day" else parse_period("{}-W{:02d}".format(*day.isocalendar()[:2]))
+            period = (
+                parse_period(day.isoformat())
+                if period.grain == "day"
+                else parse_period("{}-W{:02d}".format(*day.isocalendar()[:2]))
+            )
         else:
             period = period.previous()
     return period
@@ -157,7 +161,11 @@ class _Book:
         self._records: dict[str, Mapping[str, Sequence[tuple[int, Decimal]]]] = {}
         self._scores: dict[str, Mapping[str, Decimal]] = {}
         self.prorated: dict[str, set[str]] = {}  # person -> metrics whose targets were prorated this period
-        self.prorate_metrics = {self.names.base_metric(t.metric) or t.metric for t in self.names.targets.values() if t.prorate == "days_employed"}
+        self.prorate_metrics = {
+            self.names.base_metric(t.metric) or t.metric
+            for t in self.names.targets.values()
+            if t.prorate == "days_employed"
+        }
 
     # --- metric values -----------------------------------------------------------------
 
@@ -189,7 +197,11 @@ class _Book:
             return found
         if kind == "target":
             spec = self.names.targets[name]
-            return {p: getattr(levels, spec.level) for p, levels in self.targets(spec.metric, period).items() if getattr(levels, spec.level) is not None}
+            return {
+                p: getattr(levels, spec.level)
+                for p, levels in self.targets(spec.metric, period).items()
+                if getattr(levels, spec.level) is not None
+            }
         if kind == "rule":
             if period == self.period:
                 return self.results.get(name, {})
@@ -219,7 +231,10 @@ class _Book:
         if period == self.period:
             self.prorated.setdefault(person, set()).add(metric)
         factor = Decimal(days) / Decimal(period.days)
-        scale = {k: (None if v is None else v * factor) for k, v in (("target", levels.target), ("baseline", levels.baseline), ("challenge", levels.challenge))}
+        scale = {
+            k: (None if v is None else v * factor)
+            for k, v in (("target", levels.target), ("baseline", levels.baseline), ("challenge", levels.challenge))
+        }
         return TargetLevels(target=scale["target"] or ZERO, baseline=scale["baseline"], challenge=scale["challenge"])
 
     def proration_note(self, person: str, metric: str) -> str:
@@ -270,7 +285,9 @@ class _Book:
     def records(self, name: str) -> Mapping[str, Sequence[tuple[int, Decimal]]]:
         if name not in self._records:
             rows = self.record_details(name)
-            self._records[name] = {person: [(r["record_id"], r["value"]) for r in found] for person, found in rows.items()}
+            self._records[name] = {
+                person: [(r["record_id"], r["value"]) for r in found] for person, found in rows.items()
+            }
         return self._records[name]
 
     def record_details(self, name: str) -> Mapping[str, Sequence[Row]]:
@@ -281,7 +298,9 @@ class _Book:
         if kpi not in self._scores:
             found = self.facts.manual_scores(kpi, self.period.label)
             if not found and self.period.grain == "month":
-                found = self.facts.manual_scores(kpi, f"{self.period.start.year}-Q{(self.period.start.month - 1) // 3 + 1}")
+                found = self.facts.manual_scores(
+                    kpi, f"{self.period.start.year}-Q{(self.period.start.month - 1) // 3 + 1}"
+                )
             self._scores[kpi] = found
         return self._scores[kpi]
 
@@ -364,7 +383,11 @@ def run_rules(
 
 
 def _run_rules(
-    loaded: LoadedPlan, period: Period, facts: Facts, registry: Registry, on_rule: Callable[[str, int, int], None] | None
+    loaded: LoadedPlan,
+    period: Period,
+    facts: Facts,
+    registry: Registry,
+    on_rule: Callable[[str, int, int], None] | None,
 ) -> tuple[list[str], list[Outcome]]:
     book = _Book(loaded, period, facts, registry)
     effects = Effects(book)
@@ -376,7 +399,9 @@ def _run_rules(
         config = loaded.configs[rule.id]
         reads = loaded.reads.get(rule.id, frozenset()) | rule_type.metrics(config)
         prorated_here = {m for n in reads if (m := loaded.names.base_metric(n)) in book.prorate_metrics}
-        for metric in rule_type.records(config):  # the rows the rule reads, first: their values may add up to the metric's
+        for metric in rule_type.records(
+            config
+        ):  # the rows the rule reads, first: their values may add up to the metric's
             book.record_details(metric)
         totals: dict[str, Decimal] = {}
         found = rule_type.evaluate(effects.context(rule.id, book.context(rule.id)), config)
@@ -406,4 +431,3 @@ def _run_rules(
             on_rule(rule.id, index + 1, len(rules))
     outcomes = [line for r in loaded.plan.rules for line in lines.get(r.id, ())]  # each rule's lines in its own order
     return book.people, outcomes
-

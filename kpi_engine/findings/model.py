@@ -74,7 +74,15 @@ class Finding:
     def from_result(cls, result: RuleResult) -> Finding:
         t = result.trace
         evidence = {r["table"]: tuple(r["ids"]) for r in t.get("records", [])}
-        return cls(t["check"], result.person_id, t["period"], t["severity"], t["explanation"], evidence, dict(t.get("figures", {})))
+        return cls(
+            t["check"],
+            result.person_id,
+            t["period"],
+            t["severity"],
+            t["explanation"],
+            evidence,
+            dict(t.get("figures", {})),
+        )
 
 
 def is_check(config: Any) -> bool:
@@ -84,5 +92,7 @@ def is_check(config: Any) -> bool:
 
 def finding_id(plan_id: str, rule_id: str, person_id: str, period: str, evidence: Mapping[str, Any]) -> str:
     """A finding's id: the same plan, check rule, person, period and evidence records give the same id on every re-run."""
-    records = ";".join(f"{table}:{','.join(str(i) for i in sorted(ids, key=str))}" for table, ids in sorted(evidence.items()))
+    records = ";".join(
+        f"{table}:{','.join(str(i) for i in sorted(ids, key=str))}" for table, ids in sorted(evidence.items())
+    )
     return hashlib.sha256(f"{plan_id}|{rule_id}|{person_id}|{period}|{records}".encode()).hexdigest()[:16]

@@ -98,7 +98,10 @@ def list_findings(
         if run_id and conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
             raise ConfigurationError(f"there is no evaluation run {run_id!r}.", hint="`kpi runs` lists the saved runs")
         rows = conn.execute(query).all()
-        reviews = {fid: (decision, note) for fid, decision, note in conn.execute(select(r.c.finding_id, r.c.decision, r.c.note))}
+        reviews = {
+            fid: (decision, note)
+            for fid, decision, note in conn.execute(select(r.c.finding_id, r.c.decision, r.c.note))
+        }
     found: list[SavedFinding] = []
     for plan, run, label, person, rule, trace in rows:
         name = str(trace.get("check", rule))
@@ -136,11 +139,15 @@ def review_finding(store: Store, finding_id: str, decision: str, note: str, revi
         raise ConfigurationError("a review needs a note saying why (--note).")
     matches = [f for f in list_findings(store) if f.id == finding_id]
     if not matches:
-        raise ConfigurationError(f"there is no finding {finding_id!r} in the saved runs.", hint="`kpi findings` lists them with their ids")
+        raise ConfigurationError(
+            f"there is no finding {finding_id!r} in the saved runs.", hint="`kpi findings` lists them with their ids"
+        )
     finding = matches[0]
     r = s.finding_reviews
     with store.begin() as conn:
-        earlier = conn.execute(select(r.c.decision, r.c.reviewed_by, r.c.reviewed_at).where(r.c.finding_id == finding_id)).first()
+        earlier = conn.execute(
+            select(r.c.decision, r.c.reviewed_by, r.c.reviewed_at).where(r.c.finding_id == finding_id)
+        ).first()
         if earlier is not None:
             raise ConfigurationError(
                 f"finding {finding_id} was already reviewed ({earlier[0]} by {earlier[1]} on {earlier[2]:%Y-%m-%d}); a review is final.",

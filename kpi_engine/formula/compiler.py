@@ -91,14 +91,22 @@ class _Compiler:
                 node,
                 "turn a condition into a number with if ... then ... else ...",
             )
-        return self.fault(f"{self.source(node)!r} is a number where a yes/no value is needed", node, "compare it, e.g. attainment >= 100%")
+        return self.fault(
+            f"{self.source(node)!r} is a number where a yes/no value is needed",
+            node,
+            "compare it, e.g. attainment >= 100%",
+        )
 
     # --- entry -----------------------------------------------------------------------
 
     def top(self, root: Node, want: str) -> tuple[Evaluator, str]:
         got = self.infer(root)
         if want == BOOLEAN and got == NUMBER:
-            raise self.fault("a condition must be true or false, but this gives a number", root, "compare it, e.g. >= 100% or [80%..100%)")
+            raise self.fault(
+                "a condition must be true or false, but this gives a number",
+                root,
+                "compare it, e.g. >= 100% or [80%..100%)",
+            )
         kind = got if want == ANY else want
         fn, constant = self.part(root, kind)
         if isinstance(constant, Decimal) and not -LIMIT < constant < LIMIT:
@@ -126,7 +134,9 @@ class _Compiler:
         return result, kind
 
     def too_large(self, node: Node) -> FormulaError:
-        return self.fault(f"the result is beyond the limit of ±10^{MAX_MAGNITUDE}", node, "check the inputs and the formula")
+        return self.fault(
+            f"the result is beyond the limit of ±10^{MAX_MAGNITUDE}", node, "check the inputs and the formula"
+        )
 
     # --- parts: each returns (function, constant value or _VARIES) -------------------
 
@@ -136,7 +146,9 @@ class _Compiler:
             raise self.mismatch(node, want, got)
         if isinstance(node, Number):
             if not -LIMIT < node.value < LIMIT:
-                raise self.fault(f"the number {self.source(node)} is too large", node, f"numbers must be below 10^{MAX_MAGNITUDE}")
+                raise self.fault(
+                    f"the number {self.source(node)} is too large", node, f"numbers must be below 10^{MAX_MAGNITUDE}"
+                )
             return _constant(node.value), node.value
         if isinstance(node, Boolean):
             return _constant(node.value), node.value
@@ -167,7 +179,9 @@ class _Compiler:
     def name(self, node: Name, want: str) -> Evaluator:
         key, fault = node.key, self.fault
         self.keys.append(key)
-        label = node.name if not node.back else f"{node.name} of {node.back} period{'s' if node.back > 1 else ''} earlier"
+        label = (
+            node.name if not node.back else f"{node.name} of {node.back} period{'s' if node.back > 1 else ''} earlier"
+        )
 
         def missing() -> FormulaError:
             return fault(f"no value for {label!r}", node, "every name the formula uses needs a value")
@@ -231,7 +245,9 @@ class _Compiler:
             return self.fault(
                 f"division by zero: {shown!r} is 0",
                 divisor,
-                f"guard the division, e.g. if {shown} != 0 then ... else 0" if len(shown) <= 30 else "guard the division with if ... then ... else",
+                f"guard the division, e.g. if {shown} != 0 then ... else 0"
+                if len(shown) <= 30
+                else "guard the division with if ... then ... else",
             )
         if isinstance(error, Overflow):
             return self.too_large(node)
@@ -250,7 +266,16 @@ class _Compiler:
             constant = _VARIES
         return fn
 
-    def binary(self, op: Callable[..., Decimal], left: Evaluator, lc: Any, right: Evaluator, rc: Any, node: Node, divisor: Node | None) -> Evaluator:
+    def binary(
+        self,
+        op: Callable[..., Decimal],
+        left: Evaluator,
+        lc: Any,
+        right: Evaluator,
+        rc: Any,
+        node: Node,
+        divisor: Node | None,
+    ) -> Evaluator:
         fault = self.arithmetic_fault
         if rc is not _VARIES:
 
@@ -281,7 +306,12 @@ class _Compiler:
     def arithmetic_loop(self, node: Arithmetic, parts: list[tuple[Evaluator, Any]]) -> Evaluator:
         first = parts[0][0]
         steps = [
-            (_ARITHMETIC[op], parts[i][0], _span(node.operands[0], node.operands[i]), node.operands[i] if op == "/" else None)
+            (
+                _ARITHMETIC[op],
+                parts[i][0],
+                _span(node.operands[0], node.operands[i]),
+                node.operands[i] if op == "/" else None,
+            )
             for i, op in enumerate(node.operators, start=1)
         ]
         fault = self.arithmetic_fault
@@ -336,7 +366,11 @@ class _Compiler:
         if node.operator in ("=", "!="):
             kinds = _join(self.infer(node.left), self.infer(node.right))
             if kinds is None:
-                raise self.fault("a number is compared with a yes/no value", node, "compare numbers with numbers and true/false with true/false")
+                raise self.fault(
+                    "a number is compared with a yes/no value",
+                    node,
+                    "compare numbers with numbers and true/false with true/false",
+                )
         else:
             kinds = NUMBER
         (left, _), (right, rc) = self.part(node.left, kinds), self.part(node.right, kinds)
@@ -360,8 +394,16 @@ class _Compiler:
         high, hc = self.part(node.high, NUMBER) if node.high else (None, None)
         above = operator.ge if node.low_closed else operator.gt
         below = operator.le if node.high_closed else operator.lt
-        if lc is not _VARIES and hc is not _VARIES and lc is not None and hc is not None and not (lc < hc or lc == hc and node.low_closed and node.high_closed):
-            raise self.fault(f"the interval from {lc} to {hc} holds no value", node, "the lower bound comes first: [80%..100%)")
+        if (
+            lc is not _VARIES
+            and hc is not _VARIES
+            and lc is not None
+            and hc is not None
+            and not (lc < hc or lc == hc and node.low_closed and node.high_closed)
+        ):
+            raise self.fault(
+                f"the interval from {lc} to {hc} holds no value", node, "the lower bound comes first: [80%..100%)"
+            )
         negated = node.negated
         if low is None:
             assert high is not None
@@ -433,7 +475,9 @@ class _Compiler:
         def clamp(env: Env) -> Any:
             x, bottom, top = value(env), low(env), high(env)
             if bottom > top:
-                raise fault(f"clamp's low bound {bottom} is above its high bound {top}", node, "write clamp(x, low, high)")
+                raise fault(
+                    f"clamp's low bound {bottom} is above its high bound {top}", node, "write clamp(x, low, high)"
+                )
             return bottom if x < bottom else min(x, top)
 
         return clamp

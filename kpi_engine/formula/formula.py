@@ -40,7 +40,9 @@ class Formula:
     is_condition: bool
     subject: str | None
 
-    def __init__(self, text: str, run: Evaluator, references: frozenset[tuple[str, int]], is_condition: bool, subject: str | None) -> None:
+    def __init__(
+        self, text: str, run: Evaluator, references: frozenset[tuple[str, int]], is_condition: bool, subject: str | None
+    ) -> None:
         for slot, value in (
             ("text", text),
             ("_run", run),
@@ -94,7 +96,9 @@ class Formula:
         )
 
     @classmethod
-    def __get_pydantic_json_schema__(cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         return {"type": "string", "description": "a formula, e.g. min(bookings, quota) * 5%"}
 
 

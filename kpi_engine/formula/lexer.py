@@ -80,10 +80,34 @@ _REFUSED = {
 
 # Non-ASCII characters people paste from word processors, and what they meant.
 _LOOK_ALIKES = {
-    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00f7": "/", "\u2264": "<=", "\u2265": ">=",
-    "\u2260": "!=", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " ", "\u2026": "..",
-    "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0445": "x", "\u0456": "i",
-    "\u0410": "A", "\u0415": "E", "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0425": "X", "\u03bf": "o",
+    "\u2212": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u00d7": "*",
+    "\u00f7": "/",
+    "\u2264": "<=",
+    "\u2265": ">=",
+    "\u2260": "!=",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u00a0": " ",
+    "\u2026": "..",
+    "\u0430": "a",
+    "\u0435": "e",
+    "\u043e": "o",
+    "\u0440": "p",
+    "\u0441": "c",
+    "\u0445": "x",
+    "\u0456": "i",
+    "\u0410": "A",
+    "\u0415": "E",
+    "\u041e": "O",
+    "\u0420": "P",
+    "\u0421": "C",
+    "\u0425": "X",
+    "\u03bf": "o",
 }
 
 
@@ -164,13 +188,24 @@ class Lexer:
             raise self.fail("a decimal point needs digits after it", end, hint="write 12.5 or 12")
         if end < len(text) and (text[end].isalnum() or text[end] == "_"):
             letter = text[end]
-            hint = "scientific notation is not supported; write the number in full" if letter in "eE" else "put an operator between a number and a name, e.g. 2 * bookings"
+            hint = (
+                "scientific notation is not supported; write the number in full"
+                if letter in "eE"
+                else "put an operator between a number and a name, e.g. 2 * bookings"
+            )
             raise self.fail(f"the number {text[i:end]!r} runs into {letter!r}", i, end - i + 1, hint)
         digits = whole.replace(",", "")
         if len(digits.lstrip("0")) > MAX_MAGNITUDE:
-            raise self.fail(f"the number {text[i:end]!r} is too large", i, end - i, f"numbers must be below 10^{MAX_MAGNITUDE}")
+            raise self.fail(
+                f"the number {text[i:end]!r} is too large", i, end - i, f"numbers must be below 10^{MAX_MAGNITUDE}"
+            )
         if len(fraction) - 1 > MAX_PLACES:
-            raise self.fail(f"the number {text[i:end]!r} has more than {MAX_PLACES} decimal places", i, end - i, "round it to fewer places")
+            raise self.fail(
+                f"the number {text[i:end]!r} has more than {MAX_PLACES} decimal places",
+                i,
+                end - i,
+                "round it to fewer places",
+            )
         value = Decimal(digits + fraction)
         if end < len(text) and text[end] == "%":
             end += 1

@@ -157,7 +157,17 @@ class Within(Node):
 
     __slots__ = ("high", "high_closed", "low", "low_closed", "negated", "subject")
 
-    def __init__(self, subject: Node, low: Node | None, high: Node | None, low_closed: bool, high_closed: bool, negated: bool, position: int, end: int) -> None:
+    def __init__(
+        self,
+        subject: Node,
+        low: Node | None,
+        high: Node | None,
+        low_closed: bool,
+        high_closed: bool,
+        negated: bool,
+        position: int,
+        end: int,
+    ) -> None:
         super().__init__(position, end, *(n for n in (subject, low, high) if n is not None))
         self.subject, self.low, self.high = subject, low, high
         self.low_closed, self.high_closed, self.negated = low_closed, high_closed, negated
@@ -224,9 +234,19 @@ class _Parser:
     def made(self, node: Node) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.fail(f"the formula has more than {MAX_NODES:,} parts", node.position, node.length, "split it into several rules")
+            raise self.fail(
+                f"the formula has more than {MAX_NODES:,} parts",
+                node.position,
+                node.length,
+                "split it into several rules",
+            )
         if node.height > MAX_DEPTH:
-            raise self.fail(f"the formula nests more than {MAX_DEPTH} levels deep", node.position, node.length, "split it into several rules")
+            raise self.fail(
+                f"the formula nests more than {MAX_DEPTH} levels deep",
+                node.position,
+                node.length,
+                "split it into several rules",
+            )
         return node
 
     def is_op(self, token: Token, *texts: str) -> bool:
@@ -242,7 +262,11 @@ class _Parser:
         raise self.unexpected(token, what)
 
     def unexpected(self, token: Token, what: str) -> FormulaError:
-        if token.kind in ("number", "name") or self.is_word(token, "true", "false", "if", "not") or self.is_op(token, "("):
+        if (
+            token.kind in ("number", "name")
+            or self.is_word(token, "true", "false", "if", "not")
+            or self.is_op(token, "(")
+        ):
             return self.fail(
                 f"{token.describe()} follows a value without an operator between them",
                 token.position,
@@ -260,7 +284,9 @@ class _Parser:
         if first.kind == "end":
             raise self.fail("the formula is empty", 0, hint="write a value, e.g. bookings * 5%")
         self.start = first.position
-        if self.subject is not None and (first.kind == "op" and first.text in COMPARISONS | {"["} or self.is_word(first, "in")):
+        if self.subject is not None and (
+            first.kind == "op" and first.text in COMPARISONS | {"["} or self.is_word(first, "in")
+        ):
             self.implicit = True
         node = self.expression(0)
         end = self.lexer.peek()
@@ -274,7 +300,11 @@ class _Parser:
         token = self.lexer.peek()
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.fail(f"the formula nests more than {MAX_DEPTH} levels deep", token.position, hint="split it into several rules")
+            raise self.fail(
+                f"the formula nests more than {MAX_DEPTH} levels deep",
+                token.position,
+                hint="split it into several rules",
+            )
         left = self.infix(self.prefix(), power)
         self.depth -= 1
         return left
@@ -362,7 +392,9 @@ class _Parser:
             if token.text == "[" and self.implicit and self.subject:
                 return self.made(self.interval(self.implicit_subject(token), negated=False, opened=token))
             if token.text == "[":
-                raise self.fail("'[' starts an interval, which follows 'in'", token.position, hint="write x in [80%..100%)")
+                raise self.fail(
+                    "'[' starts an interval, which follows 'in'", token.position, hint="write x in [80%..100%)"
+                )
         if token.kind == "end":
             raise self.fail("the formula ends where a value is expected", token.position)
         raise self.fail(f"expected a value but found {token.describe()}", token.position, len(token.text))
@@ -410,7 +442,9 @@ class _Parser:
                 f"unknown name {word!r}",
                 token.position,
                 len(word),
-                f"did you mean {near[0]!r}?" if near else (f"known names: {known}" if self.names else "this formula may not refer to any name"),
+                f"did you mean {near[0]!r}?"
+                if near
+                else (f"known names: {known}" if self.names else "this formula may not refer to any name"),
             )
         return self.made(Name(word, back, token.position, end))
 
@@ -420,11 +454,20 @@ class _Parser:
         minus = self.lexer.next()
         number = self.lexer.next()
         closed = self.lexer.next()
-        if not (self.is_op(minus, "-") and number.kind == "number" and number.text.isdigit() and self.is_op(closed, "]")):
-            raise self.fail("only an earlier period can follow a name in brackets", opened.position, max(1, closed.end - opened.position), usage)
+        if not (
+            self.is_op(minus, "-") and number.kind == "number" and number.text.isdigit() and self.is_op(closed, "]")
+        ):
+            raise self.fail(
+                "only an earlier period can follow a name in brackets",
+                opened.position,
+                max(1, closed.end - opened.position),
+                usage,
+            )
         back = int(number.text)
         if not 1 <= back <= MAX_BACK:
-            raise self.fail(f"a name can look back 1 to {MAX_BACK} periods, not {back}", number.position, len(number.text), usage)
+            raise self.fail(
+                f"a name can look back 1 to {MAX_BACK} periods, not {back}", number.position, len(number.text), usage
+            )
         return back, closed.end
 
     def call(self, token: Token) -> Node:
@@ -456,8 +499,15 @@ class _Parser:
             wanted = f"{fewest}" if fewest == most else f"{fewest} or {most}" if most else f"at least {fewest}"
             hint = f"write {usage}"
             if grouped:
-                hint += "; a comma between digits groups thousands (1,000), so put a space after commas between arguments"
-            raise self.fail(f"{function} takes {wanted} values, not {len(arguments)}", token.position, closing.end - token.position, hint)
+                hint += (
+                    "; a comma between digits groups thousands (1,000), so put a space after commas between arguments"
+                )
+            raise self.fail(
+                f"{function} takes {wanted} values, not {len(arguments)}",
+                token.position,
+                closing.end - token.position,
+                hint,
+            )
         return self.made(Call(function, arguments, token.position, closing.end))
 
     def choice(self, token: Token) -> Node:
@@ -467,7 +517,12 @@ class _Parser:
         following = self.lexer.peek()
         if not self.is_word(following, "else"):
             if following.kind == "end" or self.is_op(following, ")", ",", "]"):
-                raise self.fail("an if needs an else", token.position, following.position - token.position, "write if condition then a else b")
+                raise self.fail(
+                    "an if needs an else",
+                    token.position,
+                    following.position - token.position,
+                    "write if condition then a else b",
+                )
             raise self.unexpected(following, "'else'")
         self.lexer.next()
         otherwise = self.expression(0)
@@ -478,18 +533,37 @@ class _Parser:
         if opened is None:
             opened = self.lexer.next()
             if not self.is_op(opened, "[", "("):
-                raise self.fail(f"an interval is expected after 'in' but found {opened.describe()}", opened.position, len(opened.text), usage)
+                raise self.fail(
+                    f"an interval is expected after 'in' but found {opened.describe()}",
+                    opened.position,
+                    len(opened.text),
+                    usage,
+                )
         if low is None and not self.is_op(self.lexer.peek(), ".."):
             low = self.expression(0)
         dots = self.lexer.next()
         if not self.is_op(dots, ".."):
-            raise self.fail(f"an interval needs '..' between its bounds but found {dots.describe()}", dots.position, len(dots.text), usage)
+            raise self.fail(
+                f"an interval needs '..' between its bounds but found {dots.describe()}",
+                dots.position,
+                len(dots.text),
+                usage,
+            )
         high = None if self.is_op(self.lexer.peek(), ")", "]") else self.expression(0)
         closed = self.lexer.next()
         if not self.is_op(closed, ")", "]"):
-            raise self.unexpected(closed, "')' or ']' to close the interval") if closed.kind != "op" else self.fail(
-                f"an interval ends with ')' or ']' but found {closed.describe()}", closed.position, len(closed.text), usage
+            raise (
+                self.unexpected(closed, "')' or ']' to close the interval")
+                if closed.kind != "op"
+                else self.fail(
+                    f"an interval ends with ')' or ']' but found {closed.describe()}",
+                    closed.position,
+                    len(closed.text),
+                    usage,
+                )
             )
         if low is None and high is None:
-            raise self.fail("an interval needs at least one bound", opened.position, closed.end - opened.position, usage)
+            raise self.fail(
+                "an interval needs at least one bound", opened.position, closed.end - opened.position, usage
+            )
         return Within(subject, low, high, opened.text == "[", closed.text == "]", negated, subject.position, closed.end)

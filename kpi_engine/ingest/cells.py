@@ -37,6 +37,7 @@ __all__ = [
     "read_synonym",
 ]
 
+
 def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -220,10 +221,28 @@ def read_synonym(value: Any, table: dict[str, str], allowed: tuple[str, ...], wh
 ROLE_SYNONYMS = {
     **{normal_text(r): r for r in ROLES},
     **dict.fromkeys(
-        ["sales rep", "sales representative", "sales", "salesperson", "sales person", "account executive", "ae",
-         "rep", "销售", "销售代表", "销售人员", "客户经理"], "sales_rep"),
-    **dict.fromkeys(["marketing", "marketer", "marketing specialist", "市场", "市场专员", "市场部"], "marketing_specialist"),
-    **dict.fromkeys(["customer success", "cs", "csm", "customer success manager", "客户成功", "客服"], "customer_success"),
+        [
+            "sales rep",
+            "sales representative",
+            "sales",
+            "salesperson",
+            "sales person",
+            "account executive",
+            "ae",
+            "rep",
+            "销售",
+            "销售代表",
+            "销售人员",
+            "客户经理",
+        ],
+        "sales_rep",
+    ),
+    **dict.fromkeys(
+        ["marketing", "marketer", "marketing specialist", "市场", "市场专员", "市场部"], "marketing_specialist"
+    ),
+    **dict.fromkeys(
+        ["customer success", "cs", "csm", "customer success manager", "客户成功", "客服"], "customer_success"
+    ),
     **dict.fromkeys(["manager", "sales manager", "team lead", "team leader", "经理", "销售经理", "主管"], "manager"),
 }
 
@@ -278,5 +297,3 @@ def _read_currency(value: Any) -> Any:
 
 
 Currency = Annotated[str, BeforeValidator(_read_currency)]
-
-

@@ -80,7 +80,9 @@ def _decode(data: bytes, name: str) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ImportRejected(f"{name} is neither UTF-8 nor GB18030 text; nothing was imported.", hint="save the export as CSV UTF-8")
+    raise ImportRejected(
+        f"{name} is neither UTF-8 nor GB18030 text; nothing was imported.", hint="save the export as CSV UTF-8"
+    )
 
 
 def _read_csv(data: bytes, name: str) -> list[list[Any]]:
@@ -102,7 +104,9 @@ def _read_xlsx(path: Path, sheet: str | None) -> list[list[Any]]:
         raise ImportRejected(f"{path.name} is not a readable XLSX workbook ({exc}); nothing was imported.") from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise ConfigurationError(f"{path.name} has no sheet {sheet!r}; its sheets are {', '.join(book.sheetnames)}.")
+            raise ConfigurationError(
+                f"{path.name} has no sheet {sheet!r}; its sheets are {', '.join(book.sheetnames)}."
+            )
         worksheet = book[sheet] if sheet is not None else book.worksheets[0]
         return [[_cell(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
     finally:
@@ -116,7 +120,9 @@ def read_table(path: Path, data: bytes, sheet: str | None = None) -> list[list[A
         return _read_csv(data, path.name)
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, sheet)
-    raise ConfigurationError(f"{path.name} is neither a .csv nor a .xlsx file.", hint="save .xls files as .xlsx or CSV UTF-8")
+    raise ConfigurationError(
+        f"{path.name} is neither a .csv nor a .xlsx file.", hint="save .xls files as .xlsx or CSV UTF-8"
+    )
 
 
 def _shown(value: Any) -> str:
@@ -239,7 +245,9 @@ def import_file(
         if key in keys:
             bad_rows.add(number)
             field = model.key_fields[0]
-            problems.append(f"row {number}, column {headers.get(field, field)!r}: {_shown(key[0]) if len(key) == 1 else key} repeats row {keys[key]}")
+            problems.append(
+                f"row {number}, column {headers.get(field, field)!r}: {_shown(key[0]) if len(key) == 1 else key} repeats row {keys[key]}"
+            )
             continue
         keys[key] = number
         records.append(record)
@@ -277,13 +285,23 @@ def import_file(
     return ImportSummary(str(file), name, rows_read, counts.inserted, counts.updated, counts.unchanged)
 
 
-def _target_changes(conn: Any, file: str, records: list[Any], row_numbers: list[int], reason: str | None) -> list[TargetChange]:
+def _target_changes(
+    conn: Any, file: str, records: list[Any], row_numbers: list[int], reason: str | None
+) -> list[TargetChange]:
     """The targets the file would write beside those they replace; beyond ±20 % needs a reason."""
     changes = compare_targets(
-        conn, [TargetChange(r.subject_type, r.subject_id, r.metric, r.period, r.baseline, r.target, r.challenge) for r in records]
+        conn,
+        [
+            TargetChange(r.subject_type, r.subject_id, r.metric, r.period, r.baseline, r.target, r.challenge)
+            for r in records
+        ],
     )
     if reason is None:
-        too_big = [f"row {row_numbers[i]}: target {c.describe()} moves more than ±20 %" for i, c in enumerate(changes) if c.beyond_limit]
+        too_big = [
+            f"row {row_numbers[i]}: target {c.describe()} moves more than ±20 %"
+            for i, c in enumerate(changes)
+            if c.beyond_limit
+        ]
         if too_big:
             raise ImportRejected(
                 f"{file} changes {len(too_big)} target{'s' if len(too_big) > 1 else ''} by more than ±20 % ({too_big[0]}); nothing was imported.",

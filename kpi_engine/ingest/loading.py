@@ -20,7 +20,14 @@ from ..store import schema as s
 from ..errors import ImportRejected
 from .records import RECORD_MODELS, entity_name
 
-__all__ = ["BATCH_SIZE", "LoadCounts", "ReferenceProblem", "UnresolvedReferences", "reference_problems", "upsert_records"]
+__all__ = [
+    "BATCH_SIZE",
+    "LoadCounts",
+    "ReferenceProblem",
+    "UnresolvedReferences",
+    "reference_problems",
+    "upsert_records",
+]
 
 BATCH_SIZE = 500
 """Records per lookup: one SELECT fetches the stored rows of a whole batch."""
@@ -38,7 +45,9 @@ class LoadCounts:
     unchanged: int = 0
 
     def __add__(self, other: LoadCounts) -> LoadCounts:
-        return LoadCounts(self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged)
+        return LoadCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,9 @@ def _check_records(entity: str, records: Sequence[BaseModel]) -> str:
     return name
 
 
-def reference_problems(conn: Connection, entity: str, source: str, records: Sequence[BaseModel]) -> list[ReferenceProblem]:
+def reference_problems(
+    conn: Connection, entity: str, source: str, records: Sequence[BaseModel]
+) -> list[ReferenceProblem]:
     """Records that name a person or deal that is neither stored nor among ``records`` (people only)."""
     name = _check_records(entity, records)
     problems: list[ReferenceProblem] = []
@@ -133,11 +144,17 @@ def reference_problems(conn: Connection, entity: str, source: str, records: Sequ
         for field in person_fields:
             value = getattr(record, field)
             if value is not None and value not in known_people:
-                problems.append(ReferenceProblem(index, field, f"{value!r} is not a known person (import the people first)"))
+                problems.append(
+                    ReferenceProblem(index, field, f"{value!r} is not a known person (import the people first)")
+                )
         for field in deal_fields:
             value = getattr(record, field)
             if value is not None and value not in known_deals:
-                problems.append(ReferenceProblem(index, field, f"{value!r} is not a known deal of source {source!r} (import the deals first)"))
+                problems.append(
+                    ReferenceProblem(
+                        index, field, f"{value!r} is not a known deal of source {source!r} (import the deals first)"
+                    )
+                )
         if name == "targets" and record.subject_type == "person" and record.subject_id not in known_people:  # type: ignore[attr-defined]
             problems.append(ReferenceProblem(index, "subject_id", f"{record.subject_id!r} is not a known person"))  # type: ignore[attr-defined]
     return problems
@@ -151,7 +168,9 @@ def _customer_ids(conn: Connection, source: str, references: list[str]) -> dict[
     def lookup(values: list[str]) -> None:
         for chunk in _chunks(values):
             rows = conn.execute(
-                select(c.id, c.remote_id, c.name).where(c.source == source, or_(c.remote_id.in_(chunk), c.name.in_(chunk))).order_by(c.id)
+                select(c.id, c.remote_id, c.name)
+                .where(c.source == source, or_(c.remote_id.in_(chunk), c.name.in_(chunk)))
+                .order_by(c.id)
             ).all()
             by_remote = {r.remote_id: r.id for r in rows}
             by_name: dict[str, int] = {}
@@ -165,7 +184,9 @@ def _customer_ids(conn: Connection, source: str, references: list[str]) -> dict[
     lookup(references)
     missing = [v for v in references if v not in ids]
     if missing:
-        conn.execute(s.customers.insert(), [{"source": source, "remote_id": v, "name": v, "is_deleted": False} for v in missing])
+        conn.execute(
+            s.customers.insert(), [{"source": source, "remote_id": v, "name": v, "is_deleted": False} for v in missing]
+        )
         lookup(missing)
     return ids
 
@@ -210,11 +231,15 @@ def upsert_records(
     for index, record in enumerate(records):
         key = record.key()  # type: ignore[attr-defined]
         if key in seen:
-            raise ImportRejected(f"{name} records {seen[key] + 1} and {index + 1} have the same key {key}; nothing was loaded.")
+            raise ImportRejected(
+                f"{name} records {seen[key] + 1} and {index + 1} have the same key {key}; nothing was loaded."
+            )
         seen[key] = index
     problems = reference_problems(conn, name, source, records)
     if problems:
-        raise UnresolvedReferences(f"{len(problems)} {name} references cannot be resolved; nothing was loaded.", problems)
+        raise UnresolvedReferences(
+            f"{len(problems)} {name} references cannot be resolved; nothing was loaded.", problems
+        )
 
     refs: dict[str, dict[str, int]] = {}
     if "customer" in RECORD_MODELS[name].model_fields:
@@ -265,7 +290,10 @@ def upsert_records(
         statement = spec.table.update().where(spec.table.c.id == bindparam("_pk")).values(values)
         conn.execute(statement, [{"_pk": r["_pk"], **{f"v_{c}": r[c] for c in columns if c != "_pk"}} for r in rows])
     if managers:
-        conn.execute(s.people.update().where(s.people.c.id == bindparam("_id")).values(manager_id=bindparam("manager_id")), managers)
+        conn.execute(
+            s.people.update().where(s.people.c.id == bindparam("_id")).values(manager_id=bindparam("manager_id")),
+            managers,
+        )
     if progress:
         progress(f"saved {name}", len(records), len(records))
     return counts

@@ -52,12 +52,26 @@ __all__ = [
 ENTITIES = ("people", "deals", "activities", "leads", "targets")
 
 _ENTITY_ALIASES = {
-    "people": "people", "person": "people", "users": "people", "user": "people", "owners": "people",
-    "owner": "people", "employees": "people", "staff": "people",
-    "deals": "deals", "deal": "deals", "opportunities": "deals", "opportunity": "deals",
-    "activities": "activities", "activity": "activities",
-    "leads": "leads", "lead": "leads",
-    "targets": "targets", "target": "targets", "quotas": "targets", "quota": "targets",
+    "people": "people",
+    "person": "people",
+    "users": "people",
+    "user": "people",
+    "owners": "people",
+    "owner": "people",
+    "employees": "people",
+    "staff": "people",
+    "deals": "deals",
+    "deal": "deals",
+    "opportunities": "deals",
+    "opportunity": "deals",
+    "activities": "activities",
+    "activity": "activities",
+    "leads": "leads",
+    "lead": "leads",
+    "targets": "targets",
+    "target": "targets",
+    "quotas": "targets",
+    "quota": "targets",
 }
 
 
@@ -65,7 +79,9 @@ def entity_name(name: str) -> str:
     """The canonical entity for a name or a common synonym (``deal`` → ``deals``)."""
     key = name.strip().lower()
     if key not in _ENTITY_ALIASES:
-        raise ConfigurationError(f"{name!r} is not an entity that can be imported.", hint=f"use one of {', '.join(ENTITIES)}")
+        raise ConfigurationError(
+            f"{name!r} is not an entity that can be imported.", hint=f"use one of {', '.join(ENTITIES)}"
+        )
     return _ENTITY_ALIASES[key]
 
 

@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..errors import ConfigurationError
-from .measures import DIMENSIONS, Division, by_column, declared_dimensions, grouped_values, same_period_last_year, shift_context
+from .measures import (
+    DIMENSIONS,
+    Division,
+    by_column,
+    declared_dimensions,
+    grouped_values,
+    same_period_last_year,
+    shift_context,
+)
 from ..periods import Period, parse_period
 from .rollup import ORG_GROUPINGS, org_keyed
 from ..engine.contract import Metric, MetricContext
@@ -63,11 +71,16 @@ def _exact(value: Any) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise ConfigurationError(f"a metric returned {value!r} ({type(value).__name__}), not an exact number.", hint="build it from integer sums")
+        raise ConfigurationError(
+            f"a metric returned {value!r} ({type(value).__name__}), not an exact number.",
+            hint="build it from integer sums",
+        )
     return Decimal(value)
 
 
-def metric_values(conn: Connection, metric: Metric, ctx: MetricContext, by: str = "person") -> dict[str | None, Decimal | None]:
+def metric_values(
+    conn: Connection, metric: Metric, ctx: MetricContext, by: str = "person"
+) -> dict[str | None, Decimal | None]:
     """The metric's value per group for one period (groups without facts are absent)."""
     if by == "person":
         query = metric.query(ctx)
@@ -82,7 +95,9 @@ def metric_values(conn: Connection, metric: Metric, ctx: MetricContext, by: str 
         elif by in DIMENSIONS:
             if by not in declared_dimensions(metric, ctx):
                 can = ", ".join(("person", *ORG_GROUPINGS, *declared_dimensions(metric, ctx)))
-                raise ConfigurationError(f"metric {metric.name!r} cannot be grouped by {by}.", hint=f"it can be grouped by {can}")
+                raise ConfigurationError(
+                    f"metric {metric.name!r} cannot be grouped by {by}.", hint=f"it can be grouped by {can}"
+                )
             keyed = by_column(by)
         else:
             raise ConfigurationError(f"{by!r} is not a grouping.", hint=f"use one of {', '.join(GROUPINGS)}")
@@ -167,7 +182,17 @@ def compute_metric(
         for key in sorted(set(values) | set(before), key=lambda k: (k is None, k or "")):
             now = values.get(key)
             then = before.get(key)
-            rows.append(MetricRow(metric.name, span.label, key, now, other.label if other else None, then, growth(now, then) if other else None))
+            rows.append(
+                MetricRow(
+                    metric.name,
+                    span.label,
+                    key,
+                    now,
+                    other.label if other else None,
+                    then,
+                    growth(now, then) if other else None,
+                )
+            )
     return rows
 
 

@@ -62,13 +62,37 @@ METRICS_PATH_ENV = "KPI_METRICS_PATH"
 FACT_TABLES = {
     t.name: t
     for t in (
-        s.deals, s.activities, s.leads, s.payments, s.refunds, s.renewals, s.churn_events, s.survey_responses,
-        s.marketing_spend, s.web_visits, s.content_stats, s.support_tickets, s.trainings, s.customers,
+        s.deals,
+        s.activities,
+        s.leads,
+        s.payments,
+        s.refunds,
+        s.renewals,
+        s.churn_events,
+        s.survey_responses,
+        s.marketing_spend,
+        s.web_visits,
+        s.content_stats,
+        s.support_tickets,
+        s.trainings,
+        s.customers,
     )
 }
-_DIMENSION_COLUMNS = {"product_line": ("product_line",), "channel": ("channel", "lead_source"), "campaign": ("campaign",)}
+_DIMENSION_COLUMNS = {
+    "product_line": ("product_line",),
+    "channel": ("channel", "lead_source"),
+    "campaign": ("campaign",),
+}
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86_400}
-_OPERATORS = {">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__", "=": "__eq__", "==": "__eq__", "!=": "__ne__"}
+_OPERATORS = {
+    ">": "__gt__",
+    ">=": "__ge__",
+    "<": "__lt__",
+    "<=": "__le__",
+    "=": "__eq__",
+    "==": "__eq__",
+    "!=": "__ne__",
+}
 
 
 class CustomMetricError(ConfigurationError):
@@ -139,13 +163,22 @@ class MetricFile(BaseModel):
 
 def custom_metric_files(path: str | Path | None = None) -> list[Path]:
     """The YAML files to read: ``path``, else ``$KPI_METRICS_PATH``, else ``./metrics`` if it exists."""
-    chosen = Path(path) if path else Path(os.environ[METRICS_PATH_ENV]) if os.environ.get(METRICS_PATH_ENV) else Path("metrics")
+    chosen = (
+        Path(path)
+        if path
+        else Path(os.environ[METRICS_PATH_ENV])
+        if os.environ.get(METRICS_PATH_ENV)
+        else Path("metrics")
+    )
     if chosen.is_file():
         return [chosen]
     if chosen.is_dir():
         return sorted(p for p in chosen.iterdir() if p.suffix in (".yaml", ".yml"))
     if path or os.environ.get(METRICS_PATH_ENV):
-        raise CustomMetricError(f"the custom metrics path {str(chosen)!r} does not exist.", hint=f"give a folder or YAML file with --metrics or ${METRICS_PATH_ENV}")
+        raise CustomMetricError(
+            f"the custom metrics path {str(chosen)!r} does not exist.",
+            hint=f"give a folder or YAML file with --metrics or ${METRICS_PATH_ENV}",
+        )
     return []
 
 
@@ -163,7 +196,9 @@ def _column(table: Any, name: str, doc: Located, loc: tuple[Any, ...], problems:
     return None
 
 
-def _conditions(table: Any, where: dict[str, Any], doc: Located, loc: tuple[Any, ...], problems: list[str]) -> list[Any]:
+def _conditions(
+    table: Any, where: dict[str, Any], doc: Located, loc: tuple[Any, ...], problems: list[str]
+) -> list[Any]:
     out = []
     for key, wanted in where.items():
         col = _column(table, key, doc, (*loc, "where", key), problems)
@@ -174,7 +209,13 @@ def _conditions(table: Any, where: dict[str, Any], doc: Located, loc: tuple[Any,
         elif isinstance(wanted, dict):
             for op, value in wanted.items():
                 if op not in _OPERATORS:
-                    problems.append(_where(doc, (*loc, "where", key, op), f"unknown comparison {op!r}. use one of {', '.join(_OPERATORS)}"))
+                    problems.append(
+                        _where(
+                            doc,
+                            (*loc, "where", key, op),
+                            f"unknown comparison {op!r}. use one of {', '.join(_OPERATORS)}",
+                        )
+                    )
                     continue
                 out.append(getattr(col, _OPERATORS[op])(value))
         elif wanted is None:
@@ -184,7 +225,9 @@ def _conditions(table: Any, where: dict[str, Any], doc: Located, loc: tuple[Any,
     return out
 
 
-def _aggregate_metric(spec: CustomMetric, doc: Located, loc: tuple[Any, ...], problems: list[str], source: str) -> Metric | None:
+def _aggregate_metric(
+    spec: CustomMetric, doc: Located, loc: tuple[Any, ...], problems: list[str], source: str
+) -> Metric | None:
     table = FACT_TABLES.get(spec.facts or "")
     if table is None:
         near = difflib.get_close_matches(spec.facts or "", FACT_TABLES, n=1)
@@ -232,19 +275,36 @@ def _aggregate_metric(spec: CustomMetric, doc: Located, loc: tuple[Any, ...], pr
         return select(*columns).where(and_(period, *plain_conditions, *extra))
 
     kind = spec.aggregate
-    duration_division = Division(scale=2 if spec.duration else spec.scale, zero_denominator=spec.zero_denominator, divisor=divisor)
+    duration_division = Division(
+        scale=2 if spec.duration else spec.scale, zero_denominator=spec.zero_denominator, divisor=divisor
+    )
     if kind == "count":
-        return fact_metric(spec.name, spec.description, spec.unit, Measure(facts, "count", "value" if value is not None and spec.column else None), grain=spec.grain, source=source)
+        return fact_metric(
+            spec.name,
+            spec.description,
+            spec.unit,
+            Measure(facts, "count", "value" if value is not None and spec.column else None),
+            grain=spec.grain,
+            source=source,
+        )
     if kind == "average":
         return fact_metric(
-            spec.name, spec.description, spec.unit, Measure(facts, "sum", "value", scale), Measure(facts, "count", "value"),
-            division=Division(scale=spec.scale, zero_denominator=spec.zero_denominator, divisor=divisor), grain=spec.grain, source=source,
+            spec.name,
+            spec.description,
+            spec.unit,
+            Measure(facts, "sum", "value", scale),
+            Measure(facts, "count", "value"),
+            division=Division(scale=spec.scale, zero_denominator=spec.zero_denominator, divisor=divisor),
+            grain=spec.grain,
+            source=source,
         )
     measure = Measure(facts, kind or "count", "value", scale, percentile=spec.percentile)
     division = duration_division if (spec.duration or kind in ("median", "percentile")) else None
     if division is not None and not spec.duration:
         division = Division(scale=max(spec.scale, scale), zero_denominator=spec.zero_denominator)
-    return fact_metric(spec.name, spec.description, spec.unit, measure, division=division, grain=spec.grain, source=source)
+    return fact_metric(
+        spec.name, spec.description, spec.unit, measure, division=division, grain=spec.grain, source=source
+    )
 
 
 def load_custom_metrics(paths: list[Path], known: dict[str, Metric] | None = None) -> list[Metric]:
@@ -276,14 +336,28 @@ def load_custom_metrics(paths: list[Path], known: dict[str, Metric] | None = Non
                         key = str(err["loc"][-1])
                         valid = list(CustomMetric.model_fields)
                         near = difflib.get_close_matches(key, valid, n=1)
-                        problems.append(_where(doc, at, f"unknown key {key!r}. " + (f"did you mean {near[0]!r}? " if near else "") + f"valid keys: {', '.join(valid)}"))
+                        problems.append(
+                            _where(
+                                doc,
+                                at,
+                                f"unknown key {key!r}. "
+                                + (f"did you mean {near[0]!r}? " if near else "")
+                                + f"valid keys: {', '.join(valid)}",
+                            )
+                        )
                     else:
                         problems.append(_where(doc, at, err["msg"].removeprefix("Value error, ") + "."))
     built: list[Metric] = []
     seen: dict[str, str] = {}
     for spec, doc, loc in specs:
         if spec.name in seen or spec.name in known:
-            problems.append(_where(doc, (*loc, "name"), f"metric {spec.name!r} is already defined {'in ' + seen[spec.name] if spec.name in seen else 'by a plugin'}."))
+            problems.append(
+                _where(
+                    doc,
+                    (*loc, "name"),
+                    f"metric {spec.name!r} is already defined {'in ' + seen[spec.name] if spec.name in seen else 'by a plugin'}.",
+                )
+            )
             continue
         seen[spec.name] = doc.path
         if spec.ratio is None:
@@ -300,15 +374,38 @@ def load_custom_metrics(paths: list[Path], known: dict[str, Metric] | None = Non
             other = known.get(name)
             if other is None:
                 near = difflib.get_close_matches(name, known, n=1)
-                problems.append(_where(doc, (*loc, "ratio", side), f"unknown metric {name!r}. " + (f"did you mean {near[0]!r}?" if near else "")))
-            elif other.numerator is None or other.denominator is not None or other.numerator.ranked or other.division is not None:
-                problems.append(_where(doc, (*loc, "ratio", side), f"metric {name!r} is not a plain count or sum over facts, so it cannot be part of a ratio."))
+                problems.append(
+                    _where(
+                        doc,
+                        (*loc, "ratio", side),
+                        f"unknown metric {name!r}. " + (f"did you mean {near[0]!r}?" if near else ""),
+                    )
+                )
+            elif (
+                other.numerator is None
+                or other.denominator is not None
+                or other.numerator.ranked
+                or other.division is not None
+            ):
+                problems.append(
+                    _where(
+                        doc,
+                        (*loc, "ratio", side),
+                        f"metric {name!r} is not a plain count or sum over facts, so it cannot be part of a ratio.",
+                    )
+                )
             else:
                 parts.append(other.numerator)
         if len(parts) == 2:
             metric = fact_metric(
-                spec.name, spec.description, spec.unit, parts[0], parts[1],
-                division=Division(scale=spec.scale, zero_denominator=spec.zero_denominator), grain=spec.grain, source=doc.path,
+                spec.name,
+                spec.description,
+                spec.unit,
+                parts[0],
+                parts[1],
+                division=Division(scale=spec.scale, zero_denominator=spec.zero_denominator),
+                grain=spec.grain,
+                source=doc.path,
             )
             built.append(metric)
             known[metric.name] = metric

@@ -177,7 +177,9 @@ class Division:
         with localcontext() as exact:
             exact.prec = 60
             value = numerator * self.multiplier / (denominator * self.divisor)
-            value = value.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUNDING_MODES.get(self.rounding, ROUND_HALF_EVEN))
+            value = value.quantize(
+                Decimal(1).scaleb(-self.scale), rounding=ROUNDING_MODES.get(self.rounding, ROUND_HALF_EVEN)
+            )
             if self.trim_to is not None:
                 short = value.quantize(Decimal(1).scaleb(-self.trim_to))
                 if short == value:
@@ -196,7 +198,9 @@ class _Quotient(TypeDecorator[Decimal]):
     impl = String
     cache_ok = True
 
-    def __init__(self, num_scales: tuple[int, ...], den_scales: tuple[int, ...], division: Division, metric: str) -> None:
+    def __init__(
+        self, num_scales: tuple[int, ...], den_scales: tuple[int, ...], division: Division, metric: str
+    ) -> None:
         super().__init__()
         self.num_scales = num_scales
         self.den_scales = den_scales
@@ -219,7 +223,9 @@ class _Quotient(TypeDecorator[Decimal]):
             # A sum with nothing to divide (most evidence values): ``divide`` would give this, more slowly.
             if division.trim_to is not None and finest <= division.trim_to:
                 return numerator.quantize(_STEPS[division.trim_to])
-            value = numerator.quantize(_STEPS[division.scale], rounding=ROUNDING_MODES.get(division.rounding, ROUND_HALF_EVEN))
+            value = numerator.quantize(
+                _STEPS[division.scale], rounding=ROUNDING_MODES.get(division.rounding, ROUND_HALF_EVEN)
+            )
             if division.trim_to is not None and (short := value.quantize(_STEPS[division.trim_to])) == value:
                 return short
             return value
@@ -292,7 +298,9 @@ def by_column(name: str) -> Keyed:
     def keyed(facts: FactsBuilder, ctx: MetricContext) -> Any:
         sub = facts(ctx).subquery("facts")
         if name not in sub.c:
-            raise EvaluationError(f"this metric's facts have no {name!r} to group by.", hint="group it by person, team or region")
+            raise EvaluationError(
+                f"this metric's facts have no {name!r} to group by.", hint="group it by person, team or region"
+            )
         return sub, sub.c[name]
 
     return keyed
@@ -361,7 +369,9 @@ def exact_terms(*terms: tuple[Any, int]) -> Any:
         part = _text(func.coalesce(expr, 0))
         text = part if text is None else text + literal_column("','") + part
     text = text + literal_column("'/1'")
-    return type_coerce(text, _Quotient(scales, (0,), Division(scale=max(scales), zero_denominator="zero", trim_to=min(scales)), ""))
+    return type_coerce(
+        text, _Quotient(scales, (0,), Division(scale=max(scales), zero_denominator="zero", trim_to=min(scales)), "")
+    )
 
 
 def _labelled(exprs: Sequence[Any], prefix: str) -> list[Any]:
@@ -373,7 +383,9 @@ def grouped_components(metric: Metric, ctx: MetricContext, keyed: Keyed = _by_pe
     num = metric.numerator
     den = metric.denominator
     if num is None:
-        raise EvaluationError(f"metric {metric.name!r} is not declared from facts and cannot be grouped.", hint="group it by person")
+        raise EvaluationError(
+            f"metric {metric.name!r} is not declared from facts and cannot be grouped.", hint="group it by person"
+        )
     if num.ranked:
         assert num.facts is not None
         sub, key = keyed(num.facts, ctx)
@@ -387,14 +399,24 @@ def grouped_components(metric: Metric, ctx: MetricContext, keyed: Keyed = _by_pe
     if den.facts is None or den.facts is num.facts:
         sub, key = keyed(num.facts, ctx)  # type: ignore[arg-type]
         query = select(
-            key.label("group_key"), *_labelled(_aggregate(num, sub, key, ctx), "n"), *_labelled(_aggregate(den, sub, key, ctx), "d")
+            key.label("group_key"),
+            *_labelled(_aggregate(num, sub, key, ctx), "n"),
+            *_labelled(_aggregate(den, sub, key, ctx), "d"),
         ).group_by(key)
         return query, n_terms, d_terms
     zero = literal(0, BigInteger())
     sub_n, key_n = keyed(num.facts, ctx)  # type: ignore[arg-type]
     sub_d, key_d = keyed(den.facts, ctx)
-    side_n = select(key_n.label("group_key"), *_labelled(_aggregate(num, sub_n, key_n, ctx), "n"), *[zero.label(f"d{i}") for i in range(d_terms)]).group_by(key_n)
-    side_d = select(key_d.label("group_key"), *[zero.label(f"n{i}") for i in range(n_terms)], *_labelled(_aggregate(den, sub_d, key_d, ctx), "d")).group_by(key_d)
+    side_n = select(
+        key_n.label("group_key"),
+        *_labelled(_aggregate(num, sub_n, key_n, ctx), "n"),
+        *[zero.label(f"d{i}") for i in range(d_terms)],
+    ).group_by(key_n)
+    side_d = select(
+        key_d.label("group_key"),
+        *[zero.label(f"n{i}") for i in range(n_terms)],
+        *_labelled(_aggregate(den, sub_d, key_d, ctx), "d"),
+    ).group_by(key_d)
     both = union_all(side_n, side_d).subquery("sides")
     query = select(
         both.c.group_key,
@@ -438,7 +460,9 @@ def _value_expression(metric: Metric, cols: Sequence[Any], n_terms: int, d_terms
     return type_coerce(text, _Quotient(num_scales, den_scales if dens else (0,), division, metric.name))
 
 
-def grouped_values(metric: Metric, ctx: MetricContext, keyed: Keyed = _by_person, key_label: str = "group_key") -> Select[Any]:
+def grouped_values(
+    metric: Metric, ctx: MetricContext, keyed: Keyed = _by_person, key_label: str = "group_key"
+) -> Select[Any]:
     """``SELECT key, value``: the metric's value per group, exact (int, Decimal or None)."""
     components, n_terms, d_terms = grouped_components(metric, ctx, keyed)
     inner = components.subquery("components")
@@ -465,7 +489,11 @@ def _auto_evidence(measure: Measure) -> Callable[[MetricContext], Select[Any]] |
             value: Any = literal(1, BigInteger())
             condition = sub.c[measure.columns[0]].is_not(None) if measure.columns else None
         else:
-            value = type_coerce(_raw(sub.c[measure.columns[0]]), ExactDecimal(measure.scales[0])) if measure.scales[0] else _raw(sub.c[measure.columns[0]])
+            value = (
+                type_coerce(_raw(sub.c[measure.columns[0]]), ExactDecimal(measure.scales[0]))
+                if measure.scales[0]
+                else _raw(sub.c[measure.columns[0]])
+            )
             condition = sub.c[measure.columns[0]].is_not(None)
         query = select(sub.c.person_id, sub.c.record_id, value.label("value"))
         if condition is not None:
@@ -511,10 +539,15 @@ def fact_metric(
         query=_person_query(ref),
         evidence=evidence,
         evidence_table=evidence_table if (evidence is not None or has_record) else None,
-        zero_when_missing=denominator is None and division is None and not numerator.ranked and numerator.aggregate not in ("min", "max"),
+        zero_when_missing=denominator is None
+        and division is None
+        and not numerator.ranked
+        and numerator.aggregate not in ("min", "max"),
         # A count of rows has one evidence row per fact; a sum or a count of a column leaves out the facts
         # where it is empty, and the people with only such facts, whom the database counts with 0.
-        evidence_adds_up=(has_record and numerator.aggregate == "count" and not numerator.columns and not numerator.over_all)
+        evidence_adds_up=(
+            has_record and numerator.aggregate == "count" and not numerator.columns and not numerator.over_all
+        )
         or (evidence_adds_up and evidence is not None),
         numerator=numerator,
         denominator=denominator,

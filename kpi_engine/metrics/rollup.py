@@ -56,7 +56,9 @@ def members_on(conn: Connection, day: date, by: str) -> list[tuple[str, str]]:
     """``(person, group)`` pairs on a day: team and every team above it, or region, or the company."""
     assigned: dict[str, tuple[str | None, str | None]] = {}
     oa = s.org_assignments
-    for person, team, region in conn.execute(select(oa.c.person_id, oa.c.team_id, oa.c.region).where(_valid_on(oa, day)).order_by(oa.c.valid_from, oa.c.id)):
+    for person, team, region in conn.execute(
+        select(oa.c.person_id, oa.c.team_id, oa.c.region).where(_valid_on(oa, day)).order_by(oa.c.valid_from, oa.c.id)
+    ):
         assigned[person] = (team, region)
     team_regions = dict(conn.execute(select(s.teams.c.id, s.teams.c.region)).all())
     for person, team, region in conn.execute(select(s.people.c.id, s.people.c.team_id, s.people.c.region)):
@@ -64,10 +66,16 @@ def members_on(conn: Connection, day: date, by: str) -> list[tuple[str, str]]:
     if by == "company":
         return [(person, "company") for person in sorted(assigned)]
     if by == "region":
-        return [(p, region or team_regions.get(team) or "") for p, (team, region) in sorted(assigned.items()) if region or team_regions.get(team)]
+        return [
+            (p, region or team_regions.get(team) or "")
+            for p, (team, region) in sorted(assigned.items())
+            if region or team_regions.get(team)
+        ]
     parents: dict[str, str | None] = dict(conn.execute(select(s.teams.c.id, s.teams.c.parent_team_id)).all())
     th = s.team_hierarchy
-    for team, parent in conn.execute(select(th.c.team_id, th.c.parent_team_id).where(_valid_on(th, day)).order_by(th.c.valid_from, th.c.id)):
+    for team, parent in conn.execute(
+        select(th.c.team_id, th.c.parent_team_id).where(_valid_on(th, day)).order_by(th.c.valid_from, th.c.id)
+    ):
         parents[team] = parent
     pairs: list[tuple[str, str]] = []
     for person, (team, _) in sorted(assigned.items()):
@@ -103,7 +111,11 @@ def org_keyed(conn: Connection, by: str, time_zone: str) -> Keyed:
             if pairs:
                 members = _members_table(conn, pairs, index)
             else:
-                members = select(literal("", String()).label("person_id"), literal("", String()).label("group_key")).where(false()).subquery()
+                members = (
+                    select(literal("", String()).label("person_id"), literal("", String()).label("group_key"))
+                    .where(false())
+                    .subquery()
+                )
             parts.append(select(sub, members.c.group_key).join(members, members.c.person_id == sub.c.person_id))
         both = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("facts")
         return both, both.c.group_key

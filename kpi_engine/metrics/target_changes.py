@@ -51,7 +51,11 @@ class TargetChange:
 
     @property
     def unchanged(self) -> bool:
-        return self.old is not None and (self.old.baseline, self.old.target, self.old.challenge) == (self.baseline, self.target, self.challenge)
+        return self.old is not None and (self.old.baseline, self.old.target, self.old.challenge) == (
+            self.baseline,
+            self.target,
+            self.challenge,
+        )
 
     def describe(self) -> str:
         change = self.change or Decimal(0)
@@ -71,12 +75,23 @@ def compare_targets(conn: Connection, wanted: Sequence[TargetChange]) -> list[Ta
             if key in keys:
                 existing[key] = row
     return [
-        TargetChange(w.subject_type, w.subject_id, w.metric, w.period, w.baseline, w.target, w.challenge, existing.get((w.subject_type, w.subject_id, w.metric, w.period)))
+        TargetChange(
+            w.subject_type,
+            w.subject_id,
+            w.metric,
+            w.period,
+            w.baseline,
+            w.target,
+            w.challenge,
+            existing.get((w.subject_type, w.subject_id, w.metric, w.period)),
+        )
         for w in wanted
     ]
 
 
-def log_target_changes(conn: Connection, changes: Sequence[TargetChange], *, reason: str | None, changed_by: str | None, now: datetime) -> int:
+def log_target_changes(
+    conn: Connection, changes: Sequence[TargetChange], *, reason: str | None, changed_by: str | None, now: datetime
+) -> int:
     """Write one ``target_changes`` row per target that is new or different; returns how many."""
     rows = [
         {

@@ -67,7 +67,10 @@ def allocate(total: Decimal, weights: Sequence[Decimal], places: int = 2) -> lis
     unit = Decimal(1).scaleb(-places)
     whole = total.quantize(unit)
     if whole != total:
-        raise ConfigurationError(f"{total} has more than {places} decimals.", hint="round the whole before splitting it, or allow more places")
+        raise ConfigurationError(
+            f"{total} has more than {places} decimals.",
+            hint="round the whole before splitting it, or allow more places",
+        )
     if any(w < 0 for w in weights):
         raise ConfigurationError("a weight is negative.", hint="weights are shares: zero or more")
     weight_sum = sum(weights, Decimal(0))
@@ -88,12 +91,18 @@ def _time_pieces(period: Period, grain: str | None) -> list[Period]:
     if grain is None:
         return [period]
     if grain not in ("quarter", "month"):
-        raise ConfigurationError(f"targets are split by quarter or month, not {grain!r}.", hint="use --by-time quarter or month")
+        raise ConfigurationError(
+            f"targets are split by quarter or month, not {grain!r}.", hint="use --by-time quarter or month"
+        )
     return split_period(period, grain)
 
 
-def _history(conn: Connection, metric: Metric, period: Period, by: str, time_zone: str, currency: str) -> dict[str, Decimal]:
-    values = metric_values(conn, metric, metric_context(period, time_zone, currency), "company" if by == "company" else by)
+def _history(
+    conn: Connection, metric: Metric, period: Period, by: str, time_zone: str, currency: str
+) -> dict[str, Decimal]:
+    values = metric_values(
+        conn, metric, metric_context(period, time_zone, currency), "company" if by == "company" else by
+    )
     return {k: v for k, v in values.items() if k is not None and v is not None}
 
 
@@ -101,12 +110,22 @@ def _subjects(conn: Connection, split: str, period: Period, team: str | None) ->
     if split == "company":
         return ["company"]
     if split == "team":
-        return sorted(t for t in conn.execute(select(s.teams.c.id).where(s.teams.c.parent_team_id.is_not(None))).scalars())
+        return sorted(
+            t for t in conn.execute(select(s.teams.c.id).where(s.teams.c.parent_team_id.is_not(None))).scalars()
+        )
     if split == "region":
-        return sorted({r for r in conn.execute(select(s.teams.c.region).where(s.teams.c.parent_team_id.is_not(None))).scalars() if r})
+        return sorted(
+            {
+                r
+                for r in conn.execute(select(s.teams.c.region).where(s.teams.c.parent_team_id.is_not(None))).scalars()
+                if r
+            }
+        )
     p = s.people
     query = select(p.c.id).where(
-        or_(p.c.hire_date.is_(None), p.c.hire_date < period.end), or_(p.c.leave_date.is_(None), p.c.leave_date >= period.start), p.c.role != "manager"
+        or_(p.c.hire_date.is_(None), p.c.hire_date < period.end),
+        or_(p.c.leave_date.is_(None), p.c.leave_date >= period.start),
+        p.c.role != "manager",
     )
     if team:
         query = query.where(p.c.team_id == team)
@@ -137,13 +156,21 @@ def decompose_target(
     last_year = same_period_last_year(period)
     # Time: the year to quarters, each quarter to its months, so every level adds up at each step.
     pieces: list[tuple[Period, dict[str, Decimal]]] = [(period, whole)]
-    steps = {"quarter": ["quarter"], "month": ["quarter", "month"] if period.grain == "year" else ["month"]}.get(by_time or "", [])
+    steps = {"quarter": ["quarter"], "month": ["quarter", "month"] if period.grain == "year" else ["month"]}.get(
+        by_time or "", []
+    )
     for grain in steps:
         next_pieces: list[tuple[Period, dict[str, Decimal]]] = []
         for piece, amounts in pieces:
             parts = _time_pieces(piece, grain)
             if seasonality:
-                history = [sum(_history(conn, metric, same_period_last_year(p), "company", time_zone, currency).values(), Decimal(0)) for p in parts]
+                history = [
+                    sum(
+                        _history(conn, metric, same_period_last_year(p), "company", time_zone, currency).values(),
+                        Decimal(0),
+                    )
+                    for p in parts
+                ]
                 time_weights = [max(h, Decimal(0)) for h in history]
             else:
                 time_weights = [Decimal(p.days) if grain == "month" else Decimal(1) for p in parts]
@@ -154,7 +181,10 @@ def decompose_target(
     if isinstance(weights, Mapping):
         unknown = sorted(set(weights) - set(subjects))
         if unknown:
-            raise ConfigurationError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a {split} of this company.", hint=f"known: {', '.join(subjects)}")
+            raise ConfigurationError(
+                f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a {split} of this company.",
+                hint=f"known: {', '.join(subjects)}",
+            )
         subject_weights = [Decimal(weights.get(x, 0)) for x in subjects]
     elif weights == "last-year":
         history = _history(conn, metric, last_year, split, time_zone, currency)
@@ -162,7 +192,9 @@ def decompose_target(
     elif weights == "even":
         subject_weights = [Decimal(1)] * len(subjects)
     else:
-        raise ConfigurationError(f"{weights!r} is not a way to weigh subjects.", hint="use even, last-year or NAME=WEIGHT pairs")
+        raise ConfigurationError(
+            f"{weights!r} is not a way to weigh subjects.", hint="use even, last-year or NAME=WEIGHT pairs"
+        )
     lines: list[TargetLine] = []
     for piece, amounts in pieces:
         split_levels = {name: allocate(amounts[name], subject_weights, places) for name in LEVELS}
@@ -205,7 +237,12 @@ def save_targets(
     t = s.targets
     now = now or datetime.now(UTC)
     reason = override_reason.strip() if override_reason else None
-    wanted = [TargetChange(line.subject_type, line.subject_id, metric, line.period, line.baseline, line.target, line.challenge) for line in lines]
+    wanted = [
+        TargetChange(
+            line.subject_type, line.subject_id, metric, line.period, line.baseline, line.target, line.challenge
+        )
+        for line in lines
+    ]
     changes = compare_targets(conn, wanted)
     too_big = [c.describe() for c in changes if c.beyond_limit]
     if too_big and not reason:
@@ -214,9 +251,24 @@ def save_targets(
             hint="adjust within ±20 % or give --override-reason with why the target moves (it is recorded)",
         )
     for change in changes:
-        values = {"baseline": change.baseline, "target": change.target, "challenge": change.challenge, "currency": currency, "reason": reason, "modified_at": now}
+        values = {
+            "baseline": change.baseline,
+            "target": change.target,
+            "challenge": change.challenge,
+            "currency": currency,
+            "reason": reason,
+            "modified_at": now,
+        }
         if change.old is None:
-            conn.execute(insert(t).values(subject_type=change.subject_type, subject_id=change.subject_id, metric=metric, period=change.period, **values))
+            conn.execute(
+                insert(t).values(
+                    subject_type=change.subject_type,
+                    subject_id=change.subject_id,
+                    metric=metric,
+                    period=change.period,
+                    **values,
+                )
+            )
         elif not change.unchanged:
             conn.execute(update(t).where(t.c.id == change.old.id).values(**values))
     log_target_changes(conn, changes, reason=reason, changed_by=changed_by, now=now)
@@ -233,7 +285,9 @@ def parse_levels(text: str) -> tuple[Decimal, Decimal, Decimal]:
     except (TypeError, ValueError):
         values = ()
     if len(values) != 3 or any(v <= 0 for v in values):
-        raise ConfigurationError(f"{text!r} is not three levels.", hint="write baseline,target,challenge, e.g. 80%,100%,150%")
+        raise ConfigurationError(
+            f"{text!r} is not three levels.", hint="write baseline,target,challenge, e.g. 80%,100%,150%"
+        )
     return values  # type: ignore[return-value]
 
 
@@ -251,6 +305,7 @@ def parse_weights(text: str) -> str | dict[str, Decimal]:
         except (TypeError, ValueError):
             sep = ""
         if not sep or not name.strip():
-            raise ConfigurationError(f"{text!r} is not a weighting.", hint="use even, last-year or NAME=WEIGHT pairs, e.g. east=3,north=2")
+            raise ConfigurationError(
+                f"{text!r} is not a weighting.", hint="use even, last-year or NAME=WEIGHT pairs, e.g. east=3,north=2"
+            )
     return pairs
-

@@ -72,8 +72,12 @@ class PlanTestCase(_Strict):
     periods: list[Annotated[str, BeforeValidator(_label)]] = []
     people: Annotated[dict[str, CasePerson | None], Labelled] | None = None
     data: Annotated[dict[str, PerMetric], Labelled] = {}
-    targets: Annotated[dict[str, Annotated[dict[str, Annotated[dict[str, CaseTargets], Labelled]], Labelled]], Labelled] = {}
-    records: Annotated[dict[str, Annotated[dict[str, Annotated[dict[str, list[dict[str, Any]]], Labelled]], Labelled]], Labelled] = {}
+    targets: Annotated[
+        dict[str, Annotated[dict[str, Annotated[dict[str, CaseTargets], Labelled]], Labelled]], Labelled
+    ] = {}
+    records: Annotated[
+        dict[str, Annotated[dict[str, Annotated[dict[str, list[dict[str, Any]]], Labelled]], Labelled]], Labelled
+    ] = {}
     manual_scores: Annotated[dict[str, PerMetric], Labelled] = {}
     expect: Annotated[dict[str, list[dict[str, Any]]], Labelled] = Field(min_length=1)
     exact: bool = False  # report lines the case did not expect

@@ -189,7 +189,9 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
         if isinstance(part, int) or key_next:
             key_next = False
             continue
-        field_info = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        field_info = (
+            current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        )
         if field_info is None:
             return None
         annotation = field_info.annotation
@@ -212,7 +214,9 @@ def _nearest(name: str, choices: list[str] | Any, what: str) -> str:
     if near:
         return f"did you mean {near[0]!r}?"
     shown = sorted(choices)
-    return f"known {what}: {', '.join(shown[:30])}{' …' if len(shown) > 30 else ''}" if shown else f"no {what} are defined"
+    return (
+        f"known {what}: {', '.join(shown[:30])}{' …' if len(shown) > 30 else ''}" if shown else f"no {what} are defined"
+    )
 
 
 class _Checker:
@@ -248,13 +252,18 @@ class _Checker:
                 owner = _model_at(model, rel)
                 valid = _keys_of(owner) if owner else []
                 near = difflib.get_close_matches(key, valid, n=1)
-                hint = (f"did you mean {near[0]!r}? " if near else "") + (f"valid keys: {', '.join(valid)}" if valid else "")
+                hint = (f"did you mean {near[0]!r}? " if near else "") + (
+                    f"valid keys: {', '.join(valid)}" if valid else ""
+                )
                 parent = self.describe(loc[:-1]) if loc[:-1] else ""
                 place = f" in {parent}" if parent else ""
                 self.add(self.source.where(loc), f"unknown key {key!r}{place}. {hint}".rstrip())
                 continue
             if err["type"] == "missing":
-                self.add(self.source.where(loc), f"{self.describe(loc)}: {rel[-1] if rel else 'a value'} is required but missing.")
+                self.add(
+                    self.source.where(loc),
+                    f"{self.describe(loc)}: {rel[-1] if rel else 'a value'} is required but missing.",
+                )
                 continue
             message = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             position = self.source.where(loc)
@@ -268,7 +277,11 @@ class _Checker:
             elif not rel or (prefix and loc == prefix):
                 position = self._mentioned_key(loc, message) or position
             given = err.get("input")
-            shown = "" if isinstance(given, (dict, list)) or not rel or given is None or cause is not None else f" (got {given!r})"
+            shown = (
+                ""
+                if isinstance(given, (dict, list)) or not rel or given is None or cause is not None
+                else f" (got {given!r})"
+            )
             self.add(position, f"{self.describe(loc)}: {message.rstrip('.')}{shown}.")
 
     def _mentioned_key(self, loc: tuple[Any, ...], message: str) -> tuple[int, int] | None:
@@ -328,30 +341,47 @@ class _Checker:
             position = self.source.where(("rules", index, "type"))
             rule_id = str(raw["id"])
             if rule_id in index_of:
-                self.add(self.source.where(("rules", index, "id")), f"two rules are called {rule_id!r}; rule ids must be unique.")
+                self.add(
+                    self.source.where(("rules", index, "id")),
+                    f"two rules are called {rule_id!r}; rule ids must be unique.",
+                )
                 continue
             index_of[rule_id] = index
             rule_type = self.registry.rule_types.get(str(raw["type"]))
             if rule_type is None:
-                self.add(position, f"unknown rule type {raw['type']!r}. {_nearest(str(raw['type']), self.registry.rule_types, 'types')}")
+                self.add(
+                    position,
+                    f"unknown rule type {raw['type']!r}. {_nearest(str(raw['type']), self.registry.rule_types, 'types')}",
+                )
                 continue
             settings = {k: v for k, v in raw.items() if k not in ("id", "type")}
             try:
                 configs[rule_id] = rule_type.config_model.model_validate(settings)
             except ValidationError as exc:
                 self.pydantic(exc, rule_type.config_model, ("rules", index))
-            except (KPIError, ValueError, TypeError, ArithmeticError) as exc:  # a validator that raised outside pydantic's wrapping
+            except (
+                KPIError,
+                ValueError,
+                TypeError,
+                ArithmeticError,
+            ) as exc:  # a validator that raised outside pydantic's wrapping
                 self.add(position, f"rule {rule_id!r}: {str(exc).rstrip('.')}.")
         return configs, index_of
 
     def names(self, plan: Plan | None) -> PlanNames:
         """Aliases, derived formulas and targets (read from the raw text when the top level is invalid)."""
-        metrics = plan.metrics if plan else {k: str(v) for k, v in _dict(self.raw.get("metrics")).items() if isinstance(k, str)}
+        metrics = (
+            plan.metrics
+            if plan
+            else {k: str(v) for k, v in _dict(self.raw.get("metrics")).items() if isinstance(k, str)}
+        )
         targets: dict[str, Any] = dict(plan.targets) if plan else {}
         if plan is None:
             for name, spec in _dict(self.raw.get("targets")).items():
                 if isinstance(spec, dict) and isinstance(spec.get("metric"), str):
-                    targets[str(name)] = TargetSpec.model_construct(metric=spec["metric"], level="target", prorate="none")
+                    targets[str(name)] = TargetSpec.model_construct(
+                        metric=spec["metric"], level="target", prorate="none"
+                    )
         rule_ids = [r for r in self.rule_ids.values()]
         names = PlanNames(targets=targets, rules=rule_ids, metrics=frozenset(self.registry.metrics))
         for name, text in metrics.items():
@@ -366,23 +396,37 @@ class _Checker:
         for name, spec in targets.items():
             if names.base_metric(spec.metric) is None:
                 where = self.source.value_at(("targets", name, "metric"))
-                self.add(where, f"target {name!r} is bound to unknown metric {spec.metric!r}. {_nearest(spec.metric, [*self.registry.metrics, *names.aliases], 'metrics')}")
+                self.add(
+                    where,
+                    f"target {name!r} is bound to unknown metric {spec.metric!r}. {_nearest(spec.metric, [*self.registry.metrics, *names.aliases], 'metrics')}",
+                )
         for name in sorted({*names.aliases, *names.derived, *names.targets} & set(rule_ids)):
-            self.add(self.source.where(("metrics", name) if name in metrics else ("targets", name)), f"{name!r} names both a rule and a metric or target; give them different names.")
+            self.add(
+                self.source.where(("metrics", name) if name in metrics else ("targets", name)),
+                f"{name!r} names both a rule and a metric or target; give them different names.",
+            )
         for name, formula in names.derived.items():
             for ref, _back in sorted(references_of(formula)):
                 if names.kind(ref) is None:
-                    self.add(self._name_in_formula(("metrics", name), formula, ref), f"metric {name!r} uses unknown name {ref!r}. {_nearest(ref, names.known(), 'names')}")
+                    self.add(
+                        self._name_in_formula(("metrics", name), formula, ref),
+                        f"metric {name!r} uses unknown name {ref!r}. {_nearest(ref, names.known(), 'names')}",
+                    )
         cycle = _derived_cycle(names)
         if cycle:
-            self.add(self.source.where(("metrics", cycle[0])), f"metrics {' → '.join(cycle)} are defined in terms of each other.")
+            self.add(
+                self.source.where(("metrics", cycle[0])),
+                f"metrics {' → '.join(cycle)} are defined in terms of each other.",
+            )
         return names
 
     def _name_in_formula(self, loc: tuple[Any, ...], formula: Any, name: str) -> tuple[int, int]:
         found = re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", formula.text)
         return self.source.inside(loc, found.start()) if found else self.source.value_at(loc)
 
-    def references(self, configs: dict[str, BaseModel], index_of: dict[str, int], names: PlanNames) -> dict[str, frozenset[str]]:
+    def references(
+        self, configs: dict[str, BaseModel], index_of: dict[str, int], names: PlanNames
+    ) -> dict[str, frozenset[str]]:
         """Every name each rule reads, checked against the plan's names; returns rule id -> names read."""
         reads: dict[str, frozenset[str]] = {}
         raw_rules = self.raw.get("rules") or []
@@ -396,25 +440,36 @@ class _Checker:
                 if names.kind(name) is None:
                     at = self._value_loc(("rules", index), name)
                     where = self.source.value_at(at) if at else self.source.where(("rules", index, "type"))
-                    self.add(where, f"rule {rule_id!r} uses unknown metric {name!r}. {_nearest(name, [*names.metrics, *names.aliases, *names.derived], 'metrics')}")
+                    self.add(
+                        where,
+                        f"rule {rule_id!r} uses unknown metric {name!r}. {_nearest(name, [*names.metrics, *names.aliases, *names.derived], 'metrics')}",
+                    )
             for name in sorted(rule_type.rules(config)):
                 read.add(name)
                 if name not in names.rules:
                     at = self._value_loc(("rules", index), name)
                     where = self.source.value_at(at) if at else self.source.where(("rules", index, "type"))
-                    self.add(where, f"rule {rule_id!r} reads the results of unknown rule {name!r}. {_nearest(name, names.rules, 'rules')}")
+                    self.add(
+                        where,
+                        f"rule {rule_id!r} reads the results of unknown rule {name!r}. {_nearest(name, names.rules, 'rules')}",
+                    )
             for loc, formula in formulas_in(config, ("rules", index)):
                 for name, back in sorted(references_of(formula)):
                     if name in local and back == 0:
                         continue
                     if names.kind(name) is None:
-                        self.add(self._name_in_formula(loc, formula, name), f"rule {rule_id!r} uses unknown name {name!r}. {_nearest(name, [*names.known(), *local], 'names')}")
+                        self.add(
+                            self._name_in_formula(loc, formula, name),
+                            f"rule {rule_id!r} uses unknown name {name!r}. {_nearest(name, [*names.known(), *local], 'names')}",
+                        )
                     elif back == 0:
                         read.add(name)
             reads[rule_id] = frozenset(read)
         return reads
 
-    def effects(self, configs: dict[str, BaseModel], index_of: dict[str, int], reads: dict[str, frozenset[str]]) -> None:
+    def effects(
+        self, configs: dict[str, BaseModel], index_of: dict[str, int], reads: dict[str, frozenset[str]]
+    ) -> None:
         """A check's ``affects`` names payout rules of this plan, which then run after it; an effect needs them."""
         from ..findings.model import is_check
 
@@ -426,15 +481,23 @@ class _Checker:
             affects = list(getattr(config, "affects", []))
             if effect != "flag" and not affects:
                 where = self.source.where(("rules", index, "effect"))
-                self.add(where, f"rule {rule_id!r}: effect {effect!r} needs `affects`, the payout rules of this plan it acts on.")
+                self.add(
+                    where,
+                    f"rule {rule_id!r}: effect {effect!r} needs `affects`, the payout rules of this plan it acts on.",
+                )
             for n, name in enumerate(affects):
                 where = self.source.value_at(("rules", index, "affects", n))
                 if name == rule_id:
                     self.add(where, f"rule {rule_id!r} cannot affect itself.")
                 elif name not in index_of and name not in self.rule_ids.values():
-                    self.add(where, f"rule {rule_id!r} affects unknown rule {name!r}. {_nearest(name, [r for r in index_of if not is_check(configs.get(r))], 'payout rules')}")
+                    self.add(
+                        where,
+                        f"rule {rule_id!r} affects unknown rule {name!r}. {_nearest(name, [r for r in index_of if not is_check(configs.get(r))], 'payout rules')}",
+                    )
                 elif is_check(configs.get(name)):
-                    self.add(where, f"rule {rule_id!r} affects {name!r}, which is a check; a check affects payout rules.")
+                    self.add(
+                        where, f"rule {rule_id!r} affects {name!r}, which is a check; a check affects payout rules."
+                    )
                 elif name in reads:
                     reads[name] = reads[name] | {rule_id}  # the check runs before the rule it affects
 
@@ -446,9 +509,15 @@ class _Checker:
             first = cycle[0]
             where = self.source.where(("rules", index_of[first], "id")) if first in index_of else (1, 1)
             if len(cycle) == 2:
-                self.add(where, f"rule {first!r} reads its own result; a rule can read only earlier periods of itself ({first}[-1]).")
+                self.add(
+                    where,
+                    f"rule {first!r} reads its own result; a rule can read only earlier periods of itself ({first}[-1]).",
+                )
             else:
-                self.add(where, f"rules {' → '.join(cycle)} read each other's results in a cycle; none of them can be evaluated first.")
+                self.add(
+                    where,
+                    f"rules {' → '.join(cycle)} read each other's results in a cycle; none of them can be evaluated first.",
+                )
         return tuple(order)
 
 
@@ -482,7 +551,9 @@ def _rules_behind(names: PlanNames, read: frozenset[str], rules: set[str]) -> se
 
 
 def _derived_cycle(names: PlanNames) -> list[str] | None:
-    needs = {n: {r for r, back in references_of(f) if back == 0 and r in names.derived} for n, f in names.derived.items()}
+    needs = {
+        n: {r for r, back in references_of(f) if back == 0 and r in names.derived} for n, f in names.derived.items()
+    }
     _, cycle = dependency_order(list(names.derived), needs)
     return cycle
 
@@ -509,7 +580,9 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, registry: Registry | N
             problems=problems,
         )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return LoadedPlan(plan=plan, configs=configs, plan_hash=digest, path=str(path), names=names, order=order, reads=reads)
+    return LoadedPlan(
+        plan=plan, configs=configs, plan_hash=digest, path=str(path), names=names, order=order, reads=reads
+    )
 
 
 def load_plan(path: str | Path, *, registry: Registry | None = None) -> LoadedPlan:
@@ -519,7 +592,10 @@ def load_plan(path: str | Path, *, registry: Registry | None = None) -> LoadedPl
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PlanError(f"the plan file {str(p)!r} does not exist.", hint="give the path of a YAML plan, e.g. rules/sales-commission.yaml") from None
+        raise PlanError(
+            f"the plan file {str(p)!r} does not exist.",
+            hint="give the path of a YAML plan, e.g. rules/sales-commission.yaml",
+        ) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read the plan file {str(p)!r}: {exc}.") from None
     key = (str(p.resolve()), hashlib.sha256(text.encode()).hexdigest())

@@ -20,7 +20,9 @@ def plan_files(path: str | Path) -> list[Path]:
     """The plan files of a path: itself, or the ``*.yaml``/``*.yml`` files of a folder (tests files excepted)."""
     p = Path(path)
     if p.is_dir():
-        return sorted(f for f in (*p.glob("*.yaml"), *p.glob("*.yml")) if not f.name.endswith((TESTS_SUFFIX, ".tests.yml")))
+        return sorted(
+            f for f in (*p.glob("*.yaml"), *p.glob("*.yml")) if not f.name.endswith((TESTS_SUFFIX, ".tests.yml"))
+        )
     return [p]
 
 
@@ -53,7 +55,9 @@ def _folder_for_id(plan_id: str) -> Path:
     )
 
 
-def load_plan_for(path_or_id: str | Path, period: Period, plan_id: str | None = None, *, registry: Registry | None = None) -> LoadedPlan:
+def load_plan_for(
+    path_or_id: str | Path, period: Period, plan_id: str | None = None, *, registry: Registry | None = None
+) -> LoadedPlan:
     """The plan version in force in ``period``: from a file, from the versions in a folder, or by plan id.
 
     Several versions of a plan (same ``id``, different ``version`` and ``effective`` dates) may sit in one
@@ -67,9 +71,15 @@ def load_plan_for(path_or_id: str | Path, period: Period, plan_id: str | None = 
     candidates = [f for f in plan_files(p) if plan_id is None or plan_id_of(f) == plan_id]
     ids = sorted({i for f in candidates if (i := plan_id_of(f)) is not None})
     if not ids:
-        raise PlanError(f"{p} holds no plan{f' with id {plan_id!r}' if plan_id else ''}.", hint="give a plan file or the folder holding it")
+        raise PlanError(
+            f"{p} holds no plan{f' with id {plan_id!r}' if plan_id else ''}.",
+            hint="give a plan file or the folder holding it",
+        )
     if len(ids) > 1:
-        raise PlanError(f"{p} holds several plans ({', '.join(ids)}); which one is meant?", hint="give the plan id as well, or the file")
+        raise PlanError(
+            f"{p} holds several plans ({', '.join(ids)}); which one is meant?",
+            hint="give the plan id as well, or the file",
+        )
     versions = [load_plan(f, registry=registry) for f in candidates if plan_id_of(f) == ids[0]]
     in_force = [v for v in versions if v.in_force(period)]
     if len(in_force) > 1:
@@ -80,11 +90,16 @@ def load_plan_for(path_or_id: str | Path, period: Period, plan_id: str | None = 
         )
     if not in_force:
         spans = "; ".join(f"{v.plan.version}: {_span(v)}" for v in versions)
-        raise PlanError(f"no version of plan {ids[0]!r} is in force in {period.label} ({spans}).", hint="pick another period or add a version for it")
+        raise PlanError(
+            f"no version of plan {ids[0]!r} is in force in {period.label} ({spans}).",
+            hint="pick another period or add a version for it",
+        )
     return in_force[0]
 
 
-def plans_in_force(folder: str | Path, period: Period, *, registry: Registry | None = None) -> tuple[list[LoadedPlan], list[str]]:
+def plans_in_force(
+    folder: str | Path, period: Period, *, registry: Registry | None = None
+) -> tuple[list[LoadedPlan], list[str]]:
     """Every plan of a folder in force in ``period`` (the version in force of each plan id), and the ids of
     the plans with no version in force then."""
     ids = sorted({i for f in plan_files(folder) if (i := plan_id_of(f)) is not None})

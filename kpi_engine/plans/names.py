@@ -99,7 +99,7 @@ def dependency_order(order: list[str], needs: Mapping[str, set[str]]) -> tuple[l
         if state.get(rule) == 2:
             return None
         if state.get(rule) == 1:
-            return path[path.index(rule):] + [rule]
+            return path[path.index(rule) :] + [rule]
         state[rule] = 1
         path.append(rule)
         for dep in [d for d in order if d in needs.get(rule, set())]:

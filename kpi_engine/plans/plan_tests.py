@@ -67,7 +67,9 @@ def load_cases(plan: LoadedPlan, *, registry: Registry | None = None) -> list[Pl
             checker.raw = data
             checker.pydantic(exc, _TestsFile)
             raise PlanError(
-                checker.problems[0] if len(checker.problems) == 1 else f"{beside} has {len(checker.problems)} problems; the first: {checker.problems[0]}",
+                checker.problems[0]
+                if len(checker.problems) == 1
+                else f"{beside} has {len(checker.problems)} problems; the first: {checker.problems[0]}",
                 problems=checker.problems,
             ) from None
     return cases
@@ -88,9 +90,15 @@ class CaseFacts:
             role = spec.role if spec and spec.role else (scope.roles[0] if scope.roles else None)
             team = spec.team if spec and spec.team else (scope.teams[0] if scope.teams else None)
             people.append(
-                PersonInfo(id=pid, name=(spec.name if spec and spec.name else pid), role=role, team_id=team,
-                           manager_id=spec.manager if spec else None, hire_date=spec.hire_date if spec else None,
-                           leave_date=spec.leave_date if spec else None)
+                PersonInfo(
+                    id=pid,
+                    name=(spec.name if spec and spec.name else pid),
+                    role=role,
+                    team_id=team,
+                    manager_id=spec.manager if spec else None,
+                    hire_date=spec.hire_date if spec else None,
+                    leave_date=spec.leave_date if spec else None,
+                )
             )
         self._org = Organisation(people)
 
@@ -153,7 +161,11 @@ class CaseFacts:
 
     def history(self, rule: str, period: Period) -> Sequence[RuleResult]:
         lines = self.saved.get(period.label, [])
-        return [RuleResult(person_id=o.person_id, amount=o.amount, trace=o.trace, kind=o.kind) for o in lines if o.rule_id == rule]
+        return [
+            RuleResult(person_id=o.person_id, amount=o.amount, trace=o.trace, kind=o.kind)
+            for o in lines
+            if o.rule_id == rule
+        ]
 
 
 def _period_or_none(label: str) -> Period | None:
@@ -177,7 +189,11 @@ def _same(expected: Any, actual: Any) -> bool:
     if isinstance(expected, dict):
         return isinstance(actual, Mapping) and all(_same(v, actual.get(k)) for k, v in expected.items())
     if isinstance(expected, list):
-        return isinstance(actual, (list, tuple)) and len(expected) == len(actual) and all(_same(e, a) for e, a in zip(expected, actual))
+        return (
+            isinstance(actual, (list, tuple))
+            and len(expected) == len(actual)
+            and all(_same(e, a) for e, a in zip(expected, actual))
+        )
     if expected is None or actual is None:
         return expected is None and actual is None
     if isinstance(expected, bool) or isinstance(actual, bool):
@@ -218,7 +234,14 @@ def _compare(label: str, expected: list[dict[str, Any]], actual: list[Outcome], 
         lines = [o for o in actual if o.rule_id == rule and (person is None or o.person_id == person)]
         checks = {k: v for k, v in want.items() if k not in _MATCH_KEYS}
         who = f"{label} {rule}" + (f" {person}" if person else "")
-        hit = next((i for i, o in enumerate(actual) if o in lines and id(o) not in matched and all(_same(v, _field(o, k, lines)) for k, v in checks.items())), None)
+        hit = next(
+            (
+                i
+                for i, o in enumerate(actual)
+                if o in lines and id(o) not in matched and all(_same(v, _field(o, k, lines)) for k, v in checks.items())
+            ),
+            None,
+        )
         if hit is not None:
             matched.add(id(actual[hit]))
             continue
@@ -227,12 +250,18 @@ def _compare(label: str, expected: list[dict[str, Any]], actual: list[Outcome], 
             failures.append(f"{who}: expected a line, got none (lines: {', '.join(others) or 'none'})")
             continue
         for line in lines[:3]:
-            diffs = [f"{k} expected {_shown(v)}, got {_shown(_field(line, k, lines))}" for k, v in checks.items() if not _same(v, _field(line, k, lines))]
+            diffs = [
+                f"{k} expected {_shown(v)}, got {_shown(_field(line, k, lines))}"
+                for k, v in checks.items()
+                if not _same(v, _field(line, k, lines))
+            ]
             failures.append(f"{who}: " + "; ".join(diffs))
     if exact:
         for line in actual:
             if id(line) not in matched:
-                failures.append(f"{label} {line.rule_id} {line.person_id}: unexpected line, amount {_shown(line.amount)} ({line.kind})")
+                failures.append(
+                    f"{label} {line.rule_id} {line.person_id}: unexpected line, amount {_shown(line.amount)} ({line.kind})"
+                )
     return failures
 
 

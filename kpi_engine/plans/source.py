@@ -109,7 +109,9 @@ def yaml_problem(exc: yaml.YAMLError, path: str | Path) -> PlanError:
     where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else f"{path}:1:1"
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     message = f"{where}: the plan is not valid YAML: {problem}."
-    return PlanError(message, hint="check indentation and quotes", problems=[f"{message} Hint: check indentation and quotes"])
+    return PlanError(
+        message, hint="check indentation and quotes", problems=[f"{message} Hint: check indentation and quotes"]
+    )
 
 
 def read_plan_source(text: str, path: str | Path = "<plan>") -> PlanSource:
@@ -125,7 +127,9 @@ def read_plan_source(text: str, path: str | Path = "<plan>") -> PlanSource:
         raise yaml_problem(exc, path) from None
     except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
         # e.g. a scalar tagged !!float that is not a number, or a document nested absurdly deep
-        raise PlanError(f"{path}:1:1: the plan cannot be read: {exc}.", hint="check the values written with YAML tags (!!)") from None
+        raise PlanError(
+            f"{path}:1:1: the plan cannot be read: {exc}.", hint="check the values written with YAML tags (!!)"
+        ) from None
     finally:
         loader.dispose()
     values: dict[tuple[Any, ...], yaml.Node] = {}

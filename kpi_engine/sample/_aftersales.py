@@ -32,7 +32,11 @@ def build_collections(company: Company) -> None:
         if not _within_year(company, first_at):
             continue
         amount: Decimal = deal["amount"]
-        first = amount if rng.random() < 0.6 else (amount * Decimal(rng.choice((30, 50, 70))) / 100).quantize(Decimal("0.01"))
+        first = (
+            amount
+            if rng.random() < 0.6
+            else (amount * Decimal(rng.choice((30, 50, 70))) / 100).quantize(Decimal("0.01"))
+        )
         _payment(company, deal, first, first_at)
         second_at = first_at + timedelta(days=rng.randint(30, 90))
         if first < amount and _within_year(company, second_at):
@@ -43,8 +47,13 @@ def build_collections(company: Company) -> None:
 def _payment(company: Company, deal: dict[str, Any], amount: Decimal, received_at: datetime) -> None:
     company.add_row(
         "payments",
-        {"deal_id": deal["id"], "customer_id": deal["customer_id"], "amount": amount.quantize(Decimal("0.01")),
-         "currency": "CNY", "received_at": received_at},
+        {
+            "deal_id": deal["id"],
+            "customer_id": deal["customer_id"],
+            "amount": amount.quantize(Decimal("0.01")),
+            "currency": "CNY",
+            "received_at": received_at,
+        },
         sourced=True,
         modified_at=company.clamp(received_at + timedelta(hours=2)),
     )
@@ -63,7 +72,13 @@ def _refunds(company: Company, rng: random.Random, won: list[dict[str, Any]]) ->
         quiet = company.customer_is_free(deal["customer_id"], [day + timedelta(days=30)], spacing=45, ignore=deal["id"])
         if cancellations < 3 and quiet and deal["deal_type"] != "renewal":
             cancellations += 1
-            company.add_refund(deal, kind="cancellation", amount=deal["amount"], occurred_at=occurred_at, reason="customer withdrew before go-live")
+            company.add_refund(
+                deal,
+                kind="cancellation",
+                amount=deal["amount"],
+                occurred_at=occurred_at,
+                reason="customer withdrew before go-live",
+            )
             continue
         kind = "credit_note" if rng.random() < 0.3 else "refund"
         amount = (deal["amount"] * Decimal(rng.randint(10, 50)) / 100).quantize(Decimal("0.01"))
@@ -82,9 +97,17 @@ def build_renewals(company: Company, plans: list[RenewalPlan]) -> None:
             decided_at = shanghai(plan.due, 17, rng.randint(0, 59))
         company.add_row(
             "renewals",
-            {"customer_id": customer.id, "contract_deal_id": None, "owner_id": customer.success_owner, "due_date": plan.due,
-             "outcome": plan.outcome, "renewal_deal_id": plan.renewal_deal_id, "amount": plan.amount, "currency": "CNY",
-             "decided_at": decided_at},
+            {
+                "customer_id": customer.id,
+                "contract_deal_id": None,
+                "owner_id": customer.success_owner,
+                "due_date": plan.due,
+                "outcome": plan.outcome,
+                "renewal_deal_id": plan.renewal_deal_id,
+                "amount": plan.amount,
+                "currency": "CNY",
+                "decided_at": decided_at,
+            },
             sourced=True,
             modified_at=company.clamp(decided_at or shanghai(plan.due - timedelta(days=30), 10)),
         )
@@ -108,20 +131,42 @@ def build_surveys(company: Company) -> None:
         if rng.random() < 0.3:
             at = deal["closed_at"] + timedelta(days=rng.randint(30, 60), hours=rng.randint(0, 10))
             if _within_year(company, at):
-                _survey(company, "nps", deal, deal["owner_id"], Decimal(rng.choices(range(11), weights=[1, 1, 1, 2, 2, 3, 5, 8, 12, 10, 7])[0]), at)
+                _survey(
+                    company,
+                    "nps",
+                    deal,
+                    deal["owner_id"],
+                    Decimal(rng.choices(range(11), weights=[1, 1, 1, 2, 2, 3, 5, 8, 12, 10, 7])[0]),
+                    at,
+                )
         if rng.random() < 0.25:
             at = deal["closed_at"] + timedelta(days=rng.randint(85, 100), hours=rng.randint(0, 10))
             if _within_year(company, at):
-                _survey(company, "satisfaction", deal, deal["owner_id"], Decimal(rng.choices(range(1, 6), weights=[1, 2, 5, 10, 7])[0]), at)
+                _survey(
+                    company,
+                    "satisfaction",
+                    deal,
+                    deal["owner_id"],
+                    Decimal(rng.choices(range(1, 6), weights=[1, 2, 5, 10, 7])[0]),
+                    at,
+                )
     for customer in company.customers.values():
         if rng.random() < 0.25:
-            day = company.window_start + timedelta(days=rng.randint(0, (company.window_end - company.window_start).days - 1))
+            day = company.window_start + timedelta(
+                days=rng.randint(0, (company.window_end - company.window_start).days - 1)
+            )
             at = shanghai(max(day, customer.created), rng.randint(9, 20), rng.randint(0, 59))
             score = Decimal(rng.choices(range(1, 6), weights=[1, 2, 4, 8, 6])[0])
             company.add_row(
                 "survey_responses",
-                {"kind": "complaint_satisfaction", "customer_id": customer.id, "person_id": customer.success_owner,
-                 "deal_id": None, "score": score, "responded_at": at},
+                {
+                    "kind": "complaint_satisfaction",
+                    "customer_id": customer.id,
+                    "person_id": customer.success_owner,
+                    "deal_id": None,
+                    "score": score,
+                    "responded_at": at,
+                },
                 sourced=True,
                 modified_at=at,
             )
@@ -139,7 +184,14 @@ def build_surveys(company: Company) -> None:
 def _survey(company: Company, kind: str, deal: dict[str, Any], person: str, score: Decimal, at: datetime) -> None:
     company.add_row(
         "survey_responses",
-        {"kind": kind, "customer_id": deal["customer_id"], "person_id": person, "deal_id": deal["id"], "score": score, "responded_at": at},
+        {
+            "kind": kind,
+            "customer_id": deal["customer_id"],
+            "person_id": person,
+            "deal_id": deal["id"],
+            "score": score,
+            "responded_at": at,
+        },
         sourced=True,
         modified_at=at,
     )
@@ -159,9 +211,15 @@ def build_scores(company: Company) -> None:
             for metric in metrics:
                 company.add_row(
                     "manual_scores",
-                    {"person_id": person.id, "metric": metric, "period": month.quarter_label,
-                     "score": ratio(rng.randint(25, 50), 1), "scored_by": person.manager,
-                     "comment": None, "entered_at": entered},
+                    {
+                        "person_id": person.id,
+                        "metric": metric,
+                        "period": month.quarter_label,
+                        "score": ratio(rng.randint(25, 50), 1),
+                        "scored_by": person.manager,
+                        "comment": None,
+                        "entered_at": entered,
+                    },
                 )
 
 
@@ -189,13 +247,34 @@ def build_targets(company: Company) -> None:
                 _target(company, "person", person.id, "mql", month, target, set_at)
                 team_mql[month.label] += target
             elif person.role == "customer_success":
-                _target(company, "person", person.id, "renewal_rate", month, Decimal("0.85"), set_at,
-                        baseline=Decimal("0.80"), challenge=Decimal("0.92"))
+                _target(
+                    company,
+                    "person",
+                    person.id,
+                    "renewal_rate",
+                    month,
+                    Decimal("0.85"),
+                    set_at,
+                    baseline=Decimal("0.80"),
+                    challenge=Decimal("0.92"),
+                )
         for team in ("east", "north", "south"):
             if team_bookings[(team, month.label)]:
-                _target(company, "team", team, "bookings", month, team_bookings[(team, month.label)], set_at, money=True)
+                _target(
+                    company, "team", team, "bookings", month, team_bookings[(team, month.label)], set_at, money=True
+                )
         _target(company, "team", "marketing", "mql", month, team_mql[month.label], set_at)
-        _target(company, "team", "success", "renewal_rate", month, Decimal("0.85"), set_at, baseline=Decimal("0.80"), challenge=Decimal("0.92"))
+        _target(
+            company,
+            "team",
+            "success",
+            "renewal_rate",
+            month,
+            Decimal("0.85"),
+            set_at,
+            baseline=Decimal("0.80"),
+            challenge=Decimal("0.92"),
+        )
 
 
 def _bookings_target(rng: random.Random, typical: Decimal, actual: Decimal) -> Decimal:
@@ -207,22 +286,44 @@ def _bookings_target(rng: random.Random, typical: Decimal, actual: Decimal) -> D
 
 def _team_in(company: Company, person_id: str, month: Month) -> str:
     for row in company.rows["org_assignments"]:
-        if row["person_id"] == person_id and row["valid_from"] <= month.start and (row["valid_to"] is None or month.start < row["valid_to"]):
+        if (
+            row["person_id"] == person_id
+            and row["valid_from"] <= month.start
+            and (row["valid_to"] is None or month.start < row["valid_to"])
+        ):
             return str(row["team_id"])
     return company.people[person_id].team
 
 
-def _target(company: Company, subject_type: str, subject_id: str, metric: str, month: Month, target: Decimal, set_at: datetime,
-            *, money: bool = False, baseline: Decimal | None = None, challenge: Decimal | None = None) -> None:
+def _target(
+    company: Company,
+    subject_type: str,
+    subject_id: str,
+    metric: str,
+    month: Month,
+    target: Decimal,
+    set_at: datetime,
+    *,
+    money: bool = False,
+    baseline: Decimal | None = None,
+    challenge: Decimal | None = None,
+) -> None:
     """A target with its baseline (0.8 ×) and challenge (1.5 ×) levels unless given."""
     places = Decimal("0.01") if money else Decimal("0.001")
     company.add_row(
         "targets",
-        {"subject_type": subject_type, "subject_id": subject_id, "metric": metric, "period": month.label,
-         "baseline": baseline if baseline is not None else (target * Decimal("0.8")).quantize(places),
-         "target": target,
-         "challenge": challenge if challenge is not None else (target * Decimal("1.5")).quantize(places),
-         "currency": "CNY" if money else None, "reason": None, "modified_at": set_at},
+        {
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "metric": metric,
+            "period": month.label,
+            "baseline": baseline if baseline is not None else (target * Decimal("0.8")).quantize(places),
+            "target": target,
+            "challenge": challenge if challenge is not None else (target * Decimal("1.5")).quantize(places),
+            "currency": "CNY" if money else None,
+            "reason": None,
+            "modified_at": set_at,
+        },
     )
 
 
@@ -244,4 +345,3 @@ def _typical_monthly_mql(company: Company) -> dict[str, float]:
         if lead["mql_at"] is not None and lead["marketing_owner_id"]:
             counts[lead["marketing_owner_id"]] += 1
     return {p.id: counts[p.id] / len(company.months) for p in company.of_role("marketing_specialist")}
-

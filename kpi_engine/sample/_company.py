@@ -204,7 +204,9 @@ class Company:
                 book += [c for c in self.people[leaver].book if self.customers[c].created <= day]
         return book
 
-    def customer_is_free(self, customer_id: int, days: list[date], *, spacing: int = _CUSTOMER_SPACING_DAYS, ignore: int | None = None) -> bool:
+    def customer_is_free(
+        self, customer_id: int, days: list[date], *, spacing: int = _CUSTOMER_SPACING_DAYS, ignore: int | None = None
+    ) -> bool:
         """No other deal of the customer is created or closed within ``spacing`` days of these days."""
         for deal_id, other in self.customer_days.get(customer_id, ()):
             if deal_id == ignore:
@@ -351,7 +353,9 @@ class Company:
         self.rows["leads"].append(row)
         return row
 
-    def add_refund(self, deal: dict[str, Any], *, kind: str, amount: Decimal, occurred_at: datetime, reason: str) -> dict[str, Any]:
+    def add_refund(
+        self, deal: dict[str, Any], *, kind: str, amount: Decimal, occurred_at: datetime, reason: str
+    ) -> dict[str, Any]:
         row = self._sourced("refunds", self.clamp(occurred_at + timedelta(hours=1)))
         row.update(
             deal_id=deal["id"],
@@ -365,7 +369,16 @@ class Company:
         self.rows["refunds"].append(row)
         return row
 
-    def add_churn(self, customer: Customer, *, owner: str, deal_id: int | None, churned_at: datetime, lost_amount: Decimal, reason: str) -> dict[str, Any]:
+    def add_churn(
+        self,
+        customer: Customer,
+        *,
+        owner: str,
+        deal_id: int | None,
+        churned_at: datetime,
+        lost_amount: Decimal,
+        reason: str,
+    ) -> dict[str, Any]:
         row = self._sourced("churn_events", self.clamp(churned_at + timedelta(hours=4)))
         row.update(
             customer_id=customer.id,
@@ -379,7 +392,9 @@ class Company:
         self.rows["churn_events"].append(row)
         return row
 
-    def add_row(self, table: str, values: dict[str, Any], *, sourced: bool = False, modified_at: datetime | None = None) -> dict[str, Any]:
+    def add_row(
+        self, table: str, values: dict[str, Any], *, sourced: bool = False, modified_at: datetime | None = None
+    ) -> dict[str, Any]:
         """A row of any other table, with an explicit id (and source columns when the table has them)."""
         if sourced:
             row = self._sourced(table, modified_at)

@@ -98,7 +98,9 @@ def build_deals(company: Company, renewal_plans: list[RenewalPlan]) -> None:
             month_end = (close.replace(day=28) + timedelta(days=4)).replace(day=1)
             if (month_end - close).days <= 5 and row["discount"] > _BACKGROUND_DISCOUNT_CAP_AT_MONTH_END:
                 row["discount"] = ratio(rng.randint(0, 15), 2)
-        row["modified_at"] = company.clamp(max(row["created_at"], row["closed_at"] or row["created_at"]) + timedelta(hours=rng.randint(1, 48)))
+        row["modified_at"] = company.clamp(
+            max(row["created_at"], row["closed_at"] or row["created_at"]) + timedelta(hours=rng.randint(1, 48))
+        )
     _splits(company, rng)
     for row in company.rows["deals"]:
         stage_history(company, row)
@@ -131,7 +133,11 @@ def _pipeline_deal(company: Company, rng: random.Random, rep: Person, created_da
         deal_type = "upsell" if rng.random() < 0.4 else "new"
     else:
         deal_type = "new"
-    lead_source = rng.choices(CHANNELS + ("outbound",), weights=CHANNEL_WEIGHTS + (25,))[0] if deal_type == "new" else "existing_customer"
+    lead_source = (
+        rng.choices(CHANNELS + ("outbound",), weights=CHANNEL_WEIGHTS + (25,))[0]
+        if deal_type == "new"
+        else "existing_customer"
+    )
     stage = {"won": "Closed Won", "lost": "Closed Lost"}.get(status) or rng.choice(OPEN_STAGES)
     company.add_deal(
         owner=rep.id,
@@ -216,7 +222,10 @@ def _smooth_month_end(company: Company, rng: random.Random) -> None:
         if month is None:
             continue
         total = sum(r["amount"] for r in rows)
-        late = sorted((r for r in rows if month.in_last_days(local_day(r["closed_at"]), _MONTH_END_DAYS)), key=lambda r: (-r["amount"], r["id"]))
+        late = sorted(
+            (r for r in rows if month.in_last_days(local_day(r["closed_at"]), _MONTH_END_DAYS)),
+            key=lambda r: (-r["amount"], r["id"]),
+        )
         late_total = sum(r["amount"] for r in late)
         for row in late:
             if late_total <= total * _MONTH_END_SHARE_CAP:
@@ -273,8 +282,12 @@ def _splits(company: Company, rng: random.Random) -> None:
             continue
         mate = rng.choice(mates)
         primary, overlay = rng.choice(shares)
-        company.add_row("deal_splits", {"deal_id": row["id"], "person_id": owner.id, "share": primary, "split_role": "primary"})
-        company.add_row("deal_splits", {"deal_id": row["id"], "person_id": mate.id, "share": overlay, "split_role": "overlay"})
+        company.add_row(
+            "deal_splits", {"deal_id": row["id"], "person_id": owner.id, "share": primary, "split_role": "primary"}
+        )
+        company.add_row(
+            "deal_splits", {"deal_id": row["id"], "person_id": mate.id, "share": overlay, "split_role": "overlay"}
+        )
 
 
 def stage_history(company: Company, row: dict[str, Any]) -> None:
@@ -291,10 +304,20 @@ def stage_history(company: Company, row: dict[str, Any]) -> None:
     for i, stage in enumerate(path):
         company.add_row(
             "deal_stage_history",
-            {"deal_id": row["id"], "stage_raw": stage, "status": "open", "entered_at": start + span * i / (len(path) + 1)},
+            {
+                "deal_id": row["id"],
+                "stage_raw": stage,
+                "status": "open",
+                "entered_at": start + span * i / (len(path) + 1),
+            },
         )
     if row["closed_at"] is not None:
         company.add_row(
             "deal_stage_history",
-            {"deal_id": row["id"], "stage_raw": row["stage_raw"], "status": row["status"], "entered_at": row["closed_at"]},
+            {
+                "deal_id": row["id"],
+                "stage_raw": row["stage_raw"],
+                "status": row["status"],
+                "entered_at": row["closed_at"],
+            },
         )

@@ -11,7 +11,12 @@ from ._names import CHANNEL_WEIGHTS, CHANNELS
 
 __all__ = ["build_content", "build_service", "build_web_traffic"]
 
-_CONTENT_KINDS = (("article", "content", None), ("whitepaper", "content", None), ("video", "social", 12_000), ("post", "social", 30_000))
+_CONTENT_KINDS = (
+    ("article", "content", None),
+    ("whitepaper", "content", None),
+    ("video", "social", 12_000),
+    ("post", "social", 30_000),
+)
 _TICKET_KINDS = ("issue", "complaint", "question")
 
 
@@ -38,10 +43,16 @@ def build_web_traffic(company: Company) -> None:
             at = shanghai(day, rng.randint(7, 23), rng.randint(0, 59), rng.randint(0, 59))
             company.add_row(
                 "web_visits",
-                {"visitor_id": visitor, "occurred_at": at, "channel": channel, "campaign": campaign.name if campaign else None,
-                 "owner_id": campaign.owner if campaign else channel_owner(company, channel).id,
-                 "landing_page": f"/{channel}/{rng.choice(('pricing', 'demo', 'blog', 'home'))}",
-                 "form_submitted": rng.random() < 0.05, "is_suspect": rng.random() < 0.01},
+                {
+                    "visitor_id": visitor,
+                    "occurred_at": at,
+                    "channel": channel,
+                    "campaign": campaign.name if campaign else None,
+                    "owner_id": campaign.owner if campaign else channel_owner(company, channel).id,
+                    "landing_page": f"/{channel}/{rng.choice(('pricing', 'demo', 'blog', 'home'))}",
+                    "form_submitted": rng.random() < 0.05,
+                    "is_suspect": rng.random() < 0.01,
+                },
                 sourced=True,
                 modified_at=company.clamp(at + timedelta(minutes=5)),
             )
@@ -65,12 +76,22 @@ def build_content(company: Company) -> None:
                     impressions = rng.randint(200, 5_000) // (week + 1)
                     company.add_row(
                         "content_stats",
-                        {"content_id": content_id, "title": f"{kind.capitalize()} {content_id}", "kind": kind, "channel": channel,
-                         "campaign": campaign.name if campaign else None, "owner_id": person.id, "day": day,
-                         "impressions": impressions, "clicks": impressions * rng.randint(1, 6) // 100,
-                         "downloads": rng.randint(0, 40) if kind == "whitepaper" else 0,
-                         "likes": rng.randint(0, 300) if audience else 0, "comments": rng.randint(0, 40) if audience else 0,
-                         "shares": rng.randint(0, 60) if audience else 0, "followers": audience + 50 * week if audience else None},
+                        {
+                            "content_id": content_id,
+                            "title": f"{kind.capitalize()} {content_id}",
+                            "kind": kind,
+                            "channel": channel,
+                            "campaign": campaign.name if campaign else None,
+                            "owner_id": person.id,
+                            "day": day,
+                            "impressions": impressions,
+                            "clicks": impressions * rng.randint(1, 6) // 100,
+                            "downloads": rng.randint(0, 40) if kind == "whitepaper" else 0,
+                            "likes": rng.randint(0, 300) if audience else 0,
+                            "comments": rng.randint(0, 40) if audience else 0,
+                            "shares": rng.randint(0, 60) if audience else 0,
+                            "followers": audience + 50 * week if audience else None,
+                        },
                         sourced=True,
                         modified_at=shanghai(day, 22),
                     )
@@ -81,7 +102,9 @@ def build_service(company: Company) -> None:
     rng = company.rng("service")
     monday = company.window_start - timedelta(days=company.window_start.weekday())
     while monday < company.window_end:
-        days = [d for d in (monday + timedelta(days=i) for i in range(5)) if company.window_start <= d < company.window_end]
+        days = [
+            d for d in (monday + timedelta(days=i) for i in range(5)) if company.window_start <= d < company.window_end
+        ]
         for person in company.of_role("customer_success"):
             active = [d for d in days if person.active_on(d)]
             book = [c.id for c in company.customers.values() if c.success_owner == person.id and c.created <= monday]
@@ -93,10 +116,15 @@ def build_service(company: Company) -> None:
                 resolved = responded + timedelta(hours=rng.randint(1, 96))
                 company.add_row(
                     "support_tickets",
-                    {"customer_id": rng.choice(book), "owner_id": person.id, "kind": rng.choices(_TICKET_KINDS, weights=(70, 15, 15))[0],
-                     "priority": rng.choice(("low", "normal", "high")), "opened_at": opened,
-                     "first_response_at": company.clamp(responded),
-                     "resolved_at": resolved if resolved <= company.last_instant else None},
+                    {
+                        "customer_id": rng.choice(book),
+                        "owner_id": person.id,
+                        "kind": rng.choices(_TICKET_KINDS, weights=(70, 15, 15))[0],
+                        "priority": rng.choice(("low", "normal", "high")),
+                        "opened_at": opened,
+                        "first_response_at": company.clamp(responded),
+                        "resolved_at": resolved if resolved <= company.last_instant else None,
+                    },
                     sourced=True,
                     modified_at=company.clamp(resolved),
                 )
@@ -104,8 +132,13 @@ def build_service(company: Company) -> None:
                 at = shanghai(rng.choice(active), rng.randint(9, 17), 0)
                 company.add_row(
                     "trainings",
-                    {"customer_id": rng.choice(book), "owner_id": person.id, "occurred_at": at, "attendees": rng.randint(2, 25),
-                     "topic": rng.choice(("onboarding", "reporting", "admin console", "new release"))},
+                    {
+                        "customer_id": rng.choice(book),
+                        "owner_id": person.id,
+                        "occurred_at": at,
+                        "attendees": rng.randint(2, 25),
+                        "topic": rng.choice(("onboarding", "reporting", "admin console", "new release")),
+                    },
                     sourced=True,
                     modified_at=at,
                 )

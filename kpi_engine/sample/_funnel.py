@@ -40,7 +40,14 @@ def build_campaigns(company: Company) -> None:
         end = date(year + (q == 3), (3 * q + 3) % 12 + 1, 1)
         for channel, name, budget in _QUARTER_CAMPAIGNS:
             company.campaigns.append(
-                Campaign(name.format(q=f"{year}Q{q + 1}"), channel, max(start, ws), min(end, we), channel_owner(company, channel).id, budget)
+                Campaign(
+                    name.format(q=f"{year}Q{q + 1}"),
+                    channel,
+                    max(start, ws),
+                    min(end, we),
+                    channel_owner(company, channel).id,
+                    budget,
+                )
             )
     for channel, name, budget in _ALWAYS_ON:
         company.campaigns.append(Campaign(name, channel, ws, we, channel_owner(company, channel).id, budget))
@@ -61,8 +68,14 @@ def build_spend(company: Company) -> None:
             amount = cents(int(campaign.daily_budget * 100 * rng.uniform(0.6, 1.4)))
             company.add_row(
                 "marketing_spend",
-                {"day": day, "channel": campaign.channel, "campaign": campaign.name, "owner_id": campaign.owner,
-                 "amount": amount, "currency": "CNY"},
+                {
+                    "day": day,
+                    "channel": campaign.channel,
+                    "campaign": campaign.name,
+                    "owner_id": campaign.owner,
+                    "amount": amount,
+                    "currency": "CNY",
+                },
                 sourced=True,
                 modified_at=shanghai(day, 23, 0),
             )
@@ -178,11 +191,15 @@ def _deal_windows(company: Company) -> dict[str, list[tuple[date, date, int, int
     windows: dict[str, list[tuple[date, date, int, int]]] = {}
     for row in company.rows["deals"]:
         end = local_day(row["closed_at"]) if row["closed_at"] else company.window_end
-        windows.setdefault(row["owner_id"], []).append((local_day(row["created_at"]), end, row["id"], row["customer_id"]))
+        windows.setdefault(row["owner_id"], []).append(
+            (local_day(row["created_at"]), end, row["id"], row["customer_id"])
+        )
     return windows
 
 
-def _rep_week(company: Company, rng: random.Random, rep: Person, days: list[date], deals: list[tuple[date, date, int, int]]) -> None:
+def _rep_week(
+    company: Company, rng: random.Random, rep: Person, days: list[date], deals: list[tuple[date, date, int, int]]
+) -> None:
     for kind, low, high in _WEEKLY:
         for _ in range(rng.randint(low, high)):
             day = rng.choice(days)
@@ -207,7 +224,16 @@ def _success_week(company: Company, rng: random.Random, person: Person, days: li
             _activity(company, rng, kind, person.id, rng.choice(days), rng.choice(book), None, True)
 
 
-def _activity(company: Company, rng: random.Random, kind: str, owner: str, day: date, customer_id: int | None, deal_id: int | None, evidence: bool) -> None:
+def _activity(
+    company: Company,
+    rng: random.Random,
+    kind: str,
+    owner: str,
+    day: date,
+    customer_id: int | None,
+    deal_id: int | None,
+    evidence: bool,
+) -> None:
     span = _DURATION.get(kind)
     occurred_at: datetime = shanghai(day, rng.randint(9, 18), rng.randint(0, 59))
     name = company.customers[customer_id].name if customer_id else ""

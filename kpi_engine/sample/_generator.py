@@ -85,8 +85,10 @@ def _integer_id_tables() -> list[str]:
 def _first_ids(conn: Connection) -> dict[str, int]:
     """The next free integer id of every table the generator fills (1 in an empty store)."""
     table_by_name = {t.name: t for t in TABLES}
-    return {name: int(conn.execute(select(func.coalesce(func.max(table_by_name[name].c.id), 0))).scalar_one()) + 1
-            for name in _integer_id_tables()}
+    return {
+        name: int(conn.execute(select(func.coalesce(func.max(table_by_name[name].c.id), 0))).scalar_one()) + 1
+        for name in _integer_id_tables()
+    }
 
 
 def _write(conn: Connection, company: Company) -> dict[str, int]:
@@ -99,8 +101,10 @@ def _write(conn: Connection, company: Company) -> dict[str, int]:
         counts[table.name] = len(rows)
     if conn.dialect.name == "postgresql":
         for name in _integer_id_tables():
-            conn.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))"
-                f" WHERE EXISTS (SELECT 1 FROM {name})"
-            ))
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))"
+                    f" WHERE EXISTS (SELECT 1 FROM {name})"
+                )
+            )
     return counts

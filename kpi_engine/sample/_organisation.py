@@ -34,10 +34,14 @@ def build_organisation(company: Company) -> None:
     ws = company.window_start
     since = date(ws.year - 3, 1, 1)
     company.add_row("teams", {"id": ROOT_TEAM, "name": "总部 Headquarters", "region": "China", "parent_team_id": None})
-    company.add_row("team_hierarchy", {"team_id": ROOT_TEAM, "parent_team_id": None, "valid_from": since, "valid_to": None})
+    company.add_row(
+        "team_hierarchy", {"team_id": ROOT_TEAM, "parent_team_id": None, "valid_from": since, "valid_to": None}
+    )
     for team_id, name, region, _ in _TEAMS:
         company.add_row("teams", {"id": team_id, "name": name, "region": region, "parent_team_id": ROOT_TEAM})
-        company.add_row("team_hierarchy", {"team_id": team_id, "parent_team_id": ROOT_TEAM, "valid_from": since, "valid_to": None})
+        company.add_row(
+            "team_hierarchy", {"team_id": team_id, "parent_team_id": ROOT_TEAM, "valid_from": since, "valid_to": None}
+        )
     names = _name_pool(rng)
     number = 1001
     managers: dict[str, str] = {}
@@ -50,7 +54,14 @@ def build_organisation(company: Company) -> None:
         role = _TEAM_ROLE.get(team_id, "sales_rep")
         for _ in range(headcount):
             person = Person(
-                f"E{number}", next(names), role, team_id, region, managers[team_id], _hire_date(rng, ws), skill=rng.uniform(0.7, 1.3)
+                f"E{number}",
+                next(names),
+                role,
+                team_id,
+                region,
+                managers[team_id],
+                _hire_date(rng, ws),
+                skill=rng.uniform(0.7, 1.3),
             )
             company.people[person.id] = person
             number += 1
@@ -76,20 +87,41 @@ def _plan_career_moves(company: Company, managers: dict[str, str]) -> None:
         if person is mover:
             company.add_row(
                 "org_assignments",
-                {"person_id": person.id, "team_id": "east", "manager_id": managers["east"], "role": person.role,
-                 "region": "East", "valid_from": person.hire, "valid_to": move_day},
+                {
+                    "person_id": person.id,
+                    "team_id": "east",
+                    "manager_id": managers["east"],
+                    "role": person.role,
+                    "region": "East",
+                    "valid_from": person.hire,
+                    "valid_to": move_day,
+                },
             )
             person.team, person.region, person.manager = "north", "North", managers["north"]
             company.add_row(
                 "org_assignments",
-                {"person_id": person.id, "team_id": "north", "manager_id": managers["north"], "role": person.role,
-                 "region": "North", "valid_from": move_day, "valid_to": None},
+                {
+                    "person_id": person.id,
+                    "team_id": "north",
+                    "manager_id": managers["north"],
+                    "role": person.role,
+                    "region": "North",
+                    "valid_from": move_day,
+                    "valid_to": None,
+                },
             )
         else:
             company.add_row(
                 "org_assignments",
-                {"person_id": person.id, "team_id": person.team, "manager_id": person.manager, "role": person.role,
-                 "region": person.region, "valid_from": person.hire, "valid_to": person.leave},
+                {
+                    "person_id": person.id,
+                    "team_id": person.team,
+                    "manager_id": person.manager,
+                    "role": person.role,
+                    "region": person.region,
+                    "valid_from": person.hire,
+                    "valid_to": person.leave,
+                },
             )
     company.mover = mover.id
     for person in company.people.values():
@@ -141,13 +173,17 @@ def build_customers(company: Company) -> None:
             add_customer(company, rng, rep, region, created, success)
 
 
-def add_customer(company: Company, rng: random.Random, rep: Person, region: str, created: date, success: list[Person]) -> Customer:
+def add_customer(
+    company: Company, rng: random.Random, rep: Person, region: str, created: date, success: list[Person]
+) -> Customer:
     """Open a customer account owned by a rep, with a customer-success contact."""
     industry = rng.choice(sorted(INDUSTRIES))
     name = _company_name(rng, region, industry, company.customer_names)
     segment = rng.choices([s for s, _ in SEGMENTS], weights=[w for _, w in SEGMENTS])[0]
     customer_id = company.next_id("customers")
-    customer = Customer(customer_id, name, segment, industry, region, rep.id, success[customer_id % len(success)].id, created)
+    customer = Customer(
+        customer_id, name, segment, industry, region, rep.id, success[customer_id % len(success)].id, created
+    )
     company.customers[customer_id] = customer
     rep.book.append(customer_id)
     company.rows["customers"].append(

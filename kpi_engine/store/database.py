@@ -110,7 +110,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages (the default 2 MiB re-reads a month of deals for every metric)
+    cursor.execute(
+        "PRAGMA cache_size=-65536"
+    )  # 64 MiB of pages (the default 2 MiB re-reads a month of deals for every metric)
     cursor.close()
 
 

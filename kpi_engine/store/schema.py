@@ -209,7 +209,17 @@ deals = Table(
     Column("deleted_at", UTCDateTime()),
     UniqueConstraint("source", "remote_id", name="uq_deals_source_remote"),
     # A period's won deals, with what their metrics read (migration 0007).
-    Index("ix_deals_status_closed", "status", "closed_at", "owner_id", "is_deleted", "currency", "amount", "customer_id", "discount"),
+    Index(
+        "ix_deals_status_closed",
+        "status",
+        "closed_at",
+        "owner_id",
+        "is_deleted",
+        "currency",
+        "amount",
+        "customer_id",
+        "discount",
+    ),
     Index("ix_deals_customer_owner_closed", "customer_id", "owner_id", "closed_at"),
 )
 
@@ -253,7 +263,16 @@ activities = Table(
     Column("subject", String(300)),
     UniqueConstraint("source", "remote_id", name="uq_activities_source_remote"),
     # A period's activities of some kinds, with what their metrics read (migration 0007).
-    Index("ix_activities_kind_time", "kind", "occurred_at", "owner_id", "is_deleted", "customer_id", "deal_id", "has_evidence"),
+    Index(
+        "ix_activities_kind_time",
+        "kind",
+        "occurred_at",
+        "owner_id",
+        "is_deleted",
+        "customer_id",
+        "deal_id",
+        "has_evidence",
+    ),
 )
 
 leads = Table(

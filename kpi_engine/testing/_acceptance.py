@@ -112,8 +112,17 @@ class ConnectorAcceptanceSuite:
         finally:
             server.stop()
 
-    def connector(self, target: AcceptanceTarget, server: Any, clock: FakeClock, auth: str = "token", tokens: MemoryTokenStore | None = None) -> Connector:
-        context = ConnectorContext(clock=clock, token_store=tokens or MemoryTokenStore(), retry=RetryPolicy(max_attempts=6))
+    def connector(
+        self,
+        target: AcceptanceTarget,
+        server: Any,
+        clock: FakeClock,
+        auth: str = "token",
+        tokens: MemoryTokenStore | None = None,
+    ) -> Connector:
+        context = ConnectorContext(
+            clock=clock, token_store=tokens or MemoryTokenStore(), retry=RetryPolicy(max_attempts=6)
+        )
         return target.connector.from_env(target.settings(server, auth), environ={}, context=context, use_keyring=False)
 
     def sync(self, store: Store, target: AcceptanceTarget, connector: Connector, **options: Any) -> SyncSummary:
@@ -131,7 +140,9 @@ class ConnectorAcceptanceSuite:
         table = getattr(s, entity)
         with store.connect() as conn:
             column = table.c.remote_id
-            return set(conn.execute(select(column).where(table.c.source == source, table.c.is_deleted.is_(deleted))).scalars())
+            return set(
+                conn.execute(select(column).where(table.c.source == source, table.c.is_deleted.is_(deleted))).scalars()
+            )
 
     def expected_ids(self, target: AcceptanceTarget, connector: Connector, server: Any) -> dict[str, set[str]]:
         expected: dict[str, set[str]] = {}
@@ -147,7 +158,9 @@ class ConnectorAcceptanceSuite:
         for entity, ids in self.expected_ids(target, connector, server).items():
             stored = self.stored_ids(store, source, entity, deleted=False)
             missing, extra = ids - stored, stored - ids
-            assert not missing and not extra, f"{entity}: {len(missing)} missing (e.g. {sorted(missing)[:3]}), {len(extra)} unexpected (e.g. {sorted(extra)[:3]})"
+            assert not missing and not extra, (
+                f"{entity}: {len(missing)} missing (e.g. {sorted(missing)[:3]}), {len(extra)} unexpected (e.g. {sorted(extra)[:3]})"
+            )
             table = getattr(s, entity)
             with store.connect() as conn:
                 count = len(conn.execute(select(table.c.id).where(table.c.source == source)).all())
@@ -156,7 +169,9 @@ class ConnectorAcceptanceSuite:
 
     # --- the suite ------------------------------------------------------------------------
 
-    def test_settings_are_validated_without_echoing_secrets(self, acceptance_target: AcceptanceTarget, clock: FakeClock) -> None:
+    def test_settings_are_validated_without_echoing_secrets(
+        self, acceptance_target: AcceptanceTarget, clock: FakeClock
+    ) -> None:
         target = acceptance_target
         with pytest.raises(ConnectorConfigurationError) as missing:
             target.connector.from_env({}, environ={}, use_keyring=False)
@@ -168,7 +183,9 @@ class ConnectorAcceptanceSuite:
             connector = self.connector(target, server, clock)
             shown = repr(connector.settings) + str(connector.settings.model_dump())
             for name, value in values.items():
-                if connector.settings_model.model_fields.get(name) and "secret" in str(connector.settings_model.model_fields[name].json_schema_extra or ""):
+                if connector.settings_model.model_fields.get(name) and "secret" in str(
+                    connector.settings_model.model_fields[name].json_schema_extra or ""
+                ):
                     assert str(value) not in shown, f"the secret {name} shows in the settings' repr"
 
     def test_check_reaches_the_crm(self, acceptance_target: AcceptanceTarget, clock: FakeClock) -> None:
@@ -176,7 +193,9 @@ class ConnectorAcceptanceSuite:
             message = self.connector(acceptance_target, server, clock).check()
         assert isinstance(message, str) and message
 
-    def test_full_read_holds_every_live_record_once(self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock) -> None:
+    def test_full_read_holds_every_live_record_once(
+        self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock
+    ) -> None:
         target = acceptance_target
         with self.running(target) as server:
             connector = self.connector(target, server, clock)
@@ -185,14 +204,18 @@ class ConnectorAcceptanceSuite:
             assert summary.total("read") > 0
             self.assert_holds_exactly(store, target, connector, server)
 
-    def test_an_incremental_read_right_after_finds_nothing_new(self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock) -> None:
+    def test_an_incremental_read_right_after_finds_nothing_new(
+        self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock
+    ) -> None:
         target = acceptance_target
         with self.running(target) as server:
             connector = self.connector(target, server, clock)
             self.sync(store, target, connector)
             before = store_snapshot(store, self.source(target, connector))
             again = self.sync(store, target, self.connector(target, server, clock))
-            assert (again.total("inserted"), again.total("updated"), again.total("deleted")) == (0, 0, 0), again.as_dict()
+            assert (again.total("inserted"), again.total("updated"), again.total("deleted")) == (0, 0, 0), (
+                again.as_dict()
+            )
             assert store_snapshot(store, self.source(target, connector)) == before
 
     def test_a_crash_between_a_page_and_its_commit_loses_and_duplicates_nothing(
@@ -212,7 +235,9 @@ class ConnectorAcceptanceSuite:
             assert resumed.status == "succeeded"
             self.assert_holds_exactly(store, target, connector, server)
             again = self.sync(store, target, self.connector(target, server, clock))
-            assert (again.total("inserted"), again.total("updated"), again.total("deleted")) == (0, 0, 0), again.as_dict()
+            assert (again.total("inserted"), again.total("updated"), again.total("deleted")) == (0, 0, 0), (
+                again.as_dict()
+            )
 
     def test_a_storm_of_rate_limit_answers_ends_with_identical_data(
         self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock
@@ -254,7 +279,9 @@ class ConnectorAcceptanceSuite:
             assert target.token_grants(server) - grants["at_expiry"] == 1, "exactly one refresh after the expiry"
             self.assert_holds_exactly(store, target, connector, server)
 
-    def test_deleted_records_become_tombstones(self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock) -> None:
+    def test_deleted_records_become_tombstones(
+        self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock
+    ) -> None:
         target = acceptance_target
         with self.running(target) as server:
             connector = self.connector(target, server, clock)

@@ -35,7 +35,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FaultRule", "Faults", "MockCRMServer", "MockRequest", "MockResponse", "TokenBook", "route", "run_mock_server"]
+__all__ = [
+    "FaultRule",
+    "Faults",
+    "MockCRMServer",
+    "MockRequest",
+    "MockResponse",
+    "TokenBook",
+    "route",
+    "run_mock_server",
+]
 
 LOCALHOST = "127.0.0.1"
 
@@ -123,7 +132,9 @@ class Faults:
         """Request number ``number`` gets ``respond``."""
         return self.add(FaultRule(lambda r: r.number == number, respond))
 
-    def slow(self, seconds: float, *, every: int = 1, paths: str | None = None, times: int | None = None) -> FaultRule:  # float ok
+    def slow(
+        self, seconds: float, *, every: int = 1, paths: str | None = None, times: int | None = None
+    ) -> FaultRule:  # float ok
         """Every ``every``-th request is answered after ``seconds``."""
         on_path = self._paths(paths)
         return self.add(FaultRule(lambda r: on_path(r) and r.number % every == 0, None, delay=seconds, times=times))
@@ -286,7 +297,11 @@ class MockCRMServer:
         verdict = self.tokens.check(request.bearer, request.number)
         if verdict == "ok":
             return None
-        return self.expired_token_response(request) if verdict == "expired" else MockResponse(401, {"error": "invalid token"})
+        return (
+            self.expired_token_response(request)
+            if verdict == "expired"
+            else MockResponse(401, {"error": "invalid token"})
+        )
 
     def public(self, request: MockRequest) -> bool:
         """Whether a path needs no authentication (token endpoints)."""
@@ -299,7 +314,9 @@ class MockCRMServer:
         return MockResponse(429, {"error": "daily limit"})
 
     def server_error_response(self, request: MockRequest) -> MockResponse:
-        return MockResponse(503, "<html><body><h1>503 Service Unavailable</h1></body></html>", {"Content-Type": "text/html"})
+        return MockResponse(
+            503, "<html><body><h1>503 Service Unavailable</h1></body></html>", {"Content-Type": "text/html"}
+        )
 
     def expired_token_response(self, request: MockRequest) -> MockResponse:
         return MockResponse(401, {"error": "token expired"})
@@ -344,7 +361,9 @@ class MockCRMServer:
             response = getattr(self, attr)(request)
             response.delay = max(response.delay, delay)
             return self.decorate(request, response)
-        return self.decorate(request, MockResponse(404, {"status": "error", "message": f"no route {request.method} {request.path}"}))
+        return self.decorate(
+            request, MockResponse(404, {"status": "error", "message": f"no route {request.method} {request.path}"})
+        )
 
 
 def _make_handler(server: MockCRMServer) -> type[BaseHTTPRequestHandler]:
@@ -361,13 +380,18 @@ def _make_handler(server: MockCRMServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = MockRequest(
-                method=self.command, path=parts.path, query=parse_qs(parts.query, keep_blank_values=True),
-                headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+                method=self.command,
+                path=parts.path,
+                query=parse_qs(parts.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
             )
             try:
                 response = server.handle(request)
             except Exception as exc:
-                response = MockResponse(500, {"status": "error", "message": f"mock failure: {type(exc).__name__}: {exc}"})
+                response = MockResponse(
+                    500, {"status": "error", "message": f"mock failure: {type(exc).__name__}: {exc}"}
+                )
             if response.delay:
                 time.sleep(response.delay)
             if isinstance(response.body, bytes):
@@ -375,7 +399,10 @@ def _make_handler(server: MockCRMServer) -> type[BaseHTTPRequestHandler]:
             elif isinstance(response.body, str):
                 payload, ctype = response.body.encode("utf-8"), "text/plain; charset=utf-8"
             else:
-                payload, ctype = json.dumps(response.body, default=_default, separators=(",", ":")).encode("utf-8"), "application/json;charset=utf-8"
+                payload, ctype = (
+                    json.dumps(response.body, default=_default, separators=(",", ":")).encode("utf-8"),
+                    "application/json;charset=utf-8",
+                )
             self.send_response(response.status)
             headers = {"Content-Type": ctype, **response.headers}
             for key, value in headers.items():
@@ -389,7 +416,11 @@ def _make_handler(server: MockCRMServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def run_mock_server(factory: Callable[[argparse.Namespace], MockCRMServer], parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
+def run_mock_server(
+    factory: Callable[[argparse.Namespace], MockCRMServer],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None = None,
+) -> None:
     """Command line of a mock: parse ``argv``, build the server with ``factory``, serve until Ctrl-C.
 
     ``parser`` should have ``--port``; the server prints its URL and how to point a connector at it.

@@ -156,7 +156,9 @@ def test_evaluating_the_rules_folder_evaluates_every_plan_in_force_together(kpi)
     lines = json.loads(kpi("evaluate", "--plan", str(EXAMPLES), "--period", "2026-10", "--format", "json").out)
     assert {"sales-commission", "scorecard-sales-rep", "sales-bonuses"} <= {line["plan"] for line in lines}
     # the same data gives the same runs: the commission's run is the one the demo saved
-    demo_run = next(l for l in kpi("demo", "--month", "2026-10").out.splitlines() if l.startswith("Plan sales-commission"))
+    demo_run = next(
+        l for l in kpi("demo", "--month", "2026-10").out.splitlines() if l.startswith("Plan sales-commission")
+    )
     assert demo_run.rsplit("run ", 1)[1] in together.out
     first = _one_sentence_error(kpi("evaluate", "--plan", str(EXAMPLES), "--period", "2019-01"))
     assert "no plan in" in first and "in force in 2019-01" in first
@@ -175,21 +177,57 @@ def test_columns_can_be_mapped_with_options(kpi, tmp_path):
 
     assert kpi("import", str(DATA / "people.csv")).code == 0
     export = tmp_path / "opportunities.csv"
-    export.write_text("Opportunity,Rep,Value,Stage,Won On\nOPP-9,E1001,\"1,234.56\",Closed Won,2026-10-03 10:00\n", encoding="utf-8")
+    export.write_text(
+        'Opportunity,Rep,Value,Stage,Won On\nOPP-9,E1001,"1,234.56",Closed Won,2026-10-03 10:00\n', encoding="utf-8"
+    )
     result = kpi(
-        "import", str(export), "--entity", "deals", "--source", "crm",
-        "--column", "remote_id=Opportunity", "--column", "owner_id=Rep", "--column", "amount=Value",
-        "--column", "stage_raw=Stage", "--column", "closed_at=Won On", "--column", "currency=Currency",
+        "import",
+        str(export),
+        "--entity",
+        "deals",
+        "--source",
+        "crm",
+        "--column",
+        "remote_id=Opportunity",
+        "--column",
+        "owner_id=Rep",
+        "--column",
+        "amount=Value",
+        "--column",
+        "stage_raw=Stage",
+        "--column",
+        "closed_at=Won On",
+        "--column",
+        "currency=Currency",
     )
     assert result.code != 0 and "Currency" in result.err  # a mapped header the file lacks is named
     result = kpi(
-        "import", str(export), "--entity", "deals", "--source", "crm", "--default", "currency=CNY", "--time-zone", "Asia/Shanghai",
-        "--column", "remote_id=Opportunity", "--column", "owner_id=Rep", "--column", "amount=Value",
-        "--column", "stage_raw=Stage", "--column", "closed_at=Won On",
+        "import",
+        str(export),
+        "--entity",
+        "deals",
+        "--source",
+        "crm",
+        "--default",
+        "currency=CNY",
+        "--time-zone",
+        "Asia/Shanghai",
+        "--column",
+        "remote_id=Opportunity",
+        "--column",
+        "owner_id=Rep",
+        "--column",
+        "amount=Value",
+        "--column",
+        "stage_raw=Stage",
+        "--column",
+        "closed_at=Won On",
     )
     assert result.code == 0, result.err
     store = open_store(f"sqlite:///{tmp_path / 'kpi.sqlite'}")
     with store.connect() as conn:
         deal = conn.execute(select(schema.deals).where(schema.deals.c.remote_id == "OPP-9")).one()
-    assert deal.amount == Decimal("1234.56") and deal.status == "won" and deal.source == "crm" and deal.currency == "CNY"
+    assert (
+        deal.amount == Decimal("1234.56") and deal.status == "won" and deal.source == "crm" and deal.currency == "CNY"
+    )
     assert deal.closed_at.isoformat() == "2026-10-03T02:00:00+00:00"  # 10:00 in Shanghai

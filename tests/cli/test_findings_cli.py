@@ -79,7 +79,12 @@ def test_after_the_demo_every_registered_check_has_a_finding_with_its_records(kp
     assert len(checks) >= 13  # the sample's thirteen planted patterns
     for finding in found:
         assert finding["explanation"].endswith(".") and finding["evidence"] and all(finding["evidence"].values())
-        assert finding["severity"] in ("low", "medium", "high") and finding["effect"] in ("flag", "hold", "exclude", "clawback")
+        assert finding["severity"] in ("low", "medium", "high") and finding["effect"] in (
+            "flag",
+            "hold",
+            "exclude",
+            "clawback",
+        )
         assert len(finding["id"]) == 16 and finding["review"] is None
     assert len({f["id"] for f in found}) == len(found)
     assert "Findings by check (all months):" in kpi.demo.out
@@ -94,17 +99,34 @@ def test_the_demo_finds_every_planted_case_with_its_records(kpi, demo_folder):
         if case["pattern"] not in checks:
             continue  # a pattern whose check is not installed
         hits = [
-            f for f in found
-            if f["check"] == case["pattern"] and f["person"] == case["person_id"] and f["period"] == case["period"]
+            f
+            for f in found
+            if f["check"] == case["pattern"]
+            and f["person"] == case["person_id"]
+            and f["period"] == case["period"]
             and {str(i) for i in case["record_ids"]} <= {str(i) for i in f["evidence"].get(case["table"], [])}
         ]
-        assert hits, f"planted {case['pattern']} of {case['person_id']} in {case['period']} not found with records {case['record_ids']}"
+        assert hits, (
+            f"planted {case['pattern']} of {case['person_id']} in {case['period']} not found with records {case['record_ids']}"
+        )
 
 
 def test_findings_filters_and_formats(kpi):
     found = json.loads(kpi("findings", "--format", "json").out)
     first = found[0]
-    only = json.loads(kpi("findings", "--person", first["person"], "--period", first["period"], "--check", first["check"], "--format", "json").out)
+    only = json.loads(
+        kpi(
+            "findings",
+            "--person",
+            first["person"],
+            "--period",
+            first["period"],
+            "--check",
+            first["check"],
+            "--format",
+            "json",
+        ).out
+    )
     assert first in only and all(f["person"] == first["person"] and f["check"] == first["check"] for f in only)
     by_run = json.loads(kpi("findings", "--run", first["run"], "--format", "json").out)
     assert first in by_run and {f["run"] for f in by_run} == {first["run"]}
@@ -119,7 +141,10 @@ def test_findings_filters_and_formats(kpi):
 def test_findings_errors_are_one_sentence(kpi):
     for args, message in (
         (("findings", "--run", "nope"), "Error: there is no evaluation run 'nope'."),
-        (("findings", "review", "abc", "--release", "--note", "ok"), "Error: there is no finding 'abc' in the saved runs."),
+        (
+            ("findings", "review", "abc", "--release", "--note", "ok"),
+            "Error: there is no finding 'abc' in the saved runs.",
+        ),
         (("findings", "review", "abc", "--note", "ok"), "Error: say what the review decides: --release or --uphold."),
     ):
         result = kpi(*args)
@@ -130,7 +155,9 @@ def test_findings_errors_are_one_sentence(kpi):
 def test_a_review_is_recorded_once_and_shown(kpi):
     found = json.loads(kpi("findings", "--format", "json").out)
     target = found[-1]
-    done = kpi("findings", "review", target["id"], "--uphold", "--note", "Confirmed with the customer.", "--by", "hr.wang")
+    done = kpi(
+        "findings", "review", target["id"], "--uphold", "--note", "Confirmed with the customer.", "--by", "hr.wang"
+    )
     assert done.code == 0 and f"Finding {target['id']}" in done.out and "upheld" in done.out
     again = kpi("findings", "review", target["id"], "--release", "--note", "changed my mind")
     assert again.code != 0 and "already reviewed (uphold by hr.wang" in again.err
@@ -152,15 +179,25 @@ def test_the_demo_applies_each_effect_its_plans_declare(kpi):
     acting = [f for f in json.loads(kpi("findings", "--format", "json").out) if f["effect"] != "flag"]
     assert {f["effect"] for f in acting} >= {"hold", "exclude", "clawback"}  # rules/sales-commission.yaml declares them
     for finding in acting:
-        lines = json.loads(kpi("outcomes", "--run", finding["run"], "--person", finding["person"], "--format", "json").out)
+        lines = json.loads(
+            kpi("outcomes", "--run", finding["run"], "--person", finding["person"], "--format", "json").out
+        )
         affected = [line for line in lines if line["rule"] in finding["affects"]]
         if finding["effect"] == "hold":
             assert affected and all(line["kind"] == "held" for line in affected if line["amount"])
-            assert all(finding["id"] in line["trace"]["held"]["findings"] for line in affected if line["kind"] == "held")
+            assert all(
+                finding["id"] in line["trace"]["held"]["findings"] for line in affected if line["kind"] == "held"
+            )
         elif finding["effect"] == "exclude":
-            assert any(item["finding"] == finding["id"] for line in affected for item in line["trace"].get("excluded", []))
+            assert any(
+                item["finding"] == finding["id"] for line in affected for item in line["trace"].get("excluded", [])
+            )
         else:
             backs = [line for line in affected if line["trace"].get("clawback", {}).get("finding") == finding["id"]]
-            excluded = [line for line in affected if any(i["finding"] == finding["id"] for i in line["trace"].get("excluded", []))]
+            excluded = [
+                line
+                for line in affected
+                if any(i["finding"] == finding["id"] for i in line["trace"].get("excluded", []))
+            ]
             assert backs or excluded
             assert all(Decimal(line["amount"]) < 0 for line in backs)

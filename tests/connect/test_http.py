@@ -59,7 +59,9 @@ def echo():
 
 
 def client(server, clock, **policy) -> HttpClient:
-    return HttpClient(server.url, auth=BearerToken("tok-12345"), retry=RetryPolicy(**policy), clock=clock, draw=lambda: 0.5)
+    return HttpClient(
+        server.url, auth=BearerToken("tok-12345"), retry=RetryPolicy(**policy), clock=clock, draw=lambda: 0.5
+    )
 
 
 def test_server_errors_are_retried_with_growing_backoff_and_jitter(echo):
@@ -105,7 +107,9 @@ def test_other_client_errors_are_raised_once_with_the_body_redacted(echo):
     assert echo.request_count == 1
 
 
-@pytest.mark.parametrize(("policy", "scope", "wait"), [("TEN_SECONDLY_ROLLING", "burst", 10.0), ("SECONDLY", "secondly", 1.0)])
+@pytest.mark.parametrize(
+    ("policy", "scope", "wait"), [("TEN_SECONDLY_ROLLING", "burst", 10.0), ("SECONDLY", "secondly", 1.0)]
+)
 def test_hubspot_burst_limits_wait_and_retry(policy, scope, wait):
     # HubSpot 429 bodies carry policyName (crm-protocols.md §1.2; the official SDK waits 10 s / 1 s)
     with HubSpotMock(deals=1, burst_limit=None) as server:
@@ -161,8 +165,14 @@ def test_the_token_bucket_paces_calls_under_the_published_budget():
 def test_concurrent_401s_cause_one_refresh_and_the_calls_go_on():
     with HubSpotMock(deals=1, burst_limit=None) as server:
         tokens = MemoryTokenStore()
-        auth = OAuth2Refresh(f"{server.url}/oauth/v1/token", client_id=server.client_id, client_secret=server.client_secret,
-                             refresh_token=server.refresh_token, store=tokens, token_key="hubspot:test")
+        auth = OAuth2Refresh(
+            f"{server.url}/oauth/v1/token",
+            client_id=server.client_id,
+            client_secret=server.client_secret,
+            refresh_token=server.refresh_token,
+            store=tokens,
+            token_key="hubspot:test",
+        )
         api = HttpClient(server.url, auth=auth, classify=hubspot_classify, clock=FakeClock())
         api.get_json("/crm/v3/owners")
         assert server.refreshes == 1
@@ -190,18 +200,32 @@ def test_concurrent_401s_cause_one_refresh_and_the_calls_go_on():
 def test_refreshed_tokens_are_kept_in_the_store_and_reused(store):
     with HubSpotMock(deals=1, burst_limit=None) as server:
         kept = StoreTokenStore(store)
-        kwargs = dict(client_id=server.client_id, client_secret=server.client_secret, refresh_token=server.refresh_token, store=kept, token_key="hubspot:x")
-        first = HttpClient(server.url, auth=OAuth2Refresh(f"{server.url}/oauth/v1/token", **kwargs), classify=hubspot_classify)
+        kwargs = dict(
+            client_id=server.client_id,
+            client_secret=server.client_secret,
+            refresh_token=server.refresh_token,
+            store=kept,
+            token_key="hubspot:x",
+        )
+        first = HttpClient(
+            server.url, auth=OAuth2Refresh(f"{server.url}/oauth/v1/token", **kwargs), classify=hubspot_classify
+        )
         first.get_json("/crm/v3/owners")
-        second = HttpClient(server.url, auth=OAuth2Refresh(f"{server.url}/oauth/v1/token", **kwargs), classify=hubspot_classify)
+        second = HttpClient(
+            server.url, auth=OAuth2Refresh(f"{server.url}/oauth/v1/token", **kwargs), classify=hubspot_classify
+        )
         second.get_json("/crm/v3/owners")
         assert server.refreshes == 1, "the next run starts with the saved access token"
 
 
 def test_a_refused_refresh_token_is_an_authentication_error():
     with HubSpotMock(deals=1, burst_limit=None) as server:
-        auth = OAuth2Refresh(f"{server.url}/oauth/v1/token", client_id=server.client_id, client_secret=server.client_secret,
-                             refresh_token="revoked-refresh-token")
+        auth = OAuth2Refresh(
+            f"{server.url}/oauth/v1/token",
+            client_id=server.client_id,
+            client_secret=server.client_secret,
+            refresh_token="revoked-refresh-token",
+        )
         with pytest.raises(AuthenticationError, match="refused the refresh token") as error:
             HttpClient(server.url, auth=auth).get_json("/crm/v3/owners")
         assert "revoked-refresh-token" not in str(error.value)
@@ -216,8 +240,11 @@ def test_retry_after_reads_seconds_and_http_dates():
 
 
 def test_cursor_pages_follow_the_cursor_and_resume_from_a_saved_one():
-    pages = {None: {"results": [1, 2], "paging": {"next": {"after": "B"}}}, "B": {"results": [3, 4], "paging": {"next": {"after": "C"}}},
-             "C": {"results": [5]}}
+    pages = {
+        None: {"results": [1, 2], "paging": {"next": {"after": "B"}}},
+        "B": {"results": [3, 4], "paging": {"next": {"after": "C"}}},
+        "C": {"results": [5]},
+    }
     read = list(cursor_pages(pages.__getitem__, records="results", next_cursor="paging.next.after"))
     assert [p.records for p in read] == [[1, 2], [3, 4], [5]] and [p.next for p in read] == ["B", "C", None]
     resumed = list(cursor_pages(pages.__getitem__, records="results", next_cursor="paging.next.after", start="C"))
@@ -237,7 +264,10 @@ def test_next_link_pages_call_each_link_once():
     bodies = {"/q": {"records": [1], "nextRecordsUrl": "/q/01g-2000"}, "/q/01g-2000": {"records": [2], "done": True}}
     called: list[str] = []
     fetch = lambda url: (called.append(url), bodies[url])[1]
-    assert [p.records for p in next_link_pages(fetch, "/q", records="records", next_link="nextRecordsUrl")] == [[1], [2]]
+    assert [p.records for p in next_link_pages(fetch, "/q", records="records", next_link="nextRecordsUrl")] == [
+        [1],
+        [2],
+    ]
     assert called == ["/q", "/q/01g-2000"]
 
 
@@ -250,6 +280,9 @@ def test_page_token_pages_walk_zoho_style_tokens():
     from kpi_engine import page_token_pages
 
     # Zoho: info.next_page_token beyond the 2,000-record page wall (crm-protocols.md §1.3)
-    bodies = {None: {"data": [1], "info": {"next_page_token": "t2", "more_records": True}}, "t2": {"data": [2], "info": {"more_records": False}}}
+    bodies = {
+        None: {"data": [1], "info": {"next_page_token": "t2", "more_records": True}},
+        "t2": {"data": [2], "info": {"more_records": False}},
+    }
     pages = list(page_token_pages(bodies.__getitem__, records="data", next_token="info.next_page_token"))
     assert [p.records for p in pages] == [[1], [2]] and pages[-1].next is None

@@ -19,14 +19,27 @@ def test_the_scaffold_writes_a_package_whose_tests_pass(tmp_path):
     assert result.exit_code == 0, result.output
     package = tmp_path / "kpi-acme-crm"
     assert {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()} == {
-        "README.md", "pyproject.toml", "kpi_acme_crm/__init__.py", "kpi_acme_crm/connector.py", "kpi_acme_crm/mapping.yaml",
-        "tests/__init__.py", "tests/mock_server.py", "tests/test_acceptance.py", "tests/test_connector.py",
+        "README.md",
+        "pyproject.toml",
+        "kpi_acme_crm/__init__.py",
+        "kpi_acme_crm/connector.py",
+        "kpi_acme_crm/mapping.yaml",
+        "tests/__init__.py",
+        "tests/mock_server.py",
+        "tests/test_acceptance.py",
+        "tests/test_connector.py",
     }
     assert 'acme_crm = "kpi_acme_crm"' in (package / "pyproject.toml").read_text()
     env = {**os.environ, "PYTHONPATH": str(package)}
     env.pop("KPI_TEST_DATABASE_URL", None)  # the generated tests use the plugin's SQLite store
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package, env=env,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=package,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout
 

@@ -94,7 +94,13 @@ def test_connectors_list_shows_streams_and_settings_as_json():
     rows = {r["name"]: r for r in json.loads(result.output)}
     hubspot = rows["hubspot"]
     deals = next(s for s in hubspot["streams"] if s["name"] == "deals")
-    assert deals == {"name": "deals", "entity": "deals", "primary_key": "id", "cursor_field": "hs_lastmodifieddate", "reports_deletes": True}
+    assert deals == {
+        "name": "deals",
+        "entity": "deals",
+        "primary_key": "id",
+        "cursor_field": "hs_lastmodifieddate",
+        "reports_deletes": True,
+    }
     token = next(s for s in hubspot["settings"] if s["name"] == "token")
     assert token["variable"] == "KPI_HUBSPOT_TOKEN" and token["secret"] is True
 
@@ -124,11 +130,18 @@ def test_kpi_sync_errors_are_one_sentence_without_a_traceback(tmp_path, monkeypa
             main(["--db", f"sqlite:///{tmp_path / 'kpi.sqlite'}", "sync", "hubspot"])
     err = capsys.readouterr().err
     assert exit_code.value.code == 1
-    assert "Error: HubSpot refused the credentials" in err and "Traceback" not in err and "pat-wrong-token-0000" not in err
+    assert (
+        "Error: HubSpot refused the credentials" in err and "Traceback" not in err and "pat-wrong-token-0000" not in err
+    )
 
 
 def test_a_missing_setting_tells_which_variable_to_set(tmp_path, monkeypatch, capsys):
-    for name in ("KPI_HUBSPOT_TOKEN", "KPI_HUBSPOT_CLIENT_ID", "KPI_HUBSPOT_CLIENT_SECRET", "KPI_HUBSPOT_REFRESH_TOKEN"):
+    for name in (
+        "KPI_HUBSPOT_TOKEN",
+        "KPI_HUBSPOT_CLIENT_ID",
+        "KPI_HUBSPOT_CLIENT_SECRET",
+        "KPI_HUBSPOT_REFRESH_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SystemExit):
         main(["--db", f"sqlite:///{tmp_path / 'kpi.sqlite'}", "connectors", "check", "hubspot"])

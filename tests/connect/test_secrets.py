@@ -65,8 +65,15 @@ def test_a_sync_with_a_token_set_never_shows_it_in_a_log_line_or_an_error(store,
 def test_an_oauth_sync_never_shows_the_client_secret_refresh_token_or_access_tokens(store, hubspot, caplog):
     caplog.set_level(logging.DEBUG)
     connector = HubSpotConnector.from_env(
-        {"base_url": hubspot.url, "client_id": hubspot.client_id, "client_secret": hubspot.client_secret, "refresh_token": hubspot.refresh_token},
-        environ={}, context=ConnectorContext(clock=FakeClock()), use_keyring=False,
+        {
+            "base_url": hubspot.url,
+            "client_id": hubspot.client_id,
+            "client_secret": hubspot.client_secret,
+            "refresh_token": hubspot.refresh_token,
+        },
+        environ={},
+        context=ConnectorContext(clock=FakeClock()),
+        use_keyring=False,
     )
     hubspot.tokens.expire_after(5, every_token=True)  # every access token dies 5 calls after it was issued
     sync(store, connector)
@@ -79,7 +86,9 @@ def test_an_oauth_sync_never_shows_the_client_secret_refresh_token_or_access_tok
 
 def test_redact_masks_registered_secrets_and_credential_shaped_values():
     register_secret("s3cr3t-value-42")
-    text = redact('call failed: token s3cr3t-value-42; Authorization: Bearer abc.def; {"access_token": "xyz"} ?api_key=k123&x=1')
+    text = redact(
+        'call failed: token s3cr3t-value-42; Authorization: Bearer abc.def; {"access_token": "xyz"} ?api_key=k123&x=1'
+    )
     assert "s3cr3t-value-42" not in text and "abc.def" not in text and "xyz" not in text and "k123" not in text
     assert "x=1" in text
 
@@ -89,7 +98,9 @@ def test_the_log_filter_masks_arguments_and_tracebacks():
     try:
         raise ValueError("bad tb-secret-9876")
     except ValueError:
-        record = logging.LogRecord("kpi_engine", logging.ERROR, __file__, 1, "value %s", ("tb-secret-9876",), sys.exc_info())
+        record = logging.LogRecord(
+            "kpi_engine", logging.ERROR, __file__, 1, "value %s", ("tb-secret-9876",), sys.exc_info()
+        )
     RedactingFilter().filter(record)
     assert "tb-secret-9876" not in record.getMessage() and "tb-secret-9876" not in (record.exc_text or "")
 
@@ -103,13 +114,20 @@ def test_a_missing_secret_names_its_variable_and_keyring_entry():
 
 def test_an_invalid_setting_is_refused_without_echoing_the_value():
     with pytest.raises(KPIError) as error:
-        load_settings(HubSpotSettings, "hubspot", {"token": "pat-very-secret-1", "page_size": "500 with pat-very-secret-1"}, environ={})
+        load_settings(
+            HubSpotSettings,
+            "hubspot",
+            {"token": "pat-very-secret-1", "page_size": "500 with pat-very-secret-1"},
+            environ={},
+        )
     assert "page_size" in str(error.value) and "pat-very-secret-1" not in str(error.value)
 
 
 def test_secrets_come_from_the_keyring_when_the_environment_has_none(monkeypatch):
     fake = types.ModuleType("keyring")
-    fake.get_password = lambda service, name: "pat-from-keyring-7" if (service, name) == ("kpi-engine", "hubspot.token") else None
+    fake.get_password = lambda service, name: (
+        "pat-from-keyring-7" if (service, name) == ("kpi-engine", "hubspot.token") else None
+    )
     monkeypatch.setitem(sys.modules, "keyring", fake)
     settings = load_settings(HubSpotSettings, "hubspot", environ={})
     assert isinstance(settings.token, SecretStr) and settings.token.get_secret_value() == "pat-from-keyring-7"
@@ -124,7 +142,9 @@ def test_the_environment_wins_over_the_keyring(monkeypatch):
     assert settings.token.get_secret_value() == "from-env-123"
 
 
-@pytest.mark.parametrize("name", ["kpi_engine.http", "kpi_engine.sync", "kpi_engine.connectors.hubspot", "urllib3.connectionpool"])
+@pytest.mark.parametrize(
+    "name", ["kpi_engine.http", "kpi_engine.sync", "kpi_engine.connectors.hubspot", "urllib3.connectionpool"]
+)
 def test_each_logger_of_a_sync_masks_secrets(caplog, name):
     import kpi_engine.connect.http
     from kpi_engine import connector_logger

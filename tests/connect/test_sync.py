@@ -44,15 +44,19 @@ class Toy(Connector):
     settings_model = ToySettings
     page = 3
 
-    def __init__(self, users: list[dict[str, Any]], deals: list[dict[str, Any]], deleted_ids: list[str] | None = None) -> None:
+    def __init__(
+        self, users: list[dict[str, Any]], deals: list[dict[str, Any]], deleted_ids: list[str] | None = None
+    ) -> None:
         super().__init__(ToySettings(token=SecretStr("toy-token")))
         self.users, self.deals, self.deleted_ids = users, deals, deleted_ids or []
         self.asked: list[StreamState] = []
 
     def streams(self) -> list[Stream]:
-        return [Stream(name="users", entity="people"),
-                Stream(name="deals", entity="deals", cursor_field="updated", reports_deletes=True),
-                Stream(name="deleted", entity="deals", cursor_field="when", reports_deletes=True)]
+        return [
+            Stream(name="users", entity="people"),
+            Stream(name="deals", entity="deals", cursor_field="updated", reports_deletes=True),
+            Stream(name="deleted", entity="deals", cursor_field="when", reports_deletes=True),
+        ]
 
     def check(self) -> str:
         return "ok"
@@ -78,15 +82,26 @@ class Toy(Connector):
             yield Checkpoint("deals", {"at": following} if following < len(rows) else None)
 
 
-MAPPING = SourceMapping.model_validate({
-    "person_id": "toy-{remote_id}",
-    "streams": {
-        "users": {"fields": {"name": "name"}, "defaults": {"role": "sales_rep"}},
-        "deals": {"fields": {"amount": "amount", "stage_raw": "stage", "owner_id": "owner", "modified_at": "updated",
-                             "closed_at": "closed", "product_line": "x_product"},
-                  "stage_map": {"Won": "won", "Lost": "lost", "Open": "open"}, "defaults": {"currency": "EUR"}},
-    },
-})
+MAPPING = SourceMapping.model_validate(
+    {
+        "person_id": "toy-{remote_id}",
+        "streams": {
+            "users": {"fields": {"name": "name"}, "defaults": {"role": "sales_rep"}},
+            "deals": {
+                "fields": {
+                    "amount": "amount",
+                    "stage_raw": "stage",
+                    "owner_id": "owner",
+                    "modified_at": "updated",
+                    "closed_at": "closed",
+                    "product_line": "x_product",
+                },
+                "stage_map": {"Won": "won", "Lost": "lost", "Open": "open"},
+                "defaults": {"currency": "EUR"},
+            },
+        },
+    }
+)
 
 
 def deal(i: int, updated: datetime, **extra: Any) -> dict[str, Any]:
@@ -115,7 +130,9 @@ def test_records_sharing_a_time_stamp_across_a_page_boundary_are_all_kept(store)
     assert sorted(stored(store), key=int) == ["1", "2", "3", "4", "5", "6"]
     assert next(s for s in summary.streams if s.stream == "deals").cursor == same.isoformat()
     state = _state(store, "deals")
-    assert (state["cursor"], state["tie_breaker_id"]) == (same.isoformat(), "6"), "the high-water mark is (time stamp, id)"
+    assert (state["cursor"], state["tie_breaker_id"]) == (same.isoformat(), "6"), (
+        "the high-water mark is (time stamp, id)"
+    )
 
 
 def _state(store, stream: str) -> dict[str, Any]:
@@ -162,7 +179,9 @@ def test_a_crash_before_a_commit_keeps_the_previous_page_and_its_position(store)
 
     with pytest.raises(SimulatedCrash):
         run(store, toy, batch_size=3, before_commit=crash)
-    assert sorted(stored(store), key=int) == ["1", "2", "3", "4", "5", "6"], "two pages committed, the third rolled back"
+    assert sorted(stored(store), key=int) == ["1", "2", "3", "4", "5", "6"], (
+        "two pages committed, the third rolled back"
+    )
     assert _state(store, "deals")["pending"]["position"] == {"at": 6}, "the position was committed with its rows"
     resumed = run(store, toy, batch_size=3)
     assert toy.asked[-1].position == {"at": 6}, "the next sync resumes at the first uncommitted page"
@@ -176,7 +195,10 @@ def test_a_deal_whose_owner_is_unknown_is_skipped_with_the_reason(store):
     summary = run(store, toy)
     assert set(stored(store)) == {"1"}
     # HubSpot declares numbers that hold "1234;5678" (crm-protocols.md §4.6): skipped, not a crash
-    assert summary.skipped_reasons == {"deals: owner u9 is not a known person": 1, "deals: amount: '1234;5678' is not a number": 1}
+    assert summary.skipped_reasons == {
+        "deals: owner u9 is not a known person": 1,
+        "deals: amount: '1234;5678' is not a number": 1,
+    }
 
 
 def test_owners_map_to_existing_people_through_the_mapping(store):
@@ -197,7 +219,13 @@ def test_mapped_fields_custom_fields_currency_and_stage_become_the_common_schema
     toy = Toy(USERS, [deal(1, T0, x_product="Cloud", closed="2026-03-31T23:30:00+08:00", stage="Lost")])
     run(store, toy)
     row = stored(store)["1"]
-    assert (row.amount, row.currency, row.status, row.product_line, row.owner_id) == (Decimal("100.50"), "EUR", "lost", "Cloud", "toy-u1")
+    assert (row.amount, row.currency, row.status, row.product_line, row.owner_id) == (
+        Decimal("100.50"),
+        "EUR",
+        "lost",
+        "Cloud",
+        "toy-u1",
+    )
     assert row.closed_at == datetime(2026, 3, 31, 15, 30, tzinfo=UTC), "offsets are normalised to UTC"
 
 
@@ -267,12 +295,15 @@ def test_a_failed_run_is_logged_and_its_error_raised(store):
     assert row.status == "failed" and "toy-token" not in row.error
 
 
-@pytest.mark.parametrize(("text", "fmt", "expected"), [
-    ("2013-05-20T20:49:32.000+0000", "iso8601", datetime(2013, 5, 20, 20, 49, 32, tzinfo=UTC)),  # Salesforce
-    ("2024-04-01T10:00:00.123Z", "iso8601", datetime(2024, 4, 1, 10, 0, 0, 123000, tzinfo=UTC)),  # HubSpot
-    ("2018-10-25T11:56:25+05:30", "iso8601", datetime(2018, 10, 25, 6, 26, 25, tzinfo=UTC)),  # Zoho
-    (1735300000000, "epoch_ms", datetime(2024, 12, 27, 11, 46, 40, tzinfo=UTC)),  # Fxiaoke
-    ("2025-01-05 09:00:00", "iso8601", datetime(2025, 1, 5, 9, 0, tzinfo=UTC)),  # Pipedrive v1, naive UTC
-])
+@pytest.mark.parametrize(
+    ("text", "fmt", "expected"),
+    [
+        ("2013-05-20T20:49:32.000+0000", "iso8601", datetime(2013, 5, 20, 20, 49, 32, tzinfo=UTC)),  # Salesforce
+        ("2024-04-01T10:00:00.123Z", "iso8601", datetime(2024, 4, 1, 10, 0, 0, 123000, tzinfo=UTC)),  # HubSpot
+        ("2018-10-25T11:56:25+05:30", "iso8601", datetime(2018, 10, 25, 6, 26, 25, tzinfo=UTC)),  # Zoho
+        (1735300000000, "epoch_ms", datetime(2024, 12, 27, 11, 46, 40, tzinfo=UTC)),  # Fxiaoke
+        ("2025-01-05 09:00:00", "iso8601", datetime(2025, 1, 5, 9, 0, tzinfo=UTC)),  # Pipedrive v1, naive UTC
+    ],
+)
 def test_cursor_values_in_each_crms_format_read_as_utc(text, fmt, expected):
     assert parse_cursor(text, fmt) == expected

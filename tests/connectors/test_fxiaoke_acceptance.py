@@ -17,13 +17,23 @@ from tests.support.mock_servers.fxiaoke import (
     FxiaokeMock,
 )
 
-_OBJECT = {"people": "PersonnelObj", "opportunities": "NewOpportunityObj", "activities": "ActiveRecordObj", "leads": "LeadsObj"}
+_OBJECT = {
+    "people": "PersonnelObj",
+    "opportunities": "NewOpportunityObj",
+    "activities": "ActiveRecordObj",
+    "leads": "LeadsObj",
+}
 
 
 def settings(tenant: FxiaokeMock, auth: str) -> dict[str, Any]:
     """One way in for ``token`` and ``oauth`` alike: the app's corpAccessToken."""
-    return {"base_url": tenant.url, "app_id": APP_ID, "app_secret": APP_SECRET, "permanent_code": PERMANENT_CODE,
-            "open_user_id": OPEN_USER_ID}
+    return {
+        "base_url": tenant.url,
+        "app_id": APP_ID,
+        "app_secret": APP_SECRET,
+        "permanent_code": PERMANENT_CODE,
+        "open_user_id": OPEN_USER_ID,
+    }
 
 
 def live_ids(tenant: FxiaokeMock, stream: str) -> set[str]:

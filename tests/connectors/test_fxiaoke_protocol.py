@@ -49,11 +49,23 @@ def tenant() -> Iterator[FxiaokeMock]:
     mock.stop()
 
 
-def connector(mock: FxiaokeMock, clock: FakeClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any) -> FxiaokeConnector:
-    values = {"base_url": mock.url, "app_id": APP_ID, "app_secret": APP_SECRET, "permanent_code": PERMANENT_CODE,
-              "open_user_id": OPEN_USER_ID, **settings}
-    context = ConnectorContext(clock=clock or FakeClock(), token_store=tokens or MemoryTokenStore(), draw=lambda: 0.5,
-                               retry=RetryPolicy(max_attempts=6))
+def connector(
+    mock: FxiaokeMock, clock: FakeClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any
+) -> FxiaokeConnector:
+    values = {
+        "base_url": mock.url,
+        "app_id": APP_ID,
+        "app_secret": APP_SECRET,
+        "permanent_code": PERMANENT_CODE,
+        "open_user_id": OPEN_USER_ID,
+        **settings,
+    }
+    context = ConnectorContext(
+        clock=clock or FakeClock(),
+        token_store=tokens or MemoryTokenStore(),
+        draw=lambda: 0.5,
+        retry=RetryPolicy(max_attempts=6),
+    )
     return FxiaokeConnector.from_env(values, context=context, environ={}, use_keyring=False)  # type: ignore[return-value]
 
 
@@ -69,10 +81,26 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
     tables = {
         "people": (schema.people, ("id", "remote_id", "name", "email", "role")),
-        "deals": (schema.deals, ("remote_id", "name", "owner_id", "stage_raw", "status", "amount", "currency", "created_at",
-                                 "closed_at", "modified_at", "is_deleted")),
-        "activities": (schema.activities, ("remote_id", "kind", "owner_id", "occurred_at", "has_evidence", "subject",
-                                           "modified_at", "is_deleted")),
+        "deals": (
+            schema.deals,
+            (
+                "remote_id",
+                "name",
+                "owner_id",
+                "stage_raw",
+                "status",
+                "amount",
+                "currency",
+                "created_at",
+                "closed_at",
+                "modified_at",
+                "is_deleted",
+            ),
+        ),
+        "activities": (
+            schema.activities,
+            ("remote_id", "kind", "owner_id", "occurred_at", "has_evidence", "subject", "modified_at", "is_deleted"),
+        ),
         "leads": (schema.leads, ("remote_id", "owner_id", "channel", "created_at")),
     }
     out = {}
@@ -100,7 +128,11 @@ def clean(tmp_path) -> Any:
 
 
 def queries(mock: FxiaokeMock) -> list[dict[str, Any]]:
-    return [body["data"]["search_query_info"] for path, body in mock.requests_log if path.startswith("/cgi/crm/v2/data/query")]
+    return [
+        body["data"]["search_query_info"]
+        for path, body in mock.requests_log
+        if path.startswith("/cgi/crm/v2/data/query")
+    ]
 
 
 # --- reading the tenant ------------------------------------------------------------------------
@@ -127,13 +159,24 @@ def test_more_records_sharing_one_time_stamp_than_a_page_are_all_read(store: Sto
 def test_values_arrive_as_the_common_schema_expects(store: Store, tenant: FxiaokeMock) -> None:
     opp = tenant.ids("NewOpportunityObj")[0]
     shanghai_midnight = 1735228800000  # 2024-12-27 00:00 in Asia/Shanghai (crm-protocols §1.6 example)
-    tenant.update("NewOpportunityObj", opp, amount="100000.35", close_date=shanghai_midnight, owner=["1003"],
-                  sales_stage="stage_5", mc_currency="CNY")
+    tenant.update(
+        "NewOpportunityObj",
+        opp,
+        amount="100000.35",
+        close_date=shanghai_midnight,
+        owner=["1003"],
+        sales_stage="stage_5",
+        mc_currency="CNY",
+    )
     sync(store, connector(tenant))
     with store.connect() as conn:
         row = conn.execute(select(schema.deals).where(schema.deals.c.remote_id == opp)).one()
         kinds = set(conn.execute(select(schema.activities.c.kind)).scalars())
-        evidence = conn.execute(select(schema.activities.c.has_evidence).where(schema.activities.c.kind == "visit")).scalars().all()
+        evidence = (
+            conn.execute(select(schema.activities.c.has_evidence).where(schema.activities.c.kind == "visit"))
+            .scalars()
+            .all()
+        )
     assert (row.amount, row.currency, row.status, row.owner_id) == (Decimal("100000.35"), "CNY", "won", "fx-1003")
     assert row.closed_at == datetime(2024, 12, 26, 16, 0, tzinfo=UTC)
     assert kinds == {"call", "visit", "meeting", "email", "task"}  # from the describe labels 电话 拜访 会议 邮件 跟进
@@ -160,14 +203,18 @@ def test_the_token_is_cached_between_runs(store: Store, tenant: FxiaokeMock) -> 
     assert tenant.tokens_issued == 1  # the token endpoint takes 10 calls a minute: never more than needed
 
 
-def test_tokens_expiring_every_few_calls_are_fetched_once_per_expiry(store: Store, tenant: FxiaokeMock, clean: Any) -> None:
+def test_tokens_expiring_every_few_calls_are_fetched_once_per_expiry(
+    store: Store, tenant: FxiaokeMock, clean: Any
+) -> None:
     tenant.faults.token_ttl = 4
     sync(store, connector(tenant))
     assert tenant.tokens_issued == pytest.approx(tenant.api_calls / 5, abs=2)
     assert snapshot(store) == clean()
 
 
-def test_a_token_refused_right_after_a_refresh_is_a_clear_error(store: Store, tenant: FxiaokeMock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_refused_right_after_a_refresh_is_a_clear_error(
+    store: Store, tenant: FxiaokeMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(body: dict[str, Any]) -> None:
         raise FxiaokeError(20016, "the cropId,cropAccessToken or authorization is error")
 
@@ -187,7 +234,9 @@ def test_wrong_app_credentials_name_the_settings_not_their_values(store: Store, 
 # --- limits and failures -------------------------------------------------------------------------
 
 
-def test_every_third_call_over_the_per_second_limit_still_ends_with_identical_data(store: Store, tenant: FxiaokeMock, clean: Any) -> None:
+def test_every_third_call_over_the_per_second_limit_still_ends_with_identical_data(
+    store: Store, tenant: FxiaokeMock, clean: Any
+) -> None:
     tenant.faults.rate_limit_every = 3
     clock = FakeClock()
     sync(store, connector(tenant, clock))
@@ -195,7 +244,9 @@ def test_every_third_call_over_the_per_second_limit_still_ends_with_identical_da
     assert snapshot(store) == clean()
 
 
-def test_the_daily_quota_stops_the_sync_and_the_next_run_finishes_it(store: Store, tenant: FxiaokeMock, clean: Any) -> None:
+def test_the_daily_quota_stops_the_sync_and_the_next_run_finishes_it(
+    store: Store, tenant: FxiaokeMock, clean: Any
+) -> None:
     tenant.faults.daily_limit = 9
     with pytest.raises(RateLimited) as caught:
         sync(store, connector(tenant), batch_size=100)
@@ -240,8 +291,15 @@ def _answer(body: dict[str, Any] | str, status: int = 200) -> requests.Response:
 
 @pytest.mark.parametrize(
     ("code", "kind", "scope"),
-    [(20016, AuthenticationError, None), (30004, RateLimited, "secondly"), (14001, RateLimited, "burst"),
-     (30002, RateLimited, "daily"), (30003, ConnectorError, None), (10013, ConnectorError, None), (40001, ConnectorError, None)],
+    [
+        (20016, AuthenticationError, None),
+        (30004, RateLimited, "secondly"),
+        (14001, RateLimited, "burst"),
+        (30002, RateLimited, "daily"),
+        (30003, ConnectorError, None),
+        (10013, ConnectorError, None),
+        (40001, ConnectorError, None),
+    ],
 )
 def test_http_200_error_codes_are_classified(code: int, kind: type, scope: str | None) -> None:
     problem = classify(_answer({"errorCode": code, "errorMessage": "消息", "traceId": "E-O.1"}))
@@ -260,7 +318,9 @@ def test_good_answers_and_gateway_pages_are_told_apart() -> None:
     assert isinstance(classify(_answer("<html>maintenance</html>", 200)), TransientError)
 
 
-def test_no_secret_reaches_a_log_line_or_an_error(store: Store, tenant: FxiaokeMock, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_reaches_a_log_line_or_an_error(
+    store: Store, tenant: FxiaokeMock, caplog: pytest.LogCaptureFixture
+) -> None:
     tenant.faults.token_ttl = 3
     tenant.faults.rate_limit_every = 4
     caplog.set_level(logging.DEBUG)

@@ -25,8 +25,12 @@ def server():
 
 
 def connect(server: HubSpotMock, **settings) -> HubSpotConnector:
-    return HubSpotConnector.from_env({"base_url": server.url, "token": server.private_token, **settings}, environ={},
-                                     context=ConnectorContext(clock=FakeClock()), use_keyring=False)
+    return HubSpotConnector.from_env(
+        {"base_url": server.url, "token": server.private_token, **settings},
+        environ={},
+        context=ConnectorContext(clock=FakeClock()),
+        use_keyring=False,
+    )
 
 
 def deals(store) -> dict:
@@ -38,7 +42,11 @@ def deals(store) -> dict:
 def test_lists_page_by_after_at_most_100_records_and_the_mock_refuses_more(server):
     import requests
 
-    answer = requests.get(f"{server.url}/crm/v3/objects/deals", params={"limit": 101}, headers={"Authorization": f"Bearer {server.private_token}"})
+    answer = requests.get(
+        f"{server.url}/crm/v3/objects/deals",
+        params={"limit": 101},
+        headers={"Authorization": f"Bearer {server.private_token}"},
+    )
     assert answer.status_code == 400 and answer.json()["category"] == "VALIDATION_ERROR"
     connector = connect(server)
     records = [r for r in connector.read(connector.stream("deals"), _full()) if hasattr(r, "data")]
@@ -64,7 +72,9 @@ def test_properties_arrive_as_strings_and_land_as_exact_values_in_utc(store, ser
     row = rows[str(offset_deal)]
     assert row.amount == Decimal(props["amount"])
     assert row.closed_at == datetime.fromisoformat(props["closedate"]).astimezone(UTC)
-    assert row.status == {"true": "won"}.get(props["hs_is_closed_won"], "lost" if props["hs_is_closed"] == "true" else "open")
+    assert row.status == {"true": "won"}.get(
+        props["hs_is_closed_won"], "lost" if props["hs_is_closed"] == "true" else "open"
+    )
     blank = next(n for n, o in source.items() if o.properties["deal_currency_code"] == "" and o.archived_at is None)
     assert rows[str(blank)].currency == "USD", "deals without a currency take the mapping's default"
 
@@ -72,10 +82,20 @@ def test_properties_arrive_as_strings_and_land_as_exact_values_in_utc(store, ser
 def test_owners_become_people_and_deals_name_them_by_owner_id_not_user_id(store, server):
     sync(store, connect(server))
     with store.connect() as conn:
-        people = dict(conn.execute(select(schema.people.c.remote_id, schema.people.c.id).where(schema.people.c.source == "hubspot")).all())
+        people = dict(
+            conn.execute(
+                select(schema.people.c.remote_id, schema.people.c.id).where(schema.people.c.source == "hubspot")
+            ).all()
+        )
     assert set(people) == server.owner_ids(), "archived owners too: their deals stay theirs"
-    some = next(o for o in server.objects["deals"].values() if o.properties["hubspot_owner_id"] and o.archived_at is None)
-    assert deals(store)[str(some.id)].owner_id == people[some.properties["hubspot_owner_id"]] == f"hs-{some.properties['hubspot_owner_id']}"
+    some = next(
+        o for o in server.objects["deals"].values() if o.properties["hubspot_owner_id"] and o.archived_at is None
+    )
+    assert (
+        deals(store)[str(some.id)].owner_id
+        == people[some.properties["hubspot_owner_id"]]
+        == f"hs-{some.properties['hubspot_owner_id']}"
+    )
 
 
 def test_archived_records_are_read_separately_and_become_tombstones(store, server):
@@ -115,7 +135,11 @@ def test_search_past_its_10000_result_cap_starts_a_new_query_from_the_last_time_
     monkeypatch.setattr(hubspot_module, "SEARCH_RESULT_CAP", 120)
     with HubSpotMock(deals=400, burst_limit=None, search_cap=120, archived_share=0) as server:
         sync(store, connect(server, search_page_size=50), since=datetime(2000, 1, 1, tzinfo=UTC))
-        floors = {r.json()["filterGroups"][0]["filters"][0]["value"] for r in server.requests if r.path.endswith("/deals/search")}
+        floors = {
+            r.json()["filterGroups"][0]["filters"][0]["value"]
+            for r in server.requests
+            if r.path.endswith("/deals/search")
+        }
         assert len(floors) >= 4, "the cap forced new queries"
         assert set(deals(store)) == server.live_ids("deals")
 
@@ -146,7 +170,11 @@ def test_calls_meetings_and_tasks_become_activities_linked_to_their_deals(store,
     a = schema.activities.c
     with store.connect() as conn:
         kinds = dict(conn.execute(select(a.kind, schema.activities.c.id).where(a.source == "hubspot")).all())
-        linked = conn.execute(select(a.remote_id, a.deal_id, a.duration_seconds).where(a.source == "hubspot", a.kind == "call", a.deal_id.is_not(None))).first()
+        linked = conn.execute(
+            select(a.remote_id, a.deal_id, a.duration_seconds).where(
+                a.source == "hubspot", a.kind == "call", a.deal_id.is_not(None)
+            )
+        ).first()
     assert set(kinds) == {"call", "meeting", "task"}
     call = server.objects["calls"][int(linked.remote_id)]
     assert linked.duration_seconds == int(call.properties["hs_call_duration"]) // 1000
@@ -158,7 +186,15 @@ def test_contacts_become_leads_with_their_channel_and_mql_time(store, server):
     with store.connect() as conn:
         rows = conn.execute(select(schema.leads).where(l.source == "hubspot", l.is_deleted.is_(False))).all()
     assert {r.remote_id for r in rows} == server.live_ids("contacts")
-    assert {r.channel for r in rows} <= {"organic_search", "paid_search", "email_marketing", "social_media", "referrals", "direct_traffic", "offline"}
+    assert {r.channel for r in rows} <= {
+        "organic_search",
+        "paid_search",
+        "email_marketing",
+        "social_media",
+        "referrals",
+        "direct_traffic",
+        "offline",
+    }
     assert any(r.mql_at is not None for r in rows)
 
 
@@ -170,8 +206,12 @@ def test_the_mock_paces_answers_with_hubspot_rate_limit_headers(server):
     import requests
 
     answer = requests.get(f"{server.url}/crm/v3/owners", headers={"Authorization": f"Bearer {server.private_token}"})
-    assert {"X-HubSpot-RateLimit-Max", "X-HubSpot-RateLimit-Remaining", "X-HubSpot-RateLimit-Interval-Milliseconds",
-            "X-HubSpot-RateLimit-Daily"} <= set(answer.headers)
+    assert {
+        "X-HubSpot-RateLimit-Max",
+        "X-HubSpot-RateLimit-Remaining",
+        "X-HubSpot-RateLimit-Interval-Milliseconds",
+        "X-HubSpot-RateLimit-Daily",
+    } <= set(answer.headers)
 
 
 def test_an_incremental_read_killed_mid_search_resumes_from_its_last_committed_page(store, server):
@@ -192,16 +232,30 @@ def test_an_incremental_read_killed_mid_search_resumes_from_its_last_committed_p
     rows = deals(store)
     assert [rows[n].amount for n in changed] == [Decimal("4321")] * 230
     deals_summary = next(s for s in resumed.streams if s.stream == "deals")
-    assert deals_summary.read < 230 + len(server.archived_ids("deals")), "the resumed read started after the committed pages"
+    assert deals_summary.read < 230 + len(server.archived_ids("deals")), (
+        "the resumed read started after the committed pages"
+    )
 
 
 def test_a_long_property_list_is_split_over_several_calls_instead_of_a_414(store, server, monkeypatch):
     # Too many properties make the URI too long (HubSpot 414, airbytehq/airbyte#33976)
     monkeypatch.setattr(hubspot_module, "MAX_PROPERTIES_LENGTH", 60)
     sync(store, connect(server), streams=["owners", "deals"])
-    lists = [r for r in server.requests if r.path == "/crm/v3/objects/deals" and not r.arg("after") and r.arg("archived") == "false"]
+    lists = [
+        r
+        for r in server.requests
+        if r.path == "/crm/v3/objects/deals" and not r.arg("after") and r.arg("archived") == "false"
+    ]
     assert len(lists) >= 3 and all(len(r.arg("properties")) <= 60 for r in lists)
-    some = next(o for o in server.objects["deals"].values() if o.archived_at is None and o.properties["deal_currency_code"] == "EUR")
+    some = next(
+        o
+        for o in server.objects["deals"].values()
+        if o.archived_at is None and o.properties["deal_currency_code"] == "EUR"
+    )
     row = deals(store)[str(some.id)]
-    assert (row.amount, row.currency, row.stage_raw, row.customer_id is not None) == (Decimal(some.properties["amount"]), "EUR",
-                                                                                       some.properties["dealstage"], True)
+    assert (row.amount, row.currency, row.stage_raw, row.customer_id is not None) == (
+        Decimal(some.properties["amount"]),
+        "EUR",
+        some.properties["dealstage"],
+        True,
+    )

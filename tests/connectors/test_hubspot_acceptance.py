@@ -11,8 +11,12 @@ from tests.support.mock_servers.hubspot import HubSpotMock
 
 def _settings(server: HubSpotMock, auth: str) -> dict[str, str]:
     if auth == "oauth":
-        return {"base_url": server.url, "client_id": server.client_id, "client_secret": server.client_secret,
-                "refresh_token": server.refresh_token}
+        return {
+            "base_url": server.url,
+            "client_id": server.client_id,
+            "client_secret": server.client_secret,
+            "refresh_token": server.refresh_token,
+        }
     return {"base_url": server.url, "token": server.private_token}
 
 

@@ -21,7 +21,12 @@ _SOBJECT = {"users": "User", "opportunities": "Opportunity", "tasks": "Task", "e
 
 def settings(org: SalesforceMock, auth: str) -> dict[str, Any]:
     """Salesforce has one way in: the connected app's refresh-token grant (``token`` and ``oauth`` alike)."""
-    return {"instance_url": org.url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN}
+    return {
+        "instance_url": org.url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+    }
 
 
 def live_ids(org: SalesforceMock, stream: str) -> set[str]:
@@ -32,7 +37,13 @@ def live_ids(org: SalesforceMock, stream: str) -> set[str]:
     ids = set()
     for record_id in org.ids(sobject):
         row = org.records[sobject][record_id]
-        deal = row.get("WhatId") if sobject in ("Task", "Event") else row.get("ConvertedOpportunityId") if sobject == "Lead" else None
+        deal = (
+            row.get("WhatId")
+            if sobject in ("Task", "Event")
+            else row.get("ConvertedOpportunityId")
+            if sobject == "Lead"
+            else None
+        )
         if deal and str(deal).startswith("006") and deal not in opportunities:
             continue
         ids.add(record_id)

@@ -46,11 +46,23 @@ def org() -> Iterator[SalesforceMock]:
     mock.stop()
 
 
-def connector(mock: SalesforceMock, clock: FakeClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any) -> SalesforceConnector:
-    values = {"instance_url": mock.url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
-              "batch_size": 200, **settings}
-    context = ConnectorContext(clock=clock or FakeClock(), token_store=tokens or MemoryTokenStore(), draw=lambda: 0.5,
-                               retry=RetryPolicy(max_attempts=6))
+def connector(
+    mock: SalesforceMock, clock: FakeClock | None = None, tokens: MemoryTokenStore | None = None, **settings: Any
+) -> SalesforceConnector:
+    values = {
+        "instance_url": mock.url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "batch_size": 200,
+        **settings,
+    }
+    context = ConnectorContext(
+        clock=clock or FakeClock(),
+        token_store=tokens or MemoryTokenStore(),
+        draw=lambda: 0.5,
+        retry=RetryPolicy(max_attempts=6),
+    )
     return SalesforceConnector.from_env(values, context=context, environ={}, use_keyring=False)  # type: ignore[return-value]
 
 
@@ -66,16 +78,43 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
     tables = {
         "people": (schema.people, ("id", "remote_id", "name", "email", "role")),
-        "deals": (schema.deals, ("remote_id", "name", "owner_id", "stage_raw", "status", "amount", "currency", "created_at",
-                                 "closed_at", "modified_at", "is_deleted")),
-        "activities": (schema.activities, ("remote_id", "kind", "owner_id", "occurred_at", "duration_seconds", "has_evidence",
-                                           "modified_at", "is_deleted")),
+        "deals": (
+            schema.deals,
+            (
+                "remote_id",
+                "name",
+                "owner_id",
+                "stage_raw",
+                "status",
+                "amount",
+                "currency",
+                "created_at",
+                "closed_at",
+                "modified_at",
+                "is_deleted",
+            ),
+        ),
+        "activities": (
+            schema.activities,
+            (
+                "remote_id",
+                "kind",
+                "owner_id",
+                "occurred_at",
+                "duration_seconds",
+                "has_evidence",
+                "modified_at",
+                "is_deleted",
+            ),
+        ),
         "leads": (schema.leads, ("remote_id", "owner_id", "channel", "created_at")),
     }
     out = {}
     with store.connect() as conn:
         for name, (table, columns) in tables.items():
-            rows = conn.execute(select(*[table.c[c] for c in columns]).order_by(*[table.c[c] for c in columns[:1]])).all()
+            rows = conn.execute(
+                select(*[table.c[c] for c in columns]).order_by(*[table.c[c] for c in columns[:1]])
+            ).all()
             out[name] = [tuple(norm(v) for v in row) for row in rows]
     return out
 
@@ -154,7 +193,11 @@ def test_a_single_currency_org_gets_the_mapping_default_currency(store: Store) -
 
 def test_the_page_size_is_asked_with_sforce_query_options(org: SalesforceMock) -> None:
     c = connector(org, batch_size=500)
-    pages = [item for item in c.read(c.stream("opportunities"), _state("opportunities")) if type(item).__name__ == "Checkpoint"]
+    pages = [
+        item
+        for item in c.read(c.stream("opportunities"), _state("opportunities"))
+        if type(item).__name__ == "Checkpoint"
+    ]
     assert 2 <= len(pages) <= 4  # 600 records (+ recycle bin) in pages of 500, then the deleted phase
 
 
@@ -167,7 +210,9 @@ def _state(stream: str, **kwargs: Any) -> Any:
 # --- faults ---------------------------------------------------------------------------------------
 
 
-def test_every_third_call_refused_for_concurrency_still_ends_with_identical_data(store: Store, org: SalesforceMock, clean: Any) -> None:
+def test_every_third_call_refused_for_concurrency_still_ends_with_identical_data(
+    store: Store, org: SalesforceMock, clean: Any
+) -> None:
     org.faults.rate_limit_every = 3
     clock = FakeClock()
     sync(store, connector(org, clock))
@@ -175,7 +220,9 @@ def test_every_third_call_refused_for_concurrency_still_ends_with_identical_data
     assert snapshot(store) == clean()
 
 
-def test_the_daily_allocation_stops_the_sync_and_the_next_run_finishes_it(store: Store, org: SalesforceMock, clean: Any) -> None:
+def test_the_daily_allocation_stops_the_sync_and_the_next_run_finishes_it(
+    store: Store, org: SalesforceMock, clean: Any
+) -> None:
     org.faults.daily_limit = 12
     with pytest.raises(RateLimited) as caught:
         sync(store, connector(org))
@@ -196,7 +243,9 @@ def test_the_api_reserve_stops_before_the_allocation_is_gone(store: Store, org: 
     assert org.api_requests <= 11
 
 
-def test_an_expired_session_is_refreshed_once_and_the_sync_goes_on(store: Store, org: SalesforceMock, clean: Any) -> None:
+def test_an_expired_session_is_refreshed_once_and_the_sync_goes_on(
+    store: Store, org: SalesforceMock, clean: Any
+) -> None:
     tokens = MemoryTokenStore()
     sync(store, connector(org, tokens=tokens), streams=["users"])
     assert org.tokens_issued == 1
@@ -206,7 +255,9 @@ def test_an_expired_session_is_refreshed_once_and_the_sync_goes_on(store: Store,
     assert snapshot(store) == clean()
 
 
-def test_sessions_that_expire_every_few_calls_cost_one_refresh_each(store: Store, org: SalesforceMock, clean: Any) -> None:
+def test_sessions_that_expire_every_few_calls_cost_one_refresh_each(
+    store: Store, org: SalesforceMock, clean: Any
+) -> None:
     org.faults.session_ttl = 5
     sync(store, connector(org))
     calls = org.api_requests
@@ -231,7 +282,9 @@ def test_bursts_of_503_are_retried_with_backoff(store: Store, org: SalesforceMoc
 
 def test_a_field_the_org_does_not_have_is_refused_by_name(store: Store, org: SalesforceMock, tmp_path) -> None:
     mapping = tmp_path / "sf.yaml"
-    mapping.write_text("streams:\n  opportunities:\n    fields: {amount: Amount, product_line: Product_Line__c}\n", encoding="utf-8")
+    mapping.write_text(
+        "streams:\n  opportunities:\n    fields: {amount: Amount, product_line: Product_Line__c}\n", encoding="utf-8"
+    )
     with pytest.raises(ConnectorConfigurationError) as caught:
         sync(store, connector(org), mapping=mapping, streams=["opportunities"])
     assert "Product_Line__c" in str(caught.value) and "Opportunity" in str(caught.value)
@@ -245,15 +298,27 @@ def test_salesforce_errors_are_classified_from_their_json_array_bodies() -> None
         response.headers.update(headers or {})
         return response
 
-    total = classify(answer(403, '[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]',
-                            {"Sforce-Limit-Info": "api-usage=5001/5000"}))
+    total = classify(
+        answer(
+            403,
+            '[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]',
+            {"Sforce-Limit-Info": "api-usage=5001/5000"},
+        )
+    )
     assert isinstance(total, RateLimited) and total.scope == "daily" and total.retry_after is None
     assert "api-usage=5001/5000" in total.message
-    concurrent = classify(answer(403, '[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]'))
+    concurrent = classify(
+        answer(
+            403,
+            '[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]',
+        )
+    )
     assert isinstance(concurrent, RateLimited) and concurrent.scope == "concurrency"
     expired = classify(answer(401, '[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]'))
     assert isinstance(expired, AuthenticationError) and expired.expired
-    forbidden = classify(answer(403, '[{"message":"insufficient access rights on object id","errorCode":"INSUFFICIENT_ACCESS"}]'))
+    forbidden = classify(
+        answer(403, '[{"message":"insufficient access rights on object id","errorCode":"INSUFFICIENT_ACCESS"}]')
+    )
     assert isinstance(forbidden, AuthenticationError) and not forbidden.expired
     bad = classify(answer(400, '[{"message":"unexpected token: FORM","errorCode":"MALFORMED_QUERY"}]'))
     assert isinstance(bad, ConnectorError) and "MALFORMED_QUERY" in bad.message and bad.hint
@@ -271,7 +336,9 @@ def test_records_sharing_one_system_modstamp_across_pages_are_all_read(store: St
         assert set(conn.execute(select(schema.deals.c.remote_id)).scalars()) == expected
 
 
-def test_a_sync_killed_between_a_page_and_its_commit_resumes_without_loss_or_duplicates(store: Store, org: SalesforceMock, clean: Any) -> None:
+def test_a_sync_killed_between_a_page_and_its_commit_resumes_without_loss_or_duplicates(
+    store: Store, org: SalesforceMock, clean: Any
+) -> None:
     class Killed(Exception):
         pass
 
@@ -302,13 +369,22 @@ def test_soft_and_hard_deletes_become_tombstones(store: Store, org: SalesforceMo
     summary = sync(store, connector(org))
     assert summary.total("deleted") == 3
     with store.connect() as conn:
-        rows = dict(conn.execute(select(schema.deals.c.remote_id, schema.deals.c.deleted_at)
-                                 .where(schema.deals.c.is_deleted.is_(True), schema.deals.c.remote_id.in_([soft, hard]))).all())
+        rows = dict(
+            conn.execute(
+                select(schema.deals.c.remote_id, schema.deals.c.deleted_at).where(
+                    schema.deals.c.is_deleted.is_(True), schema.deals.c.remote_id.in_([soft, hard])
+                )
+            ).all()
+        )
         assert set(rows) == {soft, hard} and all(rows.values())
-        assert conn.execute(select(schema.activities.c.is_deleted).where(schema.activities.c.remote_id == task)).scalar_one()
+        assert conn.execute(
+            select(schema.activities.c.is_deleted).where(schema.activities.c.remote_id == task)
+        ).scalar_one()
 
 
-def test_no_secret_reaches_a_log_line_or_an_error(store: Store, org: SalesforceMock, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_reaches_a_log_line_or_an_error(
+    store: Store, org: SalesforceMock, caplog: pytest.LogCaptureFixture
+) -> None:
     org.faults.session_ttl = 4
     org.faults.rate_limit_every = 5
     caplog.set_level(logging.DEBUG)

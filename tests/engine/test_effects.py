@@ -211,7 +211,11 @@ def _deal_count(ctx):
     from kpi_engine import schema
 
     d = schema.deals
-    return select(d.c.owner_id, func.count()).where(d.c.status == "won", d.c.closed_at >= ctx.start, d.c.closed_at < ctx.end).group_by(d.c.owner_id)
+    return (
+        select(d.c.owner_id, func.count())
+        .where(d.c.status == "won", d.c.closed_at >= ctx.start, d.c.closed_at < ctx.end)
+        .group_by(d.c.owner_id)
+    )
 
 
 def _deal_count_rows(ctx):
@@ -220,7 +224,9 @@ def _deal_count_rows(ctx):
     from kpi_engine import schema
 
     d = schema.deals
-    return select(d.c.owner_id, d.c.id, d.c.amount).where(d.c.status == "won", d.c.closed_at >= ctx.start, d.c.closed_at < ctx.end)
+    return select(d.c.owner_id, d.c.id, d.c.amount).where(
+        d.c.status == "won", d.c.closed_at >= ctx.start, d.c.closed_at < ctx.end
+    )
 
 
 @hookimpl(specname="kpi_metrics")
@@ -228,8 +234,14 @@ def count_metric():
     from kpi_engine import Metric
 
     # A count whose evidence rows carry the deals' amounts: its value is not the sum of its evidence values.
-    yield Metric(name="deals_counted", description="Won deals (evidence: their amounts).", unit="count", query=_deal_count,
-                 evidence=_deal_count_rows, evidence_table="deals")
+    yield Metric(
+        name="deals_counted",
+        description="Won deals (evidence: their amounts).",
+        unit="count",
+        query=_deal_count,
+        evidence=_deal_count_rows,
+        evidence_table="deals",
+    )
 
 
 def test_a_measure_that_cannot_be_reduced_exactly_is_left_as_measured_and_both_lines_say_so(october, registry):

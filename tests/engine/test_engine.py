@@ -135,8 +135,15 @@ def test_the_data_watermark_covers_the_tables_the_plan_read_and_no_others(store)
     _company(store)
     first = evaluate(store, load_plan(EXAMPLE), "2026-10")
     with store.begin() as conn:
-        conn.execute(schema.activities.insert().values(source="manual", remote_id="A1", kind="visit", owner_id="E1",
-                                                       occurred_at=datetime(2026, 10, 5, 2, 0, tzinfo=UTC)))
+        conn.execute(
+            schema.activities.insert().values(
+                source="manual",
+                remote_id="A1",
+                kind="visit",
+                owner_id="E1",
+                occurred_at=datetime(2026, 10, 5, 2, 0, tzinfo=UTC),
+            )
+        )
     second = evaluate(store, load_plan(EXAMPLE), "2026-10")
     assert (second.id, second.data_watermark) == (first.id, first.data_watermark)
     add_won_deals(store, "E2", ["1000"], currency="CNY")
@@ -177,7 +184,11 @@ def test_plans_evaluated_together_save_the_runs_each_would_save_alone(store):
     from kpi_engine import evaluate_plans
 
     _company(store)
-    plans = [load_plan(RULES / "sales-commission.yaml"), load_plan(RULES / "scorecard-sales-rep.yaml"), load_plan(RULES / "sales-bonuses.yaml")]
+    plans = [
+        load_plan(RULES / "sales-commission.yaml"),
+        load_plan(RULES / "scorecard-sales-rep.yaml"),
+        load_plan(RULES / "sales-bonuses.yaml"),
+    ]
     alone = [evaluate(store, plan, "2026-10") for plan in plans]
     together = evaluate_plans(store, plans, "2026-10")
     assert [(r.id, r.data_watermark) for r in together] == [(r.id, r.data_watermark) for r in alone]
@@ -189,7 +200,11 @@ def test_plans_evaluated_together_read_a_shared_metric_once(store):
     from kpi_engine import evaluate_plans
 
     _company(store)
-    plans = [load_plan(RULES / "sales-commission.yaml"), load_plan(RULES / "scorecard-sales-rep.yaml"), load_plan(RULES / "sales-bonuses.yaml")]
+    plans = [
+        load_plan(RULES / "sales-commission.yaml"),
+        load_plan(RULES / "scorecard-sales-rep.yaml"),
+        load_plan(RULES / "sales-bonuses.yaml"),
+    ]
     seen = _statements(store)
     for plan in plans:
         evaluate(store, plan, "2026-10")

@@ -18,7 +18,11 @@ MOVES = [
     Assignment("R1", "east", "M1", "sales_rep", date(2025, 1, 1), date(2026, 10, 15)),
     Assignment("R1", "north", "M2", "sales_rep", date(2026, 10, 15)),
 ]
-TREE = [TeamLink("east", "sales", date(2020, 1, 1)), TeamLink("north", "sales", date(2020, 1, 1)), TeamLink("sales", None, date(2020, 1, 1))]
+TREE = [
+    TeamLink("east", "sales", date(2020, 1, 1)),
+    TeamLink("north", "sales", date(2020, 1, 1)),
+    TeamLink("sales", None, date(2020, 1, 1)),
+]
 
 
 def org() -> Organisation:

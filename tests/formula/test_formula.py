@@ -67,7 +67,10 @@ def test_percent_literals_are_hundredths(text, expected):
     assert value(text) == D(expected)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("100,000", "100000"), ("1,234,567.89", "1234567.89"), ("12,500.00", "12500"), ("1000000", "1000000")])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("100,000", "100000"), ("1,234,567.89", "1234567.89"), ("12,500.00", "12500"), ("1000000", "1000000")],
+)
 def test_numbers_may_group_thousands_with_commas(text, expected):
     assert value(text) == D(expected)
 
@@ -121,7 +124,12 @@ def test_if_evaluates_only_the_branch_taken():
 
 def test_else_if_chains_pick_the_first_true_condition():
     ladder = compile_formula("if attainment >= 120% then 10% else if attainment >= 100% then 8% else 5%")
-    assert [ladder.evaluate({"attainment": D(a)}) for a in ("1.3", "1.2", "1.0", "0.99")] == [D("0.10"), D("0.10"), D("0.08"), D("0.05")]
+    assert [ladder.evaluate({"attainment": D(a)}) for a in ("1.3", "1.2", "1.0", "0.99")] == [
+        D("0.10"),
+        D("0.10"),
+        D("0.08"),
+        D("0.05"),
+    ]
 
 
 def test_else_takes_the_rest_of_the_expression():

@@ -131,10 +131,21 @@ def test_the_caps_allow_realistic_formulas():
 
 
 def test_the_playground_prints_results_and_errors_with_a_caret(kpi):
-    ok = kpi("rules", "try", "min(bookings, quota) * 5% + max(bookings - quota, 0) * 8%", "--set", "bookings=120000", "--set", "quota=100,000")
+    ok = kpi(
+        "rules",
+        "try",
+        "min(bookings, quota) * 5% + max(bookings - quota, 0) * 8%",
+        "--set",
+        "bookings=120000",
+        "--set",
+        "quota=100,000",
+    )
     assert (ok.code, ok.out) == (0, "6600.00\n")
     assert kpi("rules", "try", "bookings * rate", "--set", "bookings=12,500.00", "--set", "rate=5%").out == "625.00\n"
-    assert kpi("rules", "try", "eligible and bookings > 0", "--set", "eligible=true", "--set", "bookings=1").out == "true\n"
+    assert (
+        kpi("rules", "try", "eligible and bookings > 0", "--set", "eligible=true", "--set", "bookings=1").out
+        == "true\n"
+    )
     failed = kpi("rules", "try", "bookings * rund(2)", "--set", "bookings=1")
     assert failed.code == 1
     assert failed.err == (
@@ -179,12 +190,30 @@ VALID = [
     "abs(attainment - attainment[-1]) > 20% or eligible",
     "x not in (0..5,000] or -x < -1,000.50",
 ]
-ALPHABET = st.sampled_from(list("0123456789abqxyz_.,%+-*/()[]<>=! \n") + ["..", "if ", " then ", " else ", " and ", " or ", "not ", " in ", "min(", "round(", "**", "'", "\u00d7", "\uff10"])
+ALPHABET = st.sampled_from(
+    list("0123456789abqxyz_.,%+-*/()[]<>=! \n")
+    + [
+        "..",
+        "if ",
+        " then ",
+        " else ",
+        " and ",
+        " or ",
+        "not ",
+        " in ",
+        "min(",
+        "round(",
+        "**",
+        "'",
+        "\u00d7",
+        "\uff10",
+    ]
+)
 VALUES = st.one_of(
     st.decimals(allow_nan=True, allow_infinity=True),
-    st.decimals(min_value=-10**6, max_value=10**6, places=2),
+    st.decimals(min_value=-(10**6), max_value=10**6, places=2),
     st.booleans(),
-    st.integers(min_value=-10**30, max_value=10**30),
+    st.integers(min_value=-(10**30), max_value=10**30),
     st.just(Decimal(0)),
 )
 

@@ -33,7 +33,15 @@ UTC = timezone.utc
 
 def snapshot(store: Store, *tables: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the given tables, in id order."""
-    tables = tables or (schema.people, schema.teams, schema.customers, schema.deals, schema.activities, schema.leads, schema.targets)
+    tables = tables or (
+        schema.people,
+        schema.teams,
+        schema.customers,
+        schema.deals,
+        schema.activities,
+        schema.leads,
+        schema.targets,
+    )
     with store.connect() as conn:
         return {t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))] for t in tables}
 
@@ -58,7 +66,13 @@ def test_people_then_deals_csv_import_stores_exact_amounts_and_utc_times(store: 
     import_people(store)
     summary = import_file(store, DATA / "deals.csv")
 
-    assert (summary.entity, summary.rows_read, summary.inserted, summary.updated, summary.unchanged) == ("deals", 4, 4, 0, 0)
+    assert (summary.entity, summary.rows_read, summary.inserted, summary.updated, summary.unchanged) == (
+        "deals",
+        4,
+        4,
+        0,
+        0,
+    )
     deals = deals_by_remote_id(store)
     assert deals["D-1"].amount == Decimal("12500.00")
     assert deals["D-2"].amount == Decimal("3000.5")
@@ -79,7 +93,10 @@ def test_people_then_deals_csv_import_stores_exact_amounts_and_utc_times(store: 
     assert people["E1001"].role == "sales_rep" and people["E1002"].role == "sales_rep"
     assert people["E1003"].role == "marketing_specialist" and people["M1"].role == "manager"
     assert people["E1001"].manager_id == "M1" and people["E1002"].hire_date == date(2025, 1, 15)
-    assert [(r.file_name, r.entity, r.rows_read, r.rows_inserted) for r in logged] == [("people.csv", "people", 4, 4), ("deals.csv", "deals", 4, 4)]
+    assert [(r.file_name, r.entity, r.rows_read, r.rows_inserted) for r in logged] == [
+        ("people.csv", "people", 4, 4),
+        ("deals.csv", "deals", 4, 4),
+    ]
 
 
 def test_reimporting_the_same_file_changes_nothing(store: Store) -> None:
@@ -107,7 +124,9 @@ def test_a_changed_amount_on_reimport_updates_only_that_row(store: Store, tmp_pa
     after = deals_by_remote_id(store)
     assert after["D-1"].amount == Decimal("13000.00")
     assert after["D-1"].id == before["D-1"].id
-    assert {k: tuple(v) for k, v in after.items() if k != "D-1"} == {k: tuple(v) for k, v in before.items() if k != "D-1"}
+    assert {k: tuple(v) for k, v in after.items() if k != "D-1"} == {
+        k: tuple(v) for k, v in before.items() if k != "D-1"
+    }
 
 
 def test_a_file_with_bad_rows_is_rejected_whole_naming_rows_and_columns(store: Store) -> None:
@@ -134,7 +153,9 @@ def test_a_deal_owned_by_an_unknown_person_is_rejected_and_nothing_is_written(st
     with pytest.raises(ImportRejected) as caught:
         import_file(store, bad)
 
-    assert caught.value.problems == ["row 4, column 'Owner ID': 'E9999' is not a known person (import the people first)"]
+    assert caught.value.problems == [
+        "row 4, column 'Owner ID': 'E9999' is not a known person (import the people first)"
+    ]
     assert "row 4" in caught.value.message
     assert snapshot(store, *schema.metadata.sorted_tables) == before
 
@@ -204,7 +225,10 @@ def test_column_overrides_map_fields_to_headers(store: Store, tmp_path: Path) ->
     path.write_text("Opportunity,Deal Amount,Curr,Owner\nO-1,10.50,usd,E1001\n", encoding="utf-8")
 
     summary = import_file(
-        store, path, entity="deals", source="hubspot",
+        store,
+        path,
+        entity="deals",
+        source="hubspot",
         columns={"remote_id": "Opportunity", "amount": "Deal Amount", "currency": "Curr", "owner_id": "Owner"},
     )
 
@@ -252,8 +276,15 @@ def test_upsert_records_is_idempotent_for_connectors(store: Store) -> None:
     with store.begin() as conn:
         upsert_records(conn, "people", "crm", [PersonRecord(id="E1", name="Ann", role="sales rep")])
     deal = DealRecord.model_validate(
-        {"remote_id": "9", "owner_id": "E1", "customer": "Acme", "stage_raw": "Won", "amount": "1,000", "currency": "usd",
-         "closed_at": "2026-10-31 23:30"},
+        {
+            "remote_id": "9",
+            "owner_id": "E1",
+            "customer": "Acme",
+            "stage_raw": "Won",
+            "amount": "1,000",
+            "currency": "usd",
+            "closed_at": "2026-10-31 23:30",
+        },
         context={"default_tz": "Asia/Shanghai"},
     )
 
@@ -279,7 +310,7 @@ def test_a_target_moving_more_than_twenty_percent_needs_a_recorded_reason(store:
     raised = tmp_path / "targets.csv"
     raised.write_text(
         "Subject Type,Subject ID,Metric,Period,Target\n"
-        "person,E1001,won_revenue,2026-10,\"119,000\"\n"  # +19 %: allowed
+        'person,E1001,won_revenue,2026-10,"119,000"\n'  # +19 %: allowed
         "person,E1002,won_revenue,2026-Q4,400000\n",  # +33.3 %: needs a reason
         encoding="utf-8",
     )
@@ -293,17 +324,24 @@ def test_a_target_moving_more_than_twenty_percent_needs_a_recorded_reason(store:
 
     import_file(store, raised, entity="targets", override_reason="Territory doubled after the reorganisation")
     with store.connect() as conn:
-        changes = {r.subject_id: r for r in conn.execute(select(schema.target_changes).where(schema.target_changes.c.old_target.is_not(None)))}
+        changes = {
+            r.subject_id: r
+            for r in conn.execute(select(schema.target_changes).where(schema.target_changes.c.old_target.is_not(None)))
+        }
     assert changes["E1002"].reason == "Territory doubled after the reorganisation"
     assert changes["E1002"].change == Decimal("0.333333")
     assert changes["E1001"].new_target == Decimal("119000")
 
 
-def test_kpi_import_refuses_a_large_target_change_with_one_sentence(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_kpi_import_refuses_a_large_target_change_with_one_sentence(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import_people(store)
     import_file(store, DATA / "targets.csv")
     raised = tmp_path / "targets.csv"
-    raised.write_text("Subject Type,Subject ID,Metric,Period,Target\nperson,E1001,won_revenue,2026-10,50000\n", encoding="utf-8")
+    raised.write_text(
+        "Subject Type,Subject ID,Metric,Period,Target\nperson,E1001,won_revenue,2026-10,50000\n", encoding="utf-8"
+    )
 
     with pytest.raises(SystemExit) as exit_:
         main(["--db", store.url, "import", str(raised), "--entity", "targets"])

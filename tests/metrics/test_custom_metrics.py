@@ -58,10 +58,21 @@ metrics:
 
 
 def _deal(conn: Any, n: int, owner: str, amount: str, days: int) -> None:
-    conn.execute(schema.deals.insert().values(
-        source="t", remote_id=f"D{n}", owner_id=owner, status="won", amount=Decimal(amount), currency="CNY",
-        created_at=AT - timedelta(days=days), closed_at=AT, is_deleted=False, product_line="CRM", lead_source="search",
-    ))
+    conn.execute(
+        schema.deals.insert().values(
+            source="t",
+            remote_id=f"D{n}",
+            owner_id=owner,
+            status="won",
+            amount=Decimal(amount),
+            currency="CNY",
+            created_at=AT - timedelta(days=days),
+            closed_at=AT,
+            is_deleted=False,
+            product_line="CRM",
+            lead_source="search",
+        )
+    )
 
 
 @pytest.fixture
@@ -79,7 +90,10 @@ def test_custom_metrics_are_registered_like_plugin_metrics_and_computed_in_sql(s
         for n, (amount, days) in enumerate((("150000", 10), ("20000", 20), ("100000", 41), ("5000", 3)), start=1):
             _deal(conn, n, "A", amount, days)
     with store.connect() as conn:
-        value = {name: dict(conn.execute(registry.metric(name).query(CTX)).all()) for name in ("big_won_deals", "median_cycle_days", "average_won_amount", "big_deal_share")}
+        value = {
+            name: dict(conn.execute(registry.metric(name).query(CTX)).all())
+            for name in ("big_won_deals", "median_cycle_days", "average_won_amount", "big_deal_share")
+        }
     assert value["big_won_deals"] == {"A": 2}
     assert value["median_cycle_days"] == {"A": Decimal("15.00")}  # durations 3, 10, 20, 41 days: mean of 10 and 20
     assert value["average_won_amount"] == {"A": Decimal("68750.0000")}
@@ -111,7 +125,10 @@ def test_every_problem_is_reported_at_its_file_line_and_column(tmp_path: Path) -
     problems = caught.value.problems
     assert f"{bad}:6:5: deals has no column 'owner'. did you mean 'owner_id'?" in problems
     assert any(p.startswith(f"{bad}:17:5: unknown key 'colour'") for p in problems)
-    assert any(p.startswith(f"{bad}:10:") and "unknown metric 'bookngs'" in p and "did you mean 'bookings'" in p for p in problems)
+    assert any(
+        p.startswith(f"{bad}:10:") and "unknown metric 'bookngs'" in p and "did you mean 'bookings'" in p
+        for p in problems
+    )
 
 
 def test_a_missing_metrics_path_is_one_sentence(tmp_path: Path) -> None:

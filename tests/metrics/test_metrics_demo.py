@@ -16,13 +16,51 @@ from kpi_engine.sample import generate_sample_company
 
 # The names plans and rule types depend on (kpi-catalogue.md §1); a few more exist.
 CATALOGUE = (
-    "bookings", "won_deals", "new_customers", "average_selling_price", "win_rate", "sales_cycle_days", "leads_created", "mql", "sql",
-    "mql_to_sql_rate", "lead_conversion_rate", "cost_per_lead", "customer_acquisition_cost", "visits", "calls", "meetings", "activities",
-    "visits_per_week", "visit_conversion_rate", "collections", "refunds", "renewal_rate", "upsell_amount", "retention_rate", "churn_rate",
-    "repurchase_rate", "nps", "satisfaction", "complaint_satisfaction", "follow_ups", "issue_resolution_hours", "training_coverage",
-    "unique_visitors", "uv_growth", "form_conversion_rate", "channel_mix", "content_exposure", "channel_engagement_rate",
-    "campaign_conversion_rate", "marketing_sourced_revenue_share", "channel_roi", "customer_lifetime_value", "time_to_first_follow_up",
-    "lead_routing_minutes", "sla_attainment",
+    "bookings",
+    "won_deals",
+    "new_customers",
+    "average_selling_price",
+    "win_rate",
+    "sales_cycle_days",
+    "leads_created",
+    "mql",
+    "sql",
+    "mql_to_sql_rate",
+    "lead_conversion_rate",
+    "cost_per_lead",
+    "customer_acquisition_cost",
+    "visits",
+    "calls",
+    "meetings",
+    "activities",
+    "visits_per_week",
+    "visit_conversion_rate",
+    "collections",
+    "refunds",
+    "renewal_rate",
+    "upsell_amount",
+    "retention_rate",
+    "churn_rate",
+    "repurchase_rate",
+    "nps",
+    "satisfaction",
+    "complaint_satisfaction",
+    "follow_ups",
+    "issue_resolution_hours",
+    "training_coverage",
+    "unique_visitors",
+    "uv_growth",
+    "form_conversion_rate",
+    "channel_mix",
+    "content_exposure",
+    "channel_engagement_rate",
+    "campaign_conversion_rate",
+    "marketing_sourced_revenue_share",
+    "channel_roi",
+    "customer_lifetime_value",
+    "time_to_first_follow_up",
+    "lead_routing_minutes",
+    "sla_attainment",
 )
 LATEST = metric_context(parse_period("2026-10"), "Asia/Shanghai", "CNY")
 
@@ -30,7 +68,9 @@ LATEST = metric_context(parse_period("2026-10"), "Asia/Shanghai", "CNY")
 def _all_values(store: Any) -> dict[str, dict[str, Any]]:
     registry = get_registry()
     with store.connect() as conn:
-        return {name: dict(conn.execute(registry.metric(name).query(LATEST)).all()) for name in sorted(registry.metrics)}
+        return {
+            name: dict(conn.execute(registry.metric(name).query(LATEST)).all()) for name in sorted(registry.metrics)
+        }
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +92,16 @@ def test_the_demo_yields_the_metric_for_its_latest_month(demo_values: dict[str, 
 
 
 def test_ratios_of_the_demo_stay_within_their_bounds(demo_values: dict[str, dict[str, Any]]) -> None:
-    for name in ("win_rate", "mql_to_sql_rate", "lead_conversion_rate", "renewal_rate", "retention_rate", "churn_rate", "sla_attainment", "channel_mix"):
+    for name in (
+        "win_rate",
+        "mql_to_sql_rate",
+        "lead_conversion_rate",
+        "renewal_rate",
+        "retention_rate",
+        "churn_rate",
+        "sla_attainment",
+        "channel_mix",
+    ):
         assert all(Decimal(0) <= v <= Decimal(1) for v in demo_values[name].values() if v is not None), name
     shares = demo_values["channel_mix"].values()
     assert abs(sum(shares) - 1) <= len(shares) * Decimal("0.0000005")  # each share rounded to 6 places on its own
@@ -74,9 +123,18 @@ def test_team_roll_up_follows_the_mover_and_adds_up_to_the_company(demo_values: 
     registry = get_registry()
     year = parse_period("2026-01-01..2026-10-31")
     with store.connect() as conn:
-        teams = {r.group: r.value for r in compute_metric(conn, registry.metric("bookings"), year, by="team", time_zone="Asia/Shanghai", currency="CNY")}
-        company = compute_metric(conn, registry.metric("bookings"), year, by="company", time_zone="Asia/Shanghai", currency="CNY")[0].value
-        people = compute_metric(conn, registry.metric("bookings"), year, by="person", time_zone="Asia/Shanghai", currency="CNY")
+        teams = {
+            r.group: r.value
+            for r in compute_metric(
+                conn, registry.metric("bookings"), year, by="team", time_zone="Asia/Shanghai", currency="CNY"
+            )
+        }
+        company = compute_metric(
+            conn, registry.metric("bookings"), year, by="company", time_zone="Asia/Shanghai", currency="CNY"
+        )[0].value
+        people = compute_metric(
+            conn, registry.metric("bookings"), year, by="person", time_zone="Asia/Shanghai", currency="CNY"
+        )
     assert teams["hq"] == company == sum(r.value for r in people)
     assert sum(v for k, v in teams.items() if k != "hq") == company  # every person in exactly one team at a time
     store.dispose()

@@ -49,7 +49,12 @@ tests:
 
 
 def run(effect: str, expect: str, check: str = "big_deals") -> list[str]:
-    text = PLAN.replace("EFFECT_CHECK", check).replace("EFFECT", effect).replace("CASE", f"{effect} in a plan test").replace("EXPECT", expect)
+    text = (
+        PLAN.replace("EFFECT_CHECK", check)
+        .replace("EFFECT", effect)
+        .replace("CASE", f"{effect} in a plan test")
+        .replace("EXPECT", expect)
+    )
     plan = parse_plan(text, "toy-plan-tests.yaml", registry=REGISTRY)
     (case,) = load_cases(plan, registry=REGISTRY)
     result = run_case(plan, case, registry=REGISTRY)

@@ -59,12 +59,18 @@ def test_a_missing_line_and_unexpected_lines_when_the_case_is_exact(tmp_path):
     text = T2.replace("person: E1,", "person: E2,")
     [result] = cases_of(text, tmp_path)
     assert result.failures == ["2026-01 commission E2: expected a line, got none (lines: commission/E1)"]
-    [exact] = cases_of(T2.replace("    period: 2026-01\n", "    period: 2026-01\n    exact: true\n    people: {E1: {}, E2: {}}\n"), tmp_path)
+    [exact] = cases_of(
+        T2.replace("    period: 2026-01\n", "    period: 2026-01\n    exact: true\n    people: {E1: {}, E2: {}}\n"),
+        tmp_path,
+    )
     assert exact.failures == ["2026-01 commission E2: unexpected line, amount 0.00 (payout)"]
 
 
 def test_trace_keys_and_records_can_be_expected(tmp_path):
-    text = T2.replace("    data: {2026-01: {bookings: {E1: 2500}}}\n", "    records: {2026-01: {bookings: {E1: [{record_id: 7, value: 2000}, {record_id: 9, value: 500}]}}}\n")
+    text = T2.replace(
+        "    data: {2026-01: {bookings: {E1: 2500}}}\n",
+        "    records: {2026-01: {bookings: {E1: [{record_id: 7, value: 2000}, {record_id: 9, value: 500}]}}}\n",
+    )
     text = text.replace('amount: "40.00"}', 'amount: "40.00", method: marginal, records: {ids: [7, 9]}}')
     [result] = cases_of(text, tmp_path)
     assert result.passed, result.failures
@@ -108,11 +114,16 @@ def test_a_bad_case_is_a_located_plan_problem(tmp_path):
     with pytest.raises(PlanError) as err:
         parse_plan(text, "t2.yaml", registry=toy_registry())
     line = next(i for i, l in enumerate(text.splitlines(), 1) if "perod" in l)
-    assert any(p.startswith(f"t2.yaml:{line}:5: unknown key 'perod'") and "did you mean 'period'?" in p for p in err.value.problems)
+    assert any(
+        p.startswith(f"t2.yaml:{line}:5: unknown key 'perod'") and "did you mean 'period'?" in p
+        for p in err.value.problems
+    )
 
 
 def test_a_case_that_cannot_run_reports_why(tmp_path):
-    text = T2.replace("period: 2026-01", "period: 2026-01").replace("id: t2\n", "id: t2\neffective: {from: 2027-01-01}\n")
+    text = T2.replace("period: 2026-01", "period: 2026-01").replace(
+        "id: t2\n", "id: t2\neffective: {from: 2027-01-01}\n"
+    )
     [result] = cases_of(text, tmp_path)
     assert not result.passed and "not in force in 2026-01" in (result.error or "")
 
@@ -134,7 +145,9 @@ def test_kpi_rules_validate_reports_good_files_and_every_problem_of_bad_ones(tmp
     from click.testing import CliRunner
 
     (tmp_path / "good.yaml").write_text(T2)
-    (tmp_path / "bad.yaml").write_text(T2.replace("currency: USD", "currency: usd").replace("method: marginal", "methd: marginal"))
+    (tmp_path / "bad.yaml").write_text(
+        T2.replace("currency: USD", "currency: usd").replace("method: marginal", "methd: marginal")
+    )
     result = CliRunner().invoke(cli, ["rules", "validate", str(tmp_path)])
     assert result.exit_code == 1
     assert f"OK {tmp_path / 'good.yaml'} (t2 v1, 1 rule)" in result.stdout

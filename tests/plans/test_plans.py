@@ -28,7 +28,11 @@ def test_misspelt_key_names_line_column_and_valid_keys():
 
 
 def test_every_problem_is_reported_at_once():
-    text = EXAMPLE.read_text().replace("currency: CNY", "currency: yuan").replace("type: tiered_commission", "type: tierd_commission")
+    text = (
+        EXAMPLE.read_text()
+        .replace("currency: CNY", "currency: yuan")
+        .replace("type: tiered_commission", "type: tierd_commission")
+    )
     with pytest.raises(PlanError) as err:
         parse_plan(text, "plan.yaml")
     assert len(err.value.problems) == 2

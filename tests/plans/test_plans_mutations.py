@@ -14,10 +14,12 @@ from kpi_engine import PlanError, parse_plan
 from tests.support.plan_toys import toy_registry
 
 EXAMPLE = (Path(__file__).parents[2] / "rules" / "sales-commission.yaml").read_text()
-RICH = EXAMPLE.replace(
-    "rules:\n",
-    'metrics:\n  sales: bookings\n  attainment: "sales / quota"\ntargets:\n  quota: {metric: bookings, prorate: days_employed}\nrules:\n',
-) + """  - id: kicker
+RICH = (
+    EXAMPLE.replace(
+        "rules:\n",
+        'metrics:\n  sales: bookings\n  attainment: "sales / quota"\ntargets:\n  quota: {metric: bookings, prorate: days_employed}\nrules:\n',
+    )
+    + """  - id: kicker
     type: formula_pay
     amount: "commission * 10% + attainment[-1]"
 tests:
@@ -26,9 +28,36 @@ tests:
     data: {2026-01: {bookings: {E1: 100}}}
     expect: {2026-01: [{rule: commission, person: E1, amount: "5.00"}]}
 """
+)
 LINES = [line for line in RICH.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-GARBAGE = ["", "~", "[]", "{}", "-1", "1e999", "nan", "'", '"', "!!binary xx", "&a", "*a", "[", "{x", "%", ": :", "0x1F", "2026-13-45",
-           "!!python/object:os.system x", "yes", "  - x", "\t", "é≈∂", "[1, [2, [3]]]", "'''", "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]"]
+GARBAGE = [
+    "",
+    "~",
+    "[]",
+    "{}",
+    "-1",
+    "1e999",
+    "nan",
+    "'",
+    '"',
+    "!!binary xx",
+    "&a",
+    "*a",
+    "[",
+    "{x",
+    "%",
+    ": :",
+    "0x1F",
+    "2026-13-45",
+    "!!python/object:os.system x",
+    "yes",
+    "  - x",
+    "\t",
+    "é≈∂",
+    "[1, [2, [3]]]",
+    "'''",
+    "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]",
+]
 
 
 @st.composite
@@ -48,7 +77,12 @@ def mutated(draw: st.DrawFn) -> str:
             new = draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-", min_size=1, max_size=12))
             lines[i] = " " * indent + key.replace(key.lstrip("- "), new) + sep + value
         elif kind == "swap" and sep:
-            lines[i] = " " * indent + key + ": " + draw(st.sampled_from(["[1, 2]", "{a: 1}", "true", "12", "'text'", "null", "3.5"]))
+            lines[i] = (
+                " " * indent
+                + key
+                + ": "
+                + draw(st.sampled_from(["[1, 2]", "{a: 1}", "true", "12", "'text'", "null", "3.5"]))
+            )
         elif kind == "indent":
             lines[i] = " " * draw(st.integers(0, 9)) + line.lstrip()
         elif kind == "garbage":

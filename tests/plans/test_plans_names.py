@@ -30,7 +30,9 @@ def column_of(text: str, needle: str, line_having: str | None = None) -> tuple[i
 
 
 def test_plan_names_metrics_as_aliases_and_formulas_and_targets_by_level():
-    text = HEAD + """metrics:
+    text = (
+        HEAD
+        + """metrics:
   sales: bookings
   attainment: sales / quota
 targets:
@@ -39,6 +41,7 @@ targets:
 rules:
   - {id: c, type: formula_pay, amount: "min(sales, quota) * 5% + max(attainment - 100%, 0) * 10"}
 """
+    )
     plan = parse_plan(text, "p.yaml", registry=toy_registry())
     names = plan.names
     assert names.aliases == {"sales": "bookings"}
@@ -78,20 +81,29 @@ def test_a_formula_in_a_folded_block_points_at_its_line():
 
 
 def test_unknown_names_in_formulas_and_targets_are_reported_at_the_name_with_the_nearest():
-    text = HEAD + """metrics:
+    text = (
+        HEAD
+        + """metrics:
   attainment: bookings / quot
 targets:
   quota: {metric: booking}
 rules:
   - {id: c, type: formula_pay, amount: "attainmnt * 5%"}
 """
+    )
     found = problems(text)
     assert len(found) == 3
     line, col = column_of(text, "quot", "attainment: bookings / quot")
-    assert any(p.startswith(f"p.yaml:{line}:{col}: metric 'attainment' uses unknown name 'quot'. did you mean 'quota'?") for p in found), found
+    assert any(
+        p.startswith(f"p.yaml:{line}:{col}: metric 'attainment' uses unknown name 'quot'. did you mean 'quota'?")
+        for p in found
+    ), found
     assert any("target 'quota' is bound to unknown metric 'booking'. did you mean 'bookings'?" in p for p in found)
     line, col = column_of(text, "attainmnt")
-    assert any(p.startswith(f"p.yaml:{line}:{col}: rule 'c' uses unknown name 'attainmnt'. did you mean 'attainment'?") for p in found)
+    assert any(
+        p.startswith(f"p.yaml:{line}:{col}: rule 'c' uses unknown name 'attainmnt'. did you mean 'attainment'?")
+        for p in found
+    )
 
 
 def test_rule_local_names_are_known_only_where_the_rule_type_declares_them():
@@ -102,34 +114,45 @@ def test_rule_local_names_are_known_only_where_the_rule_type_declares_them():
 
 
 def test_rules_are_ordered_by_the_results_they_read():
-    text = HEAD + """rules:
+    text = (
+        HEAD
+        + """rules:
   - {id: bonus, type: formula_pay, amount: "commission * 10%"}
   - {id: total, type: formula_pay, amount: "0", after: [bonus]}
   - {id: commission, type: formula_pay, amount: "bookings * 5%"}
 """
+    )
     plan = parse_plan(text, "p.yaml", registry=toy_registry())
     assert plan.order == ("commission", "bonus", "total")
 
 
 def test_a_cycle_between_rules_names_its_rules():
-    text = HEAD + """rules:
+    text = (
+        HEAD
+        + """rules:
   - {id: a, type: formula_pay, amount: "b * 10%"}
   - {id: b, type: formula_pay, amount: "c + 1"}
   - {id: c, type: formula_pay, amount: "0", after: [a]}
 """
+    )
     [problem] = problems(text)
     assert "rules a → b → c → a read each other's results in a cycle" in problem
     assert problem.startswith("p.yaml:5:6:")  # the id of the first rule on the cycle
 
 
 def test_a_rule_may_read_its_own_earlier_periods_but_not_itself():
-    parse_plan(HEAD + 'rules:\n  - {id: a, type: formula_pay, amount: "a[-1] + 1"}\n', "p.yaml", registry=toy_registry())
+    parse_plan(
+        HEAD + 'rules:\n  - {id: a, type: formula_pay, amount: "a[-1] + 1"}\n', "p.yaml", registry=toy_registry()
+    )
     [problem] = problems(HEAD + 'rules:\n  - {id: a, type: formula_pay, amount: "a + 1"}\n')
     assert "reads its own result" in problem
 
 
 def test_unknown_rules_named_in_settings_are_refused_with_the_nearest():
-    [problem] = problems(HEAD + 'rules:\n  - {id: commission, type: formula_pay, amount: "1"}\n  - {id: t, type: formula_pay, amount: "0", after: [comission]}\n')
+    [problem] = problems(
+        HEAD
+        + 'rules:\n  - {id: commission, type: formula_pay, amount: "1"}\n  - {id: t, type: formula_pay, amount: "0", after: [comission]}\n'
+    )
     assert "reads the results of unknown rule 'comission'. did you mean 'commission'?" in problem
     assert problem.startswith("p.yaml:6:53:")  # where the misspelt name is written
 
@@ -146,20 +169,36 @@ rules:
     found = problems(text)
     assert len(found) == 6, found
     joined = "\n".join(found)
-    for expected in ("currency", "rounding.places", "metric 'ratio'", "overlap", "unknown key 'amont' in rule 'd'. did you mean 'amount'?", "amount is required"):
+    for expected in (
+        "currency",
+        "rounding.places",
+        "metric 'ratio'",
+        "overlap",
+        "unknown key 'amont' in rule 'd'. did you mean 'amount'?",
+        "amount is required",
+    ):
         assert expected in joined
 
 
 def test_weights_style_whole_rule_problems_point_at_the_key_they_name():
-    text = HEAD + "rules:\n  - id: c\n    type: tiered_commission\n    method: marginal\n    tiers:\n      - {from: 0, to: 10, rate: 1%}\n      - {from: 20, rate: 2%}\n"
+    text = (
+        HEAD
+        + "rules:\n  - id: c\n    type: tiered_commission\n    method: marginal\n    tiers:\n      - {from: 0, to: 10, rate: 1%}\n      - {from: 20, rate: 2%}\n"
+    )
     [problem] = problems(text)
     assert problem == "p.yaml:8:5: rule 'c': tiers 0–10 and 20 and above leave a gap.", problem
 
 
 # --- versions ----------------------------------------------------------------------------
 
-V1 = HEAD.replace("id: p", "id: p\nversion: 1\neffective: {from: 2026-01-01, to: 2026-07-01}") + 'rules:\n  - {id: c, type: formula_pay, amount: "1"}\n'
-V2 = HEAD.replace("id: p", "id: p\nversion: 2\neffective: {from: 2026-07-01}") + 'rules:\n  - {id: c, type: formula_pay, amount: "2"}\n'
+V1 = (
+    HEAD.replace("id: p", "id: p\nversion: 1\neffective: {from: 2026-01-01, to: 2026-07-01}")
+    + 'rules:\n  - {id: c, type: formula_pay, amount: "1"}\n'
+)
+V2 = (
+    HEAD.replace("id: p", "id: p\nversion: 2\neffective: {from: 2026-07-01}")
+    + 'rules:\n  - {id: c, type: formula_pay, amount: "2"}\n'
+)
 
 
 def test_the_version_in_force_is_picked_from_a_folder(tmp_path: Path):
@@ -190,11 +229,14 @@ def test_a_plan_id_is_looked_up_in_the_rules_folder(tmp_path: Path, monkeypatch)
 
 
 def test_an_unknown_key_inside_a_named_target_gets_the_nearest_valid_key():
-    text = HEAD + """targets:
+    text = (
+        HEAD
+        + """targets:
   quota: {metric: bookings, levl: target}
 rules:
   - {id: c, type: formula_pay, amount: "quota * 5%"}
 """
+    )
     [problem] = problems(text)
     line, col = column_of(text, "levl")
     assert problem.startswith(f"p.yaml:{line}:{col}: unknown key 'levl' in targets.quota.")

@@ -79,21 +79,32 @@ def test_every_planted_activity_pattern_is_found_with_its_records(planted: Any, 
     summary, found = planted
     [case] = [c for c in summary.ground_truth if c.pattern == pattern]
     matches = [
-        f for f in found
-        if f.check == CHECK_OF_PATTERN[pattern] and f.person_id == case.person_id and f.period == case.period
+        f
+        for f in found
+        if f.check == CHECK_OF_PATTERN[pattern]
+        and f.person_id == case.person_id
+        and f.period == case.period
         and set(case.record_ids) <= set(f.evidence.get(case.table, ()))
     ]
-    assert matches, f"{pattern} of {case.person_id} in {case.period} not found; findings: {[(f.check, f.person_id, f.period) for f in found]}"
+    assert matches, (
+        f"{pattern} of {case.person_id} in {case.period} not found; findings: {[(f.check, f.person_id, f.period) for f in found]}"
+    )
     assert all(f.explanation and f.figures for f in matches)
 
 
 def test_nothing_but_the_planted_cases_is_flagged_on_the_demo_company(planted: Any) -> None:
     summary, found = planted
-    expected = {(CHECK_OF_PATTERN[c.pattern], c.person_id, c.period) for c in summary.ground_truth if c.pattern in CHECK_OF_PATTERN}
+    expected = {
+        (CHECK_OF_PATTERN[c.pattern], c.person_id, c.period)
+        for c in summary.ground_truth
+        if c.pattern in CHECK_OF_PATTERN
+    }
     assert {(f.check, f.person_id, f.period) for f in found} == expected
     brushing = next(f for f in found if f.check == "traffic_brushing")
     [case] = [c for c in summary.ground_truth if c.pattern == "traffic_brushing"]
-    assert set(brushing.evidence["leads"]) == set(case.record_ids)  # exactly the burst, no ordinary lead of the campaign
+    assert set(brushing.evidence["leads"]) == set(
+        case.record_ids
+    )  # exactly the burst, no ordinary lead of the campaign
 
 
 def test_no_activity_check_fires_on_the_clean_demo_company(clean_demo: list[Finding]) -> None:
@@ -104,4 +115,6 @@ def test_false_positive_rate_on_clean_companies_of_three_other_seeds(clean_seeds
     found, checked = clean_seeds
     assert checked >= 1000  # 1,017: the clean companies' sales reps and marketing specialists, month by month
     rate = len(found) / checked  # float ok: a rate for reading, not money
-    assert rate == 0, f"{len(found)} findings in {checked} person-months: {[(f.check, f.person_id, f.period) for f in found]}"
+    assert rate == 0, (
+        f"{len(found)} findings in {checked} person-months: {[(f.check, f.person_id, f.period) for f in found]}"
+    )

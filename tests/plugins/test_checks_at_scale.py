@@ -70,7 +70,9 @@ def year_of_findings(clean_scale_company: Any) -> tuple[Counter[str], int]:
         period = parse_period(label)
         for run in evaluate_plans(clean_scale_company, PLANS, label):
             found.update(o.rule_id for o in run.outcomes if o.kind == "finding")
-            person_months += sum(1 for role, hired in people if role in SCOPE[run.plan_id] and (hired is None or hired < period.end))
+            person_months += sum(
+                1 for role, hired in people if role in SCOPE[run.plan_id] and (hired is None or hired < period.end)
+            )
     return found, person_months
 
 

@@ -36,12 +36,21 @@ from kpi_engine.plans.plan_tests import run_plan_tests
 from tests.support.rule_context import context
 
 DEAL_CHECKS = {
-    "deal_splitting", "duplicate_deal", "cancel_and_rebook", "early_churn", "amounts_below_threshold", "benford",
-    "period_end_pull_forward", "sandbagging", "discount_spike",
+    "deal_splitting",
+    "duplicate_deal",
+    "cancel_and_rebook",
+    "early_churn",
+    "amounts_below_threshold",
+    "benford",
+    "period_end_pull_forward",
+    "sandbagging",
+    "discount_spike",
 }
 
 
-def _with_periods(ctx: RuleContext, rows: Mapping[str, Mapping[str, Mapping[str, Sequence[dict[str, Any]]]]], asked: list[str]) -> RuleContext:
+def _with_periods(
+    ctx: RuleContext, rows: Mapping[str, Mapping[str, Mapping[str, Sequence[dict[str, Any]]]]], asked: list[str]
+) -> RuleContext:
     """``ctx`` whose ``record_details_in`` serves ``rows`` (period label -> metric -> person -> rows) and notes what was asked."""
 
     def details_in(metric: str, period: Period) -> Mapping[str, Sequence[dict[str, Any]]]:
@@ -51,9 +60,18 @@ def _with_periods(ctx: RuleContext, rows: Mapping[str, Mapping[str, Mapping[str,
     return dataclasses.replace(ctx, record_details_in=details_in, time_zone="Asia/Shanghai")
 
 
-def _deal(record_id: int, amount: object, day: str, customer: int = 7, product: str = "CRM Cloud", **extra: Any) -> dict[str, Any]:
-    return {"record_id": record_id, "value": Decimal(str(amount)), "customer_id": customer, "product_line": product, "deal_type": "new",
-            "closed_at": f"{day}T03:00:00+00:00", **extra}
+def _deal(
+    record_id: int, amount: object, day: str, customer: int = 7, product: str = "CRM Cloud", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "value": Decimal(str(amount)),
+        "customer_id": customer,
+        "product_line": product,
+        "deal_type": "new",
+        "closed_at": f"{day}T03:00:00+00:00",
+        **extra,
+    }
 
 
 def _findings(results: list[Any]) -> list[Finding]:
@@ -68,9 +86,13 @@ def test_every_deal_check_is_a_registered_rule_type_with_a_check_config() -> Non
 
 
 def test_deal_splitting_reads_the_last_days_of_the_previous_period_only_as_far_back_as_the_window() -> None:
-    ctx = context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": [_deal(3, 30_000, "2026-01-02")]}})
+    ctx = context(
+        period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": [_deal(3, 30_000, "2026-01-02")]}}
+    )
     asked: list[str] = []
-    ctx = _with_periods(ctx, {"2025-12-25..2025-12-31": {"repeat_customer_deals": {"E1": [_deal(1, 40_000, "2025-12-30")]}}}, asked)
+    ctx = _with_periods(
+        ctx, {"2025-12-25..2025-12-31": {"repeat_customer_deals": {"E1": [_deal(1, 40_000, "2025-12-30")]}}}, asked
+    )
     (finding,) = _findings(deal_splitting(ctx, DealSplitting(limit=Decimal(50_000), within_days=7)))
     assert asked == ["repeat_customer_deals 2025-12-25..2025-12-31"]
     assert finding.evidence == {"deals": (1, 3)} and finding.period == "2026-01" and finding.figures["total"] == "70000"
@@ -85,15 +107,26 @@ def test_deal_splitting_leaves_a_group_wholly_in_the_previous_period_to_that_per
 
 def test_deal_splitting_does_not_group_a_renewal_with_a_new_sale_unless_the_plan_says_so() -> None:
     rows = [_deal(1, 40_000, "2026-01-12"), {**_deal(2, 20_000, "2026-01-13"), "deal_type": "renewal"}]
-    ctx = _with_periods(context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": rows}}), {}, [])
+    ctx = _with_periods(
+        context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": rows}}), {}, []
+    )
     assert deal_splitting(ctx, DealSplitting()) == []
     assert len(deal_splitting(ctx, DealSplitting(same_deal_type=False))) == 1
 
 
 def test_churn_and_rebook_finds_a_churn_of_the_previous_period_and_names_the_churn_event() -> None:
-    churn = {"record_id": 5, "value": Decimal(90_000), "deal_id": 40, "customer_id": 7, "product_line": "CRM Cloud",
-             "deal_amount": Decimal(90_000), "churned_at": "2026-01-28T03:00:00+00:00"}
-    ctx = context(period="2026-02", people=["E1"], details={"rebook_candidates": {"E1": [_deal(41, 85_000, "2026-02-10")]}})
+    churn = {
+        "record_id": 5,
+        "value": Decimal(90_000),
+        "deal_id": 40,
+        "customer_id": 7,
+        "product_line": "CRM Cloud",
+        "deal_amount": Decimal(90_000),
+        "churned_at": "2026-01-28T03:00:00+00:00",
+    }
+    ctx = context(
+        period="2026-02", people=["E1"], details={"rebook_candidates": {"E1": [_deal(41, 85_000, "2026-02-10")]}}
+    )
     ctx = _with_periods(ctx, {"2026-01-02..2026-01-31": {"deal_churn_events": {"E9": [churn]}}}, [])
     (finding,) = _findings(cancel_and_rebook(ctx, CancelAndRebook(within_days=30)))
     assert finding.evidence == {"deals": (40, 41), "churn_events": (5,)}
@@ -104,10 +137,26 @@ def test_churn_and_rebook_finds_a_churn_of_the_previous_period_and_names_the_chu
 
 def test_early_churn_past_the_window_or_on_a_deal_that_is_no_longer_won_is_no_finding() -> None:
     rows = [
-        {"record_id": 1, "value": 1, "deal_id": 10, "customer_id": 1, "deal_amount": 1, "deal_status": "won",
-         "closed_at": "2026-01-02T03:00:00+00:00", "churned_at": "2026-06-02T03:00:00+00:00"},
-        {"record_id": 2, "value": 1, "deal_id": 11, "customer_id": 2, "deal_amount": 1, "deal_status": "lost",
-         "closed_at": "2026-05-20T03:00:00+00:00", "churned_at": "2026-06-02T03:00:00+00:00"},
+        {
+            "record_id": 1,
+            "value": 1,
+            "deal_id": 10,
+            "customer_id": 1,
+            "deal_amount": 1,
+            "deal_status": "won",
+            "closed_at": "2026-01-02T03:00:00+00:00",
+            "churned_at": "2026-06-02T03:00:00+00:00",
+        },
+        {
+            "record_id": 2,
+            "value": 1,
+            "deal_id": 11,
+            "customer_id": 2,
+            "deal_amount": 1,
+            "deal_status": "lost",
+            "closed_at": "2026-05-20T03:00:00+00:00",
+            "churned_at": "2026-06-02T03:00:00+00:00",
+        },
         {"record_id": 3, "value": 1, "deal_id": None, "customer_id": 3, "churned_at": "2026-06-02T03:00:00+00:00"},
     ]
     ctx = context(period="2026-06", people=["E1"], details={"deal_churn_events": {"E1": rows}})
@@ -115,12 +164,24 @@ def test_early_churn_past_the_window_or_on_a_deal_that_is_no_longer_won_is_no_fi
 
 
 def test_a_check_carries_the_effect_the_plan_declares_in_every_finding() -> None:
-    rows = [{"record_id": 1, "value": 1, "deal_id": 10, "customer_id": 1, "deal_amount": 1000, "deal_status": "won",
-             "closed_at": "2026-05-20T03:00:00+00:00", "churned_at": "2026-06-02T03:00:00+00:00"}]
+    rows = [
+        {
+            "record_id": 1,
+            "value": 1,
+            "deal_id": 10,
+            "customer_id": 1,
+            "deal_amount": 1000,
+            "deal_status": "won",
+            "closed_at": "2026-05-20T03:00:00+00:00",
+            "churned_at": "2026-06-02T03:00:00+00:00",
+        }
+    ]
     ctx = context(period="2026-06", people=["E1"], details={"deal_churn_events": {"E1": rows}})
     (result,) = early_churn(ctx, EarlyChurn(effect="clawback", affects=["commission"]))
     assert result.trace["effect"] == "clawback" and result.trace["affects"] == ["commission"]
-    assert result.trace["period"] == "2026-05" and result.trace["severity"] == "high"  # 13 days: within a third of the window
+    assert (
+        result.trace["period"] == "2026-05" and result.trace["severity"] == "high"
+    )  # 13 days: within a third of the window
 
 
 def test_a_check_refuses_unknown_settings() -> None:
@@ -140,14 +201,21 @@ FLAT = {d: 20 for d in range(1, 10)}  # 180 amounts, evenly spread: generated pr
 
 
 def _benford_ctx(own: Mapping[int, int], team: Mapping[int, int]) -> RuleContext:
-    amounts = [{"record_id": 1, "value": Decimal(47_000)}, {"record_id": 2, "value": Decimal(12_000)}, {"record_id": 3, "value": Decimal(48_500)}]
+    amounts = [
+        {"record_id": 1, "value": Decimal(47_000)},
+        {"record_id": 2, "value": Decimal(12_000)},
+        {"record_id": 3, "value": Decimal(48_500)},
+    ]
     return context(
-        period="2026-03", people=["E1", "E2"],
+        period="2026-03",
+        people=["E1", "E2"],
         details={"deal_first_digits": {"E1": _digits(own), "E2": _digits(team)}, "won_amount": {"E1": amounts}},
     )
 
 
-def test_benford_flags_digits_that_depart_from_the_law_and_from_the_team_and_names_this_periods_deals_with_those_digits() -> None:
+def test_benford_flags_digits_that_depart_from_the_law_and_from_the_team_and_names_this_periods_deals_with_those_digits() -> (
+    None
+):
     skewed = {1: 15, 2: 10, 3: 10, 4: 90, 5: 10, 6: 5, 7: 5, 8: 3, 9: 2}  # 150 amounts, crowded on 4
     (finding,) = _findings(benford(_benford_ctx(skewed, BENFORD_LIKE), Benford(periods=1)))
     assert finding.person_id == "E1" and finding.figures["over_represented"] == "4"
@@ -165,10 +233,22 @@ def test_benford_judges_nothing_below_the_minimum_sample() -> None:
 
 
 def test_benford_sums_the_window_from_aggregated_digit_rows_of_earlier_periods() -> None:
-    half = {1: 8, 2: 5, 3: 5, 4: 45, 5: 5, 6: 3, 7: 2, 8: 1, 9: 1}  # 75 a period: under the minimum alone, over it for two periods
+    half = {
+        1: 8,
+        2: 5,
+        3: 5,
+        4: 45,
+        5: 5,
+        6: 3,
+        7: 2,
+        8: 1,
+        9: 1,
+    }  # 75 a period: under the minimum alone, over it for two periods
     ctx = _benford_ctx(half, BENFORD_LIKE)
     asked: list[str] = []
-    ctx = _with_periods(ctx, {"2026-02": {"deal_first_digits": {"E1": _digits(half), "E2": _digits(BENFORD_LIKE)}}}, asked)
+    ctx = _with_periods(
+        ctx, {"2026-02": {"deal_first_digits": {"E1": _digits(half), "E2": _digits(BENFORD_LIKE)}}}, asked
+    )
     assert benford(ctx, Benford(periods=1)) == []
     (finding,) = _findings(benford(ctx, Benford(periods=2)))
     assert finding.figures["amounts"] == "150" and asked[-1] == "deal_first_digits 2026-02"
@@ -202,7 +282,11 @@ def test_timing_checks_read_only_the_rows_of_their_window_and_aggregated_totals(
     rows = [_deal(i, 100_000, day) for i, day in enumerate(["2026-03-29", "2026-03-30", "2026-03-31"], 1)]
     ctx = context(period="2026-03", people=["E1"], earlier={"2026-03": {"won_amount": {"E1": 320_000}}})
     asked: list[str] = []
-    ctx = _with_periods(dataclasses.replace(ctx, record_details=no_period_rows), {"2026-03-29..2026-03-31": {"closed_deal_details": {"E1": rows}}}, asked)
+    ctx = _with_periods(
+        dataclasses.replace(ctx, record_details=no_period_rows),
+        {"2026-03-29..2026-03-31": {"closed_deal_details": {"E1": rows}}},
+        asked,
+    )
     (finding,) = _findings(period_end_pull_forward(ctx, PeriodEndPullForward()))
     assert finding.figures["share"] == "93.8%" and finding.figures["norm_from"] == "an even spread"
     assert discount_spike(ctx, DiscountSpike()) == []
@@ -213,7 +297,9 @@ def test_discount_spike_needs_the_discounted_deals_to_be_most_of_the_persons_las
     """A busy rep's three discounted deals among ten in the last week are no spike; three of four are."""
     discounted = [_deal(i, 20_000, "2026-03-30", discount=Decimal("0.3")) for i in (1, 2, 3)]
     ordinary = [_deal(i, 20_000, "2026-03-27", discount=Decimal("0.05")) for i in range(4, 11)]
-    earlier = {f"2026-{m:02d}": {"average_discount": {"E1": Decimal("0.05")}} for m in (1, 2)} | {"2025-12": {"average_discount": {"E1": Decimal("0.05")}}}
+    earlier = {f"2026-{m:02d}": {"average_discount": {"E1": Decimal("0.05")}} for m in (1, 2)} | {
+        "2025-12": {"average_discount": {"E1": Decimal("0.05")}}
+    }
 
     def spikes(deals: list[dict[str, Any]]) -> list[Finding]:
         ctx = context(period="2026-03", people=["E1"], earlier=earlier)

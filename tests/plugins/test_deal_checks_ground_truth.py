@@ -55,9 +55,15 @@ def _run_months(store: Any) -> tuple[list[Finding], int]:
     for label in _months():
         run = evaluate(store, PLAN, label)
         period = parse_period(label)
-        person_months += sum(1 for hired, left in reps if (hired is None or hired < period.end) and (left is None or left >= period.start))
+        person_months += sum(
+            1
+            for hired, left in reps
+            if (hired is None or hired < period.end) and (left is None or left >= period.start)
+        )
         findings.extend(
-            Finding.from_result(RuleResult(person_id=o.person_id, amount=None, trace=o.trace, kind=o.kind)) for o in run.outcomes if o.kind == "finding"
+            Finding.from_result(RuleResult(person_id=o.person_id, amount=None, trace=o.trace, kind=o.kind))
+            for o in run.outcomes
+            if o.kind == "finding"
         )
     return findings, person_months
 
@@ -75,15 +81,22 @@ def clean_runs(sample_company_store: Callable[..., tuple[Any, Any]]) -> dict[int
 
 
 @pytest.mark.parametrize("pattern", DEAL_PATTERNS)
-def test_every_planted_deal_pattern_is_found_by_its_check_with_the_planted_records(pattern: str, planted: tuple[list[Finding], Any]) -> None:
+def test_every_planted_deal_pattern_is_found_by_its_check_with_the_planted_records(
+    pattern: str, planted: tuple[list[Finding], Any]
+) -> None:
     findings, summary = planted
     case = next(c for c in summary.ground_truth if c.pattern == pattern)
     matching = [
-        f for f in findings
-        if f.check == pattern and f.person_id == case.person_id and f.period == case.period and set(case.record_ids) <= set(f.evidence.get(case.table, ()))
+        f
+        for f in findings
+        if f.check == pattern
+        and f.person_id == case.person_id
+        and f.period == case.period
+        and set(case.record_ids) <= set(f.evidence.get(case.table, ()))
     ]
-    assert matching, f"{pattern}: no finding for {case.person_id} in {case.period} naming {case.table} {case.record_ids}; got " + "; ".join(
-        f"{f.check} {f.person_id} {f.period} {dict(f.evidence)}" for f in findings
+    assert matching, (
+        f"{pattern}: no finding for {case.person_id} in {case.period} naming {case.table} {case.record_ids}; got "
+        + "; ".join(f"{f.check} {f.person_id} {f.period} {dict(f.evidence)}" for f in findings)
     )
     assert all(f.explanation and f.severity in ("low", "medium", "high") for f in matching)
 
@@ -101,7 +114,9 @@ def test_early_churn_names_the_churn_event_as_well_as_the_deal(planted: tuple[li
     assert churn.figures["days_after_close"] == "40"
 
 
-def test_no_deal_check_fires_on_clean_companies_false_positive_rate_zero(clean_runs: dict[int, tuple[list[Finding], int]]) -> None:
+def test_no_deal_check_fires_on_clean_companies_false_positive_rate_zero(
+    clean_runs: dict[int, tuple[list[Finding], int]],
+) -> None:
     """False-positive rate = findings ÷ person-months checked, over clean companies of four seeds (12 months each)."""
     findings = [f for found, _ in clean_runs.values() for f in found]
     person_months = sum(n for _, n in clean_runs.values())
@@ -111,7 +126,9 @@ def test_no_deal_check_fires_on_clean_companies_false_positive_rate_zero(clean_r
     assert {f.check for f in findings} <= set(CHECKS)
 
 
-def test_candidate_metrics_hold_a_few_of_the_periods_deals_and_every_planted_one(sample_company_store: Callable[..., tuple[Any, Any]]) -> None:
+def test_candidate_metrics_hold_a_few_of_the_periods_deals_and_every_planted_one(
+    sample_company_store: Callable[..., tuple[Any, Any]],
+) -> None:
     """Split orders and duplicates need another deal of the same customer nearby, rebookings an earlier loss:
     the database returns only those deals, so the checks never hold every deal of a large period."""
     store, summary = sample_company_store(seed=2026)
@@ -119,11 +136,22 @@ def test_candidate_metrics_hold_a_few_of_the_periods_deals_and_every_planted_one
 
     def ids(metric: str, label: str) -> set[int]:
         with store.connect() as conn:
-            return {row[1] for row in conn.execute(registry.metric(metric).evidence(metric_context(parse_period(label), "Asia/Shanghai", "CNY")))}
+            return {
+                row[1]
+                for row in conn.execute(
+                    registry.metric(metric).evidence(metric_context(parse_period(label), "Asia/Shanghai", "CNY"))
+                )
+            }
 
-    for pattern, metric in (("deal_splitting", "repeat_customer_deals"), ("duplicate_deal", "repeat_customer_deals"), ("cancel_and_rebook", "rebook_candidates")):
+    for pattern, metric in (
+        ("deal_splitting", "repeat_customer_deals"),
+        ("duplicate_deal", "repeat_customer_deals"),
+        ("cancel_and_rebook", "rebook_candidates"),
+    ):
         case = next(c for c in summary.ground_truth if c.pattern == pattern)
         every = ids("closed_deal_details", case.period)
         found = ids(metric, case.period)
-        assert found <= every and len(found) * 4 < len(every), f"{metric} in {case.period}: {len(found)} of {len(every)} deals"
+        assert found <= every and len(found) * 4 < len(every), (
+            f"{metric} in {case.period}: {len(found)} of {len(every)} deals"
+        )
         assert (set(case.record_ids) & every) <= found

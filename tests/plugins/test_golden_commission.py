@@ -54,7 +54,12 @@ def test_t2_marginal_tiers_split_amount_at_each_boundary(store):
 
 @pytest.mark.parametrize(
     ("method", "bookings", "expected"),
-    [("retroactive", "15000", "300.00"), ("retroactive", "60000", "1800.00"), ("marginal", "15000", "200.00"), ("marginal", "60000", "1200.00")],
+    [
+        ("retroactive", "15000", "300.00"),
+        ("retroactive", "60000", "1800.00"),
+        ("marginal", "15000", "200.00"),
+        ("marginal", "60000", "1200.00"),
+    ],
 )
 def test_t3_retroactive_pays_reached_tier_on_everything_marginal_only_above(store, method, bookings, expected):
     """Oracle Sales IC, "Options for Splitting Attainment Numbers Across Rate Tiers" (figures derived)."""
@@ -106,7 +111,9 @@ def test_t5_year_to_date_marginal_pays_the_new_deal_at_the_bands_it_fills(store)
     assert [(l["basis"], l["rate"]) for l in trace["lines"]] == [("5000", "0.04"), ("15000", "0.06")]
 
 
-@pytest.mark.parametrize(("plan", "expected"), [("t7-seed-003-marginal.yaml", "12000.00"), ("t8-seed-003-reached-level.yaml", "15000.00")])
+@pytest.mark.parametrize(
+    ("plan", "expected"), [("t7-seed-003-marginal.yaml", "12000.00"), ("t8-seed-003-reached-level.yaml", "15000.00")]
+)
 def test_t7_t8_seed_003_ladder_between_target_and_challenge(store, plan, expected):
     """Seed 003 (derived): 180,000 against target 100,000 and challenge 150,000 pays 12,000 marginal
     (5,000 + 4,000 + 3,000) or 15,000 when reaching a level pays its rate up to it (150,000 x 8% + 30,000 x 10%)."""
@@ -126,8 +133,15 @@ def test_r1_commission_on_invoices_net_of_credit_notes(store):
     with store.begin() as conn:
         conn.execute(
             schema.refunds.insert().values(
-                source="test", remote_id="cn-1", deal_id=deal, kind="credit_note", amount=Decimal(200),
-                currency="USD", occurred_at=when, modified_at=when, is_deleted=False,
+                source="test",
+                remote_id="cn-1",
+                deal_id=deal,
+                kind="credit_note",
+                amount=Decimal(200),
+                currency="USD",
+                occurred_at=when,
+                modified_at=when,
+                is_deleted=False,
             )
         )
     amount, trace = payout(store, "r1-net-of-credit-notes.yaml")
@@ -151,14 +165,35 @@ def test_s1_scorecard_through_the_engine_reports_a_score_and_a_payout(store):
 
 
 GOLDEN_PLANS = sorted(p.name for pattern in ("t[0-9]-*.yaml", "r1-*.yaml", "s1-*.yaml") for p in PLANS.glob(pattern))
-EXAMPLE_PLANS = ["sales-commission.yaml", "sales-bonuses.yaml", "scorecard-sales-rep.yaml", "scorecard-marketing-specialist.yaml", "scorecard-customer-success.yaml"]
+EXAMPLE_PLANS = [
+    "sales-commission.yaml",
+    "sales-bonuses.yaml",
+    "scorecard-sales-rep.yaml",
+    "scorecard-marketing-specialist.yaml",
+    "scorecard-customer-success.yaml",
+]
 
 
 def test_every_golden_commission_case_has_a_plan_file():
-    assert [name.split("-")[0] for name in GOLDEN_PLANS] == ["r1", "s1", "t1", "t2", "t3", "t3", "t4", "t4", "t5", "t6", "t7", "t8"]
+    assert [name.split("-")[0] for name in GOLDEN_PLANS] == [
+        "r1",
+        "s1",
+        "t1",
+        "t2",
+        "t3",
+        "t3",
+        "t4",
+        "t4",
+        "t5",
+        "t6",
+        "t7",
+        "t8",
+    ]
 
 
-@pytest.mark.parametrize("plan", [PLANS / name for name in GOLDEN_PLANS] + [RULES / name for name in EXAMPLE_PLANS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "plan", [PLANS / name for name in GOLDEN_PLANS] + [RULES / name for name in EXAMPLE_PLANS], ids=lambda p: p.name
+)
 def test_plan_files_pass_their_own_plan_tests_each_citing_its_source(plan):
     """Every golden plan file and example plan carries its cases as plan tests: `kpi rules test PATH`."""
     results = run_plan_tests(plan)

@@ -32,7 +32,9 @@ def states(outcomes) -> list[tuple[str, str]]:
 def test_a1_fires_on_the_third_consecutive_day_below_ten_percent_only():
     """Golden A1, seed 003 (rule) with Grafana pending-period semantics: days 1-6 at
     9%, 8%, 11%, 9%, 9%, 7% fire on day 6 only (days 4, 5, 6); day 7 at 12% resolves it."""
-    ledger = daily(Ledger(people=["E1"]), "2026-01", {1: "0.09", 2: "0.08", 3: "0.11", 4: "0.09", 5: "0.09", 6: "0.07", 7: "0.12"})
+    ledger = daily(
+        Ledger(people=["E1"]), "2026-01", {1: "0.09", 2: "0.08", 3: "0.11", 4: "0.09", 5: "0.09", 6: "0.07", 7: "0.12"}
+    )
     outcomes = ledger.run("2026-01", [("conversion", evaluate, conversion_alert())])["conversion"]
     assert states(outcomes) == [("firing", "2026-01-06"), ("resolved", "2026-01-07")]
     firing = outcomes[0]
@@ -53,7 +55,9 @@ def test_a2_missing_day_counts_as_the_plan_declares(no_data, fires_on, run):
     """Golden A2 (plan choice): days 1-5 at 9%, no data, 8%, 7%, 6%. "No data breaks the run"
     fires on day 5; "no data counts as a breach" fires on day 3; "keeps state" skips the day."""
     started = {"E1": PersonInfo(id="E1", name="E1", hire_date=date(2026, 1, 1))}  # no days before day 1
-    ledger = daily(Ledger(people=["E1"], people_info=started), "2026-01", {1: "0.09", 2: None, 3: "0.08", 4: "0.07", 5: "0.06"})
+    ledger = daily(
+        Ledger(people=["E1"], people_info=started), "2026-01", {1: "0.09", 2: None, 3: "0.08", 4: "0.07", 5: "0.06"}
+    )
     outcomes = ledger.run("2026-01", [("conversion", evaluate, conversion_alert(no_data))])["conversion"]
     firing = [o for o in outcomes if o.trace["state"] == "firing"]
     assert [o.trace["at"] for o in firing] == [fires_on]
@@ -94,7 +98,9 @@ def test_weekly_interval_reads_the_weeks_ending_in_the_period():
     ledger = Ledger(people=["E1"])
     for week in ("2026-W01", "2026-W02", "2026-W03"):
         ledger.set(week, "visits", {"E1": "3"})
-    config = Alert.model_validate({"metric": "visits", "breach_when": "< 5", "for": 3, "interval": "week", "no_data": "breaks_run"})
+    config = Alert.model_validate(
+        {"metric": "visits", "breach_when": "< 5", "for": 3, "interval": "week", "no_data": "breaks_run"}
+    )
     outcomes = ledger.run("2026-01", [("visits", evaluate, config)])["visits"]
     assert states(outcomes) == [("firing", "2026-W03"), ("resolved", "2026-W04")]
 
@@ -102,7 +108,9 @@ def test_weekly_interval_reads_the_weeks_ending_in_the_period():
 def test_period_interval_looks_back_at_earlier_periods():
     ledger = Ledger(people=["E1"]).set("2026-01", "bookings", {"E1": "10"}).set("2026-02", "bookings", {"E1": "20"})
     ledger.set("2026-03", "bookings", {"E1": "30"})
-    config = Alert.model_validate({"metric": "bookings", "breach_when": "<= 50", "for": 3, "interval": "period", "no_data": "breaks_run"})
+    config = Alert.model_validate(
+        {"metric": "bookings", "breach_when": "<= 50", "for": 3, "interval": "period", "no_data": "breaks_run"}
+    )
     outcomes = ledger.run("2026-03", [("low", evaluate, config)])["low"]
     assert states(outcomes) == [("firing", "2026-03")]
     assert [e["value"] for e in outcomes[0].trace["evidence"]] == ["10", "20", "30"]
@@ -112,4 +120,6 @@ def test_missing_data_handling_must_be_declared():
     with pytest.raises(ValidationError, match="no_data"):
         Alert.model_validate({"metric": "m", "breach_when": "< 10%", "for": 3, "interval": "day"})
     with pytest.raises(ValidationError, match="breach_when"):
-        Alert.model_validate({"metric": "m", "breach_when": "below ten", "for": 3, "interval": "day", "no_data": "breaks_run"})
+        Alert.model_validate(
+            {"metric": "m", "breach_when": "below ten", "for": 3, "interval": "day", "no_data": "breaks_run"}
+        )

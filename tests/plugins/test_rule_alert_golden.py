@@ -29,7 +29,11 @@ def test_alert_plans_pass_their_cases(plan):
 def test_a1_fires_on_day_6_only():
     """Golden A1, seed 003: days 1-6 at 9%, 8%, 11%, 9%, 9%, 7% fire on day 6 only (days 4, 5, 6)."""
     a1 = run_plan_tests(ROOT / "tests/golden/golden_a1_a2_conversion_alert.yaml")[0]
-    firing = [o.trace["at"] for o in a1.outcomes["2026-01"] if o.rule_id == "conversion_alert" and o.trace["state"] == "firing"]
+    firing = [
+        o.trace["at"]
+        for o in a1.outcomes["2026-01"]
+        if o.rule_id == "conversion_alert" and o.trace["state"] == "firing"
+    ]
     assert firing == ["2026-01-06"]
 
 

@@ -20,7 +20,13 @@ def paid(config: dict[str, Any], **ctx: Any) -> dict[str, tuple[Decimal | None, 
 
 # --- per record -------------------------------------------------------------------------------
 
-NEW_LOGO_SPIFF = {"per": "record", "measure": "bookings", "columns": ["new_customer"], "when": "new_customer and value > 50000", "amount": 500}
+NEW_LOGO_SPIFF = {
+    "per": "record",
+    "measure": "bookings",
+    "columns": ["new_customer"],
+    "when": "new_customer and value > 50000",
+    "amount": 500,
+}
 DEALS = [
     {"record_id": 11, "value": Decimal(60000), "new_customer": True, "stage": "won"},
     {"record_id": 12, "value": Decimal(80000), "new_customer": False, "stage": "won"},
@@ -30,7 +36,9 @@ DEALS = [
 
 
 def test_each_new_customer_deal_above_50000_earns_500():
-    [(amount, trace)] = paid(NEW_LOGO_SPIFF, values={"bookings": {"E1": 265000}}, details={"bookings": {"E1": DEALS}}).values()
+    [(amount, trace)] = paid(
+        NEW_LOGO_SPIFF, values={"bookings": {"E1": 265000}}, details={"bookings": {"E1": DEALS}}
+    ).values()
     assert amount == d("1000.00")
     assert [l["record_id"] for l in trace["lines"]] == [11, 14]
     assert trace["records"] == {"table": "deals", "ids": [11, 14]}
@@ -108,7 +116,11 @@ def test_tie_break_metric_orders_people_tied_on_the_measure():
 
 def test_awards_by_place_share_the_places_a_tie_occupies():
     # A first; B and C tie for second and third: (2,000 + 1,000) / 2 each.
-    awards = rank_awards([("A", d(9), None), ("B", d(5), None), ("C", d(5), None), ("D", d(1), None)], [d(3000), d(2000), d(1000)], "split")
+    awards = rank_awards(
+        [("A", d(9), None), ("B", d(5), None), ("C", d(5), None), ("D", d(1), None)],
+        [d(3000), d(2000), d(1000)],
+        "split",
+    )
     assert {p: a for p, (_, a, _) in awards.items()} == {"A": d(3000), "B": d(1500), "C": d(1500)}
 
 
@@ -120,7 +132,10 @@ def test_best_newcomer_ranks_only_people_hired_within_the_window():
     config = {"per": "rank", "measure": "bookings", "top": 1, "amount": 5000, "ties": "split", "hired_within_days": 90}
     found = paid(config, values={"bookings": {"old": 900000, "new": 100000}}, people_info=people)
     assert (found["old"][0], found["new"][0]) == (d("0.00"), d("5000.00"))
-    assert found["old"][1]["explanation"][-1] == "No award: not eligible: hired 2024-01-01, 761 days before the period's last day (limit 90)."
+    assert (
+        found["old"][1]["explanation"][-1]
+        == "No award: not eligible: hired 2024-01-01, 761 days before the period's last day (limit 90)."
+    )
 
 
 def test_nobody_without_a_value_wins():

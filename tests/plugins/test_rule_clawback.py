@@ -19,7 +19,10 @@ def per_deal_commission(rate: str, deals: dict[str, list[tuple[int, str]]]):
     def pay(ctx, _config):
         out = []
         for person in ctx.people:
-            lines = [{"record_id": deal, "amount": str(d(amount) * d(rate))} for deal, amount in deals.get(ctx.period.label, {}).get(person, [])]
+            lines = [
+                {"record_id": deal, "amount": str(d(amount) * d(rate))}
+                for deal, amount in deals.get(ctx.period.label, {}).get(person, [])
+            ]
             out.append(RuleResult(person, sum((d(line["amount"]) for line in lines), Decimal(0)), {"lines": lines}))
         return out
 
@@ -30,16 +33,32 @@ def period_commission(amount: str, bookings: str):
     """A stand-in commission on the period's total: no per-deal lines, only the total and its measure."""
 
     def pay(ctx, _config):
-        return [RuleResult(p, d(amount), {"inputs": {"bookings": bookings}, "lines": [{"amount": amount}]}) for p in ctx.people]
+        return [
+            RuleResult(p, d(amount), {"inputs": {"bookings": bookings}, "lines": [{"amount": amount}]})
+            for p in ctx.people
+        ]
 
     return pay
 
 
-def event(record_id: int, deal_id: int, occurred: str, amount: str | None, kind: str = "refund", deal_amount: str = "10000", closed: str = JAN_15) -> dict:
+def event(
+    record_id: int,
+    deal_id: int,
+    occurred: str,
+    amount: str | None,
+    kind: str = "refund",
+    deal_amount: str = "10000",
+    closed: str = JAN_15,
+) -> dict:
     table = "churn_events" if kind == "churn" else "refunds"
     return {
-        "record_id": record_id, "value": None if amount is None else d(amount), "event_table": table, "kind": kind,
-        "occurred_at": datetime.fromisoformat(occurred), "deal_id": deal_id, "deal_amount": d(deal_amount),
+        "record_id": record_id,
+        "value": None if amount is None else d(amount),
+        "event_table": table,
+        "kind": kind,
+        "occurred_at": datetime.fromisoformat(occurred),
+        "deal_id": deal_id,
+        "deal_amount": d(deal_amount),
         "closed_at": datetime.fromisoformat(closed),
     }
 
@@ -59,11 +78,18 @@ def test_refunds_take_back_commission_at_its_paid_rate_and_never_more_than_was_p
     ledger.run("2026-01", rules(commission))
     ledger.rows("2026-02", "clawback_events", "E1", [event(1, 7, "2026-02-04T09:00:00+00:00", "2500")])
     ledger.rows("2026-03", "clawback_events", "E1", [event(2, 7, "2026-03-20T09:00:00+00:00", "10000")])
-    ledger.rows("2026-04", "clawback_events", "E1", [event(3, 7, "2026-04-10T09:00:00+00:00", "1000", kind="cancellation")])
+    ledger.rows(
+        "2026-04", "clawback_events", "E1", [event(3, 7, "2026-04-10T09:00:00+00:00", "1000", kind="cancellation")]
+    )
     feb, mar, apr = (ledger.run(m, rules(commission))["clawback"] for m in ("2026-02", "2026-03", "2026-04"))
     assert [r.amount for r in feb + mar + apr] == [d("-250.00"), d("-750.00"), d("0.00")]
     [line] = mar[0].trace["lines"]
-    assert (line["deal_id"], line["commission_paid"], line["already_recovered"], line["amount"]) == (7, "1000.00", "250.00", "-750.00")
+    assert (line["deal_id"], line["commission_paid"], line["already_recovered"], line["amount"]) == (
+        7,
+        "1000.00",
+        "250.00",
+        "-750.00",
+    )
     assert "the deal's own lines of commission in 2026-01" in line["commission_from"]
     assert feb[0].trace["records"]["ids"] == ["refunds:1"]
     assert "takes back 250 of the 1,000 it earned" in feb[0].trace["explanation"]
@@ -73,7 +99,12 @@ def test_without_per_deal_lines_the_effective_rate_paid_in_the_close_period_appl
     """1,300 paid on 20,000 of bookings is an effective 6.5%: a cancelled 4,000 deal gives back 260."""
     ledger = Ledger(people=["E1"])
     ledger.run("2026-01", rules(period_commission("1300", "20000")))
-    ledger.rows("2026-02", "clawback_events", "E1", [event(5, 9, "2026-02-01T00:00:00+00:00", "4000", kind="cancellation", deal_amount="4000")])
+    ledger.rows(
+        "2026-02",
+        "clawback_events",
+        "E1",
+        [event(5, 9, "2026-02-01T00:00:00+00:00", "4000", kind="cancellation", deal_amount="4000")],
+    )
     [result] = ledger.run("2026-02", rules(period_commission("0", "0")))["clawback"]
     assert result.amount == d("-260.00")
     assert "effective rate paid in 2026-01" in result.trace["lines"][0]["commission_from"]
@@ -84,12 +115,19 @@ def test_churn_within_the_window_takes_back_everything_and_later_churn_nothing()
     commission = per_deal_commission("0.05", {"2026-01": {"E1": [(7, "10000"), (8, "2000")]}})
     ledger.run("2026-01", rules(commission))
     ledger.rows("2026-03", "clawback_events", "E1", [event(1, 7, "2026-03-01T00:00:00+00:00", None, kind="churn")])
-    ledger.rows("2026-05", "clawback_events", "E1", [event(2, 8, "2026-05-30T00:00:00+00:00", None, kind="churn", deal_amount="2000")])
+    ledger.rows(
+        "2026-05",
+        "clawback_events",
+        "E1",
+        [event(2, 8, "2026-05-30T00:00:00+00:00", None, kind="churn", deal_amount="2000")],
+    )
     [march] = ledger.run("2026-03", rules(commission))["clawback"]
     [may] = ledger.run("2026-05", rules(commission))["clawback"]
     assert march.amount == d("-500.00")
     assert may.amount == d("0.00")
-    assert may.trace["not_clawed_back"] == [{"event": "churn_events:2", "reason": "135 days after the close, outside 90"}]
+    assert may.trace["not_clawed_back"] == [
+        {"event": "churn_events:2", "reason": "135 days after the close, outside 90"}
+    ]
 
 
 def test_rerunning_the_period_claws_each_event_back_once():
@@ -114,7 +152,9 @@ def test_deal_whose_commission_was_never_saved_recovers_nothing_and_says_why():
     ledger.rows("2026-02", "clawback_events", "E1", [event(1, 7, "2026-02-04T09:00:00+00:00", "2500")])
     [result] = ledger.run("2026-02", rules(per_deal_commission("0.10", {})))["clawback"]
     assert result.amount == d("0.00")
-    assert result.trace["not_clawed_back"] == [{"event": "refunds:1", "reason": "no commission outcome saved for 2026-01"}]
+    assert result.trace["not_clawed_back"] == [
+        {"event": "refunds:1", "reason": "no commission outcome saved for 2026-01"}
+    ]
 
 
 def test_event_kinds_the_plan_leaves_out_are_not_clawed_back():
@@ -123,7 +163,9 @@ def test_event_kinds_the_plan_leaves_out_are_not_clawed_back():
     commission = per_deal_commission("0.10", {"2026-01": {"E1": [(7, "10000")]}})
     ledger.run("2026-01", rules(commission))
     ledger.rows("2026-02", "clawback_events", "E1", [event(1, 7, "2026-02-04T09:00:00+00:00", None, kind="churn")])
-    [result] = ledger.run("2026-02", [("commission", commission, None), ("clawback", evaluate, only_refunds)])["clawback"]
+    [result] = ledger.run("2026-02", [("commission", commission, None), ("clawback", evaluate, only_refunds)])[
+        "clawback"
+    ]
     assert result.amount == d("0.00") and "churn is not clawed back" in result.trace["not_clawed_back"][0]["reason"]
 
 
@@ -132,11 +174,28 @@ def test_clawback_events_metric_links_refunds_and_churn_to_the_deal_owner(store)
     [deal] = add_won_deals(store, "E1", ["10000"], closed_at=datetime(2026, 1, 15, tzinfo=timezone.utc))
     with store.begin() as conn:
         conn.execute(schema.customers.insert().values(id=1, source="t", remote_id="c1", name="Acme"))
-        conn.execute(schema.refunds.insert().values(
-            source="t", remote_id="r1", deal_id=deal, kind="refund", amount=d("2500"), currency="USD",
-            occurred_at=datetime(2026, 2, 4, tzinfo=timezone.utc), is_deleted=False))
-        conn.execute(schema.churn_events.insert().values(
-            source="t", remote_id="x1", customer_id=1, deal_id=deal, churned_at=datetime(2026, 2, 20, tzinfo=timezone.utc), is_deleted=False))
+        conn.execute(
+            schema.refunds.insert().values(
+                source="t",
+                remote_id="r1",
+                deal_id=deal,
+                kind="refund",
+                amount=d("2500"),
+                currency="USD",
+                occurred_at=datetime(2026, 2, 4, tzinfo=timezone.utc),
+                is_deleted=False,
+            )
+        )
+        conn.execute(
+            schema.churn_events.insert().values(
+                source="t",
+                remote_id="x1",
+                customer_id=1,
+                deal_id=deal,
+                churned_at=datetime(2026, 2, 20, tzinfo=timezone.utc),
+                is_deleted=False,
+            )
+        )
     period = parse_period("2026-02")
     start, end = period.bounds_utc("UTC")
     mctx = MetricContext(period=period, start=start, end=end, time_zone="UTC", currency="USD")

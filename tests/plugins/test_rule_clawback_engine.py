@@ -35,9 +35,19 @@ rules:
 
 def refund(store, deal: int, amount: str, when: datetime, remote: str, kind: str = "refund") -> None:
     with store.begin() as conn:
-        conn.execute(schema.refunds.insert().values(
-            source="test", remote_id=remote, deal_id=deal, kind=kind, amount=Decimal(amount), currency="USD",
-            occurred_at=when, is_deleted=False, modified_at=when))
+        conn.execute(
+            schema.refunds.insert().values(
+                source="test",
+                remote_id=remote,
+                deal_id=deal,
+                kind=kind,
+                amount=Decimal(amount),
+                currency="USD",
+                occurred_at=when,
+                is_deleted=False,
+                modified_at=when,
+            )
+        )
 
 
 def lines(run, rule: str) -> dict[str, Decimal | None]:
@@ -92,10 +102,13 @@ def test_split_credit_and_override_through_the_engine(store):
     add_person(store, "B", manager_id="M1")
     [deal] = add_won_deals(store, "A", ["100.00"], closed_at=datetime(2026, 3, 10, tzinfo=timezone.utc))
     with store.begin() as conn:
-        conn.execute(schema.deal_splits.insert(), [
-            {"deal_id": deal, "person_id": "A", "share": Decimal("0.333333")},
-            {"deal_id": deal, "person_id": "B", "share": Decimal("0.666667")},
-        ])
+        conn.execute(
+            schema.deal_splits.insert(),
+            [
+                {"deal_id": deal, "person_id": "A", "share": Decimal("0.333333")},
+                {"deal_id": deal, "person_id": "B", "share": Decimal("0.666667")},
+            ],
+        )
     run = evaluate(store, parse_plan(SPLIT_PLAN), "2026-03")
     credit = {o.person_id: Decimal(o.trace["inputs"]["credit"]) for o in run.outcomes if o.rule_id == "credit"}
     assert credit == {"A": Decimal("33.33"), "B": Decimal("66.67"), "M1": Decimal("0")}

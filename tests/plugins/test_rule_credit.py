@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from kpi_engine import MetricContext, PersonInfo, RuleResult, parse_period, quantize, schema
-from kpi_engine_plugins.credit import CreditSplit, ManagerOverride, deal_credit_rows, evaluate_credit, evaluate_override, split_amount
+from kpi_engine_plugins.credit import (
+    CreditSplit,
+    ManagerOverride,
+    deal_credit_rows,
+    evaluate_credit,
+    evaluate_override,
+    split_amount,
+)
 from tests.support.factories import add_person, add_won_deals
 from tests.support.rule_book import Ledger, d
 
@@ -25,29 +32,55 @@ def deals_with_shares(draw):
     return amount, [(f"P{i}", share) for i, share in enumerate(shares)]
 
 
-@given(deals_with_shares(), st.sampled_from(["largest_remainder", "largest_share", "owner"]), st.integers(0, 4),
-       st.sampled_from(["half_up", "half_even", "down", "floor", "ceiling"]))
+@given(
+    deals_with_shares(),
+    st.sampled_from(["largest_remainder", "largest_share", "owner"]),
+    st.integers(0, 4),
+    st.sampled_from(["half_up", "half_even", "down", "floor", "ceiling"]),
+)
 def test_split_lines_add_up_exactly_to_the_amount_after_rounding(deal, remainder, places, mode):
     amount, shares = deal
     lines = split_amount(amount, shares, places=places, mode=mode, remainder=remainder, owner="P0")
     assert sum(lines.values(), Decimal(0)) == quantize(amount, places, mode)
     assert all(line == quantize(line, places) for line in lines.values())
     unit = Decimal(1).scaleb(-places)
-    assert all(abs(lines[p] - amount * s) <= unit * (len(shares) if remainder != "largest_remainder" else 1) for p, s in shares)
+    assert all(
+        abs(lines[p] - amount * s) <= unit * (len(shares) if remainder != "largest_remainder" else 1) for p, s in shares
+    )
 
 
 def test_a_third_each_gives_the_left_over_cent_by_the_declared_rule():
     thirds = [("A", d("0.333333")), ("B", d("0.333333")), ("C", d("0.333334"))]
     assert split_amount(d("100"), thirds) == {"A": d("33.33"), "B": d("33.33"), "C": d("33.34")}
-    assert split_amount(d("100"), thirds, remainder="largest_share") == {"A": d("33.33"), "B": d("33.33"), "C": d("33.34")}
-    assert split_amount(d("100"), thirds, remainder="owner", owner="A") == {"A": d("33.34"), "B": d("33.33"), "C": d("33.33")}
+    assert split_amount(d("100"), thirds, remainder="largest_share") == {
+        "A": d("33.33"),
+        "B": d("33.33"),
+        "C": d("33.34"),
+    }
+    assert split_amount(d("100"), thirds, remainder="owner", owner="A") == {
+        "A": d("33.34"),
+        "B": d("33.33"),
+        "C": d("33.33"),
+    }
 
 
 def credit_rows(ledger: Ledger, period: str, deal: int, amount: str, owner: str, shares: dict[str, str]) -> None:
     for person, share in shares.items():
-        rows = ledger.details.setdefault(parse_period(period).label, {}).setdefault("deal_credit", {}).setdefault(person, [])
-        rows.append({"record_id": deal, "value": d(amount), "share": d(share), "split_role": None, "owner_id": owner,
-                     "closed_at": datetime(2026, 3, 10, tzinfo=timezone.utc)})
+        rows = (
+            ledger.details.setdefault(parse_period(period).label, {})
+            .setdefault("deal_credit", {})
+            .setdefault(person, [])
+        )
+        rows.append(
+            {
+                "record_id": deal,
+                "value": d(amount),
+                "share": d(share),
+                "split_role": None,
+                "owner_id": owner,
+                "closed_at": datetime(2026, 3, 10, tzinfo=timezone.utc),
+            }
+        )
 
 
 def test_credit_split_credits_each_deal_by_share_and_pays_the_rate_on_it():
@@ -76,14 +109,19 @@ def test_deal_credit_metric_uses_splits_and_credits_the_owner_when_there_are_non
     closed = datetime(2026, 3, 10, tzinfo=timezone.utc)
     split_deal, own_deal = add_won_deals(store, "A", ["1000", "300"], closed_at=closed)
     with store.begin() as conn:
-        conn.execute(schema.deal_splits.insert(), [
-            {"deal_id": split_deal, "person_id": "A", "share": d("0.6"), "split_role": "owner"},
-            {"deal_id": split_deal, "person_id": "B", "share": d("0.4"), "split_role": "overlay"},
-        ])
+        conn.execute(
+            schema.deal_splits.insert(),
+            [
+                {"deal_id": split_deal, "person_id": "A", "share": d("0.6"), "split_role": "owner"},
+                {"deal_id": split_deal, "person_id": "B", "share": d("0.4"), "split_role": "overlay"},
+            ],
+        )
     period = parse_period("2026-03")
     start, end = period.bounds_utc("UTC")
     with store.connect() as conn:
-        rows = [dict(r) for r in conn.execute(deal_credit_rows(MetricContext(period, start, end, "UTC", "USD"))).mappings()]
+        rows = [
+            dict(r) for r in conn.execute(deal_credit_rows(MetricContext(period, start, end, "UTC", "USD"))).mappings()
+        ]
     assert [(r["person_id"], r["record_id"], r["share"], r["split_role"]) for r in rows] == [
         ("A", split_deal, d("0.6"), "owner"),
         ("A", own_deal, d("1"), "owner"),
@@ -117,7 +155,9 @@ def test_override_pays_each_level_its_rate_on_the_commission_below():
         return [RuleResult("E1", d("1000"), {})]
 
     override = ManagerOverride(source_rule="commission", levels=[d("0.05"), d("0.02")])
-    out = ledger.run("2026-03", [("commission", commission, None), ("override", evaluate_override, override)])["override"]
+    out = ledger.run("2026-03", [("commission", commission, None), ("override", evaluate_override, override)])[
+        "override"
+    ]
     # As of 31 March E1 is under M2, so M2 earns the direct level and D the next; M1 nothing.
     assert {r.person_id: r.amount for r in out} == {"M2": d("50.00"), "D": d("20.00")}
     assert "5% of E1's 1,000 (level 1)" in out[0].trace["explanation"]
@@ -125,10 +165,15 @@ def test_override_pays_each_level_its_rate_on_the_commission_below():
 
 def test_override_per_record_credits_the_old_manager_before_a_move_and_the_new_one_after():
     ledger = Ledger(people=["E1", "M1", "M2", "D"], org=MovesOrg())
-    ledger.rows("2026-03", "bookings", "E1", [
-        {"record_id": 11, "value": d("4000"), "closed_at": datetime(2026, 3, 5, 12, tzinfo=timezone.utc)},
-        {"record_id": 12, "value": d("6000"), "closed_at": datetime(2026, 3, 20, 12, tzinfo=timezone.utc)},
-    ])
+    ledger.rows(
+        "2026-03",
+        "bookings",
+        "E1",
+        [
+            {"record_id": 11, "value": d("4000"), "closed_at": datetime(2026, 3, 5, 12, tzinfo=timezone.utc)},
+            {"record_id": 12, "value": d("6000"), "closed_at": datetime(2026, 3, 20, 12, tzinfo=timezone.utc)},
+        ],
+    )
     override = ManagerOverride(source_metric="bookings", levels=[d("0.01"), d("0.005")], as_of="record")
     out = ledger.run("2026-03", [("override", evaluate_override, override)])["override"]
     assert {r.person_id: r.amount for r in out} == {"M1": d("40.00"), "M2": d("60.00"), "D": d("50.00")}
@@ -138,9 +183,14 @@ def test_override_per_record_credits_the_old_manager_before_a_move_and_the_new_o
 
 
 def test_override_without_an_org_view_follows_the_managers_of_the_people_records():
-    people = {"E1": PersonInfo(id="E1", name="E1", manager_id="M1"), "M1": PersonInfo(id="M1", name="M1", manager_id="D"),
-              "D": PersonInfo(id="D", name="D")}
-    ledger = Ledger(people=["E1", "M1", "D"], people_info=people).set("2026-03", "bookings", {"E1": "10000", "M1": "2000"})
+    people = {
+        "E1": PersonInfo(id="E1", name="E1", manager_id="M1"),
+        "M1": PersonInfo(id="M1", name="M1", manager_id="D"),
+        "D": PersonInfo(id="D", name="D"),
+    }
+    ledger = Ledger(people=["E1", "M1", "D"], people_info=people).set(
+        "2026-03", "bookings", {"E1": "10000", "M1": "2000"}
+    )
     override = ManagerOverride(source_metric="bookings", levels=[d("0.01"), d("0.005")])
     out = ledger.run("2026-03", [("override", evaluate_override, override)])["override"]
     assert {r.person_id: r.amount for r in out} == {"M1": d("100.00"), "D": d("70.00")}

@@ -42,7 +42,14 @@ def test_p1_two_months_below_target_raise_one_recommendation_that_passes_in_june
     April-June, passed at June (met in April and June)."""
     ledger = monthly([105, 95, 90, 101, 99, 104])
     statuses = run_months(ledger, seed_002_rule(), MONTHS[:6])
-    assert statuses == {"2026-01": [], "2026-02": [], "2026-03": ["raised"], "2026-04": ["observing"], "2026-05": ["observing"], "2026-06": ["passed"]}
+    assert statuses == {
+        "2026-01": [],
+        "2026-02": [],
+        "2026-03": ["raised"],
+        "2026-04": ["observing"],
+        "2026-05": ["observing"],
+        "2026-06": ["passed"],
+    }
     [raised] = ledger.saved[("pip", "2026-03")]
     assert raised.kind == "recommendation" and raised.amount is None
     assert [(e["period"], e["value"]) for e in raised.trace["evidence"]] == [("2026-02", "0.95"), ("2026-03", "0.9")]
@@ -68,7 +75,14 @@ def test_declared_extension_gives_a_near_miss_more_periods():
     rule = seed_002_rule(extension={"when_met": 1, "periods": 2, "pass_when_met": 1})
     ledger = monthly([90, 90, 101, 90, 90, 90, 100])
     statuses = run_months(ledger, rule, MONTHS[:7])
-    assert [statuses[m] for m in MONTHS[1:7]] == [["raised"], ["observing"], ["observing"], ["extended"], ["observing"], ["passed"]]
+    assert [statuses[m] for m in MONTHS[1:7]] == [
+        ["raised"],
+        ["observing"],
+        ["observing"],
+        ["extended"],
+        ["observing"],
+        ["passed"],
+    ]
 
 
 def test_failing_count_starts_again_after_a_decision():
@@ -104,8 +118,12 @@ def test_measure_may_be_a_plan_name_and_the_condition_read_other_names():
     for month, (attainment, calls) in zip(MONTHS, [("0.9", "10"), ("0.8", "50"), ("0.7", "10"), ("0.6", "10")]):
         ledger.set(month, "attainment", {"E1": attainment}).set(month, "calls", {"E1": calls})
     rule = PipTrigger.model_validate(
-        {"measure": "attainment", "fails_when": "value < 100% and calls < 20", "consecutive": 2,
-         "observation": {"periods": 3, "pass_when_met": 2}}
+        {
+            "measure": "attainment",
+            "fails_when": "value < 100% and calls < 20",
+            "consecutive": 2,
+            "observation": {"periods": 3, "pass_when_met": 2},
+        }
     )
     statuses = run_months(ledger, rule, MONTHS[:4])
     assert [statuses[m] for m in MONTHS[:4]] == [[], [], [], ["raised"]]  # February had enough calls

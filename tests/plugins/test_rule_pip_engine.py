@@ -41,7 +41,14 @@ def test_p1_months_evaluated_in_order_raise_once_and_pass(store):
         add_target(store, "E1", "bookings", label, "100")
         run = evaluate(store, plan, label)
         statuses[label] = [o.trace["status"] for o in run.outcomes if o.rule_id == "pip"]
-    assert statuses == {"2026-01": [], "2026-02": [], "2026-03": ["raised"], "2026-04": ["observing"], "2026-05": ["observing"], "2026-06": ["passed"]}
+    assert statuses == {
+        "2026-01": [],
+        "2026-02": [],
+        "2026-03": ["raised"],
+        "2026-04": ["observing"],
+        "2026-05": ["observing"],
+        "2026-06": ["passed"],
+    }
 
 
 def test_someone_outside_the_plan_without_targets_does_not_hide_the_reps_history(store):

@@ -21,18 +21,28 @@ LEVELS = {"baseline": 80, "target": 100, "challenge": 150}
 
 
 def kpi(**settings: Any) -> ScorecardKPI:
-    return ScorecardKPI.model_validate({"name": "revenue", "metric": "bookings", "weight": "100%", "levels": LEVELS} | settings)
+    return ScorecardKPI.model_validate(
+        {"name": "revenue", "metric": "bookings", "weight": "100%", "levels": LEVELS} | settings
+    )
 
 
 def factor(config: ScorecardKPI, actual: object) -> Decimal:
-    levels = {k: d(v) for k, v in (config.levels.model_dump(exclude_none=True) if not isinstance(config.levels, str) else {}).items()}
+    levels = {
+        k: d(v)
+        for k, v in (config.levels.model_dump(exclude_none=True) if not isinstance(config.levels, str) else {}).items()
+    }
     return achievement_factor(config, d(actual), levels)[0]
 
 
 def results(config: Scorecard, **ctx: Any) -> dict[str, Any]:
     score, payout = evaluate(context(**ctx), config)
     assert (score.kind, payout.kind) == ("score", "payout")
-    return {"score": score.amount, "payout": payout.amount, "trace": dict(payout.trace), "score_trace": dict(score.trace)}
+    return {
+        "score": score.amount,
+        "payout": payout.amount,
+        "trace": dict(payout.trace),
+        "score_trace": dict(score.trace),
+    }
 
 
 # --- S1 ---------------------------------------------------------------------------------------
@@ -43,10 +53,21 @@ S1 = {
         {"name": "revenue", "metric": "bookings", "weight": "50%", "curve": "ratio", "levels": {"target": 100}},
         {"name": "customers", "metric": "new_customers", "weight": "20%", "curve": "ratio", "levels": {"target": 100}},
         {"name": "visits", "metric": "visits", "weight": "15%", "curve": "ratio", "levels": {"target": 100}},
-        {"name": "satisfaction", "metric": "complaint_satisfaction", "weight": "15%", "curve": "ratio", "levels": {"target": 100}},
+        {
+            "name": "satisfaction",
+            "metric": "complaint_satisfaction",
+            "weight": "15%",
+            "curve": "ratio",
+            "levels": {"target": 100},
+        },
     ],
 }
-S1_VALUES = {"bookings": {"E1": 110}, "new_customers": {"E1": 80}, "visits": {"E1": 100}, "complaint_satisfaction": {"E1": 0}}
+S1_VALUES = {
+    "bookings": {"E1": 110},
+    "new_customers": {"E1": 80},
+    "visits": {"E1": 100},
+    "complaint_satisfaction": {"E1": 0},
+}
 
 
 def test_scorecard_pays_target_incentive_times_weighted_score():
@@ -68,7 +89,11 @@ def test_unmet_gate_pays_nothing_but_the_score_is_still_reported():
     found = results(Scorecard.model_validate(S1 | {"gate": "revenue_factor >= 1.2"}), values=S1_VALUES)
     assert found["payout"] == d("0.00")
     assert found["score"] == d("0.8600")
-    assert found["trace"]["gate"] == {"condition": "revenue_factor >= 1.2", "met": False, "inputs": {"revenue_factor": "1.1"}}
+    assert found["trace"]["gate"] == {
+        "condition": "revenue_factor >= 1.2",
+        "met": False,
+        "inputs": {"revenue_factor": "1.1"},
+    }
     assert found["trace"]["explanation"][-2] == "The gate revenue_factor >= 1.2 is not met (revenue_factor = 1.1)."
 
 
@@ -77,7 +102,9 @@ def test_unmet_gate_pays_nothing_but_the_score_is_still_reported():
 
 def test_weights_must_add_up_to_one_hundred_percent():
     bad = S1 | {"kpis": [k | {"weight": "30%"} if k["name"] == "revenue" else k for k in S1["kpis"]]}
-    with pytest.raises(ValidationError, match=r"add up to 80%, not 100% \(revenue 30%, customers 20%, visits 15%, satisfaction 15%\)"):
+    with pytest.raises(
+        ValidationError, match=r"add up to 80%, not 100% \(revenue 30%, customers 20%, visits 15%, satisfaction 15%\)"
+    ):
         Scorecard.model_validate(bad)
 
 
@@ -112,19 +139,36 @@ def test_linear_curve_extended_beyond_challenge_stops_at_the_cap():
         kpi(extend=True)
 
 
-@pytest.mark.parametrize(("hours", "expected"), [(60, "0"), (48, "0.5"), (36, "0.75"), (24, "1"), (18, "1.25"), (6, "1.5")])
+@pytest.mark.parametrize(
+    ("hours", "expected"), [(60, "0"), (48, "0.5"), (36, "0.75"), (24, "1"), (18, "1.25"), (6, "1.5")]
+)
 def test_lower_is_better_kpi_scores_higher_for_shorter_resolution_times(hours, expected):
-    resolution = kpi(metric="issue_resolution_hours", direction="lower_is_better", levels={"baseline": 48, "target": 24, "challenge": 12})
+    resolution = kpi(
+        metric="issue_resolution_hours",
+        direction="lower_is_better",
+        levels={"baseline": 48, "target": 24, "challenge": 12},
+    )
     assert factor(resolution, hours) == d(expected)
 
 
 def test_steps_curve_pays_the_factor_of_the_highest_step_reached():
-    steps = kpi(curve="steps", steps=[{"from": "baseline", "factor": "50%"}, {"from": "target", "factor": "100%"}, {"from": "challenge", "factor": "120%"}])
-    assert [factor(steps, v) for v in (79, 80, 99, 100, 149, 150, 500)] == [d(x) for x in ("0", "0.5", "0.5", "1", "1", "1.2", "1.2")]
+    steps = kpi(
+        curve="steps",
+        steps=[
+            {"from": "baseline", "factor": "50%"},
+            {"from": "target", "factor": "100%"},
+            {"from": "challenge", "factor": "120%"},
+        ],
+    )
+    assert [factor(steps, v) for v in (79, 80, 99, 100, 149, 150, 500)] == [
+        d(x) for x in ("0", "0.5", "0.5", "1", "1", "1.2", "1.2")
+    ]
 
 
 def test_levels_come_from_the_persons_targets_by_default():
-    config = Scorecard.model_validate({"target_incentive": 1000, "kpis": [{"name": "revenue", "metric": "bookings", "weight": "100%"}]})
+    config = Scorecard.model_validate(
+        {"target_incentive": 1000, "kpis": [{"name": "revenue", "metric": "bookings", "weight": "100%"}]}
+    )
     found = results(config, values={"bookings": {"E1": 125}}, targets={"bookings": {"E1": LEVELS}})
     assert found["score"] == d("1.2500")
     assert found["payout"] == d("1250.00")
@@ -132,10 +176,15 @@ def test_levels_come_from_the_persons_targets_by_default():
 
 
 def test_a_person_without_the_levels_is_not_scored_and_the_trace_says_why():
-    config = Scorecard.model_validate({"target_incentive": 1000, "kpis": [{"name": "revenue", "metric": "bookings", "weight": "100%"}]})
+    config = Scorecard.model_validate(
+        {"target_incentive": 1000, "kpis": [{"name": "revenue", "metric": "bookings", "weight": "100%"}]}
+    )
     found = results(config, values={"bookings": {"E1": 125}}, targets={"bookings": {"E1": {"target": 100}}})
     assert found["payout"] is None and found["score"] is None
-    assert found["trace"]["skipped"] == "KPI revenue has no baseline or challenge level in the bookings targets for this person and period"
+    assert (
+        found["trace"]["skipped"]
+        == "KPI revenue has no baseline or challenge level in the bookings targets for this person and period"
+    )
 
 
 # --- hand-entered scores and roles ------------------------------------------------------------
@@ -151,7 +200,12 @@ MARKETING = {
 
 def test_manual_score_is_divided_by_its_scale():
     people = {"M1": PersonInfo(id="M1", name="M1", role="marketing_specialist")}
-    found = results(Scorecard.model_validate(MARKETING), values={"leads_created": {"M1": 100}}, manual={"report_quality": {"M1": "4.5"}}, people_info=people)
+    found = results(
+        Scorecard.model_validate(MARKETING),
+        values={"leads_created": {"M1": 100}},
+        manual={"report_quality": {"M1": "4.5"}},
+        people_info=people,
+    )
     assert found["score"] == d("0.9800")  # 80% × 1 + 20% × 4.5 / 5
     assert found["payout"] == d("19600.00")
     assert found["trace"]["kpis"][1]["how"] == "score 4.5 of 5"
@@ -178,11 +232,19 @@ def test_lower_is_better_kpi_without_a_value_is_not_the_best_possible():
             "target_incentive": 1000,
             "kpis": [
                 {"name": "revenue", "metric": "bookings", "weight": "50%", "curve": "ratio", "levels": {"target": 100}},
-                {"name": "resolution", "metric": "issue_resolution_hours", "weight": "50%", "direction": "lower_is_better",
-                 "levels": {"baseline": 48, "target": 24, "challenge": 12}},
+                {
+                    "name": "resolution",
+                    "metric": "issue_resolution_hours",
+                    "weight": "50%",
+                    "direction": "lower_is_better",
+                    "levels": {"baseline": 48, "target": 24, "challenge": 12},
+                },
             ],
         }
     )
     found = results(config, values={"bookings": {"E1": 100}, "issue_resolution_hours": {}})
     assert found["score"] == d("0.5")
-    assert found["trace"]["kpis"][1]["how"] == "no issue_resolution_hours value this period, scored as below the first point"
+    assert (
+        found["trace"]["kpis"][1]["how"]
+        == "no issue_resolution_hours value this period, scored as below the first point"
+    )

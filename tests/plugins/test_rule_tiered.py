@@ -19,7 +19,11 @@ from pydantic import ValidationError
 
 from tests.support.rule_context import context, d
 
-LADDER = [{"from": 0, "to": 1000, "rate": "1%"}, {"from": 1000, "to": 5000, "rate": "2%"}, {"from": 5000, "to": 10000, "rate": "3%"}]
+LADDER = [
+    {"from": 0, "to": 1000, "rate": "1%"},
+    {"from": 1000, "to": 5000, "rate": "2%"},
+    {"from": 5000, "to": 10000, "rate": "3%"},
+]
 
 
 def rule(**settings_: Any) -> TieredCommission:
@@ -46,7 +50,10 @@ def test_method_must_be_stated_explicitly():
         ([{"from": 0, "to": 1000, "rate": "1%"}, {"from": 1100, "rate": "2%"}], "leave a gap"),
         ([{"from": 100, "rate": "1%"}], "must start at 0"),
         ([{"from": 0, "rate": "1%"}, {"from": 1000, "rate": "2%"}], "only the last tier may be open-ended"),
-        ([{"from": 0, "to": "challenge", "rate": "1%"}, {"from": "challenge", "to": "target", "rate": "2%"}], "not after it"),
+        (
+            [{"from": 0, "to": "challenge", "rate": "1%"}, {"from": "challenge", "to": "target", "rate": "2%"}],
+            "not after it",
+        ),
     ],
 )
 def test_tiers_that_overlap_leave_gaps_or_run_backwards_are_refused(tiers, message):
@@ -59,7 +66,12 @@ def test_excess_only_bands_are_trailing_bands_of_retroactive_tiers():
     with pytest.raises(ValidationError, match="first tier cannot be excess_only"):
         TieredCommission.model_validate({"method": "retroactive", "tiers": excess_first})
     with pytest.raises(ValidationError, match="belong to retroactive tiers"):
-        TieredCommission.model_validate({"method": "marginal", "tiers": [{"from": 0, "to": 10, "rate": "1%"}, {"from": 10, "rate": "2%", "excess_only": True}]})
+        TieredCommission.model_validate(
+            {
+                "method": "marginal",
+                "tiers": [{"from": 0, "to": 10, "rate": "1%"}, {"from": 10, "rate": "2%", "excess_only": True}],
+            }
+        )
 
 
 def test_floor_above_cap_and_per_transaction_formula_measure_are_refused():
@@ -92,11 +104,18 @@ def test_year_to_date_marginal_pays_the_new_deal_at_the_bands_it_fills():
         {
             "method": "marginal",
             "per": "year_to_date",
-            "tiers": [{"from": 0, "to": 150000, "rate": "4%"}, {"from": 150000, "to": 250000, "rate": "6%"}, {"from": 250000, "rate": "8%"}],
+            "tiers": [
+                {"from": 0, "to": 150000, "rate": "4%"},
+                {"from": 150000, "to": 250000, "rate": "6%"},
+                {"from": 250000, "rate": "8%"},
+            ],
         }
     )
     amount, trace = pay(
-        config, period="2026-03", values={"bookings": {"E1": 20000}}, earlier={"2026-01": {"bookings": {"E1": 100000}}, "2026-02": {"bookings": {"E1": 45000}}}
+        config,
+        period="2026-03",
+        values={"bookings": {"E1": 20000}},
+        earlier={"2026-01": {"bookings": {"E1": 100000}}, "2026-02": {"bookings": {"E1": 45000}}},
     )
     assert amount == d("1100.00")
     assert [(l["basis"], l["rate"]) for l in trace["lines"]] == [("5000", "0.04"), ("15000", "0.06")]
@@ -114,12 +133,21 @@ def test_year_to_date_in_january_has_no_earlier_bookings():
 def test_year_to_date_retroactive_pays_the_difference_of_the_two_totals():
     config = rule(method="retroactive", per="year_to_date")
     # Year to date 6,000 reaches the 3% band (180); the 900 booked before paid 1% (9): 171 now.
-    amount, trace = pay(config, period="2026-02", values={"bookings": {"E1": 5100}}, earlier={"2026-01": {"bookings": {"E1": 900}}})
+    amount, trace = pay(
+        config, period="2026-02", values={"bookings": {"E1": 5100}}, earlier={"2026-01": {"bookings": {"E1": 900}}}
+    )
     assert amount == d("171.00")
-    assert [(l["part"], l["amount"]) for l in trace["lines"]] == [("year_to_date", "180.00"), ("before_this_period", "-9.00")]
+    assert [(l["part"], l["amount"]) for l in trace["lines"]] == [
+        ("year_to_date", "180.00"),
+        ("before_this_period", "-9.00"),
+    ]
 
 
-SEED_003_LEVELS = [{"from": 0, "to": "target", "rate": "5%"}, {"from": "target", "to": "challenge", "rate": "8%"}, {"from": "challenge", "rate": "10%"}]
+SEED_003_LEVELS = [
+    {"from": 0, "to": "target", "rate": "5%"},
+    {"from": "target", "to": "challenge", "rate": "8%"},
+    {"from": "challenge", "rate": "10%"},
+]
 TARGETS = {"bookings": {"E1": {"target": 100000, "challenge": 150000}}}
 
 
@@ -169,7 +197,9 @@ def test_per_transaction_measures_each_record_from_zero():
         }
     )
     deals = [(i, v) for i, v in enumerate([200, 300, 1500, 1200, 2000, 4500], start=1)]
-    amount, trace = pay(config, values={"bookings": {"E1": 9700}}, records={"bookings": {"E1": deals}}, rounding_at="line")
+    amount, trace = pay(
+        config, values={"bookings": {"E1": 9700}}, records={"bookings": {"E1": deals}}, rounding_at="line"
+    )
     assert amount == d("164.00")
     assert trace["records"] == {"table": "deals", "ids": [1, 2, 3, 4, 5, 6]}
     assert "#6: 4,500 → 95" in trace["explanation"][-1]
@@ -198,7 +228,9 @@ def test_accelerator_multiplies_the_commission_and_shows_the_change_as_a_line():
     config = rule(multiplier="if value >= 2000 then 1.5 else 1")
     amount, trace = pay(config, values={"bookings": {"E1": 2500}})
     assert amount == d("60.00")
-    assert trace["adjustments"] == [{"step": "multiplier", "amount": "20.00", "factor": "1.5", "formula": "if value >= 2000 then 1.5 else 1"}]
+    assert trace["adjustments"] == [
+        {"step": "multiplier", "amount": "20.00", "factor": "1.5", "formula": "if value >= 2000 then 1.5 else 1"}
+    ]
     assert "accelerator" in trace["explanation"][-1]
 
 
@@ -223,7 +255,9 @@ def test_boundary_value_belongs_to_the_lower_band_unless_the_plan_says_upper():
 
 def test_measure_may_be_a_formula_net_of_credit_notes():
     """Golden R1, ADempiere issue 1628: 4% on invoices 1,000 net of credit notes 200 is 32, not 48."""
-    config = TieredCommission.model_validate({"method": "marginal", "measure": "invoiced - credit_notes", "tiers": [{"from": 0, "rate": "4%"}]})
+    config = TieredCommission.model_validate(
+        {"method": "marginal", "measure": "invoiced - credit_notes", "tiers": [{"from": 0, "rate": "4%"}]}
+    )
     amount, trace = pay(config, values={"invoiced": {"E1": 1000}, "credit_notes": {"E1": 200}})
     assert amount == d("32.00")
     assert trace["inputs"] == {"invoiced - credit_notes": "800", "credit_notes": "200", "invoiced": "1000"}
@@ -277,8 +311,16 @@ def test_retroactive_pays_the_reached_bands_rate_on_the_whole_amount(bands, valu
 
 # --- amounts decided at once, traces written when read ---------------------------------------
 
-LEVELLED = [{"from": 0, "to": "target", "rate": "4%"}, {"from": "target", "to": "challenge", "rate": "7%"}, {"from": "challenge", "rate": "9%"}]
-ATTAINMENT = [{"from": "0%", "to": "100%", "rate": "5%"}, {"from": "100%", "to": "150%", "rate": "8%"}, {"from": "150%", "rate": "10%"}]
+LEVELLED = [
+    {"from": 0, "to": "target", "rate": "4%"},
+    {"from": "target", "to": "challenge", "rate": "7%"},
+    {"from": "challenge", "rate": "9%"},
+]
+ATTAINMENT = [
+    {"from": "0%", "to": "100%", "rate": "5%"},
+    {"from": "100%", "to": "150%", "rate": "8%"},
+    {"from": "150%", "rate": "10%"},
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -288,10 +330,14 @@ ATTAINMENT = [{"from": "0%", "to": "100%", "rate": "5%"}, {"from": "100%", "to":
     tiers=st.sampled_from([LADDER, LEVELLED, ATTAINMENT]),
     method=st.sampled_from(["marginal", "retroactive"]),
     boundary=st.sampled_from(["lower", "upper"]),
-    limits=st.sampled_from([{}, {"cap": "150"}, {"floor": "20"}, {"minimum_payout": "35"}, {"cap": "400", "floor": "5"}]),
+    limits=st.sampled_from(
+        [{}, {"cap": "150"}, {"floor": "20"}, {"minimum_payout": "35"}, {"cap": "400", "floor": "5"}]
+    ),
     rounding_at=st.sampled_from(["line", "person_period"]),
 )
-def test_an_amount_decided_without_its_trace_is_the_amount_the_trace_explains(measured, target, tiers, method, boundary, limits, rounding_at):
+def test_an_amount_decided_without_its_trace_is_the_amount_the_trace_explains(
+    measured, target, tiers, method, boundary, limits, rounding_at
+):
     from kpi_engine_plugins.tiered_commission import _pay
 
     basis = {"basis": "attainment"} if tiers is ATTAINMENT else {}

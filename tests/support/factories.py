@@ -8,7 +8,9 @@ from decimal import Decimal
 from kpi_engine import Store, schema
 
 
-def add_person(store: Store, person_id: str, *, role: str = "sales_rep", team: str | None = None, **extra: object) -> None:
+def add_person(
+    store: Store, person_id: str, *, role: str = "sales_rep", team: str | None = None, **extra: object
+) -> None:
     with store.begin() as conn:
         if team:
             exists = conn.execute(schema.teams.select().where(schema.teams.c.id == team)).first()
@@ -54,7 +56,11 @@ def add_target(store: Store, person: str, metric: str, period: str, target: str,
     with store.begin() as conn:
         conn.execute(
             schema.targets.insert().values(
-                subject_type="person", subject_id=person, metric=metric, period=period, target=Decimal(target),
+                subject_type="person",
+                subject_id=person,
+                metric=metric,
+                period=period,
+                target=Decimal(target),
                 **{k: Decimal(v) for k, v in levels.items()},
             )
         )

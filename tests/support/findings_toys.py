@@ -19,12 +19,26 @@ def _evaluate(ctx: RuleContext, config: BigDeals) -> list[RuleResult]:
         big = [r["record_id"] for r in rows if r["value"] >= config.at_least]
         if big:
             sentence = f"{len(big)} record(s) of {config.metric} at or above {config.at_least}."
-            finding = Finding("big_deals", person, ctx.period.label, config.severity, sentence, {table: tuple(big)}, {"count": str(len(big))})
+            finding = Finding(
+                "big_deals",
+                person,
+                ctx.period.label,
+                config.severity,
+                sentence,
+                {table: tuple(big)},
+                {"count": str(len(big))},
+            )
             out.append(finding.as_result(config))
     return out
 
 
-BIG_DEALS = RuleType(name="big_deals", description="Toy check: large records.", config_model=BigDeals, metrics=lambda cfg: {cfg.metric}, evaluate=_evaluate)
+BIG_DEALS = RuleType(
+    name="big_deals",
+    description="Toy check: large records.",
+    config_model=BigDeals,
+    metrics=lambda cfg: {cfg.metric},
+    evaluate=_evaluate,
+)
 
 
 def _evaluate_last_period(ctx: RuleContext, config: BigDeals) -> list[RuleResult]:
@@ -35,11 +49,18 @@ def _evaluate_last_period(ctx: RuleContext, config: BigDeals) -> list[RuleResult
         big = [r["record_id"] for r in rows if r["value"] >= config.at_least]
         if big:
             sentence = f"{len(big)} record(s) of {config.metric} of last period at or above {config.at_least}."
-            out.append(Finding("big_deals_last_period", person, ctx.period.label, config.severity, sentence, {table: tuple(big)}).as_result(config))
+            out.append(
+                Finding(
+                    "big_deals_last_period", person, ctx.period.label, config.severity, sentence, {table: tuple(big)}
+                ).as_result(config)
+            )
     return out
 
 
 LOOK_BACK = RuleType(
-    name="big_deals_last_period", description="Toy check: large records of the previous period.", config_model=BigDeals,
-    metrics=lambda cfg: {cfg.metric}, evaluate=_evaluate_last_period,
+    name="big_deals_last_period",
+    description="Toy check: large records of the previous period.",
+    config_model=BigDeals,
+    metrics=lambda cfg: {cfg.metric},
+    evaluate=_evaluate_last_period,
 )

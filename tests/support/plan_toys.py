@@ -87,7 +87,13 @@ class Toys:
                 local_names=lambda cfg: {"value"} if cfg.per_record else set(),
                 evaluate=pay,
             ),
-            RuleType(name="probe", description="Keeps its context.", config_model=Probe, metrics=lambda cfg: {cfg.measure}, evaluate=probe),
+            RuleType(
+                name="probe",
+                description="Keeps its context.",
+                config_model=Probe,
+                metrics=lambda cfg: {cfg.measure},
+                evaluate=probe,
+            ),
         ]
 
 

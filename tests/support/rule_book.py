@@ -30,9 +30,13 @@ class Ledger:
     """Metric values, targets and evidence rows per period label, and the outcomes saved so far."""
 
     people: list[str]
-    values: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)  # period -> metric -> person -> value
+    values: dict[str, dict[str, dict[str, Decimal]]] = field(
+        default_factory=dict
+    )  # period -> metric -> person -> value
     targets: dict[str, dict[str, dict[str, TargetLevels]]] = field(default_factory=dict)
-    details: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = field(default_factory=dict)  # period -> metric -> person -> rows
+    details: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = field(
+        default_factory=dict
+    )  # period -> metric -> person -> rows
     saved: dict[tuple[str, str], list[RuleResult]] = field(default_factory=dict)  # (rule, period) -> outcomes
     people_info: dict[str, PersonInfo] = field(default_factory=dict)
     org: OrgView | None = None
@@ -53,13 +57,17 @@ class Ledger:
         self.details.setdefault(label, {}).setdefault(metric, {})[person] = rows
         return self
 
-    def context(self, period: str, rule_id: str, results: Mapping[str, Mapping[str, Decimal]] | None = None) -> RuleContext:
+    def context(
+        self, period: str, rule_id: str, results: Mapping[str, Mapping[str, Decimal]] | None = None
+    ) -> RuleContext:
         the_period = parse_period(period)
         label = the_period.label
         details = self.details.get(label, {})
 
         def records(metric: str) -> Mapping[str, Sequence[tuple[int, Decimal]]]:
-            return {p: [(row["record_id"], row["value"]) for row in rows] for p, rows in details.get(metric, {}).items()}
+            return {
+                p: [(row["record_id"], row["value"]) for row in rows] for p, rows in details.get(metric, {}).items()
+            }
 
         return RuleContext(
             period=the_period,
@@ -105,4 +113,3 @@ def ctx_for(period: str, people: list[str], **fields: Any) -> RuleContext:
     for name, value in fields.items():
         setattr(ctx, name, value)
     return ctx
-

@@ -69,13 +69,23 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_LIMIT, MAX_OFFSET = 100, 10_000
 
 STAGES = {  # value → label; which ones mean won or lost is the tenant's choice (describe)
-    "stage_1": "验证客户", "stage_2": "需求确定", "stage_3": "方案/报价", "stage_4": "谈判审核",
-    "stage_5": "赢单", "stage_6": "输单", "stage_7": "无效",
+    "stage_1": "验证客户",
+    "stage_2": "需求确定",
+    "stage_3": "方案/报价",
+    "stage_4": "谈判审核",
+    "stage_5": "赢单",
+    "stage_6": "输单",
+    "stage_7": "无效",
 }
 ACTIVITY_TYPES = {"phone": "电话", "visit": "拜访", "meeting": "会议", "email": "邮件", "follow_up": "跟进"}
 LEAD_SOURCES = {"1": "官网", "2": "电话咨询", "3": "展会", "4": "渠道推荐", "5": "广告"}
 OBJECTS = ("PersonnelObj", "NewOpportunityObj", "ActiveRecordObj", "LeadsObj")
-_TOTAL_NAME = {"PersonnelObj": "total", "NewOpportunityObj": "total", "ActiveRecordObj": "totalSize", "LeadsObj": "totalSize"}
+_TOTAL_NAME = {
+    "PersonnelObj": "total",
+    "NewOpportunityObj": "total",
+    "ActiveRecordObj": "totalSize",
+    "LeadsObj": "totalSize",
+}
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -165,10 +175,31 @@ class FxiaokeMock:
     def _moment(self, days_max: int, days_min: int = 1) -> datetime:
         return self._now0 - timedelta(seconds=self._rng.randint(days_min * 86400, days_max * 86400))
 
-    def _seed(self, n_opps: int, n_people: int | None, n_acts: int | None, n_leads: int | None, bulk: int | None) -> None:
+    def _seed(
+        self, n_opps: int, n_people: int | None, n_acts: int | None, n_leads: int | None, bulk: int | None
+    ) -> None:
         rng = self._rng
         surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-        given = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英", "桂英", "志强"]
+        given = [
+            "伟",
+            "芳",
+            "娜",
+            "敏",
+            "静",
+            "磊",
+            "洋",
+            "艳",
+            "勇",
+            "军",
+            "杰",
+            "娟",
+            "涛",
+            "明",
+            "超",
+            "秀英",
+            "桂英",
+            "志强",
+        ]
         n_people = n_people if n_people is not None else max(8, n_opps // 40)
         people = []
         for i in range(n_people):
@@ -176,16 +207,36 @@ class FxiaokeMock:
             name = surnames[i % len(surnames)] + given[(i * 5) % len(given)]
             created = self._moment(900, 400)
             person = {
-                "_id": uid, "user_id": uid, "name": name, "full_name": name, "email": f"user{uid}@example.cn",
-                "phone": f"1380000{1000 + i:04d}", "status": "0" if i % 17 != 16 else "1",
-                "main_department": ["1001" if i % 2 else "1002"], "leader": ["1000"] if i else [],
-                "position": "销售经理" if i == 0 else "销售代表", "create_time": epoch_ms(created),
-                "last_modified_time": epoch_ms(self._moment(380, 30)), "life_status": "normal", "is_deleted": False,
+                "_id": uid,
+                "user_id": uid,
+                "name": name,
+                "full_name": name,
+                "email": f"user{uid}@example.cn",
+                "phone": f"1380000{1000 + i:04d}",
+                "status": "0" if i % 17 != 16 else "1",
+                "main_department": ["1001" if i % 2 else "1002"],
+                "leader": ["1000"] if i else [],
+                "position": "销售经理" if i == 0 else "销售代表",
+                "create_time": epoch_ms(created),
+                "last_modified_time": epoch_ms(self._moment(380, 30)),
+                "life_status": "normal",
+                "is_deleted": False,
             }
             people.append(person)
             self.records["PersonnelObj"][uid] = person
         owners = [p["user_id"] for p in people]
-        customers = ["华东建材", "星河科技", "蓝海物流", "金穗食品", "远航汽配", "天成医药", "恒通电子", "瑞丰农业", "北辰地产", "云帆教育"]
+        customers = [
+            "华东建材",
+            "星河科技",
+            "蓝海物流",
+            "金穗食品",
+            "远航汽配",
+            "天成医药",
+            "恒通电子",
+            "瑞丰农业",
+            "北辰地产",
+            "云帆教育",
+        ]
         opps = []
         for i in range(n_opps):
             created = self._moment(360, 2)
@@ -196,12 +247,20 @@ class FxiaokeMock:
             room = int((self._now0 - timedelta(hours=1) - created).total_seconds())
             modified = created + timedelta(seconds=rng.randint(0, max(0, min(room, 60 * 86400))))
             opp = {
-                "_id": self._object_id(), "name": f"{customers[i % len(customers)]}-{rng.choice(['新签', '续约', '增购', '试点'])}{i}",
-                "account_id": f"65acc{(i % 97):019x}", "amount": amount, "close_date": close_ms,
-                "sales_stage": stage, "owner": [rng.choice(owners)] if i % 53 != 52 else [],
-                "mc_currency": "USD" if i % 31 == 7 else "CNY", "create_time": epoch_ms(created),
-                "last_modified_time": epoch_ms(modified), "life_status": "normal", "is_deleted": False,
-                "record_type": "default__c", "probability": str(rng.choice([10, 20, 50, 80, 100])),
+                "_id": self._object_id(),
+                "name": f"{customers[i % len(customers)]}-{rng.choice(['新签', '续约', '增购', '试点'])}{i}",
+                "account_id": f"65acc{(i % 97):019x}",
+                "amount": amount,
+                "close_date": close_ms,
+                "sales_stage": stage,
+                "owner": [rng.choice(owners)] if i % 53 != 52 else [],
+                "mc_currency": "USD" if i % 31 == 7 else "CNY",
+                "create_time": epoch_ms(created),
+                "last_modified_time": epoch_ms(modified),
+                "life_status": "normal",
+                "is_deleted": False,
+                "record_type": "default__c",
+                "probability": str(rng.choice([10, 20, 50, 80, 100])),
             }
             if i % 5 == 1 and opps:  # saved in the same millisecond as the previous one
                 opp["last_modified_time"] = max(opps[-1]["last_modified_time"], opp["create_time"])
@@ -219,34 +278,48 @@ class FxiaokeMock:
             kind = rng.choice(list(ACTIVITY_TYPES))
             opp = rng.choice(opps) if opps else None
             act = {
-                "_id": self._object_id(), "active_record_content": rng.choice(contents), "active_record_type": kind,
+                "_id": self._object_id(),
+                "active_record_content": rng.choice(contents),
+                "active_record_type": kind,
                 "owner": opp["owner"] if opp and opp["owner"] else [rng.choice(owners)],
                 "related_object_data": [{"describe_api_name": "NewOpportunityObj", "id": opp["_id"]}] if opp else [],
                 "location": "上海市浦东新区张江路88号" if kind == "visit" and i % 3 else None,
-                "create_time": epoch_ms(when), "last_modified_time": epoch_ms(when + timedelta(minutes=rng.randint(0, 300))),
-                "life_status": "normal", "is_deleted": False,
+                "create_time": epoch_ms(when),
+                "last_modified_time": epoch_ms(when + timedelta(minutes=rng.randint(0, 300))),
+                "life_status": "normal",
+                "is_deleted": False,
             }
             self.records["ActiveRecordObj"][act["_id"]] = act
         for i in range(n_leads if n_leads is not None else n_opps // 2):
             created = self._moment(360, 1)
             converted = opps and i % 6 == 0
             lead = {
-                "_id": self._object_id(), "name": surnames[i % len(surnames)] + "先生" if i % 2 else surnames[i % len(surnames)] + "女士",
-                "company": rng.choice(customers), "source": rng.choice(list(LEAD_SOURCES)),
+                "_id": self._object_id(),
+                "name": surnames[i % len(surnames)] + "先生" if i % 2 else surnames[i % len(surnames)] + "女士",
+                "company": rng.choice(customers),
+                "source": rng.choice(list(LEAD_SOURCES)),
                 "owner": [] if i % 11 == 3 else [rng.choice(owners)],  # unassigned leads sit in the 线索池
                 "leads_pool_id": "65pool0000000000000000001" if i % 11 == 3 else None,
-                "biz_status": "transformed" if converted else rng.choice(["un_assigned", "un_processed", "processed", "closed"]),
+                "biz_status": "transformed"
+                if converted
+                else rng.choice(["un_assigned", "un_processed", "processed", "closed"]),
                 "transform_time": epoch_ms(created + timedelta(days=9)) if converted else None,
                 "new_opportunity_id": rng.choice(opps)["_id"] if converted else None,
                 "create_time": epoch_ms(created),
-                "last_modified_time": epoch_ms(min(created + timedelta(days=rng.randint(0, 20)), self._now0 - timedelta(hours=2))),
-                "life_status": "normal", "is_deleted": False,
+                "last_modified_time": epoch_ms(
+                    min(created + timedelta(days=rng.randint(0, 20)), self._now0 - timedelta(hours=2))
+                ),
+                "life_status": "normal",
+                "is_deleted": False,
             }
             self.records["LeadsObj"][lead["_id"]] = lead
         for name in ("NewOpportunityObj", "ActiveRecordObj", "LeadsObj"):  # 作废: invalidated last week
             for k, row in enumerate(self.records[name].values()):
                 if k % 50 == 17:
-                    row.update(life_status="invalid", last_modified_time=epoch_ms(self._now0 - timedelta(days=1 + k % 10, seconds=k)))
+                    row.update(
+                        life_status="invalid",
+                        last_modified_time=epoch_ms(self._now0 - timedelta(days=1 + k % 10, seconds=k)),
+                    )
 
     # -- changes made while the server runs --
 
@@ -273,8 +346,11 @@ class FxiaokeMock:
 
     def ids(self, api_name: str, *, invalid: bool = False) -> list[str]:
         with self._lock:
-            return sorted(i for i, r in self.records[api_name].items()
-                          if not r["is_deleted"] and (r["life_status"] == "invalid") == invalid)
+            return sorted(
+                i
+                for i, r in self.records[api_name].items()
+                if not r["is_deleted"] and (r["life_status"] == "invalid") == invalid
+            )
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -323,18 +399,32 @@ class FxiaokeMock:
             if len(self._token_calls) >= 10:
                 raise FxiaokeError(30004, "获取corpAccessToken过于频繁，每分钟最多10次")
             self._token_calls.append(now)
-            if (body.get("appId"), body.get("appSecret"), body.get("permanentCode")) != (APP_ID, APP_SECRET, PERMANENT_CODE):
+            if (body.get("appId"), body.get("appSecret"), body.get("permanentCode")) != (
+                APP_ID,
+                APP_SECRET,
+                PERMANENT_CODE,
+            ):
                 raise FxiaokeError(20001, "appId或appSecret或permanentCode不正确")
             self.tokens_issued += 1
             value = hashlib.sha256(f"{self.tokens_issued}:{now}".encode()).hexdigest()[:32].upper()
             self._tokens[value] = _Token(value, now + self.token_lifetime, self.faults.token_ttl or None)
-        return {"errorCode": 0, "errorMessage": "success", "corpAccessToken": value, "corpId": CORP_ID,
-                "expiresIn": self.token_lifetime}
+        return {
+            "errorCode": 0,
+            "errorMessage": "success",
+            "corpAccessToken": value,
+            "corpId": CORP_ID,
+            "expiresIn": self.token_lifetime,
+        }
 
     def authorize(self, body: dict[str, Any]) -> None:
         with self._lock:
             entry = self._tokens.get(str(body.get("corpAccessToken")))
-            if entry is None or body.get("corpId") != CORP_ID or time.monotonic() >= entry.expires or entry.uses_left == 0:
+            if (
+                entry is None
+                or body.get("corpId") != CORP_ID
+                or time.monotonic() >= entry.expires
+                or entry.uses_left == 0
+            ):
                 if entry is not None:
                     del self._tokens[entry.value]
                 raise FxiaokeError(20016, "the cropId,cropAccessToken or authorization is error")
@@ -378,25 +468,36 @@ class FxiaokeMock:
             rows = [r for r in rows if _matches(flt, r)]
         for order in reversed(info.get("orders") or [{"fieldName": "_id", "isAsc": True}]):
             name = order.get("fieldName")
-            rows.sort(key=lambda r: (r.get(name) is not None, r.get(name) if r.get(name) is not None else 0),
-                      reverse=not order.get("isAsc", True))
+            rows.sort(
+                key=lambda r: (r.get(name) is not None, r.get(name) if r.get(name) is not None else 0),
+                reverse=not order.get("isAsc", True),
+            )
         projection = info.get("fieldProjection") or []
         page = rows[offset : offset + limit]
         if projection:
             page = [{k: v for k, v in r.items() if k in projection or k == "_id"} for r in page]
-        return {"errorCode": 0, "errorMessage": "OK",
-                "data": {_TOTAL_NAME[api_name]: len(rows), "offset": offset, "limit": limit, "dataList": page}}
+        return {
+            "errorCode": 0,
+            "errorMessage": "OK",
+            "data": {_TOTAL_NAME[api_name]: len(rows), "offset": offset, "limit": limit, "dataList": page},
+        }
 
     def describe(self, body: dict[str, Any]) -> dict[str, Any]:
         api_name = body.get("apiName")
         if api_name not in self.records:
             raise FxiaokeError(10001, f"对象{api_name}不存在或无权限")
-        options = {"NewOpportunityObj": ("sales_stage", STAGES), "ActiveRecordObj": ("active_record_type", ACTIVITY_TYPES),
-                   "LeadsObj": ("source", LEAD_SOURCES)}.get(api_name)
+        options = {
+            "NewOpportunityObj": ("sales_stage", STAGES),
+            "ActiveRecordObj": ("active_record_type", ACTIVITY_TYPES),
+            "LeadsObj": ("source", LEAD_SOURCES),
+        }.get(api_name)
         fields = {}
         if options:
-            fields[options[0]] = {"api_name": options[0], "type": "select_one",
-                                  "options": [{"value": v, "label": label} for v, label in options[1].items()]}
+            fields[options[0]] = {
+                "api_name": options[0],
+                "type": "select_one",
+                "options": [{"value": v, "label": label} for v, label in options[1].items()],
+            }
         return {"errorCode": 0, "errorMessage": "OK", "data": {"describe": {"api_name": api_name, "fields": fields}}}
 
 
@@ -465,7 +566,9 @@ class _Handler(BaseHTTPRequestHandler):
                 n = tenant.api_calls
                 tenant.requests_log.append((self.path, body))
                 if tenant._burst_left or (tenant.faults.error_burst_every and n % tenant.faults.error_burst_every == 0):
-                    tenant._burst_left = tenant._burst_left - 1 if tenant._burst_left else tenant.faults.error_burst_length - 1
+                    tenant._burst_left = (
+                        tenant._burst_left - 1 if tenant._burst_left else tenant.faults.error_burst_length - 1
+                    )
                     page = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
                     self._send(502, page, "text/html")
                     return
@@ -482,22 +585,40 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.mock_servers.fxiaoke", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.mock_servers.fxiaoke", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--port", type=int, default=8083)
     parser.add_argument("--opportunities", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate-limit-every", type=int, default=0, metavar="K", help="every K-th call: errorCode 30004")
-    parser.add_argument("--error-burst-every", type=int, default=0, metavar="K", help="every K-th call starts a burst of HTTP 502")
+    parser.add_argument(
+        "--error-burst-every", type=int, default=0, metavar="K", help="every K-th call starts a burst of HTTP 502"
+    )
     parser.add_argument("--error-burst-length", type=int, default=2, metavar="N")
-    parser.add_argument("--token-ttl", type=int, default=0, metavar="N", help="tokens expire after N calls (errorCode 20016)")
+    parser.add_argument(
+        "--token-ttl", type=int, default=0, metavar="N", help="tokens expire after N calls (errorCode 20016)"
+    )
     parser.add_argument("--delay", type=float, default=0.0, metavar="SECONDS")  # float ok: seconds
     parser.add_argument("--daily-limit", type=int, default=1_000_000, metavar="N")
-    parser.add_argument("--window-limit", type=int, default=100, metavar="N",
-                        help="calls per endpoint per 20 s before errorCode 14001 (0: off)")
+    parser.add_argument(
+        "--window-limit",
+        type=int,
+        default=100,
+        metavar="N",
+        help="calls per endpoint per 20 s before errorCode 14001 (0: off)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    faults = Faults(args.rate_limit_every, args.error_burst_every, args.error_burst_length, args.token_ttl, args.delay,
-                    args.daily_limit, args.window_limit)
+    faults = Faults(
+        args.rate_limit_every,
+        args.error_burst_every,
+        args.error_burst_length,
+        args.token_ttl,
+        args.delay,
+        args.daily_limit,
+        args.window_limit,
+    )
     mock = FxiaokeMock(opportunities=args.opportunities, seed=args.seed, faults=faults)
     try:
         url = mock.start(args.port)

@@ -61,23 +61,71 @@ BASE_TIME = datetime(2026, 11, 1, tzinfo=timezone.utc)
 """The mock's "now" for seeded data; changes made during a test come after it."""
 
 OBJECT_TYPES = ("deals", "contacts", "calls", "meetings", "tasks")
-MODIFIED = {"deals": "hs_lastmodifieddate", "contacts": "lastmodifieddate", "calls": "hs_lastmodifieddate",
-            "meetings": "hs_lastmodifieddate", "tasks": "hs_lastmodifieddate"}
+MODIFIED = {
+    "deals": "hs_lastmodifieddate",
+    "contacts": "lastmodifieddate",
+    "calls": "hs_lastmodifieddate",
+    "meetings": "hs_lastmodifieddate",
+    "tasks": "hs_lastmodifieddate",
+}
 DEFAULT_PROPERTIES = {
-    "deals": ["dealname", "amount", "closedate", "pipeline", "dealstage", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "deals": [
+        "dealname",
+        "amount",
+        "closedate",
+        "pipeline",
+        "dealstage",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+    ],
     "contacts": ["firstname", "lastname", "email", "createdate", "lastmodifieddate", "hs_object_id"],
     "calls": ["hs_timestamp", "hs_call_title", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     "meetings": ["hs_timestamp", "hs_meeting_title", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     "tasks": ["hs_timestamp", "hs_task_subject", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
 }
 STAGES = [  # the default sales pipeline: (stage id, probability, closed, won)
-    ("appointmentscheduled", "0.2", False, False), ("qualifiedtobuy", "0.4", False, False),
-    ("presentationscheduled", "0.6", False, False), ("decisionmakerboughtin", "0.8", False, False),
-    ("contractsent", "0.9", False, False), ("closedwon", "1.0", True, True), ("closedlost", "0.0", True, False),
+    ("appointmentscheduled", "0.2", False, False),
+    ("qualifiedtobuy", "0.4", False, False),
+    ("presentationscheduled", "0.6", False, False),
+    ("decisionmakerboughtin", "0.8", False, False),
+    ("contractsent", "0.9", False, False),
+    ("closedwon", "1.0", True, True),
+    ("closedlost", "0.0", True, False),
 ]
-FIRST = ["Ava", "Ben", "Chen", "Dana", "Emil", "Fatima", "Gao", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya"]
+FIRST = [
+    "Ava",
+    "Ben",
+    "Chen",
+    "Dana",
+    "Emil",
+    "Fatima",
+    "Gao",
+    "Hana",
+    "Ivan",
+    "Jia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+]
 LAST = ["Novak", "Smith", "Wang", "Okafor", "Garcia", "Müller", "Tanaka", "Rossi", "Kim", "Silva", "Haddad", "Larsen"]
-COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne", "Tyrell", "Soylent", "Cyberdyne", "Wonka"]
+COMPANIES = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Soylent",
+    "Cyberdyne",
+    "Wonka",
+]
 SOURCES = ["ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS", "DIRECT_TRAFFIC", "OFFLINE"]
 PRIVATE_TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 CLIENT_ID = "mock-client-id"
@@ -163,21 +211,38 @@ class HubSpotMock(MockCRMServer):
 
     # --- seeding -------------------------------------------------------------------
 
-    def _seed(self, rng: random.Random, n_deals: int, n_owners: int | None, n_contacts: int | None, n_engagements: int | None,
-              archived_share: float) -> None:  # float ok
+    def _seed(
+        self,
+        rng: random.Random,
+        n_deals: int,
+        n_owners: int | None,
+        n_contacts: int | None,
+        n_engagements: int | None,
+        archived_share: float,
+    ) -> None:  # float ok
         n_owners = n_owners if n_owners is not None else max(3, min(200, n_deals // 40 + 3))
         n_contacts = n_contacts if n_contacts is not None else max(1, n_deals // 2)
         n_engagements = n_engagements if n_engagements is not None else max(1, n_deals // 4)
         for i in range(n_owners):
             first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
             created = BASE_TIME - timedelta(days=900 - i)
-            self.owner_list.append({
-                "id": str(41629779 + i * 7919), "email": f"{first.lower()}.{last.lower()}{i}@example.com",
-                "type": "PERSON", "firstName": first, "lastName": last, "userId": 9100000 + i,
-                "userIdIncludingInactive": 9100000 + i, "createdAt": iso_ms(created), "updatedAt": iso_ms(created + timedelta(days=30)),
-                "archived": i == n_owners - 1 and n_owners > 3,  # one owner has left; their deals stay
-                "teams": [{"id": str(100 + i % 3), "name": ["East", "West", "Key accounts"][i % 3], "primary": True}],
-            })
+            self.owner_list.append(
+                {
+                    "id": str(41629779 + i * 7919),
+                    "email": f"{first.lower()}.{last.lower()}{i}@example.com",
+                    "type": "PERSON",
+                    "firstName": first,
+                    "lastName": last,
+                    "userId": 9100000 + i,
+                    "userIdIncludingInactive": 9100000 + i,
+                    "createdAt": iso_ms(created),
+                    "updatedAt": iso_ms(created + timedelta(days=30)),
+                    "archived": i == n_owners - 1 and n_owners > 3,  # one owner has left; their deals stay
+                    "teams": [
+                        {"id": str(100 + i % 3), "name": ["East", "West", "Key accounts"][i % 3], "primary": True}
+                    ],
+                }
+            )
         owner_ids = [o["id"] for o in self.owner_list]
         n_companies = max(1, n_deals // 3)
         company_ids = [1000000 + i for i in range(n_companies)]
@@ -187,7 +252,10 @@ class HubSpotMock(MockCRMServer):
             if 0 < i % 20 < 5 and shared is not None:  # a bulk edit: five deals in a row share one modified time
                 modified = shared
             else:
-                modified = min(BASE_TIME - timedelta(minutes=1), created + timedelta(days=rng.randint(0, 29), milliseconds=rng.randint(0, 86_399_999)))
+                modified = min(
+                    BASE_TIME - timedelta(minutes=1),
+                    created + timedelta(days=rng.randint(0, 29), milliseconds=rng.randint(0, 86_399_999)),
+                )
                 shared = modified if i % 20 == 0 else shared
             stage, probability, closed, won = STAGES[rng.randrange(len(STAGES))]
             close = created + timedelta(days=rng.randint(5, 120), hours=rng.randint(0, 23))
@@ -201,11 +269,17 @@ class HubSpotMock(MockCRMServer):
             currency = "" if i % 11 == 5 else ("EUR" if i % 7 == 2 else "USD")
             props = {
                 "dealname": f"{COMPANIES[i % len(COMPANIES)]} {['new', 'renewal', 'upsell'][i % 3]} {i + 1}",
-                "amount": amount, "closedate": closedate, "pipeline": "default", "dealstage": stage,
-                "createdate": iso_ms(created), "hs_lastmodifieddate": iso_ms(modified),
+                "amount": amount,
+                "closedate": closedate,
+                "pipeline": "default",
+                "dealstage": stage,
+                "createdate": iso_ms(created),
+                "hs_lastmodifieddate": iso_ms(modified),
                 "hubspot_owner_id": owner_ids[i % len(owner_ids)] if i % 17 != 8 else "",
-                "deal_currency_code": currency, "hs_deal_stage_probability": probability,
-                "hs_is_closed": "true" if closed else "false", "hs_is_closed_won": "true" if won else "false",
+                "deal_currency_code": currency,
+                "hs_deal_stage_probability": probability,
+                "hs_is_closed": "true" if closed else "false",
+                "hs_is_closed_won": "true" if won else "false",
                 "dealtype": ["newbusiness", "existingbusiness"][i % 2],
             }
             deal = self._add("deals", 5_000_000_001 + i, props, created, modified)
@@ -217,10 +291,15 @@ class HubSpotMock(MockCRMServer):
             first, last = FIRST[(i * 3) % len(FIRST)], LAST[(i * 5) % len(LAST)]
             mql = created + timedelta(days=rng.randint(1, 20)) if i % 3 else None
             props = {
-                "firstname": first, "lastname": last, "email": f"{first.lower()}.{last.lower()}.{i}@customer.example",
-                "createdate": iso_ms(created), "lastmodifieddate": iso_ms(min(modified, BASE_TIME - timedelta(minutes=1))),
-                "hubspot_owner_id": owner_ids[(i * 3) % len(owner_ids)], "hs_analytics_source": SOURCES[i % len(SOURCES)],
-                "lifecyclestage": "marketingqualifiedlead" if mql else "lead", "hs_lead_status": ["NEW", "OPEN", "IN_PROGRESS", "CONNECTED"][i % 4],
+                "firstname": first,
+                "lastname": last,
+                "email": f"{first.lower()}.{last.lower()}.{i}@customer.example",
+                "createdate": iso_ms(created),
+                "lastmodifieddate": iso_ms(min(modified, BASE_TIME - timedelta(minutes=1))),
+                "hubspot_owner_id": owner_ids[(i * 3) % len(owner_ids)],
+                "hs_analytics_source": SOURCES[i % len(SOURCES)],
+                "lifecyclestage": "marketingqualifiedlead" if mql else "lead",
+                "hs_lead_status": ["NEW", "OPEN", "IN_PROGRESS", "CONNECTED"][i % 4],
                 "hs_lifecyclestage_marketingqualifiedlead_date": iso_ms(mql) if mql else "",
             }
             self._add("contacts", 700_000_001 + i, props, created, min(modified, BASE_TIME - timedelta(minutes=1)))
@@ -228,17 +307,33 @@ class HubSpotMock(MockCRMServer):
             for i in range(n_engagements):
                 when = BASE_TIME - timedelta(days=rng.randint(1, 400), seconds=rng.randint(0, 86399))
                 modified = min(BASE_TIME - timedelta(minutes=1), when + timedelta(hours=rng.randint(0, 72)))
-                props = {"hs_timestamp": iso_ms(when), "hubspot_owner_id": owner_ids[(i * 5) % len(owner_ids)],
-                         "hs_createdate": iso_ms(when), "hs_lastmodifieddate": iso_ms(modified)}
+                props = {
+                    "hs_timestamp": iso_ms(when),
+                    "hubspot_owner_id": owner_ids[(i * 5) % len(owner_ids)],
+                    "hs_createdate": iso_ms(when),
+                    "hs_lastmodifieddate": iso_ms(modified),
+                }
                 if kind == "calls":
-                    props.update(hs_call_title=f"Call {i + 1}", hs_call_duration=str(rng.randint(30, 3600) * 1000),
-                                 hs_call_direction=["OUTBOUND", "INBOUND"][i % 2], hs_call_status="COMPLETED")
+                    props.update(
+                        hs_call_title=f"Call {i + 1}",
+                        hs_call_duration=str(rng.randint(30, 3600) * 1000),
+                        hs_call_direction=["OUTBOUND", "INBOUND"][i % 2],
+                        hs_call_status="COMPLETED",
+                    )
                 elif kind == "meetings":
                     end = when + timedelta(minutes=rng.choice([30, 45, 60, 90]))
-                    props.update(hs_meeting_title=f"Meeting {i + 1}", hs_meeting_start_time=iso_ms(when), hs_meeting_end_time=iso_ms(end),
-                                 hs_meeting_outcome="COMPLETED")
+                    props.update(
+                        hs_meeting_title=f"Meeting {i + 1}",
+                        hs_meeting_start_time=iso_ms(when),
+                        hs_meeting_end_time=iso_ms(end),
+                        hs_meeting_outcome="COMPLETED",
+                    )
                 else:
-                    props.update(hs_task_subject=f"Follow up {i + 1}", hs_task_status=["COMPLETED", "NOT_STARTED"][i % 2], hs_task_type="TODO")
+                    props.update(
+                        hs_task_subject=f"Follow up {i + 1}",
+                        hs_task_status=["COMPLETED", "NOT_STARTED"][i % 2],
+                        hs_task_type="TODO",
+                    )
                 record = self._add(kind, base_id + i, props, when, modified)
                 if deal_ids and i % 3 != 2:
                     record.associations["deals"] = [deal_ids[(i * 7) % len(deal_ids)]]
@@ -302,38 +397,76 @@ class HubSpotMock(MockCRMServer):
         return {o["id"] for o in self.owner_list}
 
     def usage_hint(self) -> str:
-        return (f"  export KPI_HUBSPOT_BASE_URL={self.url}\n  export KPI_HUBSPOT_TOKEN={self.private_token}\n"
-                f"  kpi sync hubspot")
+        return (
+            f"  export KPI_HUBSPOT_BASE_URL={self.url}\n  export KPI_HUBSPOT_TOKEN={self.private_token}\n"
+            f"  kpi sync hubspot"
+        )
 
     # --- dialect ---------------------------------------------------------------------------
 
     @staticmethod
     def _error(status: int, message: str, category: str, **extra: Any) -> MockResponse:
-        return MockResponse(status, {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category, **extra})
+        return MockResponse(
+            status,
+            {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category, **extra},
+        )
 
     def public(self, request: MockRequest) -> bool:
         return request.path == "/oauth/v1/token"
 
     def rate_limit_response(self, request: MockRequest) -> MockResponse:
-        return MockResponse(429, {"status": "error", "message": "You have reached your ten_secondly_rolling limit.", "errorType": "RATE_LIMIT",
-                                  "correlationId": str(uuid.uuid4()), "policyName": "TEN_SECONDLY_ROLLING", "requestId": str(uuid.uuid4()),
-                                  "category": "RATE_LIMITS"})
+        return MockResponse(
+            429,
+            {
+                "status": "error",
+                "message": "You have reached your ten_secondly_rolling limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": "TEN_SECONDLY_ROLLING",
+                "requestId": str(uuid.uuid4()),
+                "category": "RATE_LIMITS",
+            },
+        )
 
     def daily_limit_response(self, request: MockRequest) -> MockResponse:
-        return MockResponse(429, {"status": "error", "message": "You have reached your daily limit.", "errorType": "RATE_LIMIT",
-                                  "correlationId": str(uuid.uuid4()), "policyName": "DAILY", "requestId": str(uuid.uuid4()),
-                                  "category": "RATE_LIMITS"})
+        return MockResponse(
+            429,
+            {
+                "status": "error",
+                "message": "You have reached your daily limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": "DAILY",
+                "requestId": str(uuid.uuid4()),
+                "category": "RATE_LIMITS",
+            },
+        )
 
     def secondly_limit_response(self, request: MockRequest) -> MockResponse:
-        return MockResponse(429, {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
-                                  "correlationId": str(uuid.uuid4()), "policyName": "SECONDLY", "requestId": str(uuid.uuid4()),
-                                  "category": "RATE_LIMITS"})
+        return MockResponse(
+            429,
+            {
+                "status": "error",
+                "message": "You have reached your secondly limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": "SECONDLY",
+                "requestId": str(uuid.uuid4()),
+                "category": "RATE_LIMITS",
+            },
+        )
 
     def server_error_response(self, request: MockRequest) -> MockResponse:
-        return MockResponse(502, "<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>", {"Content-Type": "text/html"})
+        return MockResponse(
+            502,
+            "<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>",
+            {"Content-Type": "text/html"},
+        )
 
     def expired_token_response(self, request: MockRequest) -> MockResponse:
-        return self._error(401, "The OAuth token used to make this call expired 2 second(s) ago.", "EXPIRED_AUTHENTICATION")
+        return self._error(
+            401, "The OAuth token used to make this call expired 2 second(s) ago.", "EXPIRED_AUTHENTICATION"
+        )
 
     def authenticate(self, request: MockRequest) -> MockResponse | None:
         token = request.bearer
@@ -341,8 +474,12 @@ class HubSpotMock(MockCRMServer):
         if verdict == "expired":
             return self.expired_token_response(request)
         if verdict != "ok":
-            return self._error(401, "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more "
-                                    "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview", "INVALID_AUTHENTICATION")
+            return self._error(
+                401,
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more "
+                "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "INVALID_AUTHENTICATION",
+            )
         with self._data_lock:
             self._daily_used += 1
             if self._daily_used > self.daily_limit:
@@ -374,7 +511,9 @@ class HubSpotMock(MockCRMServer):
             response.headers.setdefault("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
             if token == self.private_token:  # no daily headers on OAuth calls
                 response.headers.setdefault("X-HubSpot-RateLimit-Daily", str(self.daily_limit))
-                response.headers.setdefault("X-HubSpot-RateLimit-Daily-Remaining", str(max(0, self.daily_limit - self._daily_used)))
+                response.headers.setdefault(
+                    "X-HubSpot-RateLimit-Daily-Remaining", str(max(0, self.daily_limit - self._daily_used))
+                )
         return response
 
     # --- endpoints ----------------------------------------------------------------------------
@@ -382,12 +521,38 @@ class HubSpotMock(MockCRMServer):
     @route("POST", r"/oauth/v1/token")
     def token(self, request: MockRequest) -> MockResponse:
         form = request.form()
-        if form.get("grant_type") != "refresh_token" or form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-            return MockResponse(400, {"status": "BAD_CLIENT_ID", "message": "missing or invalid client credentials", "correlationId": str(uuid.uuid4())})
+        if (
+            form.get("grant_type") != "refresh_token"
+            or form.get("client_id") != self.client_id
+            or form.get("client_secret") != self.client_secret
+        ):
+            return MockResponse(
+                400,
+                {
+                    "status": "BAD_CLIENT_ID",
+                    "message": "missing or invalid client credentials",
+                    "correlationId": str(uuid.uuid4()),
+                },
+            )
         if form.get("refresh_token") != self.refresh_token:
-            return MockResponse(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token", "correlationId": str(uuid.uuid4())})
+            return MockResponse(
+                400,
+                {
+                    "status": "BAD_REFRESH_TOKEN",
+                    "message": "missing or unknown refresh token",
+                    "correlationId": str(uuid.uuid4()),
+                },
+            )
         self.refreshes += 1
-        return MockResponse(200, {"token_type": "bearer", "refresh_token": self.refresh_token, "access_token": self.tokens.issue(), "expires_in": 1800})
+        return MockResponse(
+            200,
+            {
+                "token_type": "bearer",
+                "refresh_token": self.refresh_token,
+                "access_token": self.tokens.issue(),
+                "expires_in": 1800,
+            },
+        )
 
     @staticmethod
     def _properties(request: MockRequest, kind: str) -> list[str]:
@@ -397,17 +562,29 @@ class HubSpotMock(MockCRMServer):
         return [p for value in raw for p in value.split(",") if p]
 
     def _render(self, kind: str, obj: _Object, properties: list[str], associations: list[str]) -> dict[str, Any]:
-        props = {name: obj.properties.get(name) for name in properties if name in obj.properties or name in DEFAULT_PROPERTIES[kind]}
+        props = {
+            name: obj.properties.get(name)
+            for name in properties
+            if name in obj.properties or name in DEFAULT_PROPERTIES[kind]
+        }
         props["hs_object_id"] = str(obj.id)
         if obj.archived_at is not None and MODIFIED[kind] in props:
             props[MODIFIED[kind]] = iso_ms(obj.modified)
-        item: dict[str, Any] = {"id": str(obj.id), "properties": props, "createdAt": iso_ms(obj.created), "updatedAt": iso_ms(obj.modified),
-                                "archived": obj.archived_at is not None}
+        item: dict[str, Any] = {
+            "id": str(obj.id),
+            "properties": props,
+            "createdAt": iso_ms(obj.created),
+            "updatedAt": iso_ms(obj.modified),
+            "archived": obj.archived_at is not None,
+        }
         if obj.archived_at is not None:
             item["archivedAt"] = iso_ms(obj.archived_at)
         found = {a: obj.associations[a] for a in associations if obj.associations.get(a)}
         if found:
-            item["associations"] = {a: {"results": [{"id": str(n), "type": f"{kind[:-1]}_to_{a[:-1]}"} for n in ids]} for a, ids in found.items()}
+            item["associations"] = {
+                a: {"results": [{"id": str(n), "type": f"{kind[:-1]}_to_{a[:-1]}"} for n in ids]}
+                for a, ids in found.items()
+            }
         return item
 
     @route("GET", r"/crm/v3/objects/(?P<kind>deals|contacts|calls|meetings|tasks)")
@@ -436,13 +613,17 @@ class HubSpotMock(MockCRMServer):
             for n in chunk:  # records are rendered once per property list (a 100,000-deal mock stays fast)
                 text = cache.get(n)
                 if text is None:
-                    text = cache[n] = json.dumps(self._render(kind, table[n], properties, associations), separators=(",", ":"))
+                    text = cache[n] = json.dumps(
+                        self._render(kind, table[n], properties, associations), separators=(",", ":")
+                    )
                 parts.append(text)
             following = ids[at + limit] if at + limit < len(ids) else None
         body = '{"results":[' + ",".join(parts) + "]"
         if following is not None:
             token = _after_token(following)
-            body += ',"paging":' + json.dumps({"next": {"after": token, "link": f"{self.url}{request.path}?after={token}"}})
+            body += ',"paging":' + json.dumps(
+                {"next": {"after": token, "link": f"{self.url}{request.path}?after={token}"}}
+            )
         return MockResponse(200, (body + "}").encode("utf-8"), {"Content-Type": "application/json;charset=utf-8"})
 
     @route("POST", r"/crm/v3/objects/(?P<kind>deals|contacts|calls|meetings|tasks)/search")
@@ -454,8 +635,12 @@ class HubSpotMock(MockCRMServer):
             return self._error(400, f"limit must be between 1 and 200 (got {limit})", "VALIDATION_ERROR")
         offset = int(query.get("after") or 0)
         if offset + limit > self.search_cap:
-            return self._error(400, f"There was a problem with the request: the search API can page through at most {self.search_cap} results "
-                                    "per query.", "VALIDATION_ERROR")
+            return self._error(
+                400,
+                f"There was a problem with the request: the search API can page through at most {self.search_cap} results "
+                "per query.",
+                "VALIDATION_ERROR",
+            )
         properties = query.get("properties") or DEFAULT_PROPERTIES[kind]
         with self._data_lock:
             table = self.objects[kind]
@@ -492,8 +677,14 @@ class HubSpotMock(MockCRMServer):
         if isinstance(value, int):
             wanted = int(wanted)
         op = flt.get("operator")
-        return {"GTE": value >= wanted, "GT": value > wanted, "LTE": value <= wanted, "LT": value < wanted, "EQ": value == wanted,
-                "NEQ": value != wanted}.get(op, False)
+        return {
+            "GTE": value >= wanted,
+            "GT": value > wanted,
+            "LTE": value <= wanted,
+            "LT": value < wanted,
+            "EQ": value == wanted,
+            "NEQ": value != wanted,
+        }.get(op, False)
 
     @route("POST", r"/crm/v4/associations/(?P<kind>deals|contacts|calls|meetings|tasks)/(?P<to>\w+)/batch/read")
     def associations(self, request: MockRequest) -> MockResponse:
@@ -508,10 +699,22 @@ class HubSpotMock(MockCRMServer):
                 obj = self.objects[kind].get(int(entry.get("id", 0)))
                 if obj is None or not obj.associations.get(to):
                     continue
-                results.append({"from": {"id": str(obj.id)},
-                                "to": [{"toObjectId": n, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 5, "label": None}]}
-                                       for n in obj.associations[to]]})
-        return MockResponse(200, {"status": "COMPLETE", "results": results, "startedAt": iso_ms(self.now), "completedAt": iso_ms(self.now)})
+                results.append(
+                    {
+                        "from": {"id": str(obj.id)},
+                        "to": [
+                            {
+                                "toObjectId": n,
+                                "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 5, "label": None}],
+                            }
+                            for n in obj.associations[to]
+                        ],
+                    }
+                )
+        return MockResponse(
+            200,
+            {"status": "COMPLETE", "results": results, "startedAt": iso_ms(self.now), "completedAt": iso_ms(self.now)},
+        )
 
     @route("GET", r"/crm/v3/owners/?")
     def owners(self, request: MockRequest) -> MockResponse:
@@ -523,25 +726,47 @@ class HubSpotMock(MockCRMServer):
         start = int(request.arg("after") or 0)
         body: dict[str, Any] = {"results": rows[start : start + limit]}
         if start + limit < len(rows):
-            body["paging"] = {"next": {"after": str(start + limit), "link": f"{self.url}/crm/v3/owners?after={start + limit}"}}
+            body["paging"] = {
+                "next": {"after": str(start + limit), "link": f"{self.url}/crm/v3/owners?after={start + limit}"}
+            }
         return MockResponse(200, body)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.mock_servers.hubspot", description="A local HubSpot CRM v3 API for trying syncs offline.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.mock_servers.hubspot",
+        description="A local HubSpot CRM v3 API for trying syncs offline.",
+    )
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--deals", type=int, default=1000, help="deals to seed (owners, contacts and engagements follow)")
+    parser.add_argument(
+        "--deals", type=int, default=1000, help="deals to seed (owners, contacts and engagements follow)"
+    )
     parser.add_argument("--contacts", type=int, default=None, help="contacts to seed (default: half the deals)")
-    parser.add_argument("--engagements", type=int, default=None, help="calls, meetings and tasks to seed, each (default: a quarter of the deals)")
+    parser.add_argument(
+        "--engagements",
+        type=int,
+        default=None,
+        help="calls, meetings and tasks to seed, each (default: a quarter of the deals)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--burst-limit", type=int, default=190, help="calls per rolling 10 s per token (0: no limit)")
-    parser.add_argument("--rate-limit-every", type=int, default=0, help="answer every k-th call with a TEN_SECONDLY_ROLLING 429")
-    parser.add_argument("--expire-token-after", type=int, default=0, help="OAuth access tokens expire after this many calls")
+    parser.add_argument(
+        "--rate-limit-every", type=int, default=0, help="answer every k-th call with a TEN_SECONDLY_ROLLING 429"
+    )
+    parser.add_argument(
+        "--expire-token-after", type=int, default=0, help="OAuth access tokens expire after this many calls"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
 
     def build(args: argparse.Namespace) -> HubSpotMock:
-        server = HubSpotMock(deals=args.deals, contacts=args.contacts, engagements=args.engagements, seed=args.seed,
-                             burst_limit=args.burst_limit or None, port=args.port)
+        server = HubSpotMock(
+            deals=args.deals,
+            contacts=args.contacts,
+            engagements=args.engagements,
+            seed=args.seed,
+            burst_limit=args.burst_limit or None,
+            port=args.port,
+        )
         if args.rate_limit_every:
             server.faults.every(args.rate_limit_every, "rate_limit")
         if args.expire_token_after:

@@ -77,40 +77,94 @@ _PREFIX = {"User": "005", "Opportunity": "006", "Task": "00T", "Event": "00U", "
 _COMMON = {"Id": "id", "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}
 FIELDS: dict[str, dict[str, str]] = {
     "User": {
-        **_COMMON, "Username": "string", "Name": "string", "FirstName": "string", "LastName": "string",
-        "Email": "string", "IsActive": "boolean", "Title": "string", "Department": "string",
-        "ManagerId": "reference", "UserType": "string", "TimeZoneSidKey": "string",
+        **_COMMON,
+        "Username": "string",
+        "Name": "string",
+        "FirstName": "string",
+        "LastName": "string",
+        "Email": "string",
+        "IsActive": "boolean",
+        "Title": "string",
+        "Department": "string",
+        "ManagerId": "reference",
+        "UserType": "string",
+        "TimeZoneSidKey": "string",
     },
     "Opportunity": {
-        **_COMMON, "IsDeleted": "boolean", "Name": "string", "AccountId": "reference", "Amount": "currency",
-        "StageName": "picklist", "Probability": "percent", "CloseDate": "date", "Type": "picklist",
-        "LeadSource": "picklist", "IsClosed": "boolean", "IsWon": "boolean", "OwnerId": "reference",
-        "CurrencyIsoCode": "picklist", "ForecastCategoryName": "picklist",
+        **_COMMON,
+        "IsDeleted": "boolean",
+        "Name": "string",
+        "AccountId": "reference",
+        "Amount": "currency",
+        "StageName": "picklist",
+        "Probability": "percent",
+        "CloseDate": "date",
+        "Type": "picklist",
+        "LeadSource": "picklist",
+        "IsClosed": "boolean",
+        "IsWon": "boolean",
+        "OwnerId": "reference",
+        "CurrencyIsoCode": "picklist",
+        "ForecastCategoryName": "picklist",
     },
     "Task": {
-        **_COMMON, "IsDeleted": "boolean", "Subject": "string", "ActivityDate": "date", "Status": "picklist",
-        "Priority": "picklist", "OwnerId": "reference", "WhatId": "reference", "WhoId": "reference",
-        "TaskSubtype": "picklist", "CallDurationInSeconds": "int", "CallType": "picklist", "IsClosed": "boolean",
+        **_COMMON,
+        "IsDeleted": "boolean",
+        "Subject": "string",
+        "ActivityDate": "date",
+        "Status": "picklist",
+        "Priority": "picklist",
+        "OwnerId": "reference",
+        "WhatId": "reference",
+        "WhoId": "reference",
+        "TaskSubtype": "picklist",
+        "CallDurationInSeconds": "int",
+        "CallType": "picklist",
+        "IsClosed": "boolean",
         "CompletedDateTime": "datetime",
     },
     "Event": {
-        **_COMMON, "IsDeleted": "boolean", "Subject": "string", "ActivityDateTime": "datetime",
-        "StartDateTime": "datetime", "EndDateTime": "datetime", "DurationInMinutes": "int",
-        "OwnerId": "reference", "WhatId": "reference", "WhoId": "reference", "Type": "picklist",
-        "EventSubtype": "picklist", "Location": "string",
+        **_COMMON,
+        "IsDeleted": "boolean",
+        "Subject": "string",
+        "ActivityDateTime": "datetime",
+        "StartDateTime": "datetime",
+        "EndDateTime": "datetime",
+        "DurationInMinutes": "int",
+        "OwnerId": "reference",
+        "WhatId": "reference",
+        "WhoId": "reference",
+        "Type": "picklist",
+        "EventSubtype": "picklist",
+        "Location": "string",
     },
     "Lead": {
-        **_COMMON, "IsDeleted": "boolean", "FirstName": "string", "LastName": "string", "Name": "string",
-        "Company": "string", "Status": "picklist", "LeadSource": "picklist", "OwnerId": "reference",
-        "IsConverted": "boolean", "ConvertedDate": "date", "ConvertedOpportunityId": "reference",
+        **_COMMON,
+        "IsDeleted": "boolean",
+        "FirstName": "string",
+        "LastName": "string",
+        "Name": "string",
+        "Company": "string",
+        "Status": "picklist",
+        "LeadSource": "picklist",
+        "OwnerId": "reference",
+        "IsConverted": "boolean",
+        "ConvertedDate": "date",
+        "ConvertedOpportunityId": "reference",
         "Email": "string",
     },
 }
 STAGES = [  # (label, probability, closed, won) – the default sales process
-    ("Prospecting", 10, False, False), ("Qualification", 10, False, False), ("Needs Analysis", 20, False, False),
-    ("Value Proposition", 50, False, False), ("Id. Decision Makers", 60, False, False),
-    ("Perception Analysis", 70, False, False), ("Proposal/Price Quote", 75, False, False),
-    ("Negotiation/Review", 90, False, False), ("Closed Won", 100, True, True), ("Closed Lost", 0, True, False),
+    ("Prospecting", 10, False, False),
+    ("Qualification", 10, False, False),
+    ("Needs Analysis", 20, False, False),
+    ("Value Proposition", 50, False, False),
+    ("Id. Decision Makers", 60, False, False),
+    ("Perception Analysis", 70, False, False),
+    ("Proposal/Price Quote", 75, False, False),
+    ("Negotiation/Review", 90, False, False),
+    ("Closed Won", 100, True, True),
+    ("Closed Lost", 0, True, False),
 ]
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # ASCII order = number order
 
@@ -183,8 +237,27 @@ _TOKEN = re.compile(
     r"|(?P<date>\d{4}-\d{2}-\d{2})|(?P<number>-?\d+(?:\.\d+)?)|(?P<string>'(?:[^'\\]|\\.)*')"
     r"|(?P<op>>=|<=|!=|<>|=|<|>)|(?P<punct>[(),])|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))"
 )
-_KEYWORDS = {"select", "from", "where", "and", "or", "not", "order", "by", "asc", "desc", "limit", "in", "nulls",
-             "first", "last", "null", "true", "false", "like"}
+_KEYWORDS = {
+    "select",
+    "from",
+    "where",
+    "and",
+    "or",
+    "not",
+    "order",
+    "by",
+    "asc",
+    "desc",
+    "limit",
+    "in",
+    "nulls",
+    "first",
+    "last",
+    "null",
+    "true",
+    "false",
+    "like",
+}
 
 
 @dataclass
@@ -383,13 +456,61 @@ class SalesforceMock:
         modified = max(modified or created, created)
         record.update(CreatedDate=created, LastModifiedDate=modified, SystemModstamp=modified)
 
-    def _seed(self, n_opps: int, n_users: int | None, n_tasks: int | None, n_events: int | None,
-              n_leads: int | None, bulk_update: int | None) -> None:
+    def _seed(
+        self,
+        n_opps: int,
+        n_users: int | None,
+        n_tasks: int | None,
+        n_events: int | None,
+        n_leads: int | None,
+        bulk_update: int | None,
+    ) -> None:
         rng = self._rng
-        first = ["Ava", "Ben", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keira",
-                 "Liam", "Mei", "Noah", "Olga", "Priya", "Quentin", "Rosa", "Sven", "Tara", "Umar", "Vera"]
-        last = ["Adams", "Becker", "Chen", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jansen",
-                "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Patel", "Rossi", "Schmidt", "Tanaka"]
+        first = [
+            "Ava",
+            "Ben",
+            "Chloe",
+            "Dmitri",
+            "Elena",
+            "Farid",
+            "Grace",
+            "Hiro",
+            "Ines",
+            "Jonas",
+            "Keira",
+            "Liam",
+            "Mei",
+            "Noah",
+            "Olga",
+            "Priya",
+            "Quentin",
+            "Rosa",
+            "Sven",
+            "Tara",
+            "Umar",
+            "Vera",
+        ]
+        last = [
+            "Adams",
+            "Becker",
+            "Chen",
+            "Dubois",
+            "Evans",
+            "Fischer",
+            "Garcia",
+            "Hughes",
+            "Ito",
+            "Jansen",
+            "Kowalski",
+            "Lopez",
+            "Moreau",
+            "Nakamura",
+            "Okafor",
+            "Patel",
+            "Rossi",
+            "Schmidt",
+            "Tanaka",
+        ]
         n_users = n_users if n_users is not None else max(8, n_opps // 40)
         users = []
         manager_id = None
@@ -397,10 +518,17 @@ class SalesforceMock:
             uid = self._new_id("User")
             fn, ln = first[i % len(first)], last[(i * 7) % len(last)]
             user = {
-                "Id": uid, "Username": f"{fn.lower()}.{ln.lower()}{i}@example.com", "FirstName": fn, "LastName": ln,
-                "Name": f"{fn} {ln}", "Email": f"{fn.lower()}.{ln.lower()}{i}@example.com",
-                "IsActive": i % 17 != 16, "Title": "Sales Manager" if i == 0 else "Account Executive",
-                "Department": "Sales", "ManagerId": manager_id if i else None, "UserType": "Standard",
+                "Id": uid,
+                "Username": f"{fn.lower()}.{ln.lower()}{i}@example.com",
+                "FirstName": fn,
+                "LastName": ln,
+                "Name": f"{fn} {ln}",
+                "Email": f"{fn.lower()}.{ln.lower()}{i}@example.com",
+                "IsActive": i % 17 != 16,
+                "Title": "Sales Manager" if i == 0 else "Account Executive",
+                "Department": "Sales",
+                "ManagerId": manager_id if i else None,
+                "UserType": "Standard",
                 "TimeZoneSidKey": rng.choice(["America/Los_Angeles", "Europe/Paris", "Asia/Tokyo"]),
             }
             if i == 0:
@@ -410,24 +538,48 @@ class SalesforceMock:
             self.records["User"][uid] = user
         owners = [u["Id"] for u in users]
         accounts = [self._new_id("Account") for _ in range(max(5, n_opps // 5))]
-        companies = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Tyrell", "Cyberdyne", "Hooli",
-                     "Vandelay", "Soylent", "Wonka", "Gringotts", "Monarch", "Oscorp"]
+        companies = [
+            "Acme",
+            "Globex",
+            "Initech",
+            "Umbrella",
+            "Stark",
+            "Wayne",
+            "Tyrell",
+            "Cyberdyne",
+            "Hooli",
+            "Vandelay",
+            "Soylent",
+            "Wonka",
+            "Gringotts",
+            "Monarch",
+            "Oscorp",
+        ]
         opps = []
         for i in range(n_opps):
             oid = self._new_id("Opportunity")
-            label, probability, closed, won = STAGES[rng.choices(range(len(STAGES)),
-                                                                 weights=[6, 5, 5, 5, 4, 4, 4, 4, 9, 6])[0]]
+            label, probability, closed, won = STAGES[
+                rng.choices(range(len(STAGES)), weights=[6, 5, 5, 5, 4, 4, 4, 4, 9, 6])[0]
+            ]
             created = self._moment(360, 2)
             close_day = (created + timedelta(days=rng.randint(5, 120))).date()
             amount: Decimal | None = Decimal(rng.randint(10, 5000) * 100) + Decimal(rng.choice([0, 0, 0, 50, 99])) / 100
             if i % 41 == 40:
                 amount = None  # Amount is optional in Salesforce
             opp = {
-                "Id": oid, "IsDeleted": False, "Name": f"{companies[i % len(companies)]} – {rng.choice(['Renewal', 'Expansion', 'New Logo', 'Pilot'])} {i}",
-                "AccountId": accounts[i % len(accounts)], "Amount": amount, "StageName": label,
-                "Probability": Decimal(probability), "CloseDate": close_day,
-                "Type": rng.choice(["New Business", "Existing Business"]), "LeadSource": rng.choice(["Web", "Phone Inquiry", "Partner Referral", "Trade Show", None]),
-                "IsClosed": closed, "IsWon": won, "OwnerId": rng.choice(owners),
+                "Id": oid,
+                "IsDeleted": False,
+                "Name": f"{companies[i % len(companies)]} – {rng.choice(['Renewal', 'Expansion', 'New Logo', 'Pilot'])} {i}",
+                "AccountId": accounts[i % len(accounts)],
+                "Amount": amount,
+                "StageName": label,
+                "Probability": Decimal(probability),
+                "CloseDate": close_day,
+                "Type": rng.choice(["New Business", "Existing Business"]),
+                "LeadSource": rng.choice(["Web", "Phone Inquiry", "Partner Referral", "Trade Show", None]),
+                "IsClosed": closed,
+                "IsWon": won,
+                "OwnerId": rng.choice(owners),
                 "CurrencyIsoCode": "EUR" if i % 9 == 4 else "USD",
                 "ForecastCategoryName": "Closed" if won else ("Omitted" if closed else "Pipeline"),
             }
@@ -450,12 +602,19 @@ class SalesforceMock:
             opp = rng.choice(opps) if opps else None
             when = self._moment(300, 1)
             task = {
-                "Id": tid, "IsDeleted": False, "Subject": rng.choice(subjects), "ActivityDate": when.date(),
+                "Id": tid,
+                "IsDeleted": False,
+                "Subject": rng.choice(subjects),
+                "ActivityDate": when.date(),
                 "Status": rng.choice(["Completed", "Completed", "Not Started", "In Progress"]),
-                "Priority": rng.choice(["Normal", "High"]), "OwnerId": opp["OwnerId"] if opp else rng.choice(owners),
-                "WhatId": opp["Id"] if opp else None, "WhoId": None, "TaskSubtype": subtype,
+                "Priority": rng.choice(["Normal", "High"]),
+                "OwnerId": opp["OwnerId"] if opp else rng.choice(owners),
+                "WhatId": opp["Id"] if opp else None,
+                "WhoId": None,
+                "TaskSubtype": subtype,
                 "CallDurationInSeconds": rng.randint(30, 1800) if subtype == "Call" else None,
-                "CallType": "Outbound" if subtype == "Call" else None, "IsClosed": True,
+                "CallType": "Outbound" if subtype == "Call" else None,
+                "IsClosed": True,
                 "CompletedDateTime": when,
             }
             self._stamp(task, when, when + timedelta(minutes=rng.randint(0, 600)))
@@ -466,11 +625,19 @@ class SalesforceMock:
             start = self._moment(300, 1).replace(minute=0, second=0)
             minutes = rng.choice([30, 45, 60, 90])
             event = {
-                "Id": eid, "IsDeleted": False, "Subject": rng.choice(["Meeting", "On-site visit", "Quarterly review"]),
-                "ActivityDateTime": start, "StartDateTime": start, "EndDateTime": start + timedelta(minutes=minutes),
-                "DurationInMinutes": minutes, "OwnerId": opp["OwnerId"] if opp else rng.choice(owners),
-                "WhatId": opp["Id"] if opp else None, "WhoId": None, "Type": rng.choice(["Meeting", "Visit", "Call"]),
-                "EventSubtype": "Event", "Location": rng.choice(["Customer site", "Zoom", None]),
+                "Id": eid,
+                "IsDeleted": False,
+                "Subject": rng.choice(["Meeting", "On-site visit", "Quarterly review"]),
+                "ActivityDateTime": start,
+                "StartDateTime": start,
+                "EndDateTime": start + timedelta(minutes=minutes),
+                "DurationInMinutes": minutes,
+                "OwnerId": opp["OwnerId"] if opp else rng.choice(owners),
+                "WhatId": opp["Id"] if opp else None,
+                "WhoId": None,
+                "Type": rng.choice(["Meeting", "Visit", "Call"]),
+                "EventSubtype": "Event",
+                "Location": rng.choice(["Customer site", "Zoom", None]),
             }
             self._stamp(event, start - timedelta(days=3), start + timedelta(hours=2))
             self.records["Event"][eid] = event
@@ -481,16 +648,25 @@ class SalesforceMock:
             created = self._moment(360, 1)
             converted = opps and i % 6 == 0
             lead = {
-                "Id": lid, "IsDeleted": False, "FirstName": fn, "LastName": ln, "Name": f"{fn} {ln}",
+                "Id": lid,
+                "IsDeleted": False,
+                "FirstName": fn,
+                "LastName": ln,
+                "Name": f"{fn} {ln}",
                 "Company": f"{rng.choice(companies)} {rng.choice(['GmbH', 'Inc.', 'Ltd', 'SAS'])}",
-                "Status": "Closed - Converted" if converted else rng.choice(["Open - Not Contacted", "Working - Contacted", "Closed - Not Converted"]),
+                "Status": "Closed - Converted"
+                if converted
+                else rng.choice(["Open - Not Contacted", "Working - Contacted", "Closed - Not Converted"]),
                 "LeadSource": rng.choice(["Web", "Phone Inquiry", "Partner Referral", "Trade Show", "Advertisement"]),
-                "OwnerId": queue_id if i % 13 == 5 else rng.choice(owners), "IsConverted": bool(converted),
+                "OwnerId": queue_id if i % 13 == 5 else rng.choice(owners),
+                "IsConverted": bool(converted),
                 "ConvertedDate": (created + timedelta(days=9)).date() if converted else None,
                 "ConvertedOpportunityId": rng.choice(opps)["Id"] if converted else None,
                 "Email": f"{fn.lower()}.{ln.lower()}@{rng.choice(companies).lower()}.example",
             }
-            self._stamp(lead, created, min(created + timedelta(days=rng.randint(0, 20)), self._now0 - timedelta(hours=2)))
+            self._stamp(
+                lead, created, min(created + timedelta(days=rng.randint(0, 20)), self._now0 - timedelta(hours=2))
+            )
             self.records["Lead"][lid] = lead
         # the recycle bin: soft deletes of the last days, and one hard delete per object
         for sobject in ("Opportunity", "Task", "Event", "Lead"):
@@ -605,8 +781,12 @@ class SalesforceMock:
             self._tokens[value] = _Token(value, self.faults.session_ttl or None)
         issued = str(int(self.now().timestamp() * 1000))
         return 200, {
-            "access_token": value, "instance_url": self.url, "token_type": "Bearer", "issued_at": issued,
-            "id": f"{self.url}/id/00D5g000004mockAAA/0055g000001mockAAA", "scope": "api refresh_token",
+            "access_token": value,
+            "instance_url": self.url,
+            "token_type": "Bearer",
+            "issued_at": issued,
+            "id": f"{self.url}/id/00D5g000004mockAAA/0055g000001mockAAA",
+            "scope": "api refresh_token",
             "signature": hashlib.sha256(issued.encode()).hexdigest()[:44],
         }
 
@@ -640,8 +820,9 @@ class SalesforceMock:
             if n > f.daily_limit:
                 raise SalesforceError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             if f.rate_limit_every and n % f.rate_limit_every == 0:
-                raise SalesforceError(403, "REQUEST_LIMIT_EXCEEDED",
-                                      "ConcurrentRequests (Concurrent API Requests) Limit exceeded.")
+                raise SalesforceError(
+                    403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+                )
 
     def query(self, soql: str, *, include_deleted: bool, batch: int, version: str) -> dict[str, Any]:
         q = _Parser(soql).query()
@@ -666,13 +847,17 @@ class SalesforceMock:
         out = [self._serialise(sobject, r, selected, version) for r in rows]
         return self._page(out, 0, batch, version)
 
-    def _page(self, rows: list[dict[str, Any]], start: int, batch: int, version: str, locator: str | None = None) -> dict[str, Any]:
+    def _page(
+        self, rows: list[dict[str, Any]], start: int, batch: int, version: str, locator: str | None = None
+    ) -> dict[str, Any]:
         end = min(start + batch, len(rows))
         body: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows), "records": rows[start:end]}
         if end < len(rows):
             with self._lock:
                 if locator is None:
-                    locator = "01g" + hashlib.sha1(f"{time.monotonic()}:{len(self._locators)}".encode()).hexdigest()[:15]
+                    locator = (
+                        "01g" + hashlib.sha1(f"{time.monotonic()}:{len(self._locators)}".encode()).hexdigest()[:15]
+                    )
                     self._locators[locator] = _Locator(rows, batch, version)
             body["nextRecordsUrl"] = f"/services/data/{version}/query/{locator}-{end}"
         return body
@@ -694,7 +879,9 @@ class SalesforceMock:
             if start.tzinfo is None or end.tzinfo is None:
                 raise ValueError
         except ValueError:
-            raise SalesforceError(400, "INVALID_REPLICATION_DATE", "start and end must be date-times with an offset") from None
+            raise SalesforceError(
+                400, "INVALID_REPLICATION_DATE", "start and end must be date-times with an offset"
+            ) from None
         now = self.now()
         earliest = (now - timedelta(days=RECYCLE_BIN_DAYS)).replace(second=0, microsecond=0)
         if start < earliest:
@@ -707,8 +894,11 @@ class SalesforceMock:
         if len(hits) > self.id_limit:
             raise SalesforceError(400, "EXCEEDED_ID_LIMIT", "record limit reached. narrow the time window")
         return {
-            "deletedRecords": [{"id": i, "deletedDate": format_datetime(d)} for i, d in sorted(hits, key=lambda h: h[1])],
-            "earliestDateAvailable": format_datetime(earliest), "latestDateCovered": format_datetime(covered),
+            "deletedRecords": [
+                {"id": i, "deletedDate": format_datetime(d)} for i, d in sorted(hits, key=lambda h: h[1])
+            ],
+            "earliestDateAvailable": format_datetime(earliest),
+            "latestDateCovered": format_datetime(covered),
         }
 
     def describe(self, sobject: str) -> dict[str, Any]:
@@ -716,7 +906,11 @@ class SalesforceMock:
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         fields = self._fields(sobject)
         return {
-            "name": sobject, "label": sobject, "queryable": True, "replicateable": True, "keyPrefix": _PREFIX[sobject],
+            "name": sobject,
+            "label": sobject,
+            "queryable": True,
+            "replicateable": True,
+            "keyPrefix": _PREFIX[sobject],
             "fields": [{"name": n, "type": t, "nillable": n != "Id"} for n, t in fields.items()],
         }
 
@@ -736,9 +930,13 @@ class SalesforceMock:
     def _field(fields: dict[str, str], sobject: str, name: str) -> str:
         canonical = next((f for f in fields if f.lower() == name.lower()), None)
         if canonical is None:
-            raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'. If you are "
-                                  "attempting to use a custom field, be sure to append the '__c' after the custom field "
-                                  "name. Please reference your WSDL or the describe call for the appropriate names.")
+            raise SalesforceError(
+                400,
+                "INVALID_FIELD",
+                f"No such column '{name}' on entity '{sobject}'. If you are "
+                "attempting to use a custom field, be sure to append the '__c' after the custom field "
+                "name. Please reference your WSDL or the describe call for the appropriate names.",
+            )
         return canonical
 
     def _check_types(self, node: Any, fields: dict[str, str], sobject: str) -> None:
@@ -755,12 +953,23 @@ class SalesforceMock:
         for lit_kind, _ in literals:
             if lit_kind == "null":
                 continue
-            expected = {"datetime": "datetime", "date": "date", "boolean": "boolean", "currency": "number",
-                        "percent": "number", "int": "number"}.get(kind, "string")
+            expected = {
+                "datetime": "datetime",
+                "date": "date",
+                "boolean": "boolean",
+                "currency": "number",
+                "percent": "number",
+                "int": "number",
+            }.get(kind, "string")
             if lit_kind != expected:
-                raise SalesforceError(400, "INVALID_FIELD", f"value of filter criterion for field '{name}' must be of "
-                                      f"type {'dateTime' if kind == 'datetime' else kind} and should not be enclosed in quotes"
-                                      if lit_kind == "string" else f"value of filter criterion for field '{name}' must be of type {kind}")
+                raise SalesforceError(
+                    400,
+                    "INVALID_FIELD",
+                    f"value of filter criterion for field '{name}' must be of "
+                    f"type {'dateTime' if kind == 'datetime' else kind} and should not be enclosed in quotes"
+                    if lit_kind == "string"
+                    else f"value of filter criterion for field '{name}' must be of type {kind}",
+                )
 
     def _matches(self, node: Any, row: dict[str, Any], fields: dict[str, str], sobject: str) -> bool:
         op = node[0]
@@ -783,11 +992,16 @@ class SalesforceMock:
         return {"<": value < literal, "<=": value <= literal, ">": value > literal, ">=": value >= literal}[comparison]
 
     def _serialise(self, sobject: str, row: dict[str, Any], selected: list[str], version: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"attributes": {"type": sobject, "url": f"/services/data/{version}/sobjects/{sobject}/{row['Id']}"}}
+        out: dict[str, Any] = {
+            "attributes": {"type": sobject, "url": f"/services/data/{version}/sobjects/{sobject}/{row['Id']}"}
+        }
         for name in selected:
             value = row.get(name)
-            out[name] = format_datetime(value) if isinstance(value, datetime) else (
-                value.isoformat() if isinstance(value, date) else value)
+            out[name] = (
+                format_datetime(value)
+                if isinstance(value, datetime)
+                else (value.isoformat() if isinstance(value, date) else value)
+            )
         return out
 
 
@@ -825,7 +1039,9 @@ class _Handler(BaseHTTPRequestHandler):
         if getattr(self.server, "verbose", False):
             super().log_message(format, *args)
 
-    def date_time_string(self, timestamp: float | None = None) -> str:  # float ok: the Date header follows the org's clock
+    def date_time_string(
+        self, timestamp: float | None = None
+    ) -> str:  # float ok: the Date header follows the org's clock
         return format_datetime_http(self.org.now())
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -871,15 +1087,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, path: str, params: dict[str, str]) -> Any:
         org = self.org
         if path.rstrip("/") == "/services/data":
-            return [{"label": "Summer '24", "url": "/services/data/v61.0", "version": "61.0"},
-                    {"label": "Spring '24", "url": "/services/data/v60.0", "version": "60.0"}]
+            return [
+                {"label": "Summer '24", "url": "/services/data/v61.0", "version": "61.0"},
+                {"label": "Spring '24", "url": "/services/data/v60.0", "version": "60.0"},
+            ]
         match = re.fullmatch(rf"/services/data/({_VERSION})/(query|queryAll)/?", path)
         if match:
             if "q" not in params:
                 raise SalesforceError(400, "MALFORMED_QUERY", "A query string has to be specified")
             option = re.search(r"batchSize\s*=\s*(\d+)", self.headers.get("Sforce-Query-Options") or "")
             batch = max(MIN_BATCH, min(MAX_BATCH, int(option.group(1)))) if option else MAX_BATCH
-            return org.query(params["q"], include_deleted=match.group(2) == "queryAll", batch=batch, version=match.group(1))
+            return org.query(
+                params["q"], include_deleted=match.group(2) == "queryAll", batch=batch, version=match.group(1)
+            )
         match = re.fullmatch(rf"/services/data/({_VERSION})/(?:query|queryAll)/(01g\w+)-(\d+)", path)
         if match:
             return org.query_more(match.group(2), int(match.group(3)), match.group(1))
@@ -898,23 +1118,36 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.mock_servers.salesforce", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.mock_servers.salesforce", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--port", type=int, default=8082)
     parser.add_argument("--opportunities", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--single-currency", action="store_true", help="an org without CurrencyIsoCode")
-    parser.add_argument("--rate-limit-every", type=int, default=0, metavar="K", help="every K-th request: 403 REQUEST_LIMIT_EXCEEDED")
-    parser.add_argument("--error-burst-every", type=int, default=0, metavar="K", help="every K-th request starts a burst of 503")
+    parser.add_argument(
+        "--rate-limit-every", type=int, default=0, metavar="K", help="every K-th request: 403 REQUEST_LIMIT_EXCEEDED"
+    )
+    parser.add_argument(
+        "--error-burst-every", type=int, default=0, metavar="K", help="every K-th request starts a burst of 503"
+    )
     parser.add_argument("--error-burst-length", type=int, default=2, metavar="N")
     parser.add_argument("--session-ttl", type=int, default=0, metavar="N", help="access tokens expire after N requests")
     parser.add_argument("--delay", type=float, default=0.0, metavar="SECONDS")  # float ok: seconds
     parser.add_argument("--daily-limit", type=int, default=100_000, metavar="N")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
-    faults = Faults(args.rate_limit_every, args.error_burst_every, args.error_burst_length, args.session_ttl,
-                    args.delay, args.daily_limit)
-    mock = SalesforceMock(opportunities=args.opportunities, seed=args.seed, faults=faults,
-                          multi_currency=not args.single_currency)
+    faults = Faults(
+        args.rate_limit_every,
+        args.error_burst_every,
+        args.error_burst_length,
+        args.session_ttl,
+        args.delay,
+        args.daily_limit,
+    )
+    mock = SalesforceMock(
+        opportunities=args.opportunities, seed=args.seed, faults=faults, multi_currency=not args.single_currency
+    )
     try:
         url = mock.start(args.port)
     except OSError as exc:

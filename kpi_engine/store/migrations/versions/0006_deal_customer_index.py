@@ -10,27 +10,28 @@ Revises: 0001
 Create Date: 2026-12-04 19:30:00.000000
 
 """
+
 from typing import Sequence, Union
 
 from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0006_deal_customer_index'
-down_revision: Union[str, Sequence[str], None] = '0001'
+revision: str = "0006_deal_customer_index"
+down_revision: Union[str, Sequence[str], None] = "0001"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
     """Upgrade schema."""
-    with op.batch_alter_table('deals', schema=None) as batch_op:
-        batch_op.drop_index('ix_deals_customer')
-        batch_op.create_index('ix_deals_customer_owner_closed', ['customer_id', 'owner_id', 'closed_at'], unique=False)
+    with op.batch_alter_table("deals", schema=None) as batch_op:
+        batch_op.drop_index("ix_deals_customer")
+        batch_op.create_index("ix_deals_customer_owner_closed", ["customer_id", "owner_id", "closed_at"], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table('deals', schema=None) as batch_op:
-        batch_op.drop_index('ix_deals_customer_owner_closed')
-        batch_op.create_index('ix_deals_customer', ['customer_id'], unique=False)
+    with op.batch_alter_table("deals", schema=None) as batch_op:
+        batch_op.drop_index("ix_deals_customer_owner_closed")
+        batch_op.create_index("ix_deals_customer", ["customer_id"], unique=False)
