@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-
-from datetime import timedelta
 
 from _payouts import (
     MONTHS,

@@ -35,9 +35,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpi_engine_connectors.hubspot import HubSpotConnector
-
 from kpi_engine import ConnectorContext, open_store, sync
+from kpi_engine_connectors.hubspot import HubSpotConnector
 from tests.mock_servers.hubspot import PRIVATE_TOKEN
 
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -3,9 +3,9 @@
 The public API. Plugins and connectors import only from here.
 """
 
-from .store import schema as schema
-from .connect.connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
+from ._version import __version__
 from .connect.auth import BearerToken, HeaderToken, OAuth2Refresh
+from .connect.connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
 from .connect.errors import (
     AuthenticationError,
     ConnectorConfigurationError,
@@ -13,7 +13,32 @@ from .connect.errors import (
     RateLimited,
     TransientError,
 )
+from .connect.http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
+from .connect.mapping import SourceMapping, StreamMapping, load_source_mapping
 from .connect.paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
+from .connect.secrets import (
+    ConnectorSettings,
+    MemoryTokenStore,
+    StoreTokenStore,
+    TokenStore,
+    connector_logger,
+    default_token_store,
+    redact,
+    register_secret,
+    secret_field,
+)
+from .connect.sync import StreamSummary, SyncSummary, parse_cursor, sync
+from .engine.contract import (
+    Amount,
+    Metric,
+    MetricContext,
+    OrgView,
+    PersonInfo,
+    RuleContext,
+    RuleResult,
+    RuleType,
+    TargetLevels,
+)
 from .engine.evaluation import EvaluationRun, Outcome, evaluate, evaluate_plans, get_run, list_runs
 from .errors import (
     ConfigurationError,
@@ -28,15 +53,13 @@ from .errors import (
 )
 from .findings.model import FINDING, CheckConfig, Effect, Finding, Severity
 from .formula.formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
-from .connect.http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
+from .hookspecs import hookimpl
 from .ingest.importing import ImportSummary, import_file
 from .ingest.loading import LoadCounts, upsert_records
-from .money import Money, Ratio, money_text, plain, quantize, to_decimal
-from .periods import Period, parse_period
-from .plans.checking import LoadedPlan, Plan, load_plan, parse_plan
-from .plans.files import load_plan_for
-from .plans.plan_tests import CaseResult, run_plan_tests
 from .ingest.mapping import ColumnMapping, load_mapping
+from .ingest.records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
+from .metrics.compute import MetricRow, compute_metric, metric_values
+from .metrics.custom import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
 from .metrics.measures import (
     Division,
     Measure,
@@ -48,38 +71,15 @@ from .metrics.measures import (
     within,
     within_days,
 )
-from .metrics.custom import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
-from .metrics.compute import MetricRow, compute_metric, metric_values
-from .ingest.records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
-from .connect.secrets import (
-    ConnectorSettings,
-    MemoryTokenStore,
-    StoreTokenStore,
-    TokenStore,
-    connector_logger,
-    default_token_store,
-    redact,
-    register_secret,
-    secret_field,
-)
-from .store.database import Store, default_database_url, open_store
-from .connect.sync import StreamSummary, SyncSummary, parse_cursor, sync
-from .connect.mapping import SourceMapping, StreamMapping, load_source_mapping
-from .trace import LazyTrace
-from .engine.contract import (
-    Amount,
-    Metric,
-    MetricContext,
-    OrgView,
-    PersonInfo,
-    RuleContext,
-    RuleResult,
-    RuleType,
-    TargetLevels,
-)
-from ._version import __version__
-from .hookspecs import hookimpl
+from .money import Money, Ratio, money_text, plain, quantize, to_decimal
+from .periods import Period, parse_period
+from .plans.checking import LoadedPlan, Plan, load_plan, parse_plan
+from .plans.files import load_plan_for
+from .plans.plan_tests import CaseResult, run_plan_tests
 from .registry import PluginInfo, Registry, get_registry, load_plugins
+from .store import schema as schema
+from .store.database import Store, default_database_url, open_store
+from .trace import LazyTrace
 
 __all__ = [
     "ActivityRecord",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PeriodError
@@ -45,8 +45,8 @@ class Period:
     def bounds_utc(self, tz: str | ZoneInfo) -> tuple[datetime, datetime]:
         """The period's first and first-after instants, in UTC, for a business in ``tz``."""
         z = zone(tz) if isinstance(tz, str) else tz
-        start = datetime.combine(self.start, time.min, z).astimezone(timezone.utc)
-        end = datetime.combine(self.end, time.min, z).astimezone(timezone.utc)
+        start = datetime.combine(self.start, time.min, z).astimezone(UTC)
+        end = datetime.combine(self.end, time.min, z).astimezone(UTC)
         return start, end
 
     @property

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
 from .engine.contract import Metric, RuleType
+from .errors import PluginError
 
 if TYPE_CHECKING:
     from .connect.connector import Connector

@@ -6,7 +6,7 @@ Only the public ``kpi_engine`` API is used here, as a third-party plugin would.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,7 @@ def judge(condition: Formula, value: Decimal | None, lookup: Callable[[str, int]
 def local_day(moment: datetime | date, time_zone: str) -> date:
     """The calendar day of ``moment`` in the plan's time zone (a date is taken as already local)."""
     if isinstance(moment, datetime):
-        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # stored times are UTC
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # stored times are UTC
         return aware.astimezone(ZoneInfo(time_zone)).date()
     return moment
 

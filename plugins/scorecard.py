@@ -11,8 +11,8 @@ gate is not met. Weights must add up to 100 %.
 from __future__ import annotations
 
 import itertools
-from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator

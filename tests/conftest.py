@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from kpi_engine.store.schema import metadata
 from kpi_engine.store.database import Store, open_store
+from kpi_engine.store.schema import metadata
 
 POSTGRES_URL_ENV = "KPI_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

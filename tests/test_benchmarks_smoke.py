@@ -135,7 +135,7 @@ def test_the_baselines_apply_the_commission_plans_checks_as_the_engine_does(samp
     excluded = [o for o in get_run(store, runs["2026-07"].id).outcomes if o.kind == "payout" and "excluded" in o.trace]
     clawed = [o for o in get_run(store, runs["2026-06"].id).outcomes if o.kind == "payout" and "clawback" in o.trace]
     assert held and excluded and clawed
-    assert engine[f"sales-commission|2026-06"][clawed[0].person_id] is not None
+    assert engine["sales-commission|2026-06"][clawed[0].person_id] is not None
 
 
 def test_a_payout_that_differs_from_a_baseline_is_reported_and_no_ratio_is_printed(company, month_results):

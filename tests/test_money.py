@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -29,13 +30,13 @@ def test_yaml_decimal_literals_stay_exact():
 
 
 def test_amounts_survive_the_database_to_the_last_digit(store):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import func, select
 
     from kpi_engine import schema
 
-    when = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 10, 1, tzinfo=UTC)
     with store.begin() as conn:
         conn.execute(schema.people.insert().values(id="p", name="p", role="sales_rep"))
         conn.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -37,12 +37,12 @@ def test_impossible_periods_are_refused_with_the_accepted_forms(label):
 
 def test_a_shanghai_month_starts_at_16_utc_the_day_before():
     start, end = parse_period("2026-03").bounds_utc("Asia/Shanghai")
-    assert start == datetime(2026, 2, 28, 16, 0, tzinfo=timezone.utc)
-    assert end == datetime(2026, 3, 31, 16, 0, tzinfo=timezone.utc)
+    assert start == datetime(2026, 2, 28, 16, 0, tzinfo=UTC)
+    assert end == datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
 
 
 def test_a_deal_at_2330_on_31_march_in_shanghai_belongs_to_march():
-    closed = datetime(2026, 3, 31, 15, 30, tzinfo=timezone.utc)  # 23:30 in Shanghai
+    closed = datetime(2026, 3, 31, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
     march_start, march_end = parse_period("2026-03").bounds_utc("Asia/Shanghai")
     assert march_start <= closed < march_end
     utc_start, utc_end = parse_period("2026-03").bounds_utc("UTC")

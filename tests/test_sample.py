@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from kpi_engine.store.schema import activities, deals, leads, metadata, people, payments, targets, teams
 from kpi_engine.sample import PlantedCase, SampleSummary, generate_sample_company
+from kpi_engine.store.schema import activities, deals, leads, metadata, payments, people, targets, teams
 
 _OWNER_COLUMNS = {"deals": ("owner_id",), "activities": ("owner_id",), "leads": ("owner_id", "marketing_owner_id")}
 

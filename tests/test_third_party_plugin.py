@@ -77,9 +77,8 @@ def test_a_third_party_rule_type_and_metric_work_from_a_plan(store):
 
 
 def test_a_metric_returning_floats_is_refused_by_name(store):
-    from sqlalchemy import literal
-
     import pytest
+    from sqlalchemy import literal
 
     from kpi_engine import EvaluationError
 

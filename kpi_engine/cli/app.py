@@ -10,15 +10,15 @@ from typing import Any
 
 import click
 
+from .._version import __version__
+from ..errors import ConfigurationError, KPIError
+from ..money import money_text, plain
+from ..render import FORMATS, render
 from ..store import schema as s
+from ..store.database import DATABASE_URL_ENV, Store
 from .common import Settings as _Settings
 from .common import pass_settings
 from .common import progress_bar as _progress
-from ..errors import ConfigurationError, KPIError
-from ..render import FORMATS, render
-from ..money import money_text, plain
-from ..store.database import DATABASE_URL_ENV, Store
-from .._version import __version__
 
 __all__ = ["main"]
 
@@ -112,8 +112,8 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
 def _evaluate_in_order(store: Store, plan: Any, month: Any, progress: Any) -> Any:
     """Evaluate ``month``; a plan that carries state across months (PIP, draws) gets its earlier months first."""
     from ..engine.evaluation import evaluate
-    from ..errors import EvaluationError
     from ..engine.runner import earlier_period
+    from ..errors import EvaluationError
 
     try:
         return evaluate(store, plan, month, progress=progress)
@@ -606,9 +606,17 @@ def plugins_list(fmt: str) -> None:
 
 from . import (
     connectors as _cli_connectors,
+)
+from . import (
     findings as _cli_findings,
+)
+from . import (
     formula as _cli_formula,
+)
+from . import (
     metrics as _cli_metrics,
+)
+from . import (
     rules as _cli_rules,
 )
 

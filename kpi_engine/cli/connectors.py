@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .common import Settings, pass_settings
 from ..errors import KPIError
 from ..render import FORMATS, render
+from .common import Settings, pass_settings
 
 __all__ = ["COMMANDS"]
 
@@ -154,9 +154,9 @@ def _parse_since(value: str | None) -> datetime | None:
             else None
         )
         if moment is None:
-            moment = datetime.fromisoformat(value.strip()).replace(tzinfo=timezone.utc)
+            moment = datetime.fromisoformat(value.strip()).replace(tzinfo=UTC)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return parse_cursor(moment)
     except ValueError:
         raise ConnectorConfigurationError(

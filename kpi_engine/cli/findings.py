@@ -6,8 +6,8 @@ import getpass
 
 import click
 
-from .common import Settings, pass_settings
 from ..render import FORMATS, render
+from .common import Settings, pass_settings
 
 __all__ = ["COMMANDS"]
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import click
 
-from .rules import rules
 from ..errors import ConfigurationError, FormulaError, KPIError
 from ..formula.formula import Formula, compile_condition, compile_formula
 from ..money import money_text, to_decimal
+from .rules import rules
 
 __all__ = ["COMMANDS", "parse_value", "try_formula"]
 

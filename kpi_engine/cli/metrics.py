@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from .common import Settings, pass_settings
-from ..render import FORMATS, render
 from ..money import plain
+from ..render import FORMATS, render
+from .common import Settings, pass_settings
 
 __all__ = ["COMMANDS"]
 
@@ -37,8 +37,8 @@ def metrics_list(fmt: str, metrics_path: Path | None) -> None:
     """Every metric with its definition, unit, default grain, the groupings it allows and its plugin."""
     from ..metrics.compute import metric_context
     from ..metrics.measures import declared_dimensions
-    from ..periods import parse_period
     from ..metrics.rollup import ORG_GROUPINGS
+    from ..periods import parse_period
 
     registry = _registry(metrics_path)
     probe = metric_context(parse_period("2026-01"))
@@ -131,9 +131,9 @@ def metrics_show(
     """Values of METRIC for a period, per person, team, region, product line, channel or campaign."""
     from sqlalchemy import select
 
-    from ..store import schema as s
     from ..metrics.compute import compute_metric
     from ..periods import parse_period, zone
+    from ..store import schema as s
 
     the_period = parse_period(period)
     zone(time_zone)
@@ -265,9 +265,9 @@ def targets_plan(
 ) -> None:
     """Show how a target breaks down (quarters, months; regions, teams, people) and save it with --save."""
     from ..errors import ConfigurationError
+    from ..metrics.targets import decompose_target, levels_from_last_period, parse_levels, parse_weights, save_targets
     from ..money import to_decimal
     from ..periods import parse_period
-    from ..metrics.targets import decompose_target, levels_from_last_period, parse_levels, parse_weights, save_targets
 
     the_period = parse_period(period)
     definition = _registry(None).metric(metric)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import Settings, pass_settings
 from ..render import FORMATS, render
+from .common import Settings, pass_settings
 
 __all__ = ["COMMANDS"]
 
@@ -107,10 +107,10 @@ COMMANDS.append(rules)
 @pass_settings
 def explain(settings: Settings, run_id: str | None, person: str, rule: str | None, fmt: str) -> None:
     """Explain a person's outcomes: sentences, inputs, tiers or branches taken, records behind them."""
-    from ..store import schema as s
     from ..engine.evaluation import get_run
     from ..engine.explain import explain_outcomes, findings_section, render_explanations
     from ..findings.store import list_findings
+    from ..store import schema as s
 
     store = settings.store()
     run = get_run(store, run_id)

@@ -25,9 +25,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConnectorConfigurationError
-from ..periods import zone
 from ..ingest.records import RECORD_MODELS
+from ..periods import zone
+from .errors import ConnectorConfigurationError
 
 __all__ = ["SourceMapping", "StreamMapping", "load_source_mapping"]
 

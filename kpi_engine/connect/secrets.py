@@ -17,7 +17,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -307,7 +307,7 @@ class StoreTokenStore:
         from ..store import schema as s
 
         t = s.connector_tokens
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.store.begin() as conn:
             done = conn.execute(t.update().where(t.c.key == key).values(value=value, updated_at=now)).rowcount
             if not done:

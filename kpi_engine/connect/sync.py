@@ -25,7 +25,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
@@ -33,14 +33,14 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, select
 
-from ..store import schema as s
-from .connector import ENTITY_ORDER, Checkpoint, Connector, Record, Stream, StreamState
-from .errors import ConnectorConfigurationError, ConnectorError, RateLimited
 from ..ingest.loading import LoadCounts, UnresolvedReferences, upsert_records
 from ..ingest.records import RECORD_MODELS
-from .secrets import install_log_redaction, redact
+from ..store import schema as s
 from ..store.database import Store
+from .connector import ENTITY_ORDER, Checkpoint, Connector, Record, Stream, StreamState
+from .errors import ConnectorConfigurationError, ConnectorError, RateLimited
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
+from .secrets import install_log_redaction, redact
 
 __all__ = ["DEFAULT_LOOKBACK", "StreamSummary", "SyncSummary", "load_sync_state", "parse_cursor", "sync"]
 
@@ -140,14 +140,12 @@ def parse_cursor(value: Any, fmt: str = "iso8601") -> datetime | None:
         except ValueError:
             pass
         else:
-            return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).astimezone(
-                timezone.utc
-            )
+            return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
     if isinstance(value, datetime):
         moment = value
     elif fmt in ("epoch_ms", "epoch_s") or isinstance(value, int):
         number = int(str(value).split(".")[0])
-        moment = datetime.fromtimestamp(number / 1000 if fmt != "epoch_s" else number, tz=timezone.utc)
+        moment = datetime.fromtimestamp(number / 1000 if fmt != "epoch_s" else number, tz=UTC)
     else:
         text = str(value).strip()
         if text.isdigit():
@@ -157,12 +155,12 @@ def parse_cursor(value: Any, fmt: str = "iso8601") -> datetime | None:
             text = f"{text[:-2]}:{text[-2:]}"
         moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat()
+    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 def _id_key(remote_id: str) -> tuple[int, int, str]:
@@ -187,7 +185,7 @@ def load_sync_state(conn: Connection, connector: str, stream: str) -> dict[str, 
 
 def _save_state(conn: Connection, connector: str, stream: str, state: dict[str, Any]) -> None:
     t = s.sync_state
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     done = conn.execute(
         t.update().where(t.c.connector == connector, t.c.stream == stream).values(state=state, updated_at=now)
     ).rowcount
@@ -261,7 +259,7 @@ class _Mapper:
                 except ValueError:
                     continue
                 if moment.tzinfo is not None:
-                    values[name] = moment.astimezone(timezone.utc)
+                    values[name] = moment.astimezone(UTC)
         return self.model.model_validate({k: v for k, v in values.items() if k in names}, context=self.context)
 
 
@@ -548,7 +546,7 @@ class _StreamSync:
 
     def stamp_deleted(self, conn: Connection, remote_ids: list[str]) -> None:
         d = s.deals.c
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         conn.execute(
             s.deals.update()
             .where(d.source == self.engine.source, d.remote_id.in_(remote_ids), d.deleted_at.is_(None))
@@ -578,7 +576,7 @@ class _StreamSync:
             return
         values: dict[str, Any] = {"is_deleted": True}
         if self.stream.entity == "deals":
-            values["deleted_at"] = datetime.now(timezone.utc)
+            values["deleted_at"] = datetime.now(UTC)
         conn.execute(
             self.table.update()
             .where(col.source == self.engine.source, col.remote_id.in_(sorted(live)))
@@ -622,7 +620,7 @@ class _Sync:
         self.progress = progress
         self.before_commit = before_commit
         self.prefetch = prefetch
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self._owners: dict[str, str] | None = None
 
     def owner_index(self, conn: Connection) -> dict[str, str]:
@@ -757,7 +755,7 @@ def _finish_run(store: Store, summary: SyncSummary) -> None:
                 .where(s.sync_runs.c.id == summary.run_id)
                 .values(
                     status=summary.status,
-                    finished_at=datetime.now(timezone.utc),
+                    finished_at=datetime.now(UTC),
                     records_read=summary.total("read"),
                     inserted=summary.total("inserted"),
                     updated=summary.total("updated"),

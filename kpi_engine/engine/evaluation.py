@@ -28,22 +28,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.expression import TableClause, TextClause
+from sqlalchemy.sql.functions import FunctionElement
 
-from ..store import schema as s
+from .._version import __version__
 from ..errors import EvaluationError
 from ..money import MONEY_SCALE, money_text
-from .organisation import Organisation, load_organisation
 from ..periods import Period, parse_period
 from ..plans.checking import LoadedPlan
 from ..plans.files import load_plan_for
-from .runner import Outcome, collector_paused, earlier_period, run_rules
+from ..registry import Registry, get_registry
+from ..store import schema as s
 from ..store.database import Store
 from ..trace import LazyTrace
 from .contract import MetricContext, RuleResult, TargetLevels
-from .._version import __version__
-from ..registry import Registry, get_registry
+from .organisation import Organisation, load_organisation
+from .runner import Outcome, collector_paused, earlier_period, run_rules
 
 __all__ = [
     "EvaluationRun",

@@ -18,8 +18,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import EvaluationError
-from ..render import render
 from ..money import money_text
+from ..render import render
 from .runner import Outcome
 
 __all__ = ["effect_notes", "explain_outcomes", "findings_section", "render_explanations"]

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, select
 
-from ..store import schema as s
 from ..periods import Period
+from ..store import schema as s
 from .contract import PersonInfo
 
 __all__ = ["Assignment", "Organisation", "TeamLink", "load_organisation"]

@@ -14,17 +14,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-from .effects import Effects
 from ..errors import EvaluationError, KPIError
 from ..findings.model import is_check
 from ..money import MONEY_SCALE, money_text, plain
-from .organisation import Organisation
 from ..periods import Period, parse_period
 from ..plans.checking import LoadedPlan, Scope
 from ..plans.names import references_of
+from ..registry import Registry
 from ..trace import merged_trace
 from .contract import PersonInfo, RuleContext, RuleResult, TargetLevels
-from ..registry import Registry
+from .effects import Effects
+from .organisation import Organisation
 
 __all__ = ["Facts", "Outcome", "collector_paused", "earlier_period", "employed_days", "in_scope", "run_rules"]
 

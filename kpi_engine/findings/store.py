@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from ..store import schema as s
 from ..errors import ConfigurationError
-from .model import FINDING
+from ..store import schema as s
 from ..store.database import Store
+from .model import FINDING
 
 __all__ = ["SavedFinding", "list_findings", "review_finding", "reviews_of"]
 

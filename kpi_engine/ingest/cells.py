@@ -8,7 +8,7 @@ exact, typed value or raises ``ValueError`` with a sentence naming what is wrong
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,7 +72,7 @@ _DATETIME = re.compile(
 
 def _context_zone(info: ValidationInfo | None) -> tzinfo:
     context = info.context if info is not None else None
-    zone = (context or {}).get("default_tz") or timezone.utc
+    zone = (context or {}).get("default_tz") or UTC
     if isinstance(zone, str):
         try:
             return ZoneInfo(zone)
@@ -83,14 +83,14 @@ def _context_zone(info: ValidationInfo | None) -> tzinfo:
 
 def _offset(text: str) -> tzinfo:
     if text.upper() in ("Z", "UTC", "GMT"):
-        return timezone.utc
+        return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
-def parse_datetime(value: Any, default_tz: tzinfo = timezone.utc) -> datetime | None:
+def parse_datetime(value: Any, default_tz: tzinfo = UTC) -> datetime | None:
     """An aware UTC datetime from an ISO string, a common export format or a datetime."""
     if is_blank(value):
         return None
@@ -116,7 +116,7 @@ def parse_datetime(value: Any, default_tz: tzinfo = timezone.utc) -> datetime | 
         raise ValueError(f"{value!r} is not a date and time")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=default_tz)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _read_datetime(value: Any, info: ValidationInfo) -> datetime | None:

@@ -15,13 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..errors import ConfigurationError, ImportRejected
+from ..metrics.target_changes import TargetChange, compare_targets, log_target_changes
 from ..store import schema as s
 from .cells import is_blank
-from ..errors import ConfigurationError, ImportRejected
 from .loading import LoadCounts, UnresolvedReferences, upsert_records
 from .mapping import ColumnMapping, load_mapping
 from .records import RECORD_MODELS, entity_name
-from ..metrics.target_changes import TargetChange, compare_targets, log_target_changes
 
 __all__ = ["ImportSummary", "guess_entity", "import_file", "read_table"]
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Connection, Table, and_, bindparam, or_, select
 
-from ..store import schema as s
 from ..errors import ImportRejected
+from ..store import schema as s
 from .records import RECORD_MODELS, entity_name
 
 __all__ = [

@@ -14,6 +14,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from ..errors import ConfigurationError, PeriodError
+from ..periods import parse_period
+from ..store.schema import ACTIVITY_KINDS, ROLES
 from .cells import (
     KIND_SYNONYMS,
     ROLE_SYNONYMS,
@@ -32,9 +35,6 @@ from .cells import (
     read_status,
     read_synonym,
 )
-from ..errors import ConfigurationError, PeriodError
-from ..periods import parse_period
-from ..store.schema import ACTIVITY_KINDS, ROLES
 
 __all__ = [
     "ENTITIES",

@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ..engine.contract import Metric, MetricContext
 from ..errors import ConfigurationError
+from ..periods import Period, parse_period
 from .measures import (
     DIMENSIONS,
     Division,
@@ -27,9 +29,7 @@ from .measures import (
     same_period_last_year,
     shift_context,
 )
-from ..periods import Period, parse_period
 from .rollup import ORG_GROUPINGS, org_keyed
-from ..engine.contract import Metric, MetricContext
 
 __all__ = [
     "GRAINS",

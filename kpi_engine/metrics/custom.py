@@ -42,12 +42,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import BigInteger, Date, and_, select, type_coerce
 
-from ..store import schema as s
-from ..errors import ConfigurationError
-from .measures import Division, Measure, fact_metric, seconds_between, within, within_days
-from ..money import ExactDecimal
 from ..engine.contract import Metric
+from ..errors import ConfigurationError
+from ..money import ExactDecimal
+from ..store import schema as s
 from ..yaml_reader import Located, load_located
+from .measures import Division, Measure, fact_metric, seconds_between, within, within_days
 
 __all__ = [
     "METRICS_PATH_ENV",

@@ -188,7 +188,7 @@ class Division:
 
 
 _ZERO = Decimal(0)
-_STEPS = {places: Decimal(1).scaleb(-places) for places in range(0, 31)}
+_STEPS = {places: Decimal(1).scaleb(-places) for places in range(31)}
 _SAFE_DIGITS = 16  # digits before the point that leave room for 12 after it in the default context
 
 

@@ -10,8 +10,8 @@ the facts of every piece are aggregated together, once.
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import pairwise
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
@@ -28,9 +28,9 @@ from sqlalchemy import (
     values,
 )
 
+from ..periods import Period
 from ..store import schema as s
 from .measures import FactsBuilder, Keyed
-from ..periods import Period
 
 __all__ = ["ORG_GROUPINGS", "members_on", "org_keyed", "org_segments"]
 

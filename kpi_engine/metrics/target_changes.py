@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from ..store import schema as s
 from ..money import plain
+from ..store import schema as s
 
 __all__ = ["CHANGE_LIMIT", "TargetChange", "compare_targets", "log_target_changes"]
 

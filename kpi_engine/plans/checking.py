@@ -6,11 +6,11 @@ import difflib
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,10 +26,10 @@ from ..errors import FormulaError, KPIError, PlanError
 from ..formula.formula import compile_formula
 from ..money import ROUNDING_MODES
 from ..periods import Period, zone
+from ..registry import Registry, get_registry
 from .cases import PlanTestCase
 from .names import PlanNames, dependency_order, formulas_in, references_of
 from .source import PlanSource, read_plan_source
-from ..registry import Registry, get_registry
 
 __all__ = ["LoadedPlan", "Plan", "Rounding", "Scope", "TargetSpec", "load_plan", "parse_plan"]
 

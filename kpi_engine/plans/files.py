@@ -6,9 +6,9 @@ from pathlib import Path
 
 from ..errors import PlanError
 from ..periods import Period
+from ..registry import Registry
 from .checking import LoadedPlan, load_plan
 from .source import read_plan_source
-from ..registry import Registry
 
 __all__ = ["RULES_FOLDER", "load_plan_for", "plan_files", "plan_id_of", "plans_in_force"]
 

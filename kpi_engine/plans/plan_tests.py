@@ -11,17 +11,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..engine.contract import PersonInfo, RuleResult, TargetLevels
+from ..engine.organisation import Organisation
+from ..engine.runner import Outcome, run_rules
 from ..errors import KPIError, PlanError
 from ..money import money_text, plain, to_decimal
-from ..engine.organisation import Organisation
 from ..periods import Period, parse_period
-from .checking import LoadedPlan, _Checker, load_plan
+from ..registry import Registry, get_registry
 from .cases import PlanTestCase
+from .checking import LoadedPlan, _Checker, load_plan
 from .files import TESTS_SUFFIX, plan_files
 from .source import read_plan_source
-from ..engine.runner import Outcome, run_rules
-from ..engine.contract import PersonInfo, RuleResult, TargetLevels
-from ..registry import Registry, get_registry
 
 __all__ = ["CaseFacts", "CaseResult", "load_cases", "run_case", "run_plan_tests"]
 

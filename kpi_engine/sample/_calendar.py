@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 __all__ = [
     "SHANGHAI",
@@ -74,7 +74,7 @@ def month_range(end_month: str, months: int) -> list[Month]:
 def shanghai(day: date, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A Shanghai wall-clock time as an aware UTC datetime."""
     local = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=SHANGHAI)
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def local_day(moment: datetime) -> date:

@@ -170,7 +170,7 @@ class Company:
         self.last_instant = shanghai(self.window_end) - timedelta(minutes=1)
         self.rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES}
         self._next_id = dict(first_ids)
-        self._remote_seq = {name: 0 for name in _REMOTE_PREFIX}
+        self._remote_seq = dict.fromkeys(_REMOTE_PREFIX, 0)
         self.people: dict[str, Person] = {}
         self.customers: dict[int, Customer] = {}
         self.deals: dict[int, dict[str, Any]] = {}

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._calendar import Month, local_day, shanghai
 from ._company import Company, Customer, Person, cents, ratio
-from ._names import CHANNELS, CHANNEL_WEIGHTS, OPEN_STAGES, PRODUCT_LINES
+from ._names import CHANNEL_WEIGHTS, CHANNELS, OPEN_STAGES, PRODUCT_LINES
 
 __all__ = ["RenewalPlan", "build_deals", "plan_renewals", "random_amount", "stage_history"]
 

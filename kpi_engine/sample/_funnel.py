@@ -8,7 +8,7 @@ from typing import Any
 
 from ._calendar import local_day, shanghai
 from ._company import Campaign, Company, Person, cents
-from ._names import CHANNELS, CHANNEL_WEIGHTS
+from ._names import CHANNEL_WEIGHTS, CHANNELS
 
 __all__ = ["build_activities", "build_campaigns", "build_leads", "build_spend", "campaign_for"]
 

@@ -37,13 +37,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ..store import schema as s
 from ..connect.connector import Connector, ConnectorContext
 from ..connect.errors import ConnectorConfigurationError
 from ..connect.http import RetryPolicy
 from ..connect.secrets import MemoryTokenStore
-from ..store.database import Store, open_store
 from ..connect.sync import SyncSummary, sync
+from ..store import schema as s
+from ..store.database import Store, open_store
 from ._fakes import FakeClock
 
 __all__ = ["AcceptanceTarget", "ConnectorAcceptanceSuite", "SimulatedCrash", "store_snapshot"]

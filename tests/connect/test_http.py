@@ -4,10 +4,9 @@ pacing under a budget, one OAuth refresh at a time, and the pagination helpers."
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from kpi_engine_connectors.hubspot.connector import classify as hubspot_classify
 
 from kpi_engine import (
     AuthenticationError,
@@ -34,6 +33,7 @@ from kpi_engine.testing import (
     MockResponse,
     route,
 )
+from kpi_engine_connectors.hubspot.connector import classify as hubspot_classify
 from tests.support.mock_servers.hubspot import HubSpotMock
 
 
@@ -233,7 +233,7 @@ def test_a_refused_refresh_token_is_an_authentication_error():
 
 
 def test_retry_after_reads_seconds_and_http_dates():
-    now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None

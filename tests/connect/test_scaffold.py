@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from kpi_engine import ConnectorConfigurationError
-from kpi_engine.connect.scaffold import scaffold_connector
 from kpi_engine.cli import cli
+from kpi_engine.connect.scaffold import scaffold_connector
 
 
 def test_the_scaffold_writes_a_package_whose_tests_pass(tmp_path):

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from kpi_engine_connectors.hubspot import HubSpotConnector
 from pydantic import SecretStr
 
 from kpi_engine import (
@@ -21,6 +20,7 @@ from kpi_engine import (
     secret_field,
 )
 from kpi_engine.cli import cli, main
+from kpi_engine_connectors.hubspot import HubSpotConnector
 from tests.support.mock_servers.hubspot import HubSpotMock
 
 

@@ -7,7 +7,6 @@ import sys
 import types
 
 import pytest
-from kpi_engine_connectors.hubspot import HubSpotConnector, HubSpotSettings
 from pydantic import SecretStr
 
 from kpi_engine import (
@@ -21,6 +20,7 @@ from kpi_engine import (
 )
 from kpi_engine.connect.secrets import RedactingFilter, load_settings
 from kpi_engine.testing import FakeClock
+from kpi_engine_connectors.hubspot import HubSpotConnector, HubSpotSettings
 from tests.support.mock_servers.hubspot import HubSpotMock
 
 
@@ -146,7 +146,6 @@ def test_the_environment_wins_over_the_keyring(monkeypatch):
     "name", ["kpi_engine.http", "kpi_engine.sync", "kpi_engine.connectors.hubspot", "urllib3.connectionpool"]
 )
 def test_each_logger_of_a_sync_masks_secrets(caplog, name):
-    import kpi_engine.connect.http
     from kpi_engine import connector_logger
 
     connector_logger("hubspot")

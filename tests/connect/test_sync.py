@@ -4,7 +4,7 @@ idempotent upserts, tombstones, records skipped with their reason, and the run l
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,7 @@ from kpi_engine import (
 from kpi_engine.connect.sync import load_sync_state
 from kpi_engine.testing import SimulatedCrash
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kpi_engine_connectors.fxiaoke import FxiaokeConnector
 
 from kpi_engine.testing import AcceptanceTarget, ConnectorAcceptanceSuite
+from kpi_engine_connectors.fxiaoke import FxiaokeConnector
 from tests.support.mock_servers.fxiaoke import (
     APP_ID,
     APP_SECRET,

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import requests
-from kpi_engine_connectors.fxiaoke import FxiaokeConnector, classify
 from sqlalchemy import select
 
 from kpi_engine import (
@@ -31,6 +30,7 @@ from kpi_engine import (
     sync,
 )
 from kpi_engine.testing import FakeClock
+from kpi_engine_connectors.fxiaoke import FxiaokeConnector, classify
 from tests.support.mock_servers.fxiaoke import (
     APP_ID,
     APP_SECRET,

@@ -3,19 +3,19 @@ archived records, string-typed properties, offsets, owners, rate-limit policies 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from kpi_engine_connectors.hubspot import HubSpotConnector
-from kpi_engine_connectors.hubspot import connector as hubspot_module
 from sqlalchemy import select
 
 from kpi_engine import ConnectorContext, RateLimited, schema, sync
 from kpi_engine.testing import FakeClock
+from kpi_engine_connectors.hubspot import HubSpotConnector
+from kpi_engine_connectors.hubspot import connector as hubspot_module
 from tests.support.mock_servers.hubspot import HubSpotMock
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from kpi_engine_connectors.hubspot import HubSpotConnector
 
 from kpi_engine.testing import AcceptanceTarget, ConnectorAcceptanceSuite
+from kpi_engine_connectors.hubspot import HubSpotConnector
 from tests.support.mock_servers.hubspot import HubSpotMock
 
 

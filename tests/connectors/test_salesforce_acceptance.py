@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kpi_engine_connectors.salesforce import SalesforceConnector
 
 from kpi_engine.testing import AcceptanceTarget, ConnectorAcceptanceSuite
+from kpi_engine_connectors.salesforce import SalesforceConnector
 from tests.support.mock_servers.salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-from kpi_engine_connectors.salesforce import SalesforceConnector, classify
 from sqlalchemy import select
 
 from kpi_engine import (
@@ -30,6 +29,7 @@ from kpi_engine import (
     sync,
 )
 from kpi_engine.testing import FakeClock
+from kpi_engine_connectors.salesforce import SalesforceConnector, classify
 from tests.support.mock_servers.salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpi_engine import FormulaError, compile_condition, compile_formula
-from kpi_engine.formula.lexer import MAX_DEPTH, MAX_LENGTH
 from kpi_engine.cli import main
+from kpi_engine.formula.lexer import MAX_DEPTH, MAX_LENGTH
 
 
 @dataclass

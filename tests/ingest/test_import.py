@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,10 @@ from kpi_engine import (
     schema,
     upsert_records,
 )
-
 from kpi_engine.cli import main
 
 DATA = Path(__file__).parents[1] / "data" / "import"
-UTC = timezone.utc
+UTC = UTC
 
 
 def snapshot(store: Store, *tables: Any) -> dict[str, list[tuple[Any, ...]]]:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from kpi_engine import compute_metric, get_registry, parse_period
-from kpi_engine.metrics.compute import metric_context
 from kpi_engine.cli import main
+from kpi_engine.metrics.compute import metric_context
 from kpi_engine.sample import generate_sample_company
 
 # The names plans and rule types depend on (kpi-catalogue.md §1); a few more exist.

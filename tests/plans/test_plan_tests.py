@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kpi_engine import PlanError, parse_plan
-from kpi_engine.plans.plan_tests import load_cases, run_case, run_plan_tests
 from kpi_engine.cli import cli
+from kpi_engine.plans.plan_tests import load_cases, run_case, run_plan_tests
 from tests.support.plan_toys import toy_registry
 
 T2 = """id: t2

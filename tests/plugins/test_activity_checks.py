@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
+from kpi_engine import Finding, PersonInfo, RuleContext
 from kpi_engine_plugins.activity_checks import (
     ActivityInflation,
     LeadsWithoutChannel,
@@ -17,10 +20,6 @@ from kpi_engine_plugins.activity_checks import (
     evaluate_leads_without_channel,
     evaluate_unverified,
 )
-from pydantic import ValidationError
-
-from kpi_engine import Finding, PersonInfo, RuleContext
-
 from tests.support.rule_context import context, d
 
 

@@ -34,7 +34,6 @@ import pytest
 from sqlalchemy import select
 
 from kpi_engine import evaluate_plans, open_store, parse_period, schema
-
 from tests.conftest import database_of_its_own
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
+from kpi_engine import CheckConfig, Finding, Period, RuleContext, get_registry
+from kpi_engine.plans.plan_tests import run_plan_tests
 from kpi_engine_plugins.deal_checks import (
     Benford,
     CancelAndRebook,
@@ -29,10 +33,6 @@ from kpi_engine_plugins.deal_timing_checks import (
     discount_spike,
     period_end_pull_forward,
 )
-from pydantic import ValidationError
-
-from kpi_engine import CheckConfig, Finding, Period, RuleContext, get_registry
-from kpi_engine.plans.plan_tests import run_plan_tests
 from tests.support.rule_context import context
 
 DEAL_CHECKS = {
@@ -197,7 +197,7 @@ def _digits(counts: Mapping[int, int]) -> list[dict[str, Any]]:
 
 
 BENFORD_LIKE = {1: 60, 2: 35, 3: 25, 4: 19, 5: 16, 6: 13, 7: 12, 8: 10, 9: 10}  # 200 amounts, close to Benford
-FLAT = {d: 20 for d in range(1, 10)}  # 180 amounts, evenly spread: generated prices look like this
+FLAT = dict.fromkeys(range(1, 10), 20)  # 180 amounts, evenly spread: generated prices look like this
 
 
 def _benford_ctx(own: Mapping[int, int], team: Mapping[int, int]) -> RuleContext:

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from kpi_engine_plugins.bonus import Bonus, evaluate, rank_awards
 from pydantic import ValidationError
 
 from kpi_engine import PersonInfo
+from kpi_engine_plugins.bonus import Bonus, evaluate, rank_awards
 from tests.support.rule_context import context, d
 
 

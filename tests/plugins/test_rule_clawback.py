@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from kpi_engine import MetricContext, RuleResult, parse_period, schema
@@ -171,7 +171,7 @@ def test_event_kinds_the_plan_leaves_out_are_not_clawed_back():
 
 def test_clawback_events_metric_links_refunds_and_churn_to_the_deal_owner(store):
     add_person(store, "E1")
-    [deal] = add_won_deals(store, "E1", ["10000"], closed_at=datetime(2026, 1, 15, tzinfo=timezone.utc))
+    [deal] = add_won_deals(store, "E1", ["10000"], closed_at=datetime(2026, 1, 15, tzinfo=UTC))
     with store.begin() as conn:
         conn.execute(schema.customers.insert().values(id=1, source="t", remote_id="c1", name="Acme"))
         conn.execute(
@@ -182,7 +182,7 @@ def test_clawback_events_metric_links_refunds_and_churn_to_the_deal_owner(store)
                 kind="refund",
                 amount=d("2500"),
                 currency="USD",
-                occurred_at=datetime(2026, 2, 4, tzinfo=timezone.utc),
+                occurred_at=datetime(2026, 2, 4, tzinfo=UTC),
                 is_deleted=False,
             )
         )
@@ -192,7 +192,7 @@ def test_clawback_events_metric_links_refunds_and_churn_to_the_deal_owner(store)
                 remote_id="x1",
                 customer_id=1,
                 deal_id=deal,
-                churned_at=datetime(2026, 2, 20, tzinfo=timezone.utc),
+                churned_at=datetime(2026, 2, 20, tzinfo=UTC),
                 is_deleted=False,
             )
         )
@@ -207,4 +207,4 @@ def test_clawback_events_metric_links_refunds_and_churn_to_the_deal_owner(store)
         ("refunds", "refund", deal, d("2500")),
         ("churn_events", "churn", deal, None),
     ]
-    assert rows[0]["closed_at"] == datetime(2026, 1, 15, tzinfo=timezone.utc)
+    assert rows[0]["closed_at"] == datetime(2026, 1, 15, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from kpi_engine import evaluate, parse_plan, schema
@@ -57,17 +57,17 @@ def lines(run, rule: str) -> dict[str, Decimal | None]:
 def test_refunds_reverse_paid_commission_in_later_periods_once_and_never_beyond_it(store):
     plan = parse_plan(PLAN)
     add_person(store, "E1")
-    [deal] = add_won_deals(store, "E1", ["10000"], closed_at=datetime(2026, 1, 15, tzinfo=timezone.utc))
+    [deal] = add_won_deals(store, "E1", ["10000"], closed_at=datetime(2026, 1, 15, tzinfo=UTC))
     january = evaluate(store, plan, "2026-01")
     assert lines(january, "commission") == {"E1": Decimal("1000.00")}
 
-    refund(store, deal, "2500", datetime(2026, 2, 4, tzinfo=timezone.utc), "r1")
+    refund(store, deal, "2500", datetime(2026, 2, 4, tzinfo=UTC), "r1")
     february = evaluate(store, plan, "2026-02")
     assert lines(february, "clawback") == {"E1": Decimal("-250.00")}
     again = evaluate(store, plan, "2026-02")  # re-running the open period claws back nothing twice
     assert lines(again, "clawback") == {"E1": Decimal("-250.00")}
 
-    refund(store, deal, "10000", datetime(2026, 3, 2, tzinfo=timezone.utc), "r2", kind="cancellation")
+    refund(store, deal, "10000", datetime(2026, 3, 2, tzinfo=UTC), "r2", kind="cancellation")
     march = evaluate(store, plan, "2026-03")
     [line] = [o for o in march.outcomes if o.rule_id == "clawback"]
     assert line.amount == Decimal("-750.00")  # only what is left of the 1,000 paid
@@ -100,7 +100,7 @@ def test_split_credit_and_override_through_the_engine(store):
     add_person(store, "M1", role="manager")
     add_person(store, "A", manager_id="M1")
     add_person(store, "B", manager_id="M1")
-    [deal] = add_won_deals(store, "A", ["100.00"], closed_at=datetime(2026, 3, 10, tzinfo=timezone.utc))
+    [deal] = add_won_deals(store, "A", ["100.00"], closed_at=datetime(2026, 3, 10, tzinfo=UTC))
     with store.begin() as conn:
         conn.execute(
             schema.deal_splits.insert(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -78,7 +78,7 @@ def credit_rows(ledger: Ledger, period: str, deal: int, amount: str, owner: str,
                 "share": d(share),
                 "split_role": None,
                 "owner_id": owner,
-                "closed_at": datetime(2026, 3, 10, tzinfo=timezone.utc),
+                "closed_at": datetime(2026, 3, 10, tzinfo=UTC),
             }
         )
 
@@ -106,7 +106,7 @@ def test_credit_without_a_rate_is_a_credit_outcome_for_later_rules():
 def test_deal_credit_metric_uses_splits_and_credits_the_owner_when_there_are_none(store):
     add_person(store, "A")
     add_person(store, "B")
-    closed = datetime(2026, 3, 10, tzinfo=timezone.utc)
+    closed = datetime(2026, 3, 10, tzinfo=UTC)
     split_deal, own_deal = add_won_deals(store, "A", ["1000", "300"], closed_at=closed)
     with store.begin() as conn:
         conn.execute(
@@ -170,8 +170,8 @@ def test_override_per_record_credits_the_old_manager_before_a_move_and_the_new_o
         "bookings",
         "E1",
         [
-            {"record_id": 11, "value": d("4000"), "closed_at": datetime(2026, 3, 5, 12, tzinfo=timezone.utc)},
-            {"record_id": 12, "value": d("6000"), "closed_at": datetime(2026, 3, 20, 12, tzinfo=timezone.utc)},
+            {"record_id": 11, "value": d("4000"), "closed_at": datetime(2026, 3, 5, 12, tzinfo=UTC)},
+            {"record_id": 12, "value": d("6000"), "closed_at": datetime(2026, 3, 20, 12, tzinfo=UTC)},
         ],
     )
     override = ManagerOverride(source_metric="bookings", levels=[d("0.01"), d("0.005")], as_of="record")

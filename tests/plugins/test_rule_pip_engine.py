@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,7 +37,7 @@ def test_p1_months_evaluated_in_order_raise_once_and_pass(store):
     statuses = {}
     for month, booked in zip(range(1, 7), ["105", "95", "90", "101", "99", "104"]):
         label = f"2026-{month:02d}"
-        add_won_deals(store, "E1", [booked], closed_at=datetime(2026, month, 10, tzinfo=timezone.utc))
+        add_won_deals(store, "E1", [booked], closed_at=datetime(2026, month, 10, tzinfo=UTC))
         add_target(store, "E1", "bookings", label, "100")
         run = evaluate(store, plan, label)
         statuses[label] = [o.trace["status"] for o in run.outcomes if o.rule_id == "pip"]
@@ -59,7 +59,7 @@ def test_someone_outside_the_plan_without_targets_does_not_hide_the_reps_history
     statuses = {}
     for month, booked in zip(range(1, 4), ["105", "95", "90"]):
         label = f"2026-{month:02d}"
-        add_won_deals(store, "E1", [booked], closed_at=datetime(2026, month, 10, tzinfo=timezone.utc))
+        add_won_deals(store, "E1", [booked], closed_at=datetime(2026, month, 10, tzinfo=UTC))
         add_target(store, "E1", "bookings", label, "100")
         run = evaluate(store, plan, label)
         statuses[label] = [(o.person_id, o.trace["status"]) for o in run.outcomes if o.rule_id == "pip"]
@@ -97,7 +97,7 @@ def test_daily_alert_reads_each_day_in_the_plans_time_zone(store):
     add_person(store, "E1", hire_date=datetime(2026, 3, 1).date())
     # 16:30 UTC on 1 March is 00:30 on 2 March in Shanghai: day 1 has nothing, day 2 has 500.
     for day, hour, amount in [(1, 16, "500"), (2, 3, "50"), (6, 3, "500")]:
-        add_won_deals(store, "E1", [amount], closed_at=datetime(2026, 3, day, hour, 30, tzinfo=timezone.utc))
+        add_won_deals(store, "E1", [amount], closed_at=datetime(2026, 3, day, hour, 30, tzinfo=UTC))
     run = evaluate(store, parse_plan(ALERT_PLAN), "2026-03")
     states = [(o.trace["state"], o.trace["at"]) for o in run.outcomes if o.rule_id == "low_days"][:2]
     # Day 1 no data (a breach), day 2 at 500 ends the run; days 3, 4, 5 at 0 or nothing fire on day 5; day 6 resolves.

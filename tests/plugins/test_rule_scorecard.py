@@ -6,15 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
+from kpi_engine import PersonInfo
 from kpi_engine_plugins.scorecard import (
     Scorecard,
     ScorecardKPI,
     achievement_factor,
     evaluate,
 )
-from pydantic import ValidationError
-
-from kpi_engine import PersonInfo
 from tests.support.rule_context import context, d
 
 LEVELS = {"baseline": 80, "target": 100, "challenge": 150}

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
+
 from kpi_engine_plugins.tiered_commission import (
     Band,
     TieredCommission,
     evaluate,
     tier_split,
 )
-from pydantic import ValidationError
-
 from tests.support.rule_context import context, d
 
 LADDER = [

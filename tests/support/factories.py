@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from kpi_engine import Store, schema
@@ -24,7 +24,7 @@ def add_won_deals(
     owner: str,
     amounts: list[str],
     *,
-    closed_at: datetime = datetime(2026, 10, 15, 8, 0, tzinfo=timezone.utc),
+    closed_at: datetime = datetime(2026, 10, 15, 8, 0, tzinfo=UTC),
     currency: str = "USD",
     source: str = "test",
 ) -> list[int]:

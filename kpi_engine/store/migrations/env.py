@@ -6,8 +6,9 @@ from kpi_engine.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only through Store.upgrade or the dev script
-    from kpi_engine.store.database import default_database_url
     from sqlalchemy import create_engine
+
+    from kpi_engine.store.database import default_database_url
 
     connection = create_engine(default_database_url()).connect()
 

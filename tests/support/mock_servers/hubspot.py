@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from kpi_engine.testing import (
@@ -57,7 +57,7 @@ from kpi_engine.testing import (
 
 __all__ = ["BASE_TIME", "OBJECT_TYPES", "HubSpotMock", "main"]
 
-BASE_TIME = datetime(2026, 11, 1, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
 """The mock's "now" for seeded data; changes made during a test come after it."""
 
 OBJECT_TYPES = ("deals", "contacts", "calls", "meetings", "tasks")
@@ -135,7 +135,7 @@ REFRESH_TOKEN = "mock-refresh-token-1a2b3c4d"
 
 def iso_ms(moment: datetime) -> str:
     """HubSpot's time stamp format: ``2024-04-01T10:00:00.123Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def epoch_ms(moment: datetime) -> int:

@@ -13,16 +13,15 @@ Create Date: 2026-12-04 22:30:00.000000
 
 """
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = "0007_period_indexes"
-down_revision: Union[str, Sequence[str], None] = "0006_deal_customer_index"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = "0006_deal_customer_index"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 ACTIVITY_COLUMNS = ["kind", "occurred_at", "owner_id", "is_deleted", "customer_id", "deal_id", "has_evidence"]
 DEAL_COLUMNS = ["status", "closed_at", "owner_id", "is_deleted", "currency", "amount", "customer_id", "discount"]
