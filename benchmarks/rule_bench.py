@@ -52,8 +52,10 @@ from kpi_engine import (
     parse_period,
     parse_plan,
 )
+from kpi_engine.engine.collector import collector_paused
 from kpi_engine.engine.organisation import Organisation
-from kpi_engine.engine.runner import Outcome, collector_paused, run_rules
+from kpi_engine.engine.runner import run_rules
+from kpi_engine.store.runs import Outcome
 
 PLAN = Path(__file__).resolve().parent.parent / "rules" / "sales-commission.yaml"
 RULE = "commission"
@@ -175,10 +177,10 @@ def engine_with_traces(loaded: LoadedPlan, period: Period, facts: MemoryFacts, r
 
 def rule_type_only(loaded: LoadedPlan, period: Period, facts: MemoryFacts, registry: Registry) -> list[RuleResult]:
     """The rule type's own evaluation for every person, with a context filled as the runner fills it."""
-    from kpi_engine.engine.runner import _Book
+    from kpi_engine.engine.runner import Book
 
     rule = loaded.plan.rules[0]
-    book = _Book(loaded, period, facts, registry)
+    book = Book(loaded, period, facts, registry)
     rule_type = registry.rule_type(rule.type)
     for metric in rule_type.metrics(loaded.configs[rule.id]):
         book.values(metric, period)

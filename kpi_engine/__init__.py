@@ -39,7 +39,7 @@ from .engine.contract import (
     RuleType,
     TargetLevels,
 )
-from .engine.evaluation import EvaluationRun, Outcome, evaluate, evaluate_plans, get_run, list_runs
+from .engine.evaluation import evaluate, evaluate_plans, evaluate_through
 from .errors import (
     ConfigurationError,
     EvaluationError,
@@ -72,13 +72,15 @@ from .metrics.measures import (
     within_days,
 )
 from .money import Money, Ratio, money_text, plain, quantize, to_decimal
-from .periods import Period, parse_period
-from .plans.checking import LoadedPlan, Plan, load_plan, parse_plan
+from .periods import Period, earlier_period, parse_period
+from .plans.checking import load_plan, parse_plan
 from .plans.files import load_plan_for
+from .plans.model import LoadedPlan, Plan
 from .plans.plan_tests import CaseResult, run_plan_tests
 from .registry import PluginInfo, Registry, get_registry, load_plugins
 from .store import schema as schema
 from .store.database import Store, default_database_url, open_store
+from .store.runs import EvaluationRun, Outcome, get_run, list_runs
 from .trace import LazyTrace
 
 __all__ = [
@@ -170,8 +172,10 @@ __all__ = [
     "default_database_url",
     "default_token_store",
     "dig",
+    "earlier_period",
     "evaluate",
     "evaluate_plans",
+    "evaluate_through",
     "exact_terms",
     "fact_metric",
     "get_registry",

@@ -9,9 +9,15 @@ KPIError
  ├── PluginError               a plugin failed to load or clashes with another
  ├── StoreError                the database cannot be opened or is at the wrong schema
  └── EvaluationError           an evaluation cannot be carried out (closed period, missing data)
+      └── PeriodsNotEvaluated  a rule replays earlier periods of its plan, and some were never evaluated
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .periods import Period
 
 __all__ = [
     "ConfigurationError",
@@ -20,6 +26,7 @@ __all__ = [
     "ImportRejected",
     "KPIError",
     "PeriodError",
+    "PeriodsNotEvaluated",
     "PlanError",
     "PluginError",
     "StoreError",
@@ -106,3 +113,24 @@ class StoreError(KPIError):
 
 class EvaluationError(KPIError):
     """An evaluation cannot be carried out."""
+
+
+class PeriodsNotEvaluated(EvaluationError):
+    """A rule needs its plan's saved outcomes of ``needed``; the periods from ``first_missing`` on were never evaluated.
+
+    ``evaluate_through`` answers it by evaluating them in order; anyone else shows the sentence.
+    """
+
+    def __init__(self, *, plan_id: str, rule: str, needed: Period, first_missing: Period) -> None:
+        super().__init__(
+            f"rule {rule!r} of plan {plan_id!r} needs its outcomes of {needed.label}, "
+            f"and {first_missing.label} has not been evaluated.",
+            hint=(
+                "evaluate the periods in order, starting with: "
+                f"kpi evaluate --plan {plan_id} --period {first_missing.label}"
+            ),
+        )
+        self.plan_id = plan_id
+        self.rule = rule
+        self.needed = needed
+        self.first_missing = first_missing

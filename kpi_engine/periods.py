@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PeriodError
 
-__all__ = ["Period", "parse_period", "zone"]
+__all__ = ["Period", "earlier_period", "parse_period", "zone"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
@@ -54,7 +54,12 @@ class Period:
         return (self.end - self.start).days
 
     def previous(self) -> Period:
-        """The period of the same grain just before this one."""
+        """The period of the same grain just before this one (for a range: as many days, just before)."""
+        if self.grain == "day":
+            return parse_period((self.start - timedelta(days=1)).isoformat())
+        if self.grain == "week":
+            iso = (self.start - timedelta(days=7)).isocalendar()
+            return parse_period(f"{iso.year}-W{iso.week:02d}")
         if self.grain == "month":
             y, m = (self.start.year, self.start.month - 1) if self.start.month > 1 else (self.start.year - 1, 12)
             return parse_period(f"{y}-{m:02d}")
@@ -70,6 +75,13 @@ class Period:
 
     def __str__(self) -> str:
         return self.label
+
+
+def earlier_period(period: Period, back: int) -> Period:
+    """The period ``back`` steps before ``period``, of the same grain (``2026-10``, 3 -> ``2026-07``)."""
+    for _ in range(back):
+        period = period.previous()
+    return period
 
 
 def _range(start: date, end_exclusive: date) -> Period:

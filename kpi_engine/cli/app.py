@@ -49,8 +49,9 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
     """Generate a sample company into ./kpi.sqlite, evaluate the example plans for the month, print the results."""
     from importlib.resources import files
 
-    from ..engine.evaluation import evaluate
-    from ..periods import parse_period
+    from ..engine.evaluation import evaluate_through
+    from ..findings.model import has_checks
+    from ..periods import earlier_period, parse_period
     from ..plans.checking import load_plan
     from ..plans.files import plan_files
     from ..sample import generate_sample_company
@@ -87,18 +88,17 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
         if not plan.in_force(the_month):
             summaries.append(f"{plan.id} {plan.plan.version}: not in force in {month}.")
             continue
-        if _cli_findings.has_checks(plan):  # integrity checks compare months: every month of the sample, in order
-            with _progress(f"Evaluating {plan.id} for every month to {month}") as progress:
-                summaries.append(_plan_summary(_cli_findings.evaluate_window(store, plan, the_month, 12, progress)))
-            continue
-        with _progress(f"Evaluating {plan.id} for {month}") as progress:
-            summaries.append(_plan_summary(_evaluate_in_order(store, plan, the_month, progress)))
+        # Integrity checks compare months: every month of the sample, in order. A plan carrying state from
+        # month to month (PIP, draws) gets the earlier months it replays evaluated first.
+        since = earlier_period(the_month, 11) if has_checks(plan) else None
+        label = f"every month to {month}" if since else month
+        with _progress(f"Evaluating {plan.id} for {label}") as progress:
+            summaries.append(_plan_summary(evaluate_through(store, plan, the_month, since=since, progress=progress)))
     main = load_plan(main_plan)
     with _progress(f"Evaluating sales-commission for {month}") as progress:
-        if _cli_findings.has_checks(main):  # its checks' effects replay earlier months (clawbacks, released holds)
-            run = _cli_findings.evaluate_window(store, main, the_month, 12, progress)
-        else:
-            run = evaluate(store, main, the_month, progress=progress)
+        # its checks' effects replay earlier months (clawbacks, released holds)
+        since = earlier_period(the_month, 11) if has_checks(main) else None
+        run = evaluate_through(store, main, the_month, since=since, progress=progress)
     click.echo()
     _print_run_summary(store, run)
     if summaries:
@@ -107,26 +107,6 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
             click.echo(f"  {line}")
         click.echo(_cli_findings.findings_by_check(store) + " Each with its records: kpi findings")
         click.echo("Any person's reasons: kpi explain --run RUN --person ID")
-
-
-def _evaluate_in_order(store: Store, plan: Any, month: Any, progress: Any) -> Any:
-    """Evaluate ``month``; a plan that carries state across months (PIP, draws) gets its earlier months first."""
-    from ..engine.evaluation import evaluate
-    from ..engine.runner import earlier_period
-    from ..errors import EvaluationError
-
-    try:
-        return evaluate(store, plan, month, progress=progress)
-    except EvaluationError as exc:
-        if "has not been evaluated" not in exc.message:
-            raise
-    eff = plan.plan.effective
-    months = [month]
-    while eff is not None and len(months) < 24 and earlier_period(months[-1], 1).start >= eff.from_:
-        months.append(earlier_period(months[-1], 1))
-    for earlier in reversed(months[1:]):
-        evaluate(store, plan, earlier)
-    return evaluate(store, plan, month, progress=progress)
 
 
 def _plan_summary(run: Any) -> str:
@@ -532,7 +512,7 @@ def _echo_outcomes(store: Store, run: Any, fmt: str, person: str | None) -> None
 @pass_settings
 def outcomes(settings: _Settings, run_id: str | None, person: str | None, fmt: str) -> None:
     """Show the outcomes of an evaluation run, with the reason for each line."""
-    from ..engine.evaluation import get_run
+    from ..store.runs import get_run
 
     store = settings.store()
     _echo_outcomes(store, get_run(store, run_id), fmt, person)
@@ -543,7 +523,7 @@ def outcomes(settings: _Settings, run_id: str | None, person: str | None, fmt: s
 @pass_settings
 def runs(settings: _Settings, fmt: str) -> None:
     """List saved evaluation runs, newest first."""
-    from ..engine.evaluation import list_runs
+    from ..store.runs import list_runs
 
     rows = [
         {

@@ -7,6 +7,7 @@ import getpass
 import click
 
 from ..render import FORMATS, render
+from ..store.database import Store
 from .common import Settings, pass_settings
 
 __all__ = ["COMMANDS"]
@@ -106,34 +107,15 @@ def review(settings: Settings, finding_id: str, decision: str | None, note: str,
 COMMANDS.append(findings)
 
 
-# --- the demo's integrity plans ---------------------------------------------------------
+# --- the demo's summary ------------------------------------------------------------------
 
 
-def has_checks(loaded: object) -> bool:
-    """Whether a loaded plan's rules include an anti-gaming check."""
-    from ..findings.model import is_check
-
-    return any(is_check(config) for config in getattr(loaded, "configs", {}).values())
-
-
-def evaluate_window(store: object, loaded: object, last: object, months: int, progress: object) -> object:
-    """Evaluate a plan for every month of the window ending with ``last`` (in order); returns the last run."""
-    from ..engine.evaluation import evaluate
-    from ..engine.runner import earlier_period
-
-    window = [earlier_period(last, back) for back in range(months - 1, -1, -1)]  # type: ignore[arg-type]
-    run = None
-    for month in [m for m in window if loaded.in_force(m)]:  # type: ignore[attr-defined]
-        run = evaluate(store, loaded, month, progress=progress)  # type: ignore[arg-type]
-    return run
-
-
-def findings_by_check(store: object) -> str:
+def findings_by_check(store: Store) -> str:
     """One line: how many findings each check raised over every saved run."""
     from ..findings.store import list_findings
 
     counts: dict[str, int] = {}
-    for finding in list_findings(store):  # type: ignore[arg-type]
+    for finding in list_findings(store):
         counts[finding.check] = counts.get(finding.check, 0) + 1
     if not counts:
         return "No findings."

@@ -107,10 +107,10 @@ COMMANDS.append(rules)
 @pass_settings
 def explain(settings: Settings, run_id: str | None, person: str, rule: str | None, fmt: str) -> None:
     """Explain a person's outcomes: sentences, inputs, tiers or branches taken, records behind them."""
-    from ..engine.evaluation import get_run
     from ..engine.explain import explain_outcomes, findings_section, render_explanations
     from ..findings.store import list_findings
     from ..store import schema as s
+    from ..store.runs import get_run
 
     store = settings.store()
     run = get_run(store, run_id)

@@ -23,13 +23,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import KPIError
 from ..findings.model import FINDING, HELD, CheckConfig, finding_id, is_check
 from ..money import plain
-from ..periods import Period
+from ..periods import Period, earlier_period
+from ..plans.names import references_of
 from .contract import RuleContext, RuleResult
+
+if TYPE_CHECKING:
+    from .runner import Book
 
 __all__ = ["RELEASED", "UPHELD", "Effects"]
 
@@ -95,7 +99,7 @@ def _text_ids(ids: Iterable[Any]) -> set[str]:
 class Effects:
     """The findings of one evaluation and their effects on the rules they affect."""
 
-    def __init__(self, book: Any) -> None:
+    def __init__(self, book: Book) -> None:
         self.book = book
         self.loaded = book.loaded
         self.period: Period = book.period
@@ -206,8 +210,6 @@ class Effects:
             self._derived(name, person, exclusion, set())
 
     def _bases_of(self, name: str) -> set[str]:
-        from ..plans.names import references_of
-
         names = self.loaded.names
         found: set[str] = set()
         todo, seen = [name], set()
@@ -223,8 +225,6 @@ class Effects:
         return found
 
     def _derived(self, name: str, person: str, exclusion: _Exclusion, seen: set[str]) -> None:
-        from ..plans.names import references_of
-
         names = self.loaded.names
         if name in exclusion.values or name in seen:
             return
@@ -344,18 +344,10 @@ class Effects:
         key = (rule_id, period.label, frozenset(people))
         if key not in self._history:
             facts = self.book.facts
-            try:
-                if hasattr(facts, "history_of"):  # the database reads only these people's lines
-                    self._history[key] = facts.history_of(rule_id, period, people)
-                else:
-                    self._history[key] = [r for r in facts.history(rule_id, period) if r.person_id in people]
-            except KPIError:  # a period never evaluated has nothing to replay
-                self._history[key] = ()
+            self._history[key] = facts.history_of(rule_id, period, people)  # only these people's lines
         return self._history[key]
 
     def _back(self, count: int) -> list[Period]:
-        from .runner import earlier_period
-
         return [earlier_period(self.period, n) for n in range(1, count + 1)]
 
     def _clawbacks(self, rule_id: str, acting: list[_Found]) -> list[RuleResult]:
@@ -484,8 +476,7 @@ class Effects:
     def reviews(self) -> Mapping[str, tuple[str, str]]:
         """Finding id -> (decision, person) of this plan's reviewed findings."""
         if self._reviews is None:
-            reader = getattr(self.book.facts, "finding_reviews", None)
-            self._reviews = dict(reader()) if reader is not None else {}
+            self._reviews = dict(self.book.facts.finding_reviews())
         return self._reviews
 
     def _releases(self, rule_id: str) -> list[RuleResult]:

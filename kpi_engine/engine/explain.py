@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import EvaluationError
 from ..money import money_text
 from ..render import render
-from .runner import Outcome
+from ..store.runs import Outcome
 
 __all__ = ["effect_notes", "explain_outcomes", "findings_section", "render_explanations"]
 

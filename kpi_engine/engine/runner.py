@@ -6,91 +6,30 @@ the facts come from, so a plan test exercises exactly what an evaluation does.
 
 from __future__ import annotations
 
-import gc
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from ..errors import EvaluationError, KPIError
 from ..findings.model import is_check
 from ..money import MONEY_SCALE, money_text, plain
-from ..periods import Period, parse_period
-from ..plans.checking import LoadedPlan, Scope
+from ..periods import Period, earlier_period
+from ..plans.model import LoadedPlan, Scope
 from ..plans.names import references_of
 from ..registry import Registry
+from ..store.runs import Outcome
 from ..trace import merged_trace
-from .contract import PersonInfo, RuleContext, RuleResult, TargetLevels
+from .collector import collector_paused
+from .contract import PersonInfo, RuleContext, TargetLevels
 from .effects import Effects
+from .facts import Facts, Row
 from .organisation import Organisation
 
-__all__ = ["Facts", "Outcome", "collector_paused", "earlier_period", "employed_days", "in_scope", "run_rules"]
+__all__ = ["MONEY_KINDS", "Book", "employed_days", "in_scope", "run_rules"]
 
 ZERO = Decimal(0)
 MONEY_KINDS = frozenset({"payout", "held"})  # held: a payout held pending review of a finding, not paid
-Row = Mapping[str, Any]
-
-
-class Outcome(NamedTuple):
-    """One result line of a run: money for ``payout`` lines (with currency), a plain number otherwise.
-
-    A named tuple rather than a frozen dataclass: a run makes one per person and rule, and a tuple
-    is built several times faster.
-    """
-
-    person_id: str
-    rule_id: str
-    kind: str
-    amount: Decimal | None
-    currency: str | None
-    trace: Mapping[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "rule_id": self.rule_id,
-            "kind": self.kind,
-            "amount": None if self.amount is None else money_text(self.amount),
-            "currency": self.currency,
-            "trace": dict(self.trace),
-        }
-
-
-class Facts(Protocol):
-    """Where the numbers come from: per registered metric and period, keyed by person."""
-
-    def organisation(self) -> Organisation: ...
-
-    def values(self, metric: str, period: Period) -> Mapping[str, Decimal]: ...
-
-    def targets(self, metric: str, period: Period) -> Mapping[str, TargetLevels]: ...
-
-    def evidence(self, metric: str, period: Period) -> Mapping[str, Sequence[Row]]:
-        """Rows with ``record_id``, ``value`` and any other column the metric's evidence selects."""
-        ...
-
-    def evidence_table(self, metric: str) -> str | None: ...
-
-    def manual_scores(self, kpi: str, label: str) -> Mapping[str, Decimal]: ...
-
-    def history(self, rule: str, period: Period) -> Sequence[RuleResult]: ...
-
-
-def earlier_period(period: Period, back: int) -> Period:
-    """The period ``back`` steps before ``period``, of the same grain."""
-    for _ in range(back):
-        if period.grain in ("day", "week"):
-            day = period.start - timedelta(days=1)
-            period = (
-                parse_period(day.isoformat())
-                if period.grain == "day"
-                else parse_period("{}-W{:02d}".format(*day.isocalendar()[:2]))
-            )
-        else:
-            period = period.previous()
-    return period
 
 
 def employed_days(info: PersonInfo | None, period: Period) -> int:
@@ -140,7 +79,7 @@ class _Lazy(Mapping[str, Mapping[str, Any]]):
         return len(self._cache)
 
 
-class _Book:
+class Book:
     """The numbers of one evaluation: every plan name in any period, computed once and cached."""
 
     def __init__(self, loaded: LoadedPlan, period: Period, facts: Facts, registry: Registry) -> None:
@@ -340,35 +279,6 @@ def _storable(amount: Decimal) -> tuple[Decimal, Decimal | None]:
     return amount.quantize(step), amount
 
 
-_paused = 0  # runs under way
-_resume = False  # whether the collector was on when the first of them began
-_pause_lock = threading.Lock()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while rules run (threads and nested runs share one pause).
-
-    A run allocates a few objects per person and rule and keeps most of them (its outcome lines);
-    each automatic collection walks every object still alive, so collections grew with the run and
-    took half its time (benchmarks/rule_bench.py). A run makes no reference cycles it drops, and
-    anything it frees is freed by reference counting whether the collector runs or not.
-    """
-    global _paused, _resume
-    with _pause_lock:
-        if _paused == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _paused -= 1
-            if _paused == 0 and _resume:
-                gc.enable()
-
-
 def run_rules(
     loaded: LoadedPlan,
     period: Period,
@@ -389,7 +299,7 @@ def _run_rules(
     registry: Registry,
     on_rule: Callable[[str, int, int], None] | None,
 ) -> tuple[list[str], list[Outcome]]:
-    book = _Book(loaded, period, facts, registry)
+    book = Book(loaded, period, facts, registry)
     effects = Effects(book)
     lines: dict[str, list[Outcome]] = {}
     rules = loaded.rules_in_order

@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine.contract import RuleResult
 
-__all__ = ["FINDING", "HELD", "CheckConfig", "Effect", "Finding", "Severity", "finding_id", "is_check"]
+if TYPE_CHECKING:
+    from ..plans.model import LoadedPlan
+
+__all__ = ["FINDING", "HELD", "CheckConfig", "Effect", "Finding", "Severity", "finding_id", "has_checks", "is_check"]
 
 FINDING = "finding"
 HELD = "held"  # a payout line held pending review of a finding: amount and currency kept, not paid
@@ -88,6 +91,11 @@ class Finding:
 def is_check(config: Any) -> bool:
     """Whether a configured rule is an anti-gaming check (its config subclasses ``CheckConfig``)."""
     return isinstance(config, CheckConfig)
+
+
+def has_checks(plan: LoadedPlan) -> bool:
+    """Whether a plan's rules include an anti-gaming check."""
+    return any(is_check(config) for config in plan.configs.values())
 
 
 def finding_id(plan_id: str, rule_id: str, person_id: str, period: str, evidence: Mapping[str, Any]) -> str:

@@ -21,7 +21,7 @@ from ..errors import FormulaError
 from .compiler import ANY, BOOLEAN, Evaluator, compile_tree
 from .parser import Name, Node, children, parse
 
-__all__ = ["ConditionText", "Formula", "FormulaText", "compile_condition", "compile_formula"]
+__all__ = ["ConditionText", "Formula", "FormulaText", "FormulaValueError", "compile_condition", "compile_formula"]
 
 
 class Formula:
@@ -141,15 +141,18 @@ def _references(root: Node) -> set[tuple[str, int]]:
 # --- pydantic types for plan models -----------------------------------------------------
 
 
-def _config_error(error: FormulaError) -> ValueError:
-    """A ``ValueError`` for pydantic whose message reads ``unknown function 'exec' at column 1. hint``.
+class FormulaValueError(ValueError):
+    """A formula in a config model that does not compile, as the ``ValueError`` pydantic reports.
 
-    The ``FormulaError`` (with ``position`` and ``length``) is its ``__cause__``.
+    Its text reads ``unknown function 'exec' at column 1. hint`` for anyone who prints the
+    validation error; ``error`` is the ``FormulaError`` itself, so a plan checker places the problem
+    at the formula's character from ``error.position`` without reading the text.
     """
-    hint = f". {error.hint}" if error.hint else ""
-    failure = ValueError(f"{error.reason} at {error.location}{hint}")
-    failure.__cause__ = error
-    return failure
+
+    def __init__(self, error: FormulaError) -> None:
+        hint = f". {error.hint}" if error.hint else ""
+        super().__init__(f"{error.reason} at {error.location}{hint}")
+        self.error = error
 
 
 def _formula_from_config(value: Any) -> Formula:
@@ -166,7 +169,7 @@ def _formula_from_config(value: Any) -> Formula:
     try:
         return compile_formula(value)
     except FormulaError as error:
-        raise _config_error(error) from error
+        raise FormulaValueError(error) from error
 
 
 def _condition_from_config(value: Any) -> Formula:
@@ -179,7 +182,7 @@ def _condition_from_config(value: Any) -> Formula:
     try:
         return compile_condition(value)
     except FormulaError as error:
-        raise _config_error(error) from error
+        raise FormulaValueError(error) from error
 
 
 FormulaText = Annotated[Formula, BeforeValidator(_formula_from_config)]

@@ -3,182 +3,24 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
     ValidationError,
-    field_validator,
 )
 
 from ..errors import FormulaError, KPIError, PlanError
-from ..formula.formula import compile_formula
-from ..money import ROUNDING_MODES
-from ..periods import Period, zone
+from ..formula.formula import FormulaValueError, compile_formula
 from ..registry import Registry, get_registry
-from .cases import PlanTestCase
+from .model import LoadedPlan, Plan, TargetSpec
 from .names import PlanNames, dependency_order, formulas_in, references_of
 from .source import PlanSource, read_plan_source
 
-__all__ = ["LoadedPlan", "Plan", "Rounding", "Scope", "TargetSpec", "load_plan", "parse_plan"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Rounding(_Strict):
-    """How and where amounts are rounded (nowhere else)."""
-
-    mode: Literal["half_up", "half_even", "down", "up", "floor", "ceiling"] = "half_up"
-    places: int = Field(2, ge=0, le=4)
-    at: Literal["line", "person_period"] = "person_period"
-
-    def apply(self, value: Decimal) -> Decimal:
-        return value.quantize(Decimal(1).scaleb(-self.places), rounding=ROUNDING_MODES[self.mode])
-
-    def rounder(self) -> Callable[[Decimal], Decimal]:
-        """``apply`` with its step and mode looked up once (it runs for every amount of a run)."""
-        step, mode = Decimal(1).scaleb(-self.places), ROUNDING_MODES[self.mode]
-
-        def rounded(value: Decimal) -> Decimal:
-            return value.quantize(step, rounding=mode)
-
-        return rounded
-
-
-def _exact(value: Decimal) -> Decimal:
-    return value
-
-
-class Scope(_Strict):
-    """Who the plan measures: any of these roles, teams or named people (empty = everyone)."""
-
-    roles: list[str] = []
-    teams: list[str] = []
-    people: list[str] = []
-
-
-class Effective(_Strict):
-    """The dates a plan version is in force: ``from`` inclusive, ``to`` exclusive."""
-
-    from_: date = Field(alias="from")
-    to: date | None = None
-
-
-class TargetSpec(_Strict):
-    """A name bound to one level of a metric's target, optionally prorated to the days employed."""
-
-    metric: str
-    level: Literal["baseline", "target", "challenge"] = "target"
-    prorate: Literal["none", "days_employed"] = "none"
-
-
-class RuleSpec(BaseModel):
-    """One rule of a plan: ``id``, ``type`` and the type's own settings."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    type: str
-
-
-def _formula_text(value: Any) -> Any:
-    """A derived metric may be written as a bare number; everything else is a formula's text."""
-    return str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else value
-
-
-class Plan(_Strict):
-    """A plan file's top level."""
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    version: str = "1"
-    name: str | None = None
-    description: str | None = None
-    effective: Effective | None = None
-    applies_to: Scope = Scope()
-    period: Literal["month", "quarter", "year", "week", "range"] = "month"
-    time_zone: str = "UTC"
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    rounding: Rounding
-    # Names the formulas use: an alias of a metric (``bookings: bookings``) or a formula (``bookings / quota``).
-    metrics: dict[str, Annotated[str, BeforeValidator(_formula_text)]] = {}
-    targets: dict[str, TargetSpec] = {}
-    rules: list[RuleSpec] = Field(min_length=1)
-    tests: list[PlanTestCase] = []
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            zone(value)
-        except KPIError as exc:
-            raise ValueError(f"{value!r} is not a time zone; use an IANA name such as Asia/Shanghai or UTC") from exc
-        return value
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> str:
-        return str(value)
-
-    @field_validator("metrics", "targets")
-    @classmethod
-    def _names_are_identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not _NAME.fullmatch(name):
-                raise ValueError(f"{name!r} cannot be used in formulas; a name is letters, digits and _")
-        return value
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_AT_COLUMN = re.compile(r"\s*\(?at (?:line (\d+), )?column (\d+)\)?")
-
-
-@dataclass(frozen=True)
-class LoadedPlan:
-    """A validated plan: the model, each rule's typed config, its names, rule order and text hash."""
-
-    plan: Plan
-    configs: dict[str, BaseModel]  # rule id -> validated config
-    plan_hash: str
-    path: str
-    names: PlanNames = field(default_factory=PlanNames)
-    order: tuple[str, ...] = ()  # rule ids, each after the rules it reads
-    reads: dict[str, frozenset[str]] = field(default_factory=dict)  # rule id -> plan names its formulas and fields read
-
-    @property
-    def id(self) -> str:
-        return self.plan.id
-
-    @property
-    def rules_in_order(self) -> list[RuleSpec]:
-        by_id = {r.id: r for r in self.plan.rules}
-        return [by_id[r] for r in (self.order or by_id)]
-
-    @functools.cached_property
-    def round_line(self) -> Callable[[Decimal], Decimal]:
-        """Rounds a line's amount when the plan rounds per line; leaves it exact otherwise."""
-        return self.plan.rounding.rounder() if self.plan.rounding.at == "line" else _exact
-
-    @functools.cached_property
-    def round_total(self) -> Callable[[Decimal], Decimal]:
-        """Rounds an amount as the plan says (every amount of a run, whichever plugin computed it)."""
-        return self.plan.rounding.rounder()
-
-    def in_force(self, period: Period) -> bool:
-        eff = self.plan.effective
-        return eff is None or (eff.from_ < period.end and (eff.to is None or period.start < eff.to))
+__all__ = ["PlanChecker", "load_plan", "parse_plan"]
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -219,7 +61,7 @@ def _nearest(name: str, choices: list[str] | Any, what: str) -> str:
     )
 
 
-class _Checker:
+class PlanChecker:
     """Collects every problem of one plan file, each located at the key or character it is about."""
 
     def __init__(self, source: PlanSource, registry: Registry) -> None:
@@ -267,19 +109,17 @@ class _Checker:
                 continue
             message = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             position = self.source.where(loc)
-            cause = getattr((err.get("ctx") or {}).get("error"), "__cause__", None)
-            if cause is not None and hasattr(cause, "position") and hasattr(cause, "reason"):
-                message = _sentence(cause).rstrip(".")
-                position = self.source.inside(loc, int(cause.position))
-            elif column := _AT_COLUMN.search(message):
-                message = _AT_COLUMN.sub("", message, count=1)
-                position = self.source.inside(loc, int(column[2]) - 1) if not column[1] else position
+            raised = (err.get("ctx") or {}).get("error")
+            formula_error = raised.error if isinstance(raised, FormulaValueError) else None
+            if formula_error is not None:  # at the formula's character, from the error's position
+                message = _sentence(formula_error).rstrip(".")
+                position = self.source.inside(loc, formula_error.position)
             elif not rel or (prefix and loc == prefix):
                 position = self._mentioned_key(loc, message) or position
             given = err.get("input")
             shown = (
                 ""
-                if isinstance(given, (dict, list)) or not rel or given is None or cause is not None
+                if isinstance(given, (dict, list)) or not rel or given is None or formula_error is not None
                 else f" (got {given!r})"
             )
             self.add(position, f"{self.describe(loc)}: {message.rstrip('.')}{shown}.")
@@ -391,7 +231,7 @@ class _Checker:
             try:
                 names.derived[name] = compile_formula(text)
             except FormulaError as exc:
-                position = self.source.inside(("metrics", name), int(getattr(exc, "position", 0) or 0))
+                position = self.source.inside(("metrics", name), exc.position)
                 self.add(position, f"metric {name!r}: {_sentence(exc)}")
         for name, spec in targets.items():
             if names.base_metric(spec.metric) is None:
@@ -525,12 +365,9 @@ def _dict(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _sentence(exc: Exception) -> str:
+def _sentence(error: FormulaError) -> str:
     """A formula error as one sentence without its position (the file's line and column say where)."""
-    message = str(getattr(exc, "reason", None) or getattr(exc, "message", None) or exc).rstrip(".")
-    message = _AT_COLUMN.sub("", message, count=1)
-    hint = getattr(exc, "hint", None)
-    return f"{message}." + (f" {hint}" if hint else "")
+    return f"{error.reason.rstrip('.')}." + (f" {error.hint}" if error.hint else "")
 
 
 def _rules_behind(names: PlanNames, read: frozenset[str], rules: set[str]) -> set[str]:
@@ -564,7 +401,7 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, registry: Registry | N
     source = read_plan_source(text, path)
     if not isinstance(source.data, dict):
         raise PlanError(f"{path}:1:1: a plan must be a mapping of keys (id, currency, rounding, rules ...).")
-    checker = _Checker(source, registry)
+    checker = PlanChecker(source, registry)
     plan = checker.top_level()
     configs, index_of = checker.rules()
     names = checker.names(plan)

@@ -7,7 +7,8 @@ from pathlib import Path
 from ..errors import PlanError
 from ..periods import Period
 from ..registry import Registry
-from .checking import LoadedPlan, load_plan
+from .checking import load_plan
+from .model import LoadedPlan
 from .source import read_plan_source
 
 __all__ = ["RULES_FOLDER", "load_plan_for", "plan_files", "plan_id_of", "plans_in_force"]

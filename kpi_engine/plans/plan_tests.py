@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -13,14 +13,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..engine.contract import PersonInfo, RuleResult, TargetLevels
 from ..engine.organisation import Organisation
-from ..engine.runner import Outcome, run_rules
+from ..engine.runner import run_rules
 from ..errors import KPIError, PlanError
 from ..money import money_text, plain, to_decimal
 from ..periods import Period, parse_period
 from ..registry import Registry, get_registry
+from ..store.runs import Outcome
 from .cases import PlanTestCase
-from .checking import LoadedPlan, _Checker, load_plan
+from .checking import PlanChecker, load_plan
 from .files import TESTS_SUFFIX, plan_files
+from .model import LoadedPlan
 from .source import read_plan_source
 
 __all__ = ["CaseFacts", "CaseResult", "load_cases", "run_case", "run_plan_tests"]
@@ -63,7 +65,7 @@ def load_cases(plan: LoadedPlan, *, registry: Registry | None = None) -> list[Pl
         try:
             cases.extend(_TestsFile.model_validate(data).tests)
         except ValidationError as exc:
-            checker = _Checker(source, registry or get_registry())
+            checker = PlanChecker(source, registry or get_registry())
             checker.raw = data
             checker.pydantic(exc, _TestsFile)
             raise PlanError(
@@ -158,6 +160,13 @@ class CaseFacts:
 
     def manual_scores(self, kpi: str, label: str) -> Mapping[str, Decimal]:
         return dict(self.case.manual_scores.get(label, {}).get(kpi, {}))
+
+    def history_of(self, rule: str, period: Period, people: Iterable[str]) -> Sequence[RuleResult]:
+        wanted = set(people)
+        return [result for result in self.history(rule, period) if result.person_id in wanted]
+
+    def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
+        return {}  # a case has no reviewed findings
 
     def history(self, rule: str, period: Period) -> Sequence[RuleResult]:
         lines = self.saved.get(period.label, [])

@@ -153,7 +153,7 @@ def test_the_data_watermark_covers_the_tables_the_plan_read_and_no_others(store)
 def test_the_garbage_collector_is_paused_only_while_rules_run(store):
     import gc
 
-    from kpi_engine.engine.runner import collector_paused
+    from kpi_engine.engine.collector import collector_paused
 
     _company(store)
     seen = []
@@ -219,7 +219,7 @@ def test_plans_evaluated_together_read_a_shared_metric_once(store):
 
 def test_a_value_added_up_from_its_evidence_is_the_value_the_database_gives(sample_company_store):
     from kpi_engine import get_registry
-    from kpi_engine.engine.evaluation import StoreFacts
+    from kpi_engine.engine.facts import StoreFacts
     from kpi_engine.periods import parse_period
 
     store, _ = sample_company_store(seed=2026)
