@@ -1,44 +1,56 @@
 """KPI and incentive-compensation rules engine: CRM facts in, explained payouts out.
 
-The public API. Plugins and connectors import only from here.
+The public API. Plugins and connectors import only from here; the connector SDK is also
+``kpi_engine.connect``, and the connector test kit ``kpi_engine.testing``.
 """
 
 from ._version import __version__
-from .connect.auth import BearerToken, HeaderToken, OAuth2Refresh
-from .connect.connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
-from .connect.errors import (
+from .connect import (
     AuthenticationError,
+    BearerToken,
+    Checkpoint,
+    Connector,
     ConnectorConfigurationError,
+    ConnectorContext,
     ConnectorError,
-    RateLimited,
-    TransientError,
-)
-from .connect.http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
-from .connect.mapping import SourceMapping, StreamMapping, load_source_mapping
-from .connect.paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
-from .connect.secrets import (
     ConnectorSettings,
+    HeaderToken,
+    HttpClient,
     MemoryTokenStore,
+    OAuth2Refresh,
+    Page,
+    RateLimited,
+    Record,
+    RetryPolicy,
+    SourceMapping,
     StoreTokenStore,
+    Stream,
+    StreamMapping,
+    StreamState,
+    StreamSummary,
+    SyncSummary,
+    SystemClock,
+    TokenBucket,
     TokenStore,
+    TransientError,
     connector_logger,
+    cursor_pages,
+    default_classify,
     default_token_store,
+    dig,
+    install_log_redaction,
+    load_source_mapping,
+    next_link_pages,
+    offset_pages,
+    page_token_pages,
+    parse_cursor,
+    parse_retry_after,
     redact,
     register_secret,
     secret_field,
+    sync,
 )
-from .connect.sync import StreamSummary, SyncSummary, parse_cursor, sync
-from .engine.contract import (
-    Amount,
-    Metric,
-    MetricContext,
-    OrgView,
-    PersonInfo,
-    RuleContext,
-    RuleResult,
-    RuleType,
-    TargetLevels,
-)
+from .engine.contract import OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
 from .engine.evaluation import evaluate, evaluate_plans, evaluate_through
 from .errors import (
     ConfigurationError,
@@ -47,6 +59,7 @@ from .errors import (
     ImportRejected,
     KPIError,
     PeriodError,
+    PeriodsNotEvaluated,
     PlanError,
     PluginError,
     StoreError,
@@ -60,6 +73,7 @@ from .ingest.mapping import ColumnMapping, load_mapping
 from .ingest.records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
 from .metrics.compute import MetricRow, compute_metric, metric_values
 from .metrics.custom import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
+from .metrics.declaration import Metric, MetricContext
 from .metrics.measures import (
     Division,
     Measure,
@@ -71,7 +85,7 @@ from .metrics.measures import (
     within,
     within_days,
 )
-from .money import Money, Ratio, money_text, plain, quantize, to_decimal
+from .money import Amount, Money, Ratio, money_text, plain, quantize, to_decimal
 from .periods import Period, earlier_period, parse_period
 from .plans.checking import load_plan, parse_plan
 from .plans.files import load_plan_for
@@ -81,7 +95,7 @@ from .registry import PluginInfo, Registry, get_registry, load_plugins
 from .store import schema as schema
 from .store.database import Store, default_database_url, open_store
 from .store.runs import EvaluationRun, Outcome, get_run, list_runs
-from .trace import LazyTrace
+from .trace import LazyTrace, RecordsRef, RuleTrace, TraceView
 
 __all__ = [
     "ActivityRecord",
@@ -131,6 +145,7 @@ __all__ = [
     "Page",
     "Period",
     "PeriodError",
+    "PeriodsNotEvaluated",
     "PersonInfo",
     "PersonRecord",
     "Plan",
@@ -140,10 +155,12 @@ __all__ = [
     "RateLimited",
     "Ratio",
     "Record",
+    "RecordsRef",
     "Registry",
     "RetryPolicy",
     "RuleContext",
     "RuleResult",
+    "RuleTrace",
     "RuleType",
     "Severity",
     "SourceMapping",
@@ -160,6 +177,7 @@ __all__ = [
     "TargetRecord",
     "TokenBucket",
     "TokenStore",
+    "TraceView",
     "TransientError",
     "__version__",
     "compile_condition",
@@ -182,6 +200,7 @@ __all__ = [
     "get_run",
     "hookimpl",
     "import_file",
+    "install_log_redaction",
     "list_runs",
     "load_custom_metrics",
     "load_mapping",

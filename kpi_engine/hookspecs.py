@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from .engine.contract import Metric, RuleType
+from .engine.contract import RuleType
+from .metrics.declaration import Metric
 
 if TYPE_CHECKING:
     from .connect.connector import Connector

@@ -17,12 +17,14 @@ from decimal import (
     Decimal,
     InvalidOperation,
 )
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator
 from sqlalchemy import BigInteger
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "Amount",
     "MONEY_SCALE",
     "RATIO_SCALE",
     "ROUNDING_MODES",
@@ -72,8 +74,12 @@ def to_decimal(value: Any) -> Decimal:
     else:
         raise TypeError(f"{value!r} is not a number")
     if not result.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
+        raise ValueError("infinity and not-a-number are not amounts; write a finite number or leave the key out")
     return result
+
+
+Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
+"""A pydantic field type for money, rates and percentages: ``"5%"``, ``"12,500.00"``, ``1200``; floats refused."""
 
 
 def quantize(value: Decimal, places: int, mode: str = "half_up") -> Decimal:

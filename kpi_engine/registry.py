@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import hookspecs
-from .engine.contract import Metric, RuleType
+from .engine.contract import RuleType
 from .errors import PluginError
+from .metrics.declaration import Metric
 
 if TYPE_CHECKING:
     from .connect.connector import Connector

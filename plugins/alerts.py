@@ -186,6 +186,8 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                     person_id=person,
                     amount=None,
                     kind="alert",
+                    status="firing",
+                    attention=True,
                     trace={
                         **base,
                         "state": "firing",
@@ -210,6 +212,8 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                     person_id=person,
                     amount=None,
                     kind="alert",
+                    status=event.state,
+                    attention=event.state == "firing",
                     trace={
                         **base,
                         "state": event.state,

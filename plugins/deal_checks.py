@@ -107,16 +107,16 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                     severity = "high" if len(cluster) >= 3 or total >= 2 * cfg.limit else cfg.severity
                     results.append(
                         Finding(
-                            "deal_splitting",
-                            person,
-                            ctx.period.label,
-                            severity,
-                            f"{len(cluster)} deals for customer {customer}"
+                            check="deal_splitting",
+                            person_id=person,
+                            period=ctx.period.label,
+                            severity=severity,
+                            explanation=f"{len(cluster)} deals for customer {customer}"
                             + (f" ({cluster[0].product})" if cfg.same_product and cluster[0].product else "")
                             + f" closed within {span} days, each under the "
                             f"{_money(cfg.limit, ctx)} limit, add up to {_money(total, ctx)}: possibly one order split to stay under it.",
-                            {"deals": _ids(cluster)},
-                            {
+                            evidence={"deals": _ids(cluster)},
+                            figures={
                                 "customer": str(customer),
                                 "deals": str(len(cluster)),
                                 "total": str(total),
@@ -163,16 +163,16 @@ def duplicate_deal(ctx: RuleContext, cfg: DuplicateDeal) -> list[RuleResult]:
                 continue
             results.append(
                 Finding(
-                    "duplicate_deal",
-                    person,
-                    ctx.period.label,
-                    "high" if len(group) > 2 else cfg.severity,
-                    f"{len(group)} deals for customer {customer} with the same amount {_money(amount, ctx)}"
+                    check="duplicate_deal",
+                    person_id=person,
+                    period=ctx.period.label,
+                    severity="high" if len(group) > 2 else cfg.severity,
+                    explanation=f"{len(group)} deals for customer {customer} with the same amount {_money(amount, ctx)}"
                     + (f", product {product}" if product else "")
                     + f" and dates (closed {closed.isoformat()}): possibly one deal entered "
                     f"{len(group)} times.",
-                    {"deals": _ids(group)},
-                    {
+                    evidence={"deals": _ids(group)},
+                    figures={
                         "customer": str(customer),
                         "amount": str(amount),
                         "closed": closed.isoformat(),
@@ -257,17 +257,17 @@ def cancel_and_rebook(ctx: RuleContext, cfg: CancelAndRebook) -> list[RuleResult
                 }
                 results.append(
                     Finding(
-                        "cancel_and_rebook",
-                        person,
-                        ctx.period.label,
-                        cfg.severity,
-                        f"Customer {deal.customer} was {lost} on {event['day'].isoformat()}"
+                        check="cancel_and_rebook",
+                        person_id=person,
+                        period=ctx.period.label,
+                        severity=cfg.severity,
+                        explanation=f"Customer {deal.customer} was {lost} on {event['day'].isoformat()}"
                         + (f" (deal {event['deal_id']})" if event["deal_id"] is not None else "")
                         + f" and deal {deal.id}"
                         + (f" for {deal.product}" if deal.product else "")
                         + f" ({_money(deal.amount, ctx)}) was booked {days} days later: the credit may be counted twice.",
-                        evidence,
-                        {
+                        evidence=evidence,
+                        figures={
                             "customer": str(deal.customer),
                             "event": f"{event['table']}:{event['id']}",
                             "days": str(days),
@@ -309,14 +309,14 @@ def early_churn(ctx: RuleContext, cfg: EarlyChurn) -> list[RuleResult]:
             deal_amount = to_decimal(row.get("deal_amount")) or ZERO
             results.append(
                 Finding(
-                    "early_churn",
-                    person,
-                    period_containing(closed, grain).label,
-                    "high" if days <= cfg.within_days // 3 else cfg.severity,
-                    f"Customer {row.get('customer_id')} was lost on {churned.isoformat()} (churn event {row['record_id']}), {days} days after "
+                    check="early_churn",
+                    person_id=person,
+                    period=period_containing(closed, grain).label,
+                    severity="high" if days <= cfg.within_days // 3 else cfg.severity,
+                    explanation=f"Customer {row.get('customer_id')} was lost on {churned.isoformat()} (churn event {row['record_id']}), {days} days after "
                     f"deal {row['deal_id']} ({_money(deal_amount, ctx)}) closed on {closed.isoformat()}: the sale may have over-promised.",
-                    {"deals": (int(row["deal_id"]),), "churn_events": (int(row["record_id"]),)},
-                    {
+                    evidence={"deals": (int(row["deal_id"]),), "churn_events": (int(row["record_id"]),)},
+                    figures={
                         "deal": str(row["deal_id"]),
                         "churn_event": str(row["record_id"]),
                         "days_after_close": str(days),
@@ -373,14 +373,14 @@ def amounts_below_threshold(ctx: RuleContext, cfg: AmountsBelowThreshold) -> lis
                 continue
             results.append(
                 Finding(
-                    "amounts_below_threshold",
-                    person,
-                    ctx.period.label,
-                    "high" if share >= 2 * cfg.min_share else cfg.severity,
-                    f"{len(near)} of {len(deals)} won deals ({pct(share)}) are priced between {shown(floor)} and {_money(limit, ctx)}, just under "
+                    check="amounts_below_threshold",
+                    person_id=person,
+                    period=ctx.period.label,
+                    severity="high" if share >= 2 * cfg.min_share else cfg.severity,
+                    explanation=f"{len(near)} of {len(deals)} won deals ({pct(share)}) are priced between {shown(floor)} and {_money(limit, ctx)}, just under "
                     f"the limit, against {pct(team_share)} of the team's: amounts may be kept under it.",
-                    {"deals": tuple(sorted(near))},
-                    {
+                    evidence={"deals": tuple(sorted(near))},
+                    figures={
                         "limit": str(limit),
                         "band_from": str(floor),
                         "in_band": str(len(near)),
@@ -473,15 +473,15 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
         )
         results.append(
             Finding(
-                "benford",
-                person,
-                ctx.period.label,
-                cfg.severity,
-                f"First digits of {n} won amounts over {len(window)} periods depart from Benford's law (MAD {mad.quantize(Decimal('0.0001'))}, "
+                check="benford",
+                person_id=person,
+                period=ctx.period.label,
+                severity=cfg.severity,
+                explanation=f"First digits of {n} won amounts over {len(window)} periods depart from Benford's law (MAD {mad.quantize(Decimal('0.0001'))}, "
                 f"chi-square {chi_benford.quantize(Decimal('0.1'))}) and from the team's own digits (chi-square {chi_team.quantize(Decimal('0.1'))}); "
                 f"digits {', '.join(map(str, over))} come up more often than either: a screening signal for review, not proof.",
-                {"deals": evidence},
-                {
+                evidence={"deals": evidence},
+                figures={
                     "amounts": str(n),
                     "mad": str(mad.quantize(Decimal("0.000001"))),
                     "chi_square_benford": str(chi_benford.quantize(Decimal("0.01"))),

@@ -125,14 +125,14 @@ def _timing(
             continue
         results.append(
             Finding(
-                check,
-                person,
-                ctx.period.label,
-                "high" if share - max(norm, team) >= 2 * cfg.margin else cfg.severity,
-                f"{len(inside)} deals worth {shown(amount)} {ctx.currency} closed in the {where} ({window.label}), {pct(share)} of the period's "
+                check=check,
+                person_id=person,
+                period=ctx.period.label,
+                severity="high" if share - max(norm, team) >= 2 * cfg.margin else cfg.severity,
+                explanation=f"{len(inside)} deals worth {shown(amount)} {ctx.currency} closed in the {where} ({window.label}), {pct(share)} of the period's "
                 f"{shown(total)} {ctx.currency}, against {pct(norm)} usually ({basis}) and {pct(team)} for the team this period.",
-                {"deals": _ids(inside)},
-                {
+                evidence={"deals": _ids(inside)},
+                figures={
                     "window": window.label,
                     "deals": str(len(inside)),
                     "amount": str(amount),
@@ -164,15 +164,15 @@ def _cancelled_after_period_end(ctx: RuleContext, cfg: PeriodEndPullForward, fou
         amount = sum((d.amount for d in undone), ZERO)
         results.append(
             Finding(
-                "period_end_pull_forward",
-                person,
-                ctx.period.label,
-                cfg.severity,
-                f"{len(undone)} deals worth {shown(amount)} {ctx.currency} closed in the period's last {cfg.last_days} days and were cancelled "
+                check="period_end_pull_forward",
+                person_id=person,
+                period=ctx.period.label,
+                severity=cfg.severity,
+                explanation=f"{len(undone)} deals worth {shown(amount)} {ctx.currency} closed in the period's last {cfg.last_days} days and were cancelled "
                 f"within {cfg.cancelled_within_days} days ({', '.join(f'deal {d.id} on {d.cancelled}' for d in undone)}): "
                 "possibly booked early to reach the period's target.",
-                {"deals": _ids(undone)},
-                {"window": window.label, "cancelled_deals": str(len(undone)), "amount": str(amount)},
+                evidence={"deals": _ids(undone)},
+                figures={"window": window.label, "cancelled_deals": str(len(undone)), "amount": str(amount)},
             ).as_result(cfg)
         )
     return results
@@ -228,15 +228,15 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
         mean = sum((d.discount or ZERO for d in spiking), ZERO) / len(spiking)
         results.append(
             Finding(
-                "discount_spike",
-                person,
-                ctx.period.label,
-                "high" if mean >= reference + 2 * cfg.margin else cfg.severity,
-                f"{len(spiking)} of {len(deals)} deals closed in the period's last {cfg.last_days} days with discounts of {pct(mean)} on average, against "
+                check="discount_spike",
+                person_id=person,
+                period=ctx.period.label,
+                severity="high" if mean >= reference + 2 * cfg.margin else cfg.severity,
+                explanation=f"{len(spiking)} of {len(deals)} deals closed in the period's last {cfg.last_days} days with discounts of {pct(mean)} on average, against "
                 f"{'no history' if own is None else pct(own)} usually for the person and {'no history' if team is None else pct(team)} for the team: "
                 "discounts may have bought the period's target.",
-                {"deals": _ids(spiking)},
-                {
+                evidence={"deals": _ids(spiking)},
+                figures={
                     "window": window.label,
                     "deals": str(len(spiking)),
                     "window_deals": str(len(deals)),

@@ -310,7 +310,16 @@ def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
             }
         if reconstructed:
             trace["replayed"] = reconstructed
-        results.append(RuleResult(person_id=person, amount=None, kind="recommendation", trace=trace))
+        results.append(
+            RuleResult(
+                person_id=person,
+                amount=None,
+                kind="recommendation",
+                trace=trace,
+                status=status,
+                attention=status != "passed",  # raised, observing, extended or failed: HR has something to do
+            )
+        )
     return results
 
 

@@ -1,73 +1,38 @@
-"""Typed records that plugins register and the engine passes to them."""
+"""The contract between the engine and its rule-type plugins: what a rule reads, and what it returns.
+
+A plugin declares a ``RuleType`` (its config model, the metrics it reads, how it evaluates); the
+engine gives it a ``RuleContext`` per period and takes back ``RuleResult`` lines. Metric plugins
+declare a ``Metric`` (``kpi_engine.metrics.declaration``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
-from sqlalchemy import Select
+from pydantic import BaseModel, ConfigDict
 
-from ..metrics.measures import Division, Measure
-from ..money import to_decimal
+from ..formula.formula import Formula
+from ..money import Amount
 from ..periods import Period
 
 __all__ = [
     "Amount",
+    "ConfigT",
+    "FormulaEvaluator",
     "OrgView",
     "PersonInfo",
-    "Metric",
-    "MetricContext",
     "RuleContext",
     "RuleResult",
     "RuleType",
     "TargetLevels",
 ]
 
-Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
-"""A pydantic field type for money, rates and percentages: ``"5%"``, ``"12,500.00"``, ``1200``; floats refused."""
-
-
-@dataclass(frozen=True)
-class MetricContext:
-    """What a metric's SQL is built for: one period in one time zone and currency."""
-
-    period: Period
-    start: datetime  # first instant, UTC
-    end: datetime  # first instant after, UTC
-    time_zone: str
-    currency: str
-
-
-class Metric(BaseModel):
-    """A metric computed by the database per person for a period.
-
-    ``query`` returns a SELECT of ``(person_id, value)``, one row per person with data.
-    ``evidence`` (optional) returns ``(person_id, record_id, value)``: the records behind
-    the number, used for traces and for rules that pay per transaction.
-    """
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    name: str
-    description: str
-    unit: Literal["money", "count", "ratio", "days", "hours", "minutes", "score"]
-    grain: str = "month"
-    query: Callable[[MetricContext], Select[Any]]
-    evidence: Callable[[MetricContext], Select[Any]] | None = None
-    evidence_table: str | None = None
-    zero_when_missing: bool = True  # a person with no rows scores 0 (a count or a sum)
-    # Each person's value is exactly the sum of their evidence values: when a rule reads the evidence
-    # anyway, the engine adds it up instead of asking the database a second time.
-    evidence_adds_up: bool = False
-    # Declared from facts (see ``fact_metric``): then the metric can also be grouped, rolled up and windowed.
-    numerator: Measure | None = None
-    denominator: Measure | None = None
-    division: Division | None = None
-    source: str = ""  # where the KPI comes from (e.g. the catalogue's source documents)
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+"""A rule type's config model: the settings of one rule of a plan, validated."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +46,22 @@ class TargetLevels:
 
 @dataclass(frozen=True)
 class RuleResult:
-    """One outcome line: a payout (or score, recommendation ...) for a person, with its trace."""
+    """One outcome line: a payout (or score, recommendation ...) for a person, with its trace.
+
+    ``kind`` says what the line is: ``payout`` (money, in the plan's currency), ``held`` (a payout held
+    pending review), ``score``, ``recommendation``, ``alert`` or ``finding``, or a kind of the rule
+    type's own. A recommendation, alert or finding also says where it stands: ``status`` in the rule
+    type's own words, shown to people as it is (``raised``, ``observing``, ``firing``, ``resolved``),
+    and ``attention``, whether the line asks someone to act; the engine and its commands read
+    ``attention``, never the words.
+    """
 
     person_id: str
     amount: Decimal | None
     trace: Mapping[str, Any]
     kind: str = "payout"
+    status: str | None = None
+    attention: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +89,12 @@ class OrgView(Protocol):
         ...
 
     def members(self, team: str, day: date, *, with_subteams: bool = True) -> list[str]: ...
+
+
+class FormulaEvaluator(Protocol):
+    """``ctx.formula(compiled, person, extra)``: a plan formula's value for a person (``extra``: rule-local names)."""
+
+    def __call__(self, formula: Formula, person: str, extra: Mapping[str, Any] | None = None) -> Decimal | bool: ...
 
 
 def _no_period_values(_metric: str, _period: Period) -> Mapping[str, Decimal]:
@@ -178,29 +159,33 @@ class RuleContext:
     manual_scores: Callable[[str], Mapping[str, Decimal]] = _no_scores
     # Evaluate a compiled formula for a person: the plan's names, earlier rules' results and
     # earlier periods resolve through the engine; ``extra`` adds rule-local names (``amount`` …).
-    formula: Callable[[Any, str, Mapping[str, Any]], Any] | None = None
+    formula: FormulaEvaluator | None = None
 
     def value(self, metric: str, person: str) -> Decimal:
         return self.values.get(metric, {}).get(person, Decimal(0))
 
 
-class RuleType(BaseModel):
-    """A kind of rule a plan can use: its config model and how it evaluates."""
+class RuleType(BaseModel, Generic[ConfigT]):
+    """A kind of rule a plan can use: its config model and how it evaluates.
+
+    Generic in its config model: ``RuleType(config_model=Tiers, metrics=lambda cfg: {cfg.measure}, ...)``
+    is a ``RuleType[Tiers]``, and a type checker holds every callable to ``Tiers``.
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     name: str
     description: str
-    config_model: type[BaseModel]
-    metrics: Callable[[Any], set[str]]  # metrics a configured rule needs
-    evaluate: Callable[[RuleContext, Any], list[RuleResult]]
+    config_model: type[ConfigT]
+    metrics: Callable[[ConfigT], set[str]]  # metrics a configured rule needs
+    evaluate: Callable[[RuleContext, ConfigT], list[RuleResult]]
     # Metrics whose evidence rows a configured rule reads (``ctx.records``, ``ctx.record_details``): the
     # engine reads them before the rule runs, and a metric whose evidence adds up to its value is not
     # asked of the database again.
-    records: Callable[[Any], set[str]] = lambda _cfg: set()
+    records: Callable[[ConfigT], set[str]] = lambda _cfg: set()
     # Rules of the same plan whose results a configured rule reads (``ctx.results``): they are
     # evaluated before it, and a name that is not a rule of the plan is refused when the plan is validated.
-    rules: Callable[[Any], set[str]] = lambda _cfg: set()
+    rules: Callable[[ConfigT], set[str]] = lambda _cfg: set()
     # Names a configured rule's formulas may use besides the plan's own (``amount`` of a record …):
     # the rule passes their values as ``extra`` to ``ctx.formula``.
-    local_names: Callable[[Any], set[str]] = lambda _cfg: set()
+    local_names: Callable[[ConfigT], set[str]] = lambda _cfg: set()

@@ -30,6 +30,7 @@ from ..findings.model import FINDING, HELD, CheckConfig, finding_id, is_check
 from ..money import plain
 from ..periods import Period, earlier_period
 from ..plans.names import references_of
+from ..trace import ClawbackNote, ExcludedNote, HeldNote, RecordsRef, ReleasedHold, TraceView
 from .contract import RuleContext, RuleResult
 
 if TYPE_CHECKING:
@@ -125,12 +126,11 @@ class Effects:
                 out.append(result)
                 continue
             trace = dict(result.trace)
-            evidence = {r["table"]: _text_ids(r.get("ids", ())) for r in trace.get("records", [])}
-            fid = finding_id(
-                self.loaded.id, rule_id, result.person_id, str(trace.get("period", self.period.label)), evidence
-            )
+            view = TraceView(trace)
+            evidence = {r["table"]: _text_ids(r["ids"]) for r in view.records}
+            fid = finding_id(self.loaded.id, rule_id, result.person_id, view.period or self.period.label, evidence)
             trace = {"id": fid, **trace, "effect": config.effect, "affects": list(config.affects)}
-            found = _Found(fid, rule_id, result.person_id, config, str(trace.get("explanation", "")), evidence, trace)
+            found = _Found(fid, rule_id, result.person_id, config, " ".join(view.explanation), evidence, trace)
             self.found.append(found)
             if config.effect != "flag":
                 for affected in config.affects:
@@ -310,13 +310,13 @@ class Effects:
             trace = dict(result.trace)
             if exclusion is not None and result.kind == "payout":
                 trace["excluded"] = [
-                    {
-                        "finding": f.id,
-                        "check": f.rule_id,
-                        "effect": f.config.effect,
-                        "records": [{"table": t, "ids": sorted(ids)} for t, ids in sorted(f.evidence.items())],
-                        "reason": f.explanation,
-                    }
+                    ExcludedNote(
+                        finding=f.id,
+                        check=f.rule_id,
+                        effect=f.config.effect,
+                        records=[RecordsRef(table=t, ids=sorted(ids)) for t, ids in sorted(f.evidence.items())],
+                        reason=f.explanation,
+                    )
                     for f in exclusion.findings
                 ]
                 if exclusion.changes:
@@ -327,12 +327,12 @@ class Effects:
             if result.person_id in held and result.kind == "payout" and result.amount is not None:
                 ids = [f.id for f in held[result.person_id]]
                 kind = HELD
-                trace["held"] = {
-                    "findings": ids,
-                    "period": self.period.label,
-                    "note": f"Held pending review of finding {', '.join(ids)}: {held[result.person_id][0].explanation}",
-                }
-            out.append(RuleResult(person_id=result.person_id, amount=result.amount, trace=trace, kind=kind))
+                trace["held"] = HeldNote(
+                    findings=ids,
+                    period=self.period.label,
+                    note=f"Held pending review of finding {', '.join(ids)}: {held[result.person_id][0].explanation}",
+                )
+            out.append(replace(result, trace=trace, kind=kind))
         out.extend(self._clawbacks(rule_id, [f for f in acting if f.config.effect == "clawback"]))
         out.extend(self._releases(rule_id))
         return out
@@ -409,7 +409,7 @@ class Effects:
             for line in self._saved(rule_id, period, people):
                 if line.person_id != person or line.amount is None:
                     continue
-                back = line.trace.get("clawback") or {}
+                back = TraceView(line.trace).clawback
                 if back and back.get("table") == table and str(back.get("record_id")) == record:
                     taken += -line.amount
                     continue
@@ -431,13 +431,9 @@ class Effects:
             amount=-amount,
             kind="payout",
             trace={
-                "clawback": {
-                    "finding": found.id,
-                    "check": found.rule_id,
-                    "table": table,
-                    "record_id": record,
-                    "paid_in": paid_in.label,
-                },
+                "clawback": ClawbackNote(
+                    finding=found.id, check=found.rule_id, table=table, record_id=record, paid_in=paid_in.label
+                ),
                 "explanation": [
                     (
                         f"Clawed back {amount:,.2f} paid in {paid_in.label} on {table} #{record} ({how}), "
@@ -450,18 +446,14 @@ class Effects:
     def _earned(
         self, line: RuleResult, table: str, record: str, period: Period, measure_of: Mapping[str, str]
     ) -> tuple[Decimal | None, str]:
-        own = [
-            Decimal(str(item["amount"]))
-            for item in line.trace.get("lines") or ()
-            if isinstance(item, Mapping) and str(item.get("record_id")) == record
-        ]
+        view = TraceView(line.trace)
+        own = [Decimal(str(item["amount"])) for item in view.lines if str(item.get("record_id")) == record]
         if own:
             return sum(own, ZERO), "its own lines"
-        named = line.trace.get("records") or {}
-        if named.get("table") != table or record not in _text_ids(named.get("ids", ())):
+        if not any(named["table"] == table and record in _text_ids(named["ids"]) for named in view.records):
             return None, ""
         name = measure_of.get(table)
-        measured_text = (line.trace.get("inputs") or {}).get(name or "")
+        measured_text = view.inputs.get(name or "")
         if name is None or measured_text is None or not Decimal(str(measured_text)) or not line.amount:
             return None, ""
         metric = self.loaded.names.base_metric(name) or name
@@ -494,11 +486,11 @@ class Effects:
         lines: list[RuleResult] = []
         for period in periods:  # newest first: a release line is seen before the hold it pays
             for line in self._saved(rule_id, period, people):
-                release = line.trace.get("released_hold")
-                if release:
+                view = TraceView(line.trace)
+                if release := view.released_hold:
                     released.add((line.person_id, str(release.get("period"))))
                     continue
-                hold = line.trace.get("held")
+                hold = view.held
                 if line.kind != HELD or not hold or line.amount is None or (line.person_id, period.label) in released:
                     continue
                 ids = list(hold.get("findings", ()))
@@ -511,7 +503,7 @@ class Effects:
                         amount=line.amount,
                         kind="payout",
                         trace={
-                            "released_hold": {"period": period.label, "findings": ids},
+                            "released_hold": ReleasedHold(period=period.label, findings=ids),
                             "explanation": [
                                 f"Hold of {period.label} released after review: {line.amount:,.2f} paid now (finding {', '.join(ids)})."
                             ],

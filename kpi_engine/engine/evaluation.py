@@ -196,7 +196,8 @@ def _evaluate_in(
     digest = hashlib.sha256()
     for o, trace in zip(outcomes, traces, strict=True):
         amount = "" if o.amount is None else money_text(o.amount)
-        digest.update(f"{o.person_id}|{o.rule_id}|{o.kind}|{amount}|{o.currency}|{trace}\n".encode())
+        status = f"{o.status or ''}|{int(o.attention)}"
+        digest.update(f"{o.person_id}|{o.rule_id}|{o.kind}|{amount}|{o.currency}|{status}|{trace}\n".encode())
     run_id = hashlib.sha256(
         f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{digest.hexdigest()}".encode()
     ).hexdigest()[:16]
@@ -227,6 +228,8 @@ def _evaluate_in(
             None if o.amount is None else o.amount.quantize(_MONEY_STEP),
             o.currency,
             LazyTrace(json.loads, trace),
+            o.status,
+            o.attention,
         )
         for o, trace in zip(outcomes, traces, strict=True)
     )

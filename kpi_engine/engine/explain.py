@@ -1,14 +1,10 @@
 """Explanations a sales rep can follow: per rule, the sentences, inputs, lines taken and records behind an outcome.
 
-Trace conventions (every rule type's trace may carry them; all are optional):
-
-- ``explanation``: a sentence or a list of sentences;
-- ``inputs``: name -> value text (a nested mapping is shown as ``name.key``);
-- ``lines``: the tiers or branches taken, each a mapping (``from``, ``to``, ``basis``, ``rate``, ``amount`` …);
-- ``records``: ``{"table": ..., "ids": [...]}`` (or a list of them): the records behind the number;
-- ``skipped``: why no amount was computed; ``proration``: how a target was prorated;
-- a finding's ``id``, ``check``, ``severity``, ``effect`` and ``affects``; on a payout line a finding acted on,
-  ``held``, ``excluded`` (with ``excluded_changes``), ``clawback`` or ``released_hold``.
+Read from the keys of ``kpi_engine.trace.RuleTrace`` (through ``TraceView``): the sentences, the
+inputs (a nested mapping shown as ``name.key``), the tiers or branches taken, the records behind the
+number, why nothing was computed, a proration; a finding's id, check, severity and effect; and, on a
+payout line a finding acted on, what it held, excluded, clawed back or released. Any other scalar a
+rule type writes is shown as a detail.
 """
 
 from __future__ import annotations
@@ -21,58 +17,54 @@ from ..errors import EvaluationError
 from ..money import money_text
 from ..render import render
 from ..store.runs import Outcome
+from ..trace import RuleTrace, TraceView
 
 __all__ = ["effect_notes", "explain_outcomes", "findings_section", "render_explanations"]
 
-_SHOWN_ELSEWHERE = {
-    "rule",
-    "explanation",
-    "inputs",
-    "lines",
-    "records",
-    "skipped",
-    "proration",
-    "rule_type",
-    "effect_note",
-    "excluded_note",
+_SHOWN_ELSEWHERE = frozenset(RuleTrace.__annotations__) - {
+    "id",
+    "check",
+    "period",
+    "severity",
+    "effect",
+    "exact_amount",
 }
+"""Keys shown in a section of their own (a finding's id, check, period, severity and effect, and an exact
+amount, are shown among the details)."""
 
 
 def effect_notes(kind: str, trace: Mapping[str, Any]) -> list[str]:
     """What a finding asks for, or what a finding did to a payout line, as sentences."""
+    view = TraceView(trace)
     notes: list[str] = []
     if kind == "finding":
-        affects = ", ".join(trace.get("affects") or [])
-        effect = str(trace.get("effect", "flag"))
-        acted = "flagged for review only" if effect == "flag" else f"{effect} on {affects}"
+        acted = "flagged for review only" if view.effect == "flag" else f"{view.effect} on {', '.join(view.affects)}"
         notes.append(
-            f"Finding {trace.get('id', '')} ({trace.get('check', '')}, severity {trace.get('severity', '')}): {acted}; a recommendation for review."
+            f"Finding {view.finding_id or ''} ({view.check or ''}, severity {view.severity or ''}): {acted}; "
+            "a recommendation for review."
         )
-        if trace.get("effect_note"):
-            notes.append(str(trace["effect_note"]))
-    held = trace.get("held")
-    if isinstance(held, Mapping):
-        notes.append(str(held.get("note") or f"Held pending review of finding {', '.join(held.get('findings', []))}."))
-    for item in trace.get("excluded") or []:
+        if view.effect_note:
+            notes.append(view.effect_note)
+    if held := view.held:
+        notes.append(str(held.get("note") or f"Held pending review of finding {', '.join(held['findings'])}."))
+    for item in view.excluded:
         ids = "; ".join(f"{r['table']} {', '.join(str(i) for i in r['ids'])}" for r in item.get("records", []))
         notes.append(
             f"Excluded ({item.get('effect')}, finding {item.get('finding')}): {ids}. {item.get('reason', '')}".rstrip()
         )
-    if trace.get("excluded_changes"):
+    if view.excluded_changes:
+        notes.append("Measures without them: " + "; ".join(f"{k} {v}" for k, v in view.excluded_changes.items()) + ".")
+    if view.excluded_note:
+        notes.append(view.excluded_note)
+    if (back := view.clawback) and back.get("finding"):
         notes.append(
-            "Measures without them: " + "; ".join(f"{k} {v}" for k, v in trace["excluded_changes"].items()) + "."
+            f"Clawback after finding {back['finding']} ({back.get('check')}): "
+            f"{back.get('table')} #{back.get('record_id')} paid in {back.get('paid_in')}."
         )
-    if trace.get("excluded_note"):
-        notes.append(str(trace["excluded_note"]))
-    back = trace.get("clawback")
-    if isinstance(back, Mapping) and back.get("finding"):
+    if released := view.released_hold:
         notes.append(
-            f"Clawback after finding {back['finding']} ({back.get('check')}): {back.get('table')} #{back.get('record_id')} paid in {back.get('paid_in')}."
-        )
-    released = trace.get("released_hold")
-    if isinstance(released, Mapping):
-        notes.append(
-            f"Hold of {released.get('period')} released after review of finding {', '.join(released.get('findings', []))}."
+            f"Hold of {released.get('period')} released after review of finding "
+            f"{', '.join(released.get('findings', []))}."
         )
     return notes
 
@@ -92,16 +84,6 @@ def findings_section(findings: Sequence[Any]) -> str:
                 f"     Records ({table}): {', '.join(str(i) for i in ids[:30])}{f' … ({len(ids)} in all)' if len(ids) > 30 else ''}"
             )
     return "\n".join(out) + "\n"
-
-
-def _sentences(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Sequence):
-        return [str(v) for v in value]
-    return [str(value)]
 
 
 def _flat(prefix: str, value: Any, out: dict[str, str]) -> None:
@@ -128,14 +110,6 @@ def _readable(value: Any) -> str:
     return text
 
 
-def _records(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, Mapping):
-        return [{"table": value.get("table"), "ids": list(value.get("ids", []))}]
-    if isinstance(value, list):
-        return [r for item in value for r in _records(item)]
-    return []
-
-
 def explain_outcomes(
     outcomes: Sequence[Outcome], person: str, rule: str | None = None, *, run_id: str = ""
 ) -> list[dict[str, Any]]:
@@ -156,8 +130,9 @@ def explain_outcomes(
     explained = []
     for o in lines:
         trace = dict(o.trace)
+        view = TraceView(trace)
         inputs: dict[str, str] = {}
-        _flat("", trace.get("inputs", {}), inputs)
+        _flat("", view.inputs, inputs)
         other: dict[str, str] = {}
         _flat(
             "",
@@ -167,7 +142,7 @@ def explain_outcomes(
         explained.append(
             {
                 "rule": o.rule_id,
-                "rule_type": trace.get("rule_type"),
+                "rule_type": view.rule_type,
                 "kind": o.kind,
                 "amount": None
                 if o.amount is None
@@ -175,14 +150,12 @@ def explain_outcomes(
                 if o.kind in ("payout", "held")
                 else _readable(o.amount),
                 "currency": o.currency,
-                "explanation": _sentences(trace.get("explanation")) + _sentences(trace.get("proration")),
-                "skipped": trace.get("skipped"),
+                "explanation": view.explanation + ([view.proration] if view.proration else []),
+                "skipped": view.skipped,
                 "effects": effect_notes(o.kind, trace),
                 "inputs": inputs,
-                "lines": [
-                    dict(line) if isinstance(line, Mapping) else {"line": line} for line in trace.get("lines", []) or []
-                ],
-                "records": _records(trace.get("records")),
+                "lines": [dict(line) for line in view.lines],
+                "records": [dict(r) for r in view.records],
                 "details": other,
             }
         )

@@ -21,12 +21,13 @@ from sqlalchemy.sql.expression import TableClause, TextClause
 
 from ..errors import EvaluationError, PeriodsNotEvaluated
 from ..findings.store import reviews_of
+from ..metrics.declaration import MetricContext
 from ..periods import Period
 from ..plans.model import LoadedPlan
 from ..registry import Registry
 from ..store import schema as s
 from ..store.runs import SavedLine, runs_of_plan, saved_lines
-from .contract import MetricContext, RuleResult, TargetLevels
+from .contract import RuleResult, TargetLevels
 from .organisation import Organisation, load_organisation
 
 __all__ = ["WATERMARK_TABLES", "Facts", "Row", "SharedFacts", "StoreFacts", "data_watermark", "tables_of"]
@@ -272,4 +273,11 @@ class StoreFacts:
 
 
 def _result(line: SavedLine) -> RuleResult:
-    return RuleResult(person_id=line.person_id, amount=line.amount, trace=line.trace, kind=line.kind)
+    return RuleResult(
+        person_id=line.person_id,
+        amount=line.amount,
+        trace=line.trace,
+        kind=line.kind,
+        status=line.status,
+        attention=line.attention,
+    )

@@ -333,7 +333,8 @@ def _run_rules(
                 if any(notes):
                     last["proration"] = " ".join(n for n in notes if n)
             # A trace nobody has read yet stays unread: it is worked out when the run is saved.
-            mine.append(Outcome(person, rule.id, kind, amount, currency, merged_trace(first, result.trace, last)))
+            trace = merged_trace(first, result.trace, last)
+            mine.append(Outcome(person, rule.id, kind, amount, currency, trace, result.status, result.attention))
             if amount is not None and kind != "held":
                 totals[person] = totals.get(person, ZERO) + amount
         book.results[rule.id] = totals

@@ -47,7 +47,7 @@ class CheckConfig(BaseModel):
     clawback_periods: int = Field(default=12, ge=1, le=36)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Finding:
     """One finding: check, person, period, severity, a sentence, and the records behind it (table -> ids)."""
 
@@ -71,20 +71,20 @@ class Finding:
             "figures": dict(self.figures),
             "records": [{"table": table, "ids": sorted(ids)} for table, ids in sorted(self.evidence.items())],
         }
-        return RuleResult(person_id=self.person_id, amount=None, trace=trace, kind=FINDING)
+        return RuleResult(person_id=self.person_id, amount=None, trace=trace, kind=FINDING, attention=True)
 
     @classmethod
     def from_result(cls, result: RuleResult) -> Finding:
         t = result.trace
         evidence = {r["table"]: tuple(r["ids"]) for r in t.get("records", [])}
         return cls(
-            t["check"],
-            result.person_id,
-            t["period"],
-            t["severity"],
-            t["explanation"],
-            evidence,
-            dict(t.get("figures", {})),
+            check=t["check"],
+            person_id=result.person_id,
+            period=t["period"],
+            severity=t["severity"],
+            explanation=t["explanation"],
+            evidence=evidence,
+            figures=dict(t.get("figures", {})),
         )
 
 

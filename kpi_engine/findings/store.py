@@ -12,6 +12,7 @@ from sqlalchemy import Connection, insert, select
 from ..errors import ConfigurationError
 from ..store import schema as s
 from ..store.database import Store
+from ..trace import TraceView
 from .model import FINDING
 
 __all__ = ["SavedFinding", "list_findings", "review_finding", "reviews_of"]
@@ -104,10 +105,11 @@ def list_findings(
         }
     found: list[SavedFinding] = []
     for plan, run, label, person, rule, trace in rows:
-        name = str(trace.get("check", rule))
+        view = TraceView(trace)
+        name = view.check or rule
         if check and check not in (name, rule):
             continue
-        fid = str(trace.get("id", ""))
+        fid = view.finding_id or ""
         decision, note = reviews.get(fid, (None, None))
         found.append(
             SavedFinding(
@@ -117,13 +119,13 @@ def list_findings(
                 check=name,
                 rule_id=rule,
                 person_id=person,
-                period=str(trace.get("period", label)),
-                severity=str(trace.get("severity", "")),
-                effect=str(trace.get("effect", "flag")),
-                affects=tuple(trace.get("affects", ())),
-                explanation=str(trace.get("explanation", "")),
-                evidence={rec["table"]: tuple(rec.get("ids", ())) for rec in trace.get("records", [])},
-                figures=dict(trace.get("figures", {})),
+                period=view.period or label,
+                severity=view.severity or "",
+                effect=view.effect,
+                affects=tuple(view.affects),
+                explanation=" ".join(view.explanation),
+                evidence={rec["table"]: tuple(rec["ids"]) for rec in view.records},
+                figures=dict(view.figures),
                 review=decision,
                 review_note=note,
             )

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ..engine.contract import Metric, MetricContext
 from ..errors import ConfigurationError
 from ..periods import Period, parse_period
+from .declaration import Metric, MetricContext
 from .measures import (
     DIMENSIONS,
     Division,

@@ -42,11 +42,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import BigInteger, Date, and_, select, type_coerce
 
-from ..engine.contract import Metric
 from ..errors import ConfigurationError
 from ..money import ExactDecimal
 from ..store import schema as s
 from ..yaml_reader import Located, load_located
+from .declaration import Metric
 from .measures import Division, Measure, fact_metric, seconds_between, within, within_days
 
 __all__ = [

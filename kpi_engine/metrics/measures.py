@@ -47,7 +47,7 @@ from ..money import ROUNDING_MODES, ExactDecimal
 from ..periods import Period
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine.contract import Metric, MetricContext
+    from .declaration import Metric, MetricContext
 
 __all__ = [
     "AGGREGATES",
@@ -521,7 +521,7 @@ def fact_metric(
 
     ``evidence_adds_up``: a hand-written ``evidence`` with a row for every fact, whose values add up exactly
     to each person's value (the compiled evidence of a count of rows always does)."""
-    from ..engine.contract import Metric
+    from .declaration import Metric
 
     if denominator is not None and division is None:
         division = Division()

@@ -23,11 +23,11 @@ from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from ..engine.contract import Metric
 from ..errors import ConfigurationError
 from ..periods import Period
 from ..store import schema as s
 from .compute import metric_context, metric_values, split_period
+from .declaration import Metric
 from .measures import same_period_last_year
 from .target_changes import CHANGE_LIMIT, TargetChange, compare_targets, log_target_changes
 

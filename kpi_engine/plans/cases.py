@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..engine.contract import Amount
+from ..money import Amount
 
 __all__ = ["CasePerson", "CaseTargets", "PlanTestCase"]
 

@@ -171,7 +171,14 @@ class CaseFacts:
     def history(self, rule: str, period: Period) -> Sequence[RuleResult]:
         lines = self.saved.get(period.label, [])
         return [
-            RuleResult(person_id=o.person_id, amount=o.amount, trace=o.trace, kind=o.kind)
+            RuleResult(
+                person_id=o.person_id,
+                amount=o.amount,
+                trace=o.trace,
+                kind=o.kind,
+                status=o.status,
+                attention=o.attention,
+            )
             for o in lines
             if o.rule_id == rule
         ]
@@ -230,6 +237,10 @@ def _field(line: Outcome, key: str, lines: list[Outcome]) -> Any:
         return line.kind
     if key == "currency":
         return line.currency
+    if key == "attention":
+        return line.attention
+    if key == "status" and line.status is not None:
+        return line.status
     if key == "total":  # what the person is paid: a held line is not
         return sum((o.amount for o in lines if o.amount is not None and o.kind != "held"), Decimal(0))
     return line.trace.get(key)

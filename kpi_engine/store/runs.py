@@ -53,6 +53,8 @@ class Outcome(NamedTuple):
     amount: Decimal | None
     currency: str | None
     trace: Mapping[str, Any]
+    status: str | None = None  # a recommendation's or alert's state, in its rule type's words
+    attention: bool = False  # whether the line asks someone to act (see ``RuleResult``)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,8 @@ class Outcome(NamedTuple):
             "kind": self.kind,
             "amount": None if self.amount is None else money_text(self.amount),
             "currency": self.currency,
+            "status": self.status,
+            "attention": self.attention,
             "trace": dict(self.trace),
         }
 
@@ -100,6 +104,8 @@ class SavedLine(NamedTuple):
     amount: Decimal | None
     trace: Mapping[str, Any]
     kind: str
+    status: str | None
+    attention: bool
 
 
 def closed_run(conn: Connection, plan_id: str, label: str) -> str | None:
@@ -120,10 +126,12 @@ def runs_of_plan(conn: Connection, plan_id: str) -> dict[str, tuple[str, date]]:
 def saved_lines(conn: Connection, run_id: str, rule: str, people: Iterable[str] | None = None) -> list[SavedLine]:
     """A saved run's lines of one rule, in the order they were saved (only ``people``'s, when given)."""
     o = s.outcomes
-    query = select(o.c.person_id, o.c.amount, o.c.trace, o.c.kind).where(o.c.run_id == run_id, o.c.rule_id == rule)
+    query = select(o.c.person_id, o.c.amount, o.c.trace, o.c.kind, o.c.status, o.c.attention).where(
+        o.c.run_id == run_id, o.c.rule_id == rule
+    )
     if people is not None:
         query = query.where(o.c.person_id.in_(sorted(set(people))))
-    return [SavedLine(p, a, t, k) for p, a, t, k in conn.execute(query.order_by(o.c.id))]
+    return [SavedLine(*row) for row in conn.execute(query.order_by(o.c.id))]
 
 
 class _encoded_json(FunctionElement[Any]):
@@ -179,6 +187,8 @@ def save_run(conn: Connection, run: EvaluationRun, period: Period, traces: Seque
                     "kind": o.kind,
                     "amount": o.amount,
                     "currency": o.currency,
+                    "status": o.status,
+                    "attention": o.attention,
                     "trace_text": trace,
                 }
                 for o, trace in zip(run.outcomes, traces, strict=True)
@@ -191,12 +201,13 @@ def _copy_outcomes(conn: Connection, run: EvaluationRun, traces: Sequence[str]) 
     to_units = s.outcomes.c.amount.type.process_bind_param  # type: ignore[attr-defined]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(
-            "COPY outcomes (run_id, person_id, rule_id, kind, amount, currency, trace) FROM STDIN"
-        ) as copy:
+        columns = "run_id, person_id, rule_id, kind, amount, currency, status, attention, trace"
+        with cursor.copy(f"COPY outcomes ({columns}) FROM STDIN") as copy:
             for o, trace in zip(run.outcomes, traces, strict=True):
-                row = (run.id, o.person_id, o.rule_id, o.kind, to_units(o.amount, conn.dialect), o.currency, trace)
-                copy.write_row(row)
+                amount = to_units(o.amount, conn.dialect)
+                copy.write_row(
+                    (run.id, o.person_id, o.rule_id, o.kind, amount, o.currency, o.status, o.attention, trace)
+                )
     finally:
         cursor.close()
 
@@ -244,10 +255,14 @@ def get_run(store: Store, run_id: str | None = None) -> EvaluationRun:
                 hint="run `kpi evaluate --plan FILE --period P` first",
             )
         lines = conn.execute(
-            select(o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, cast(o.c.trace, Text))
+            select(o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, cast(o.c.trace, Text), o.c.status)
+            .add_columns(o.c.attention)
             .where(o.c.run_id == row.id)
             .order_by(o.c.id)
         ).all()
     # Traces are decoded when read: a run of 10,000 people is listed or totalled without them.
-    outcomes = tuple(Outcome(p, r, k, a, c, LazyTrace(json.loads, trace)) for p, r, k, a, c, trace in lines)
+    outcomes = tuple(
+        Outcome(p, r, k, a, c, LazyTrace(json.loads, trace), status, attention)
+        for p, r, k, a, c, trace, status, attention in lines
+    )
     return run_from_row(row, outcomes)

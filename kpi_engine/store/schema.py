@@ -12,28 +12,24 @@ Conventions:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.sql.expression import false
 
 from ..money import Money, Ratio
+from .columns import UTCDateTime, metadata, source_columns
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -76,47 +72,6 @@ __all__ = [
 ROLES = ("sales_rep", "marketing_specialist", "customer_success", "manager")
 DEAL_STATUSES = ("open", "won", "lost")
 ACTIVITY_KINDS = ("call", "visit", "meeting", "email", "task")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as naive UTC on every backend and returned aware (UTC)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"time stamp {value.isoformat()} has no time zone")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # aggregates over SQLite come back as text
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
-
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-
-def _source_columns() -> list[Column[Any]]:
-    """Where a record came from, and when it last changed there."""
-    return [
-        Column("source", String(64), nullable=False, default="manual"),
-        Column("remote_id", String(128), nullable=False),
-        Column("modified_at", UTCDateTime(), nullable=True),
-        Column("is_deleted", Boolean, nullable=False, default=False),
-    ]
 
 
 # --- organisation -----------------------------------------------------------------
@@ -178,7 +133,7 @@ customers = Table(
     "customers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("name", String(300), nullable=False),
     Column("segment", String(64)),
     Column("industry", String(100)),
@@ -192,7 +147,7 @@ deals = Table(
     "deals",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("name", String(300)),
     Column("customer_id", Integer, ForeignKey("customers.id")),
     Column("owner_id", String(64), ForeignKey("people.id")),
@@ -251,7 +206,7 @@ activities = Table(
     "activities",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("kind", String(16), nullable=False),  # call / visit / meeting / email / task
     Column("owner_id", String(64), ForeignKey("people.id")),
     Column("occurred_at", UTCDateTime(), nullable=False),
@@ -279,7 +234,7 @@ leads = Table(
     "leads",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("owner_id", String(64), ForeignKey("people.id")),
     Column("marketing_owner_id", String(64), ForeignKey("people.id")),
     Column("channel", String(64)),  # source channel; NULL = not recorded
@@ -301,7 +256,7 @@ marketing_spend = Table(
     "marketing_spend",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("day", Date, nullable=False),
     Column("channel", String(64), nullable=False),
     Column("campaign", String(200)),
@@ -318,7 +273,7 @@ payments = Table(
     "payments",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("deal_id", Integer, ForeignKey("deals.id")),
     Column("customer_id", Integer, ForeignKey("customers.id")),
     Column("amount", Money(), nullable=False),
@@ -332,7 +287,7 @@ refunds = Table(
     "refunds",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("deal_id", Integer, ForeignKey("deals.id")),
     Column("customer_id", Integer, ForeignKey("customers.id")),
     Column("kind", String(16), nullable=False),  # refund / cancellation / credit_note
@@ -348,7 +303,7 @@ renewals = Table(
     "renewals",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
     Column("contract_deal_id", Integer, ForeignKey("deals.id")),
     Column("owner_id", String(64), ForeignKey("people.id")),
@@ -365,7 +320,7 @@ churn_events = Table(
     "churn_events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
     Column("owner_id", String(64), ForeignKey("people.id")),
     Column("deal_id", Integer, ForeignKey("deals.id")),
@@ -380,7 +335,7 @@ survey_responses = Table(
     "survey_responses",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("kind", String(32), nullable=False),  # nps / satisfaction / complaint_satisfaction
     Column("customer_id", Integer, ForeignKey("customers.id")),
     Column("person_id", String(64), ForeignKey("people.id")),  # whom the answer rates
@@ -477,6 +432,10 @@ outcomes = Table(
     Column("amount", Money()),
     Column("currency", String(3)),
     Column("trace", JSON, nullable=False),
+    # A recommendation's, alert's or finding's state in its rule type's words, and whether it asks
+    # someone to act (migration 0008_outcome_status).
+    Column("status", String(32)),
+    Column("attention", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_outcomes_run", "run_id", "person_id"),
 )
 
@@ -486,7 +445,7 @@ web_visits = Table(
     "web_visits",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("visitor_id", String(128), nullable=False),  # cookie or device id: unique visitors count these
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("channel", String(64)),  # search / social / direct / referral / content / event
@@ -503,7 +462,7 @@ content_stats = Table(
     "content_stats",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("content_id", String(128), nullable=False),  # article, video, whitepaper or social post
     Column("title", String(300)),
     Column("kind", String(32)),
@@ -526,7 +485,7 @@ support_tickets = Table(
     "support_tickets",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("customer_id", Integer, ForeignKey("customers.id")),
     Column("owner_id", String(64), ForeignKey("people.id")),
     Column("kind", String(32), nullable=False),  # issue / complaint / question
@@ -542,7 +501,7 @@ trainings = Table(
     "trainings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    *_source_columns(),
+    *source_columns(),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
     Column("owner_id", String(64), ForeignKey("people.id")),
     Column("occurred_at", UTCDateTime(), nullable=False),

@@ -20,13 +20,13 @@ def _evaluate(ctx: RuleContext, config: BigDeals) -> list[RuleResult]:
         if big:
             sentence = f"{len(big)} record(s) of {config.metric} at or above {config.at_least}."
             finding = Finding(
-                "big_deals",
-                person,
-                ctx.period.label,
-                config.severity,
-                sentence,
-                {table: tuple(big)},
-                {"count": str(len(big))},
+                check="big_deals",
+                person_id=person,
+                period=ctx.period.label,
+                severity=config.severity,
+                explanation=sentence,
+                evidence={table: tuple(big)},
+                figures={"count": str(len(big))},
             )
             out.append(finding.as_result(config))
     return out
@@ -51,7 +51,12 @@ def _evaluate_last_period(ctx: RuleContext, config: BigDeals) -> list[RuleResult
             sentence = f"{len(big)} record(s) of {config.metric} of last period at or above {config.at_least}."
             out.append(
                 Finding(
-                    "big_deals_last_period", person, ctx.period.label, config.severity, sentence, {table: tuple(big)}
+                    check="big_deals_last_period",
+                    person_id=person,
+                    period=ctx.period.label,
+                    severity=config.severity,
+                    explanation=sentence,
+                    evidence={table: tuple(big)},
                 ).as_result(config)
             )
     return out
