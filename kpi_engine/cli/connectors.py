@@ -217,10 +217,8 @@ def sync_command(
     fmt: str,
 ) -> None:
     """Sync a CRM into the store: incremental by default, resumable, never duplicating a record."""
-    from ..connect.secrets import install_log_redaction
     from ..connect.sync import sync
 
-    install_log_redaction()
     moment = _parse_since(since)
     connector, store = _build(name, settings)
     progress = _Progress()
