@@ -32,7 +32,7 @@ from urllib.parse import urljoin
 import requests
 
 from .errors import AuthenticationError, ConnectorError, RateLimited, TransientError
-from .secrets import install_log_redaction, redact
+from .secrets import redact
 
 __all__ = [
     "Auth",
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("kpi_engine.http")
-install_log_redaction()
 
 Classifier = Callable[[requests.Response], ConnectorError | None]
 """Turns a response into None (a good answer) or the error it means."""

@@ -20,327 +20,52 @@ Deleted records become tombstones (``is_deleted``; ``deleted_at`` on deals).
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, get_args
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, select
 
 from ..ingest.loading import LoadCounts, UnresolvedReferences, upsert_records
-from ..ingest.records import RECORD_MODELS
 from ..store import schema as s
 from ..store.database import Store
 from .connector import ENTITY_ORDER, Checkpoint, Connector, Record, Stream, StreamState
 from .errors import ConnectorConfigurationError, ConnectorError, RateLimited
+from .mapper import RecordMapper, first_problem
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
+from .prefetch import prefetched
 from .secrets import install_log_redaction, redact
+from .sync_state import (
+    StreamSummary,
+    SyncSummary,
+    finish_sync_run,
+    iso_utc,
+    later_mark,
+    load_sync_state,
+    parse_cursor,
+    save_sync_state,
+)
 
-__all__ = ["DEFAULT_LOOKBACK", "StreamSummary", "SyncSummary", "load_sync_state", "parse_cursor", "sync"]
+__all__ = [
+    "DEFAULT_LOOKBACK",
+    "StreamSummary",
+    "SyncSummary",
+    "load_sync_state",
+    "parse_cursor",
+    "source_mapping_for",
+    "sync",
+]
 
 log = logging.getLogger("kpi_engine.sync")
-install_log_redaction()
 
 DEFAULT_LOOKBACK = timedelta(minutes=5)
 DEFAULT_BATCH_SIZE = 1000
 
 Progress = Callable[[str, int, int], None]
 BeforeCommit = Callable[[str, int], None]
-
-
-@dataclass
-class StreamSummary:
-    """What one stream's sync did."""
-
-    stream: str
-    entity: str
-    read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    pages: int = 0
-    commits: int = 0
-    cursor: str | None = None
-
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "entity": self.entity,
-            "read": self.read,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-            "skipped": self.skipped_total,
-            "skipped_reasons": dict(self.skipped.most_common()),
-            "pages": self.pages,
-            "cursor": self.cursor,
-        }
-
-
-@dataclass
-class SyncSummary:
-    """What a sync did, per stream and in total; ``status`` is succeeded, failed or stopped."""
-
-    connector: str
-    source: str
-    full: bool
-    run_id: int | None = None
-    status: str = "running"
-    error: str | None = None
-    streams: list[StreamSummary] = field(default_factory=list)
-
-    def total(self, name: str) -> int:
-        if name == "skipped":
-            return sum(st.skipped_total for st in self.streams)
-        return sum(getattr(st, name) for st in self.streams)
-
-    @property
-    def skipped_reasons(self) -> Counter[str]:
-        reasons: Counter[str] = Counter()
-        for st in self.streams:
-            reasons.update({f"{st.stream}: {reason}": n for reason, n in st.skipped.items()})
-        return reasons
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "connector": self.connector,
-            "source": self.source,
-            "full": self.full,
-            "run_id": self.run_id,
-            "status": self.status,
-            "error": self.error,
-            **{k: self.total(k) for k in ("read", "inserted", "updated", "unchanged", "deleted", "skipped")},
-            "streams": [st.as_dict() for st in self.streams],
-        }
-
-
-# --- cursors --------------------------------------------------------------------------
-
-
-def parse_cursor(value: Any, fmt: str = "iso8601") -> datetime | None:
-    """A cursor value as an aware UTC datetime (ISO 8601 text with any offset, epoch ms or s)."""
-    if value is None or value == "":
-        return None
-    if type(value) is str and fmt == "iso8601" and len(value) > 19 and value[10] == "T":  # the common case, read in C
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    if isinstance(value, datetime):
-        moment = value
-    elif fmt in ("epoch_ms", "epoch_s") or isinstance(value, int):
-        number = int(str(value).split(".")[0])
-        moment = datetime.fromtimestamp(number / 1000 if fmt != "epoch_s" else number, tz=UTC)
-    else:
-        text = str(value).strip()
-        if text.isdigit():
-            return parse_cursor(int(text), "epoch_ms" if fmt == "iso8601" and len(text) > 11 else fmt)
-        text = text.replace(" ", "T", 1) if "T" not in text and len(text) > 10 else text
-        if text[-5:-4] in "+-" and text[-4:].isdigit() and text[-3] != ":":  # +0000 → +00:00
-            text = f"{text[:-2]}:{text[-2:]}"
-        moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _id_key(remote_id: str) -> tuple[int, int, str]:
-    return (0, int(remote_id), "") if remote_id.isdigit() else (1, 0, remote_id)
-
-
-def _later(a: tuple[datetime, str] | None, b: tuple[datetime, str]) -> tuple[datetime, str]:
-    if a is None:
-        return b
-    return b if (b[0], _id_key(b[1])) > (a[0], _id_key(a[1])) else a
-
-
-# --- state ------------------------------------------------------------------------------
-
-
-def load_sync_state(conn: Connection, connector: str, stream: str) -> dict[str, Any]:
-    """The saved state of one stream (empty when it was never synced)."""
-    t = s.sync_state
-    row = conn.execute(select(t.c.state).where(t.c.connector == connector, t.c.stream == stream)).first()
-    return dict(row.state) if row else {}
-
-
-def _save_state(conn: Connection, connector: str, stream: str, state: dict[str, Any]) -> None:
-    t = s.sync_state
-    now = datetime.now(UTC)
-    done = conn.execute(
-        t.update().where(t.c.connector == connector, t.c.stream == stream).values(state=state, updated_at=now)
-    ).rowcount
-    if not done:
-        conn.execute(t.insert().values(connector=connector, stream=stream, state=state, updated_at=now))
-
-
-# --- mapping records ------------------------------------------------------------------------
-
-
-class _Mapper:
-    """Turns remote records of one stream into validated records of its entity."""
-
-    def __init__(
-        self, stream: Stream, mapping: StreamMapping, source_mapping: SourceMapping, source: str, owners: dict[str, str]
-    ) -> None:
-        self.stream = stream
-        self.mapping = mapping
-        self.source_mapping = source_mapping
-        self.source = source
-        self.owners = owners  # CRM owner id -> person id
-        self.model = RECORD_MODELS[stream.entity]
-        self.field_names = frozenset(self.model.model_fields)
-        self.time_fields = [name for name, info in self.model.model_fields.items() if _holds_datetime(info.annotation)]
-        self.context = {"stage_map": mapping.stage_map or None, "default_tz": ZoneInfo(mapping.time_zone)}
-        self.pairs = list(mapping.fields.items())
-
-    def remote_id(self, record: Record) -> str | None:
-        value = record.data.get(self.stream.primary_key)
-        return None if value is None or value == "" else str(value)
-
-    def values(self, record: Record, remote_id: str) -> dict[str, Any]:
-        data = record.data
-        # A remote field the CRM did not send leaves the stored value alone; one sent empty clears it.
-        values = {name: data[remote] for name, remote in self.pairs if remote in data}
-        for name, default in self.mapping.defaults.items():
-            if values.get(name) in (None, ""):
-                values[name] = default
-        if self.stream.entity == "people":
-            values["id"] = self.source_mapping.person_for(self.source, remote_id)
-            values.pop("remote_id", None)
-        else:
-            values["remote_id"] = remote_id
-            values["is_deleted"] = record.deleted
-        return values
-
-    def owner(self, values: dict[str, Any]) -> str | None:
-        """Translate the CRM owner id to a person id; the reason when it is unknown."""
-        for name in ("owner_id", "manager_id"):
-            remote = values.get(name)
-            if remote in (None, ""):
-                values[name] = None
-                continue
-            remote = str(remote)
-            person = self.owners.get(remote)
-            if person is None:
-                if name == "manager_id":
-                    values[name] = None
-                    continue
-                return f"owner {remote} is not a known person"
-            values[name] = person
-        return None
-
-    def validate(self, values: dict[str, Any]) -> Any:
-        names = self.field_names
-        for name in self.time_fields:  # ISO 8601 with an offset, the common case, read in C
-            value = values.get(name)
-            if type(value) is str and len(value) > 19:
-                try:
-                    moment = datetime.fromisoformat(value)
-                except ValueError:
-                    continue
-                if moment.tzinfo is not None:
-                    values[name] = moment.astimezone(UTC)
-        return self.model.model_validate({k: v for k, v in values.items() if k in names}, context=self.context)
-
-
-def _holds_datetime(annotation: Any) -> bool:
-    """Whether a field's type is a datetime, possibly optional or annotated with validators."""
-    if annotation is datetime:
-        return True
-    return any(_holds_datetime(arg) for arg in get_args(annotation) if arg is not type(None))
-
-
-def _reason(exc: ValidationError) -> str:
-    first = exc.errors(include_input=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "record"
-    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
-
-
-# --- the engine ---------------------------------------------------------------------------
-
-_DONE = object()
-
-
-class _Failure:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-def _pages(items: Iterable[Record | Checkpoint]) -> Iterator[list[Record | Checkpoint]]:
-    page: list[Record | Checkpoint] = []
-    for item in items:
-        page.append(item)
-        if isinstance(item, Checkpoint):
-            yield page
-            page = []
-    if page:
-        yield page
-
-
-def _prefetched(items: Iterable[Record | Checkpoint], depth: int) -> Iterator[list[Record | Checkpoint]]:
-    """Pages (records up to and including a checkpoint), read ahead by a thread while earlier pages are written.
-
-    The connector's generator runs in one reading thread; its errors reach the caller in order.
-    With ``depth`` 0 it runs in the caller's thread.
-    """
-    if depth <= 0:
-        yield from _pages(items)
-        return
-    pages: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for page in _pages(items):
-                while not stop.is_set():
-                    try:
-                        pages.put(page, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            pages.put(_DONE)
-        except BaseException as exc:
-            pages.put(_Failure(exc))
-
-    reader = threading.Thread(target=produce, name="kpi-sync-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            page = pages.get()
-            if page is _DONE:
-                return
-            if isinstance(page, _Failure):
-                raise page.error
-            yield page
-    finally:
-        stop.set()
-        while reader.is_alive():
-            try:
-                pages.get(timeout=0.05)
-            except queue.Empty:
-                pass
 
 
 @dataclass
@@ -369,7 +94,7 @@ class _StreamSync:
         if engine.full:
             saved = {}
         if engine.since is not None:
-            saved = {"cursor": _iso(engine.since)}
+            saved = {"cursor": iso_utc(engine.since)}
         pending = saved.get("pending") or {}
         cursor = parse_cursor(saved.get("cursor"))
         tie = saved.get("tie_breaker_id")
@@ -385,7 +110,7 @@ class _StreamSync:
             started = engine.started
             high = (cursor, str(tie or "")) if cursor is not None else None
         mapping = engine.mapping.streams.get(stream.name, StreamMapping())
-        self.mapper = _Mapper(stream, mapping, engine.mapping, engine.source, owners)
+        self.mapper = RecordMapper(stream, mapping, engine.mapping, engine.source, owners)
         state = StreamState(
             stream=stream.name,
             since=since,
@@ -394,10 +119,10 @@ class _StreamSync:
             position=pending.get("position"),
             fields=mapping.remote_fields(),
         )
-        base = {"cursor": _iso(cursor), "tie_breaker_id": tie}
+        base = {"cursor": iso_utc(cursor), "tie_breaker_id": tie}
         batch = _Batch()
         count = 0
-        for page in _prefetched(engine.connector.read(stream, state), engine.prefetch):
+        for page in prefetched(engine.connector.read(stream, state), engine.prefetch):
             item = page[-1]
             for record in page:
                 if isinstance(record, Record):
@@ -412,10 +137,10 @@ class _StreamSync:
                         {
                             **base,
                             "pending": {
-                                "since": _iso(since),
-                                "started_at": _iso(started),
+                                "since": iso_utc(since),
+                                "started_at": iso_utc(started),
                                 "position": item.position,
-                                "high_water": [_iso(high[0]), high[1]] if high else None,
+                                "high_water": [iso_utc(high[0]), high[1]] if high else None,
                             },
                         },
                     )
@@ -428,7 +153,7 @@ class _StreamSync:
             mark, mark_id = high
             if mark > started:
                 mark, mark_id = started, ""
-            final = {"cursor": _iso(mark), "tie_breaker_id": mark_id}
+            final = {"cursor": iso_utc(mark), "tie_breaker_id": mark_id}
         self.summary.cursor = final.get("cursor")
         self.commit(batch, final)
 
@@ -445,7 +170,7 @@ class _StreamSync:
             except (ValueError, TypeError, OverflowError):
                 moment = None
             if moment is not None:
-                high = _later(high, (moment, remote_id))
+                high = later_mark(high, (moment, remote_id))
         if self.stream.entity == "people" and remote_id in self.engine.mapping.owners:
             summary.unchanged += 1  # mapped to a person HR already keeps: linked, never overwritten
             return high
@@ -462,7 +187,7 @@ class _StreamSync:
                 stamp = parse_cursor(record.data.get(self.stream.cursor_field)) if self.stream.cursor_field else None
                 batch.deleted_ids.append((remote_id, stamp))
             else:
-                summary.skipped[_reason(exc)] += 1
+                summary.skipped[first_problem(exc)] += 1
             return high
         key = validated.key()
         if key in batch.keys:  # the same record twice in one batch: keep the later one
@@ -523,7 +248,7 @@ class _StreamSync:
                 self.mark_deleted(conn, batch.deleted_ids)
             if batch.remote_ids:
                 self.link_people(conn, batch.remote_ids)
-            _save_state(conn, engine.connector.name, self.stream.name, state)
+            save_sync_state(conn, engine.connector.name, self.stream.name, state)
             summary.commits += 1
             if engine.before_commit is not None:
                 engine.before_commit(self.stream.name, summary.commits)
@@ -643,7 +368,7 @@ class _Sync:
         return self._owners
 
 
-def _mapping_for(connector: Connector, mapping: SourceMapping | str | Path | None) -> SourceMapping:
+def source_mapping_for(connector: Connector, mapping: SourceMapping | str | Path | None) -> SourceMapping:
     if isinstance(mapping, SourceMapping):
         result = mapping
     elif mapping is not None:
@@ -686,12 +411,14 @@ def sync(
 
     A daily rate limit stops the sync with status ``stopped`` (what was committed stays; the
     next run resumes); any other connector error fails it. Both are recorded in ``sync_runs``.
+    The HTTP libraries' loggers mask secrets from here on (``install_log_redaction``).
     """
+    install_log_redaction()
     if since is not None and since.tzinfo is None:
         raise ConnectorConfigurationError(
             f"the time {since.isoformat()} to sync from has no time zone.", hint="write it as 2026-01-01T00:00:00Z"
         )
-    source_mapping = _mapping_for(connector, mapping)
+    source_mapping = source_mapping_for(connector, mapping)
     engine = _Sync(
         store,
         connector,
@@ -743,28 +470,5 @@ def sync(
         summary.error = redact(f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        _finish_run(store, summary)
+        finish_sync_run(store, summary)
     return summary
-
-
-def _finish_run(store: Store, summary: SyncSummary) -> None:
-    try:
-        with store.begin() as conn:
-            conn.execute(
-                s.sync_runs.update()
-                .where(s.sync_runs.c.id == summary.run_id)
-                .values(
-                    status=summary.status,
-                    finished_at=datetime.now(UTC),
-                    records_read=summary.total("read"),
-                    inserted=summary.total("inserted"),
-                    updated=summary.total("updated"),
-                    unchanged=summary.total("unchanged"),
-                    deleted=summary.total("deleted"),
-                    skipped=summary.total("skipped"),
-                    summary=summary.as_dict(),
-                    error=summary.error,
-                )
-            )
-    except Exception:
-        log.warning("could not record the end of sync run %s", summary.run_id)

@@ -132,9 +132,9 @@ class ConnectorAcceptanceSuite:
         return sync(store, connector, streams=target.streams, **options)
 
     def source(self, target: AcceptanceTarget, connector: Connector) -> str:
-        from ..connect.sync import _mapping_for
+        from ..connect.sync import source_mapping_for
 
-        return _mapping_for(connector, target.mapping).source or connector.name
+        return source_mapping_for(connector, target.mapping).source or connector.name
 
     def stored_ids(self, store: Store, source: str, entity: str, *, deleted: bool) -> set[str]:
         table = getattr(s, entity)
