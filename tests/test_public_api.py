@@ -41,10 +41,26 @@ def test_core_never_imports_plugins_connectors_or_rules():
     assert offenders == []
 
 
+PUBLIC_MODULES = {"kpi_engine", "kpi_engine.connect", "kpi_engine.testing"}
+
+
 def test_builtin_plugins_and_connectors_use_only_the_public_api():
     for folder in ("plugins", "connectors"):
-        private = [(f, m) for f, m in _imports(folder) if m.startswith("kpi_engine.") or m.startswith("kpi_engine._")]
+        private = [(f, m) for f, m in _imports(folder) if m.startswith("kpi_engine") and m not in PUBLIC_MODULES]
+        private = [(f, m) for f, m in private if m.split(".")[0] == "kpi_engine"]
         assert private == [], f"{folder} reaches into the core: {private}"
+
+
+def test_the_connector_sdk_has_a_namespace_of_its_own_also_exported_by_the_package():
+    import kpi_engine.connect
+
+    assert kpi_engine.connect.__all__ == sorted(kpi_engine.connect.__all__)
+    assert set(kpi_engine.connect.__all__) <= set(kpi_engine.__all__)
+    for name in kpi_engine.connect.__all__:
+        assert getattr(kpi_engine, name) is getattr(kpi_engine.connect, name), name
+    assert {"Connector", "Stream", "HttpClient", "OAuth2Refresh", "cursor_pages", "sync"} <= set(
+        kpi_engine.connect.__all__
+    )
 
 
 def test_every_hook_has_a_docstring_with_an_example():

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from ..errors import PlanError
-from ..yaml_reader import Located, _ExactLoader, _walk
+from ..yaml_reader import Located, load_located
 
 __all__ = ["PlanSource", "read_plan_source"]
 
@@ -18,10 +18,10 @@ _ESCAPE_WIDTH = {"x": 4, "u": 6, "U": 10}
 class PlanSource(Located):
     """A parsed plan: its data, key positions (``where``) and value nodes (for columns inside strings)."""
 
-    def __init__(self, located: Located, text: str, values: dict[tuple[Any, ...], yaml.Node]) -> None:
-        super().__init__(located.data, located.marks, located.path)
+    def __init__(self, located: Located, text: str) -> None:
+        super().__init__(located.data, located.marks, located.path, located.nodes)
         self.text = text
-        self.values = values
+        self.values = located.nodes
 
     def value_at(self, loc: tuple[Any, ...]) -> tuple[int, int]:
         """Where the value of ``loc`` starts (the key's position when the value is not known)."""
@@ -92,17 +92,6 @@ def _block_position(text: str, node: yaml.ScalarNode, offset: int) -> tuple[int,
     return first, indent + 1
 
 
-def _walk_values(node: yaml.Node, prefix: tuple[Any, ...], out: dict[tuple[Any, ...], yaml.Node]) -> None:
-    out[prefix] = node
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                _walk_values(value, (*prefix, key.value), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk_values(item, (*prefix, index), out)
-
-
 def yaml_problem(exc: yaml.YAMLError, path: str | Path) -> PlanError:
     """A YAML syntax error as a located ``PlanError``."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -116,13 +105,8 @@ def yaml_problem(exc: yaml.YAMLError, path: str | Path) -> PlanError:
 
 def read_plan_source(text: str, path: str | Path = "<plan>") -> PlanSource:
     """Parse a plan's text safely (no Python tags), keeping positions; YAML errors become ``PlanError``."""
-    loader = _ExactLoader(text)
-    marks: dict[tuple[Any, ...], tuple[int, int]] = {}
     try:
-        node = loader.get_single_node()
-        if node is not None:
-            _walk(node, (), marks)
-        data = loader.construct_document(node) if node is not None else None
+        located = load_located(text, path)
     except yaml.YAMLError as exc:
         raise yaml_problem(exc, path) from None
     except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
@@ -130,9 +114,4 @@ def read_plan_source(text: str, path: str | Path = "<plan>") -> PlanSource:
         raise PlanError(
             f"{path}:1:1: the plan cannot be read: {exc}.", hint="check the values written with YAML tags (!!)"
         ) from None
-    finally:
-        loader.dispose()
-    values: dict[tuple[Any, ...], yaml.Node] = {}
-    if node is not None:
-        _walk_values(node, (), values)
-    return PlanSource(Located(data, marks, str(path)), text, values)
+    return PlanSource(located, text)
