@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -53,8 +54,17 @@ def render(
 
 
 def _width(text: str) -> int:
-    # East Asian wide characters take two columns in a terminal.
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    """Terminal columns of ``text``: East Asian wide and full-width characters take two, combining marks
+    and zero-width characters none, everything else (half-width katakana included) one."""
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    if ch.isascii():
+        return 1 if ch.isprintable() else 0
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
 def _pad(text: str, width: int, right: bool) -> str:

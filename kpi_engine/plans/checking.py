@@ -5,9 +5,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import (
     BaseModel,
     ValidationError,
@@ -120,9 +122,16 @@ class PlanChecker:
             shown = (
                 ""
                 if isinstance(given, (dict, list)) or not rel or given is None or formula_error is not None
-                else f" (got {given!r})"
+                else f" (got {self._written(loc, given)})"
             )
             self.add(position, f"{self.describe(loc)}: {message.rstrip('.')}{shown}.")
+
+    def _written(self, loc: tuple[Any, ...], given: Any) -> str:
+        """A value as the plan wrote it: a number's text (``.inf``, ``5%``), anything else as Python shows it."""
+        node = self.source.values.get(tuple(loc))
+        if isinstance(given, Decimal) and isinstance(node, yaml.ScalarNode):
+            return str(node.value)
+        return repr(given)
 
     def _mentioned_key(self, loc: tuple[Any, ...], message: str) -> tuple[int, int] | None:
         """For a problem about a whole rule, the key its sentence names first (``tiers …`` → the ``tiers`` key)."""

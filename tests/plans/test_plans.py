@@ -68,6 +68,17 @@ def test_floats_in_plans_are_read_as_exact_decimals():
     assert str(plan.configs["commission"].tiers[1].rate) == "0.08"
 
 
+@pytest.mark.parametrize("written", [".inf", "-.inf", ".NaN"])
+def test_an_infinite_amount_is_a_sentence_at_its_line_not_a_decimal_internal(written):
+    text = EXAMPLE.read_text().replace("    cap: 60000", f"    cap: {written}")
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith(f"    cap: {written}"))
+    with pytest.raises(PlanError) as err:
+        parse_plan(text, "plan.yaml")
+    [problem] = err.value.problems
+    assert problem.startswith(f"plan.yaml:{line}:5: rule 'commission', cap: infinity and not-a-number are not amounts")
+    assert problem.endswith(f"(got {written}).") and "ConversionSyntax" not in problem
+
+
 def test_unknown_metric_is_refused_with_the_nearest_name():
     text = EXAMPLE.read_text().replace("measure: bookings", "measure: booking")
     with pytest.raises(PlanError, match="did you mean 'bookings'"):
