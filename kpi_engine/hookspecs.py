@@ -38,6 +38,7 @@ def kpi_metrics() -> Iterable[Metric]:
             yield Metric(name="visits", description="Customer visits", unit="count",
                          query=lambda ctx: select(...))
     """
+    return ()
 
 
 @hookspec
@@ -51,6 +52,7 @@ def kpi_rule_types() -> Iterable[RuleType]:
             yield RuleType(name="flat_bonus", description="...", config_model=FlatBonus,
                            metrics=lambda cfg: {cfg.metric}, evaluate=evaluate_flat_bonus)
     """
+    return ()
 
 
 @hookspec
@@ -63,3 +65,4 @@ def kpi_connectors() -> Iterable[type[Connector]]:
         def kpi_connectors():
             yield AcmeConnector  # class AcmeConnector(Connector): name = "acme"; ...
     """
+    return ()

@@ -89,7 +89,7 @@ def _trace(message: str) -> None:
 
 def _collect(registry: Registry, plugin_name: str, info: PluginInfo) -> None:
     """Ask one plugin for its records and refuse names another plugin already took."""
-    hook_impls = [
+    hook_impls: list[tuple[str, Any, dict[str, Any]]] = [
         ("metric", registry.manager.hook.kpi_metrics, registry.metrics),
         ("rule type", registry.manager.hook.kpi_rule_types, registry.rule_types),
         ("connector", registry.manager.hook.kpi_connectors, registry.connectors),
@@ -160,7 +160,7 @@ def load_plugins(*, use_entry_points: bool = True, extra: dict[str, object] | No
             _collect(registry, name, info)
         except PluginError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin that fails is listed with its error, the rest load
             info.error = f"{type(exc).__name__}: {exc}"
             _trace(f"{name} failed: {info.error}")
             if manager.get_plugin(name) is not None:

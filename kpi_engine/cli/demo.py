@@ -55,7 +55,8 @@ def demo(ctx: click.Context, month: str | None, seed: int) -> None:
         counts = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in summary.counts.items() if n)
         click.echo(f"Sample company {summary.first_month}..{summary.last_month}: {counts}.")
         click.echo(
-            f"Planted gaming cases (ground truth for the checks): kpi-demo.ground-truth.json ({len(summary.ground_truth)} cases)."
+            "Planted gaming cases (ground truth for the checks): kpi-demo.ground-truth.json "
+            f"({len(summary.ground_truth)} cases)."
         )
     else:
         click.echo("The sample company is already loaded; evaluating again (same data, same outcomes).")

@@ -44,7 +44,8 @@ def metrics_list(fmt: str, metrics_path: Path | None) -> None:
     probe = metric_context(parse_period("2026-01"))
     rows = []
     for name, metric in sorted(registry.metrics.items()):
-        grouped = metric.numerator is not None
+        numerator = metric.numerator
+        grouped = numerator is not None
         rows.append(
             {
                 "name": name,
@@ -53,7 +54,7 @@ def metrics_list(fmt: str, metrics_path: Path | None) -> None:
                 "grain": metric.grain,
                 "kind": "ratio"
                 if metric.denominator is not None
-                else (metric.numerator.aggregate if grouped else "plugin query"),  # type: ignore[union-attr]
+                else (numerator.aggregate if numerator is not None else "plugin query"),
                 "by": ["person", *ORG_GROUPINGS, *declared_dimensions(metric, probe)] if grouped else ["person"],
                 "plugin": registry.owners.get(("metric", name), "?"),
                 "source": metric.source or None,
@@ -341,9 +342,14 @@ def targets_plan(
                 numeric=("baseline", "target", "challenge"),
             )
         )
-        sums = {k: sum((r[k] for r in rows), Decimal(0)) for k in ("baseline", "target", "challenge")}
+        sums = {
+            "baseline": sum((x.baseline or Decimal(0) for x in lines), Decimal(0)),
+            "target": sum((x.target for x in lines), Decimal(0)),
+            "challenge": sum((x.challenge or Decimal(0) for x in lines), Decimal(0)),
+        }
         click.echo(
-            f"\n{len(rows)} lines; totals: baseline {sums['baseline']:,}, target {sums['target']:,}, challenge {sums['challenge']:,}."
+            f"\n{len(rows)} lines; totals: baseline {sums['baseline']:,}, target {sums['target']:,}, challenge "
+            f"{sums['challenge']:,}."
         )
         click.echo(f"Saved {saved} targets." if save else "Nothing saved: add --save to store these targets.")
 

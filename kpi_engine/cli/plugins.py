@@ -28,8 +28,8 @@ def plugins_list(fmt: str) -> None:
     if fmt != "table":
         click.echo(render(rows, ["name", "version", "origin", "provides", "error"], fmt))
         return
-    for row in rows:
-        row["provides"] = f"{len(row['provides'])} item(s)"
+    for row, plugin in zip(rows, registry.plugins, strict=True):
+        row["provides"] = f"{len(plugin.provides)} item(s)"
     columns = ["name", "version", "origin", "provides"] + (["error"] if any(p.error for p in registry.plugins) else [])
     click.echo(render(rows, columns))
     provided = [

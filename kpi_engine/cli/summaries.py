@@ -30,7 +30,8 @@ def plan_summary(run: EvaluationRun) -> str:
     if "held" in kinds:
         held = sum((o.amount for o in kinds["held"] if o.amount is not None), Decimal(0))
         parts.append(
-            f"{len(kinds['held'])} held pending review, {Decimal(money_text(held)):,} {kinds['held'][0].currency or ''}".rstrip()
+            f"{len(kinds['held'])} held pending review, {Decimal(money_text(held)):,} "
+            f"{kinds['held'][0].currency or ''}".rstrip()
         )
     if "score" in kinds:
         scores = [o.amount for o in kinds["score"] if o.amount is not None]
@@ -162,11 +163,12 @@ def print_run_summary(store: Store, run: EvaluationRun) -> None:
     total = run.total()
     currency = rows[0]["currency"] if rows else ""
     click.echo(f"\n{len(rows)} people evaluated, {len(paid)} paid, total {Decimal(money_text(total)):,} {currency}.")
-    held = [o for o in run.outcomes if o.kind == "held" and o.amount is not None]
+    held = [o.amount for o in run.outcomes if o.kind == "held" and o.amount is not None]
     if held:
-        held_total = sum((o.amount for o in held), Decimal(0))
+        held_total = sum(held, Decimal(0))
         click.echo(
-            f"Held pending review of findings (not paid): {len(held)} line(s), {Decimal(money_text(held_total)):,} {currency}."
+            f"Held pending review of findings (not paid): {len(held)} line(s), {Decimal(money_text(held_total)):,} "
+            f"{currency}."
         )
     if paid:
         click.echo(f"Why {paid[0]['name']} earns {paid[0]['amount']:,}: {paid[0]['why']}")
@@ -262,5 +264,6 @@ def echo_outcomes(store: Store, run: EvaluationRun | list[EvaluationRun], fmt: s
         )
         if held:
             click.echo(
-                f"\nPaid {Decimal(money_text(paid)):,}; held pending review of findings {Decimal(money_text(held)):,} (not paid)."
+                f"\nPaid {Decimal(money_text(paid)):,}; held pending review of findings {Decimal(money_text(held)):,} "
+                "(not paid)."
             )

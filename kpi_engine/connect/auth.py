@@ -126,7 +126,8 @@ class OAuth2Refresh:
             raise TransientError(f"the token endpoint failed (HTTP {response.status_code}).")
         if response.status_code != 200:
             raise AuthenticationError(
-                f"the token endpoint refused the refresh token (HTTP {response.status_code}): {redact(response.text[:200])}",
+                f"the token endpoint refused the refresh token (HTTP {response.status_code}): "
+                f"{redact(response.text[:200])}",
                 hint="authorise the app again and store the new refresh token",
             )
         return response.json()

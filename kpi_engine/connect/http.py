@@ -289,8 +289,9 @@ class HttpClient:
             token = self.auth.apply(sent_headers) if self.auth is not None else None
             started = self.clock.monotonic()
             problem: ConnectorError | None
+            response: requests.Response | None
             try:
-                response = self.session.request(
+                answer = self.session.request(
                     method,
                     url,
                     params=params,
@@ -306,22 +307,23 @@ class HttpClient:
                 response = None
                 problem = TransientError(f"cannot reach {self.name} ({method} {_path(url)}): {type(exc).__name__}.")
             else:
+                response = answer
                 with self._stats_lock:
                     self.stats.requests += 1
-                    self.stats.statuses[response.status_code] = self.stats.statuses.get(response.status_code, 0) + 1
+                    self.stats.statuses[answer.status_code] = self.stats.statuses.get(answer.status_code, 0) + 1
                 if self.observe is not None:
-                    self.observe(response)
-                problem = self.classify(response)
+                    self.observe(answer)
+                problem = self.classify(answer)
                 log.debug(
                     "%s %s -> %s in %.0f ms (attempt %d)",
                     method,
                     url,
-                    response.status_code,
+                    answer.status_code,
                     (self.clock.monotonic() - started) * 1000,
                     attempt,
                 )
                 if problem is None:
-                    return response
+                    return answer
             if response is None:
                 with self._stats_lock:
                     self.stats.requests += 1

@@ -23,8 +23,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..errors import KPIError
 from ..ingest.records import RECORD_MODELS
 from ..periods import zone
 from .errors import ConnectorConfigurationError
@@ -47,7 +49,7 @@ class StreamMapping(BaseModel):
     def _known_zone(cls, value: str) -> str:
         try:
             zone(value)
-        except Exception:
+        except KPIError:
             raise ValueError(f"{value!r} is not a time zone (use an IANA name such as Asia/Shanghai)") from None
         return value
 
@@ -115,7 +117,7 @@ def load_source_mapping(path: str | Path) -> SourceMapping:
         raise ConnectorConfigurationError(f"cannot read the mapping file {file}: {exc.strerror}.") from None
     try:
         data = load_located(text, file).data or {}
-    except Exception as exc:
+    except (yaml.YAMLError, ValueError, ArithmeticError) as exc:
         raise ConnectorConfigurationError(f"the mapping file {file.name} is not valid YAML: {exc}.") from None
     if not isinstance(data, dict):
         raise ConnectorConfigurationError(

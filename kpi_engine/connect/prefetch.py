@@ -55,7 +55,7 @@ def prefetched(items: Iterable[Record | Checkpoint], depth: int) -> Iterator[lis
                 if stop.is_set():
                     return
             pages.put(_DONE)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
             pages.put(_Failure(exc))
 
     reader = threading.Thread(target=produce, name="kpi-sync-reader", daemon=True)

@@ -94,7 +94,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a log call with bad arguments still logs, masked
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None
@@ -174,12 +174,12 @@ def is_secret_field(model: type[BaseModel], name: str) -> bool:
 
 def _keyring_get(connector: str, field: str) -> str | None:
     try:
-        import keyring  # type: ignore[import-not-found]
+        import keyring
     except ImportError:
         return None
     try:
         return keyring.get_password(KEYRING_SERVICE, f"{connector}.{field}")
-    except Exception:
+    except Exception:  # noqa: BLE001 - a keyring backend that fails is a keyring with nothing in it
         return None
 
 
@@ -278,7 +278,7 @@ class KeyringTokenStore:
     """Tokens in the operating system's keyring (``pip install 'kpi-engine[keyring]'``)."""
 
     def __init__(self) -> None:
-        import keyring  # type: ignore[import-not-found]
+        import keyring
 
         self._keyring = keyring
 
@@ -322,6 +322,6 @@ def default_token_store(store: Any | None = None) -> TokenStore:
         backend = type(keyring_store._keyring.get_keyring()).__name__
         if "fail" not in backend.lower() and "null" not in backend.lower():
             return keyring_store
-    except Exception:
+    except Exception:  # noqa: BLE001 - no usable keyring: the store keeps the tokens
         pass
     return StoreTokenStore(store) if store is not None else MemoryTokenStore()

@@ -102,7 +102,10 @@ class _StreamSync:
             since = parse_cursor(pending.get("since"))
             started = parse_cursor(pending.get("started_at")) or engine.started
             high_raw = pending.get("high_water")
-            high = (parse_cursor(high_raw[0]), str(high_raw[1])) if high_raw else None
+            high = None
+            if high_raw:
+                high_at = parse_cursor(high_raw[0])
+                high = (high_at, str(high_raw[1])) if high_at is not None else None
         else:
             since = None
             if cursor is not None and stream.cursor_field:
@@ -434,7 +437,7 @@ def sync(
     summary = SyncSummary(connector=connector.name, source=engine.source, full=full)
     chosen = _ordered(connector.streams() if streams is None else [connector.stream(n) for n in streams])
     with store.begin() as conn:
-        summary.run_id = conn.execute(
+        inserted = conn.execute(
             s.sync_runs.insert().values(
                 connector=connector.name,
                 source=engine.source,
@@ -448,7 +451,8 @@ def sync(
                 deleted=0,
                 skipped=0,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        summary.run_id = None if inserted is None else inserted[0]
     log.info("sync %s (run %s) started: %s", connector.name, summary.run_id, "full" if full else "incremental")
     try:
         for stream in chosen:

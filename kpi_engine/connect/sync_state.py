@@ -186,5 +186,5 @@ def finish_sync_run(store: Store, summary: SyncSummary) -> None:
                     error=summary.error,
                 )
             )
-    except Exception:
+    except Exception:  # noqa: BLE001 - the sync's own error, if any, is the one to raise
         log.warning("could not record the end of sync run %s", summary.run_id)

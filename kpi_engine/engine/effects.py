@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import KPIError
 from ..findings.model import FINDING, HELD, CheckConfig, finding_id, is_check
+from ..formula.formula import Formula
 from ..money import plain
 from ..periods import Period, earlier_period
 from ..plans.names import references_of
@@ -155,7 +156,7 @@ class Effects:
         for table, ids in evidence.items():
             exclusion.ids.setdefault(table, set()).update(ids)
         self._recompute(rule_id, found.person, exclusion)
-        notes = [n for n in exclusion.inexact]
+        notes = list(exclusion.inexact)
         if notes:
             found.trace["effect_note"] = " ".join(notes)
 
@@ -188,12 +189,14 @@ class Effects:
             known = book.registry.metrics.get(metric)
             if known is not None and known.denominator is not None:
                 exclusion.inexact.append(
-                    f"{name} is a ratio: the excluded records cannot be taken out of it exactly, so it was left as measured."
+                    f"{name} is a ratio: the excluded records cannot be taken out of it exactly, so it was left as "
+                    "measured."
                 )
                 continue
             if sum((r["value"] for r in rows), ZERO) != before:
                 exclusion.inexact.append(
-                    f"{name} is not the sum of its evidence rows: the excluded records cannot be taken out of it exactly, so it was left as measured."
+                    f"{name} is not the sum of its evidence rows: the excluded records cannot be taken out of it "
+                    "exactly, so it was left as measured."
                 )
                 continue
             after = before - sum((r["value"] for r in excluded), ZERO)
@@ -202,7 +205,8 @@ class Effects:
         unread = sorted(set(exclusion.ids) - tables_read)
         if unread and not tables_read:
             exclusion.inexact.append(
-                f"{rule_id} measures nothing built from {', '.join(unread)}: no credit of these records could be taken out of it."
+                f"{rule_id} measures nothing built from {', '.join(unread)}: no credit of these records could be taken "
+                "out of it."
             )
         if not exclusion.values:
             return
@@ -240,7 +244,8 @@ class Effects:
             after = self.book.evaluate(formula, person, dict(exclusion.values))
         except KPIError as exc:
             exclusion.inexact.append(
-                f"{name} could not be recomputed without the excluded records ({exc.message.rstrip('.')}), so it was left as computed."
+                f"{name} could not be recomputed without the excluded records ({exc.message.rstrip('.')}), so it was "
+                "left as computed."
             )
             return
         exclusion.values[name] = after
@@ -278,9 +283,9 @@ class Effects:
                 return {**found, **overrides[name]}
             return found
 
-        def formula(compiled: Any, person: str, extra: Mapping[str, Any] | None = None) -> Any:
+        def evaluate_formula(formula: Formula, person: str, extra: Mapping[str, Any] | None = None) -> Decimal | bool:
             exclusion = people.get(person)
-            return book.evaluate(compiled, person, {**(exclusion.values if exclusion else {}), **(extra or {})})
+            return book.evaluate(formula, person, {**(exclusion.values if exclusion else {}), **(extra or {})})
 
         return replace(
             ctx,
@@ -288,7 +293,7 @@ class Effects:
             records=records,
             record_details=details,
             values_in=values_in,
-            formula=formula,
+            formula=evaluate_formula,
         )
 
     def results(self, rule_id: str, results: Iterable[RuleResult]) -> list[RuleResult]:
@@ -505,7 +510,8 @@ class Effects:
                         trace={
                             "released_hold": ReleasedHold(period=period.label, findings=ids),
                             "explanation": [
-                                f"Hold of {period.label} released after review: {line.amount:,.2f} paid now (finding {', '.join(ids)})."
+                                f"Hold of {period.label} released after review: {line.amount:,.2f} paid now (finding "
+                                f"{', '.join(ids)})."
                             ],
                         },
                     )

@@ -77,11 +77,13 @@ def findings_section(findings: Sequence[Any]) -> str:
     for f in findings:
         review = f" Review: {f.review} ({f.review_note})." if f.review else " Review: pending."
         out.append(
-            f"   {f.id} {f.check} ({f.plan_id}, {f.period}, severity {f.severity}, effect {f.effect}): {f.explanation}{review}"
+            f"   {f.id} {f.check} ({f.plan_id}, {f.period}, severity {f.severity}, effect {f.effect}): "
+            f"{f.explanation}{review}"
         )
         for table, ids in f.evidence.items():
             out.append(
-                f"     Records ({table}): {', '.join(str(i) for i in ids[:30])}{f' … ({len(ids)} in all)' if len(ids) > 30 else ''}"
+                f"     Records ({table}): "
+                f"{', '.join(str(i) for i in ids[:30])}{f' … ({len(ids)} in all)' if len(ids) > 30 else ''}"
             )
     return "\n".join(out) + "\n"
 

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, CursorResult, Executable, Integer, func, select
+from sqlalchemy import ClauseElement, Connection, CursorResult, Integer, Select, func, select
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import TableClause, TextClause
 
@@ -129,7 +129,7 @@ def data_watermark(conn: Connection, tables: Iterable[str] | None = None) -> str
     return f"{newest or 'direct'}#{digest}"
 
 
-def tables_of(statement: Executable) -> set[str]:
+def tables_of(statement: ClauseElement) -> set[str]:
     """The tables a statement reads (every fact table when it holds SQL text that cannot be looked into)."""
     found: set[str] = set()
     for element in visitors.iterate(statement):
@@ -178,7 +178,7 @@ class StoreFacts:
             self.shared.org = load_organisation(self.conn)
         return self.shared.org
 
-    def _read(self, statement: Executable) -> CursorResult[Any]:
+    def _read(self, statement: Select[Any]) -> CursorResult[Any]:
         self.tables_read |= tables_of(statement)
         return self.conn.execute(statement)
 
@@ -187,8 +187,8 @@ class StoreFacts:
         if key not in self.shared.values:
             statement = self.registry.metric(metric).query(self._metric_context(period))
             rows = self.conn.execute(statement).all()
-            found = {pid: exact_value(v, metric) for pid, v in rows if pid is not None and v is not None}
-            self.shared.values[key] = (found, tables_of(statement))
+            read = {pid: exact_value(v, metric) for pid, v in rows if pid is not None and v is not None}
+            self.shared.values[key] = (read, tables_of(statement))
         found, tables = self.shared.values[key]
         self.tables_read |= tables
         return found
@@ -237,7 +237,7 @@ class StoreFacts:
     def manual_scores(self, kpi: str, label: str) -> Mapping[str, Decimal]:
         m = s.manual_scores
         rows = self._read(select(m.c.person_id, m.c.score).where(m.c.metric == kpi, m.c.period == label))
-        return {person: score for person, score in rows}
+        return {row.person_id: row.score for row in rows}
 
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
         return reviews_of(self.conn, self.loaded.id)

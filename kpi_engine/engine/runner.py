@@ -184,7 +184,8 @@ class Book:
             return ""
         prorated = raw.target * Decimal(days) / Decimal(self.period.days)
         return (
-            f"The {metric} target is prorated to the {days} of {self.period.days} days employed in {self.period.label}: "
+            f"The {metric} target is prorated to the {days} of {self.period.days} days employed in "
+            f"{self.period.label}: "
             f"{plain(raw.target)} × {days}/{self.period.days} = {money_text(prorated.quantize(Decimal('0.01')))}."
         )
 
@@ -308,7 +309,9 @@ def _run_rules(
         rule_type = registry.rule_type(rule.type)
         config = loaded.configs[rule.id]
         reads = loaded.reads.get(rule.id, frozenset()) | rule_type.metrics(config)
-        prorated_here = {m for n in reads if (m := loaded.names.base_metric(n)) in book.prorate_metrics}
+        prorated_here = {
+            m for n in reads if (m := loaded.names.base_metric(n)) is not None and m in book.prorate_metrics
+        }
         for metric in rule_type.records(
             config
         ):  # the rows the rule reads, first: their values may add up to the metric's

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,7 +88,7 @@ class Finding:
         )
 
 
-def is_check(config: Any) -> bool:
+def is_check(config: Any) -> TypeGuard[CheckConfig]:
     """Whether a configured rule is an anti-gaming check (its config subclasses ``CheckConfig``)."""
     return isinstance(config, CheckConfig)
 
@@ -99,7 +99,8 @@ def has_checks(plan: LoadedPlan) -> bool:
 
 
 def finding_id(plan_id: str, rule_id: str, person_id: str, period: str, evidence: Mapping[str, Any]) -> str:
-    """A finding's id: the same plan, check rule, person, period and evidence records give the same id on every re-run."""
+    """A finding's id: the same plan, check rule, person, period and evidence records give the same id on every
+    re-run."""
     records = ";".join(
         f"{table}:{','.join(str(i) for i in sorted(ids, key=str))}" for table, ids in sorted(evidence.items())
     )

@@ -134,7 +134,8 @@ def list_findings(
 
 
 def review_finding(store: Store, finding_id: str, decision: str, note: str, reviewed_by: str) -> SavedFinding:
-    """Record HR's decision on a finding (once): ``release`` pays a held payout in the plan's next evaluation, ``uphold`` never does."""
+    """Record HR's decision on a finding (once): ``release`` pays a held payout in the plan's next evaluation,
+    ``uphold`` never does."""
     if decision not in DECISIONS:
         raise ConfigurationError(f"a review decides {' or '.join(DECISIONS)}, not {decision!r}.")
     if not note.strip():
@@ -152,7 +153,8 @@ def review_finding(store: Store, finding_id: str, decision: str, note: str, revi
         ).first()
         if earlier is not None:
             raise ConfigurationError(
-                f"finding {finding_id} was already reviewed ({earlier[0]} by {earlier[1]} on {earlier[2]:%Y-%m-%d}); a review is final.",
+                f"finding {finding_id} was already reviewed ({earlier[0]} by {earlier[1]} on {earlier[2]:%Y-%m-%d}); a "
+                "review is final.",
             )
         conn.execute(
             insert(r).values(

@@ -407,14 +407,22 @@ class _Compiler:
         negated = node.negated
         if low is None:
             assert high is not None
-            test: Evaluator = lambda env: below(subject(env), high(env))
+
+            def test(env: Env) -> bool:
+                return below(subject(env), high(env))
+
         elif high is None:
-            test = lambda env: above(subject(env), low(env))
+
+            def test(env: Env) -> bool:
+                return above(subject(env), low(env))
+
         elif lc is not _VARIES and hc is not _VARIES:
+            assert lc is not None and hc is not None  # both bounds are written, and both are constants
+            low_value, high_value = lc, hc
 
             def test(env: Env) -> bool:
                 value = subject(env)
-                return above(value, lc) and below(value, hc)
+                return above(value, low_value) and below(value, high_value)
 
         else:
             fault = self.fault
@@ -492,7 +500,8 @@ class _Compiler:
         def exponent(places: Decimal) -> Decimal:
             if not -100 < places < 100 or places != places.to_integral_value() or int(places) not in _ROUND_PLACES:
                 raise fault(
-                    f"round takes a whole number of places from {_ROUND_PLACES.start} to {_ROUND_PLACES.stop - 1}, not {places}",
+                    f"round takes a whole number of places from {_ROUND_PLACES.start} to {_ROUND_PLACES.stop - 1}, not "
+                    f"{places}",
                     where,
                     "write round(x, 2) for cents",
                 )

@@ -34,6 +34,7 @@ class Formula:
 
     __slots__ = ("_run", "is_condition", "names", "references", "subject", "text")
 
+    _run: Evaluator
     text: str
     references: frozenset[tuple[str, int]]
     names: frozenset[str]
@@ -55,7 +56,7 @@ class Formula:
 
     def evaluate(self, env: Mapping[str, Decimal | bool]) -> Decimal | bool:
         """The value for these inputs; a missing name or a fault raises ``FormulaError``."""
-        return self._run(env)  # type: ignore[no-any-return]
+        return self._run(env)
 
     @property
     def keys(self) -> frozenset[str]:
@@ -110,7 +111,8 @@ def compile_formula(text: str, *, names: Collection[str] | None = None) -> Formu
 
 
 def compile_condition(text: str, *, subject: str = "value", names: Collection[str] | None = None) -> Formula:
-    """A tier or trigger condition: ``>= 100%`` and ``[80%..100%)`` test ``subject``; anything else is a yes/no formula."""
+    """A tier or trigger condition: ``>= 100%`` and ``[80%..100%)`` test ``subject``; anything else is a yes/no
+    formula."""
     if not isinstance(text, str):
         raise TypeError(f"a condition is text, not {type(text).__name__}")
     return _compiled(text, None if names is None else frozenset(names), subject)

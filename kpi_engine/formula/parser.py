@@ -55,6 +55,10 @@ class Node:
 
     __slots__ = ("end", "height", "position")
 
+    position: int
+    end: int
+    height: int
+
     def __init__(self, position: int, end: int, *children: Node) -> None:
         self.position, self.end = position, end
         self.height = 1 + max((c.height for c in children), default=0)

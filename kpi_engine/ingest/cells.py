@@ -113,7 +113,7 @@ def parse_datetime(value: Any, default_tz: tzinfo = UTC) -> datetime | None:
         except ValueError:
             raise ValueError(f"{value!r} is not a possible date and time") from None
     else:
-        raise ValueError(f"{value!r} is not a date and time")
+        raise ValueError(f"{value!r} is not a date and time")  # noqa: TRY004 - pydantic reports ValueErrors
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=default_tz)
     return moment.astimezone(UTC)
@@ -169,7 +169,7 @@ def _read_int(value: Any) -> int | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise ValueError("a yes/no value is not a whole number")
+        raise ValueError("a yes/no value is not a whole number")  # noqa: TRY004 - pydantic reports ValueErrors
     if isinstance(value, int):
         return value
     if isinstance(value, str) and re.fullmatch(r"\s*\d+(:\d{1,2}){1,2}\s*", value):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import ConfigurationError, ImportRejected
 from ..metrics.target_changes import TargetChange, compare_targets, log_target_changes
@@ -146,7 +147,8 @@ def _columns(
     unknown = sorted((set(wanted) | set(mapping.defaults)) - set(model.model_fields))
     if unknown:
         raise ConfigurationError(
-            f"{', '.join(map(repr, unknown))} {'is not a field' if len(unknown) == 1 else 'are not fields'} of {entity}.",
+            f"{', '.join(map(repr, unknown))} {'is not a field' if len(unknown) == 1 else 'are not fields'} of "
+            f"{entity}.",
             hint=f"the fields of {entity} are {', '.join(model.model_fields)}",
         )
     by_norm: dict[str, int] = {}
@@ -158,16 +160,17 @@ def _columns(
     missing: list[str] = []
     for field, info in model.model_fields.items():
         target = wanted.get(field, field)
-        index = by_norm.get(_norm(str(target)))
-        if index is not None:
-            index_of[field] = index
+        at = by_norm.get(_norm(str(target)))
+        if at is not None:
+            index_of[field] = at
         elif field in wanted:
             missing.append(f"{target!r} (for {field})")
         elif info.is_required() and field not in mapping.defaults and field not in model.derived_fields:
             missing.append(repr(field))
     if missing:
         raise ImportRejected(
-            f"{file} has no column{'' if len(missing) == 1 else 's'} {_and(missing)}; the headers found are {found}; nothing was imported.",
+            f"{file} has no column{'' if len(missing) == 1 else 's'} {_and(missing)}; the headers found are {found}; "
+            "nothing was imported.",
             hint="rename the header, or map it with --column FIELD=HEADER or a mapping file",
         )
     return index_of, {field: str(header[index]) for field, index in index_of.items()}
@@ -177,7 +180,7 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _reason(error: ErrorDetails) -> str:
     if error["type"] == "missing" or (is_blank(error.get("input")) and error["type"] != "value_error"):
         return "a value is required but the cell is empty"
     return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -237,8 +240,8 @@ def import_file(
         except ValidationError as exc:
             bad_rows.add(number)
             for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else None
-                where = f", column {headers.get(field, field)!r}" if field else ""
+                column = str(error["loc"][0]) if error["loc"] else None
+                where = f", column {headers.get(column, column)!r}" if column else ""
                 problems.append(f"row {number}{where}: {_reason(error)}")
             continue
         key = record.key()
@@ -246,7 +249,8 @@ def import_file(
             bad_rows.add(number)
             field = model.key_fields[0]
             problems.append(
-                f"row {number}, column {headers.get(field, field)!r}: {_shown(key[0]) if len(key) == 1 else key} repeats row {keys[key]}"
+                f"row {number}, column {headers.get(field, field)!r}: {_shown(key[0]) if len(key) == 1 else key} "
+                f"repeats row {keys[key]}"
             )
             continue
         keys[key] = number
@@ -304,8 +308,12 @@ def _target_changes(
         ]
         if too_big:
             raise ImportRejected(
-                f"{file} changes {len(too_big)} target{'s' if len(too_big) > 1 else ''} by more than ±20 % ({too_big[0]}); nothing was imported.",
-                hint="keep changes within ±20 %, or import again with --override-reason saying why (the reason is recorded)",
+                f"{file} changes {len(too_big)} target{'s' if len(too_big) > 1 else ''} by more than ±20 % "
+                f"({too_big[0]}); nothing was imported.",
+                hint=(
+                    "keep changes within ±20 %, or import again with --override-reason saying why (the reason is "
+                    "recorded)"
+                ),
                 problems=too_big,
             )
     return changes

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Table, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, or_, select
 
 from ..errors import ImportRejected
 from ..store import schema as s
@@ -211,7 +211,7 @@ def _row(record: BaseModel, fields: Iterable[str], refs: dict[str, dict[str, int
 
 def _key_filter(spec: _Spec, source: str, batch: Sequence[BaseModel]) -> Any:
     cols = spec.table.c
-    clauses = [cols[k].in_(sorted({str(getattr(r, k)) for r in batch})) for k in spec.key]
+    clauses: list[ColumnElement[bool]] = [cols[k].in_(sorted({str(getattr(r, k)) for r in batch})) for k in spec.key]
     if spec.has_source and spec.key != ("id",):
         clauses.append(cols.source == source)
     return and_(*clauses)
@@ -286,7 +286,7 @@ def upsert_records(
     for update in updates:
         by_columns.setdefault(tuple(sorted(update)), []).append(update)
     for columns, rows in by_columns.items():
-        values = {col: bindparam(f"v_{col}") for col in columns if col != "_pk"}
+        values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in columns if col != "_pk"}
         statement = spec.table.update().where(spec.table.c.id == bindparam("_pk")).values(values)
         conn.execute(statement, [{"_pk": r["_pk"], **{f"v_{c}": r[c] for c in columns if c != "_pk"}} for r in rows])
     if managers:

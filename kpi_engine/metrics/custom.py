@@ -308,7 +308,8 @@ def _aggregate_metric(
 
 
 def load_custom_metrics(paths: list[Path], known: dict[str, Metric] | None = None) -> list[Metric]:
-    """Read custom metric files; ``known`` metrics (from plugins) may be used in ratios. Raises ``CustomMetricError``."""
+    """Read custom metric files; ``known`` metrics (from plugins) may be used in ratios. Raises
+    ``CustomMetricError``."""
     known = dict(known or {})
     problems: list[str] = []
     specs: list[tuple[CustomMetric, Located, tuple[Any, ...]]] = []
@@ -355,7 +356,8 @@ def load_custom_metrics(paths: list[Path], known: dict[str, Metric] | None = Non
                 _where(
                     doc,
                     (*loc, "name"),
-                    f"metric {spec.name!r} is already defined {'in ' + seen[spec.name] if spec.name in seen else 'by a plugin'}.",
+                    f"metric {spec.name!r} is already defined "
+                    f"{'in ' + seen[spec.name] if spec.name in seen else 'by a plugin'}.",
                 )
             )
             continue

@@ -47,7 +47,7 @@ from ..money import ROUNDING_MODES, ExactDecimal
 from ..periods import Period
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .declaration import Metric, MetricContext
+    from .declaration import Metric, MetricContext, MetricUnit
 
 __all__ = [
     "AGGREGATES",
@@ -348,6 +348,7 @@ def _ranked(measure: Measure, sub: Any, key: Any) -> Select[Any]:
         .where(sub.c[measure.columns[0]].is_not(None))
         .subquery("ranked")
     )
+    chosen: ColumnElement[bool]
     if measure.aggregate == "median":
         chosen = ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2])
     else:
@@ -478,7 +479,8 @@ def _person_query(metric_ref: list[Metric]) -> Callable[[MetricContext], Select[
 
 
 def _auto_evidence(measure: Measure) -> Callable[[MetricContext], Select[Any]] | None:
-    """Evidence rows ``(person_id, record_id, value)`` of a plain count or single-column sum over facts with ``record_id``."""
+    """Evidence rows ``(person_id, record_id, value)`` of a plain count or single-column sum over facts with
+    ``record_id``."""
     if measure.facts is None or measure.aggregate not in ("count", "sum") or len(measure.columns) > 1:
         return None
     facts = measure.facts
@@ -506,7 +508,7 @@ def _auto_evidence(measure: Measure) -> Callable[[MetricContext], Select[Any]] |
 def fact_metric(
     name: str,
     description: str,
-    unit: str,
+    unit: MetricUnit,
     numerator: Measure,
     denominator: Measure | None = None,
     *,
@@ -534,7 +536,7 @@ def fact_metric(
     metric = Metric(
         name=name,
         description=description,
-        unit=unit,  # type: ignore[arg-type]
+        unit=unit,
         grain=grain,
         query=_person_query(ref),
         evidence=evidence,

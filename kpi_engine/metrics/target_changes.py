@@ -59,7 +59,10 @@ class TargetChange:
 
     def describe(self) -> str:
         change = self.change or Decimal(0)
-        return f"{self.subject_id} {self.metric} {self.period}: {plain(self.old.target)} → {plain(self.target)} ({change * 100:+.1f}%)"
+        return (
+            f"{self.subject_id} {self.metric} {self.period}: {plain(self.old.target)} → {plain(self.target)} "
+            f"({change * 100:+.1f}%)"
+        )
 
 
 def compare_targets(conn: Connection, wanted: Sequence[TargetChange]) -> list[TargetChange]:

@@ -187,8 +187,8 @@ def decompose_target(
             )
         subject_weights = [Decimal(weights.get(x, 0)) for x in subjects]
     elif weights == "last-year":
-        history = _history(conn, metric, last_year, split, time_zone, currency)
-        subject_weights = [max(history.get(x, Decimal(0)), Decimal(0)) for x in subjects]
+        last_year_values = _history(conn, metric, last_year, split, time_zone, currency)
+        subject_weights = [max(last_year_values.get(x, Decimal(0)), Decimal(0)) for x in subjects]
     elif weights == "even":
         subject_weights = [Decimal(1)] * len(subjects)
     else:
@@ -247,7 +247,8 @@ def save_targets(
     too_big = [c.describe() for c in changes if c.beyond_limit]
     if too_big and not reason:
         raise ConfigurationError(
-            f"{len(too_big)} target{'s' if len(too_big) > 1 else ''} would change by more than ±20 % (first: {too_big[0]}); nothing was saved.",
+            f"{len(too_big)} target{'s' if len(too_big) > 1 else ''} would change by more than ±20 % (first: "
+            f"{too_big[0]}); nothing was saved.",
             hint="adjust within ±20 % or give --override-reason with why the target moves (it is recorded)",
         )
     for change in changes:
@@ -288,7 +289,7 @@ def parse_levels(text: str) -> tuple[Decimal, Decimal, Decimal]:
         raise ConfigurationError(
             f"{text!r} is not three levels.", hint="write baseline,target,challenge, e.g. 80%,100%,150%"
         )
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 def parse_weights(text: str) -> str | dict[str, Decimal]:

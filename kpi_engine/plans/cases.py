@@ -18,7 +18,7 @@ def _label(key: Any) -> str:
     if isinstance(key, date):
         return key.isoformat()
     if isinstance(key, bool) or not isinstance(key, (str, int, Decimal)):
-        raise ValueError(f"{key!r} is not a label")
+        raise ValueError(f"{key!r} is not a label")  # noqa: TRY004 - pydantic reports ValueErrors
     return str(key)
 
 

@@ -160,7 +160,7 @@ class PlanChecker:
         if node == value:
             return loc
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        for key, item in items:
+        for key, _item in items:
             if key in ("id", "type") and len(loc) == 2:
                 continue
             found = self._value_loc((*loc, key), value)
@@ -180,7 +180,8 @@ class PlanChecker:
     def rules(self) -> tuple[dict[str, BaseModel], dict[str, int]]:
         configs: dict[str, BaseModel] = {}
         index_of: dict[str, int] = {}
-        raw_rules = self.raw.get("rules") if isinstance(self.raw.get("rules"), list) else []
+        written = self.raw.get("rules")
+        raw_rules: list[Any] = written if isinstance(written, list) else []
         for index, raw in enumerate(raw_rules):
             if isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 self.rule_ids[index] = raw["id"]
@@ -200,7 +201,8 @@ class PlanChecker:
             if rule_type is None:
                 self.add(
                     position,
-                    f"unknown rule type {raw['type']!r}. {_nearest(str(raw['type']), self.registry.rule_types, 'types')}",
+                    f"unknown rule type {raw['type']!r}. "
+                    f"{_nearest(str(raw['type']), self.registry.rule_types, 'types')}",
                 )
                 continue
             settings = {k: v for k, v in raw.items() if k not in ("id", "type")}
@@ -231,7 +233,7 @@ class PlanChecker:
                     targets[str(name)] = TargetSpec.model_construct(
                         metric=spec["metric"], level="target", prorate="none"
                     )
-        rule_ids = [r for r in self.rule_ids.values()]
+        rule_ids = list(self.rule_ids.values())
         names = PlanNames(targets=targets, rules=rule_ids, metrics=frozenset(self.registry.metrics))
         for name, text in metrics.items():
             if text.strip() in self.registry.metrics:
@@ -247,7 +249,8 @@ class PlanChecker:
                 where = self.source.value_at(("targets", name, "metric"))
                 self.add(
                     where,
-                    f"target {name!r} is bound to unknown metric {spec.metric!r}. {_nearest(spec.metric, [*self.registry.metrics, *names.aliases], 'metrics')}",
+                    f"target {name!r} is bound to unknown metric {spec.metric!r}. "
+                    f"{_nearest(spec.metric, [*self.registry.metrics, *names.aliases], 'metrics')}",
                 )
         for name in sorted({*names.aliases, *names.derived, *names.targets} & set(rule_ids)):
             self.add(
@@ -291,7 +294,8 @@ class PlanChecker:
                     where = self.source.value_at(at) if at else self.source.where(("rules", index, "type"))
                     self.add(
                         where,
-                        f"rule {rule_id!r} uses unknown metric {name!r}. {_nearest(name, [*names.metrics, *names.aliases, *names.derived], 'metrics')}",
+                        f"rule {rule_id!r} uses unknown metric {name!r}. "
+                        f"{_nearest(name, [*names.metrics, *names.aliases, *names.derived], 'metrics')}",
                     )
             for name in sorted(rule_type.rules(config)):
                 read.add(name)
@@ -300,7 +304,8 @@ class PlanChecker:
                     where = self.source.value_at(at) if at else self.source.where(("rules", index, "type"))
                     self.add(
                         where,
-                        f"rule {rule_id!r} reads the results of unknown rule {name!r}. {_nearest(name, names.rules, 'rules')}",
+                        f"rule {rule_id!r} reads the results of unknown rule {name!r}. "
+                        f"{_nearest(name, names.rules, 'rules')}",
                     )
             for loc, formula in formulas_in(config, ("rules", index)):
                 for name, back in sorted(references_of(formula)):
@@ -309,7 +314,8 @@ class PlanChecker:
                     if names.kind(name) is None:
                         self.add(
                             self._name_in_formula(loc, formula, name),
-                            f"rule {rule_id!r} uses unknown name {name!r}. {_nearest(name, [*names.known(), *local], 'names')}",
+                            f"rule {rule_id!r} uses unknown name {name!r}. "
+                            f"{_nearest(name, [*names.known(), *local], 'names')}",
                         )
                     elif back == 0:
                         read.add(name)
@@ -341,7 +347,8 @@ class PlanChecker:
                 elif name not in index_of and name not in self.rule_ids.values():
                     self.add(
                         where,
-                        f"rule {rule_id!r} affects unknown rule {name!r}. {_nearest(name, [r for r in index_of if not is_check(configs.get(r))], 'payout rules')}",
+                        f"rule {rule_id!r} affects unknown rule {name!r}. "
+                        f"{_nearest(name, [r for r in index_of if not is_check(configs.get(r))], 'payout rules')}",
                     )
                 elif is_check(configs.get(name)):
                     self.add(
@@ -360,12 +367,14 @@ class PlanChecker:
             if len(cycle) == 2:
                 self.add(
                     where,
-                    f"rule {first!r} reads its own result; a rule can read only earlier periods of itself ({first}[-1]).",
+                    f"rule {first!r} reads its own result; a rule can read only earlier periods of itself "
+                    f"({first}[-1]).",
                 )
             else:
                 self.add(
                     where,
-                    f"rules {' → '.join(cycle)} read each other's results in a cycle; none of them can be evaluated first.",
+                    f"rules {' → '.join(cycle)} read each other's results in a cycle; none of them can be evaluated "
+                    "first.",
                 )
         return tuple(order)
 

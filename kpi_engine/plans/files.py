@@ -87,7 +87,9 @@ def load_plan_for(
         files = " and ".join(f"{v.path} (version {v.plan.version})" for v in in_force)
         raise PlanError(
             f"two versions of plan {ids[0]!r} are in force in {period.label}: {files}.",
-            hint="make their effective dates meet without overlapping (the earlier one's 'to' is the later one's 'from')",
+            hint=(
+                "make their effective dates meet without overlapping (the earlier one's 'to' is the later one's 'from')"
+            ),
         )
     if not in_force:
         spans = "; ".join(f"{v.plan.version}: {_span(v)}" for v in versions)

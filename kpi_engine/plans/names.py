@@ -31,7 +31,8 @@ def formulas_in(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[A
 
 
 def references_of(formula: Any) -> set[tuple[str, int]]:
-    """``(name, periods back)`` pairs a formula reads: ``bookings`` is ``(bookings, 0)``, ``bookings[-1]`` is ``(bookings, 1)``."""
+    """``(name, periods back)`` pairs a formula reads: ``bookings`` is ``(bookings, 0)``, ``bookings[-1]`` is
+    ``(bookings, 1)``."""
     return {(str(name), int(back)) for name, back in formula.references}
 
 

@@ -201,7 +201,8 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _same(expected: Any, actual: Any) -> bool:
-    """Equality as a person means it: ``40`` is ``"40.00"``, a date is its ISO text, a mapping matches the keys given."""
+    """Equality as a person means it: ``40`` is ``"40.00"``, a date is its ISO text, a mapping matches the keys
+    given."""
     if isinstance(expected, dict):
         return isinstance(actual, Mapping) and all(_same(v, actual.get(k)) for k, v in expected.items())
     if isinstance(expected, list):
@@ -280,7 +281,8 @@ def _compare(label: str, expected: list[dict[str, Any]], actual: list[Outcome], 
         for line in actual:
             if id(line) not in matched:
                 failures.append(
-                    f"{label} {line.rule_id} {line.person_id}: unexpected line, amount {_shown(line.amount)} ({line.kind})"
+                    f"{label} {line.rule_id} {line.person_id}: unexpected line, amount {_shown(line.amount)} "
+                    f"({line.kind})"
                 )
     return failures
 

@@ -123,7 +123,8 @@ def build_renewals(company: Company, plans: list[RenewalPlan]) -> None:
 
 
 def build_surveys(company: Company) -> None:
-    """NPS and satisfaction about reps after won deals; complaint-handling satisfaction for customer success and reps."""
+    """NPS and satisfaction about reps after won deals; complaint-handling satisfaction for customer success and
+    reps."""
     rng = company.rng("surveys")
     for deal in company.rows["deals"]:
         if deal["status"] != "won":

@@ -217,7 +217,7 @@ def _month_of(company: Company, label: str) -> Month | None:
 
 def _smooth_month_end(company: Company, rng: random.Random) -> None:
     """Keep each rep's share of bookings in a month's last three days ordinary (no accidental pull-forward)."""
-    for (owner, label), rows in sorted(won_by_rep_month(company).items()):
+    for (_owner, label), rows in sorted(won_by_rep_month(company).items()):
         month = _month_of(company, label)
         if month is None:
             continue

@@ -136,10 +136,12 @@ def _inbound_lead(company: Company, rng: random.Random, day: date, rep: Person) 
     assigned_at = created_at + timedelta(minutes=rng.randint(5, 600))
     contacted = rng.random() < 0.8
     first_contact = assigned_at + timedelta(hours=rng.randint(1, 72)) if contacted else None
-    mql_at = sql_at = None
+    mql_at: datetime | None = None
+    sql_at: datetime | None = None
     status = "working" if contacted else "new"
     if contacted and rng.random() < 0.3:
-        mql_at = first_contact + timedelta(days=rng.randint(0, 5), hours=rng.randint(1, 12))  # type: ignore[operator]
+        assert first_contact is not None  # contacted
+        mql_at = first_contact + timedelta(days=rng.randint(0, 5), hours=rng.randint(1, 12))
         status = "mql"
         if rng.random() < 0.35:
             sql_at = mql_at + timedelta(days=rng.randint(1, 10))

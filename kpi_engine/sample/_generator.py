@@ -50,19 +50,23 @@ def generate_sample_company(
         if not clean:
             cases.extend(plant_gaming_patterns(company, plans))
 
+    def _each(*builders: Callable[[Company], None]) -> None:
+        for build in builders:
+            build(company)
+
     steps: list[tuple[str, Callable[[], None]]] = [
         ("organisation", lambda: build_organisation(company)),
         ("customers", lambda: build_customers(company)),
         ("deals", renewals_and_deals),
-        ("campaigns and spend", lambda: (build_campaigns(company), build_spend(company))),
+        ("campaigns and spend", lambda: _each(build_campaigns, build_spend)),
         ("leads", lambda: build_leads(company)),
         ("activities", lambda: build_activities(company)),
         ("collections", lambda: build_collections(company)),
         ("renewals", lambda: build_renewals(company, plans)),
-        ("surveys and scores", lambda: (build_surveys(company), build_scores(company))),
+        ("surveys and scores", lambda: _each(build_surveys, build_scores)),
         ("targets", lambda: build_targets(company)),
         ("gaming patterns", planted),
-        ("web traffic and content", lambda: (build_web_traffic(company), build_content(company))),
+        ("web traffic and content", lambda: _each(build_web_traffic, build_content)),
         ("support and training", lambda: build_service(company)),
     ]
     total = len(steps) + 1

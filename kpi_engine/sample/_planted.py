@@ -61,7 +61,8 @@ def _quiet_customer(
     spacing: int = 15,
     avoid: set[int] | None = None,
 ) -> Customer:
-    """A customer of the rep with no other deal within ``spacing`` days (else a new account); reserved for this pattern."""
+    """A customer of the rep with no other deal within ``spacing`` days (else a new account); reserved for this
+    pattern."""
     avoid = avoid or set()
     book = [c for c in company.book_on(rep, min(days)) if c not in company.reserved_customers and c not in avoid]
     rng.shuffle(book)
@@ -135,7 +136,8 @@ def _deal_splitting(company: Company, rng: random.Random, rep: Person, month: Mo
         month.label,
         "deals",
         _ids(rows),
-        f"One order for {customer.name} split into three deals under {THRESHOLD:,} CNY within four days ({total} CNY together).",
+        f"One order for {customer.name} split into three deals under {THRESHOLD:,} CNY within four days ({total} CNY "
+        "together).",
     )
 
 
@@ -311,7 +313,8 @@ def _amounts_below_threshold(company: Company, rng: random.Random, rep: Person, 
         month.label,
         "deals",
         _ids(rows),
-        f"Six deals in one month priced between 47,000 and 49,950 CNY, just under the {THRESHOLD:,} CNY approval limit.",
+        f"Six deals in one month priced between 47,000 and 49,950 CNY, just under the {THRESHOLD:,} CNY approval "
+        "limit.",
     )
 
 
@@ -338,7 +341,8 @@ def _sandbagging(company: Company, rng: random.Random, rep: Person, month: Month
         month.label,
         "deals",
         _ids(rows),
-        "Six deals ready the month before closed in the first three days of the month, most of the rep's bookings for it.",
+        "Six deals ready the month before closed in the first three days of the month, most of the rep's bookings for "
+        "it.",
     )
 
 

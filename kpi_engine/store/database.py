@@ -28,7 +28,7 @@ def default_database_url() -> str:
 
 def _normalise_url(url: str) -> str:
     # A bare PostgreSQL URL means the psycopg 3 driver, the one this project installs.
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 

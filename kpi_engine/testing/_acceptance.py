@@ -159,7 +159,8 @@ class ConnectorAcceptanceSuite:
             stored = self.stored_ids(store, source, entity, deleted=False)
             missing, extra = ids - stored, stored - ids
             assert not missing and not extra, (
-                f"{entity}: {len(missing)} missing (e.g. {sorted(missing)[:3]}), {len(extra)} unexpected (e.g. {sorted(extra)[:3]})"
+                f"{entity}: {len(missing)} missing (e.g. {sorted(missing)[:3]}), {len(extra)} unexpected (e.g. "
+                f"{sorted(extra)[:3]})"
             )
             table = getattr(s, entity)
             with store.connect() as conn:
