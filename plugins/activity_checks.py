@@ -1,4 +1,4 @@
-"""Anti-gaming checks on activities and leads (kpi-catalogue §6): fake visits, inflated activity, leads
+"""Anti-gaming checks on activities and leads (docs/catalogue.md §6): fake visits, inflated activity, leads
 entered without a source, brushed traffic.
 
 Each check is a rule type whose settings subclass ``CheckConfig``: the plan switches it on, sets its
@@ -59,7 +59,7 @@ __all__ = [
     "kpi_rule_types",
 ]
 
-SOURCE = "kpi-catalogue §6 (anti-gaming: seeds 002, 003, 004)"
+SOURCE = "docs/catalogue.md §6 (anti-gaming: seeds 002, 003, 004)"
 ZERO = Decimal(0)
 activities = schema.activities
 leads = schema.leads

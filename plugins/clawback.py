@@ -4,7 +4,7 @@ An event (a row of ``refunds`` of kind refund / cancellation / credit_note, or o
 linked to a won deal and happening within ``within_days`` days after the deal closed takes back the
 commission at the rate it was *paid*, as a negative payout line in the period being evaluated
 (the current open period; a closed period never changes). Source 003 ties complaints, cancellations
-and churn caused by over-promising to the commission (kpi-catalogue §6, result tracing).
+and churn caused by over-promising to the commission (docs/catalogue.md §6, result tracing).
 
 What the deal earned is read from the commission rule's saved outcome of the period the deal
 closed in (``ctx.history(commission_rule, period_of_close)``):

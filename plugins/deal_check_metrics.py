@@ -52,7 +52,7 @@ deals = schema.deals
 refunds = schema.refunds
 churn = schema.churn_events
 
-SOURCE = "kpi-catalogue §6 (anti-gaming)"
+SOURCE = "docs/catalogue.md §6 (anti-gaming)"
 MONEY = 4
 RATIO = 6
 

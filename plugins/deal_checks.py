@@ -1,4 +1,4 @@
-"""Deal checks: anti-gaming screens on won deals (kpi-catalogue §6), each a rule type a plan switches on.
+"""Deal checks: anti-gaming screens on won deals (docs/catalogue.md §6), each a rule type a plan switches on.
 
 - ``deal_splitting``: one customer's deals, each under a limit, closed within a few days, that together cross it.
 - ``duplicate_deal``: the same deal entered twice (customer, amount, product, dates).

@@ -22,7 +22,7 @@ __all__ = ["kpi_metrics"]
 
 leads = schema.leads
 deals = schema.deals
-SOURCE = "kpi-catalogue §1 (sources 000, 001, 002)"
+SOURCE = "docs/catalogue.md §1 (sources 000, 001, 002)"
 FIRST_CONTACT_SLA_SECONDS = 24 * 3600
 """A lead assigned to sales is first contacted within 24 hours (the follow-up SLA of source 000)."""
 

@@ -38,7 +38,7 @@ content = schema.content_stats
 spend = schema.marketing_spend
 leads = schema.leads
 deals = schema.deals
-SOURCE = "kpi-catalogue §1 (sources 000, 001, 002, 003)"
+SOURCE = "docs/catalogue.md §1 (sources 000, 001, 002, 003)"
 MONEY = 4
 RATE = Division(scale=6, zero_denominator="missing")
 

@@ -45,7 +45,7 @@ refunds = schema.refunds
 customers = schema.customers
 
 SHARE_UNITS = 1_000_000  # a Ratio is stored in millionths
-SOURCE = "kpi-catalogue §1 (sources 002, 003, 004)"
+SOURCE = "docs/catalogue.md §1 (sources 002, 003, 004)"
 
 
 def _raw(column: Any) -> Any:

@@ -29,7 +29,7 @@ surveys = schema.survey_responses
 tickets = schema.support_tickets
 trainings = schema.trainings
 activities = schema.activities
-SOURCE = "kpi-catalogue §1 (sources 001, 002, 003, 004)"
+SOURCE = "docs/catalogue.md §1 (sources 001, 002, 003, 004)"
 RATE = Division(scale=6, zero_denominator="missing")
 
 

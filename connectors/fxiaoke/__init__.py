@@ -12,7 +12,7 @@ Settings (environment variables ``KPI_FXIAOKE_<NAME>``, secrets also from the ke
 ``calls_per_20s``   the pacing budget, at most the published 100 calls per 20 s per endpoint
 ==================  ==============================================================
 
-How it reads (crm-protocols §1.6):
+How it reads (docs/connectors/fxiaoke.md):
 
 - **Auth**: ``POST /cgi/corpAccessToken/get/V2 {appId, appSecret, permanentCode}`` gives a
   ``corpAccessToken`` valid ``expiresIn`` (7200) seconds. The token endpoint takes 10 calls a

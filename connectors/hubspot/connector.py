@@ -1,6 +1,6 @@
 """HubSpot CRM v3: owners, deals, contacts (as leads) and calls, meetings and tasks (as activities).
 
-What the connector does about HubSpot's protocol (crm-protocols.md §1.2):
+What the connector does about HubSpot's protocol (docs/connectors/hubspot.md):
 
 - Full reads list ``/crm/v3/objects/{type}`` with ``after`` paging (at most 100 per page);
   incremental reads use search on the modified time (``GTE``, at most 200 per page). Search stops

@@ -13,7 +13,7 @@ Settings (environment variables ``KPI_SALESFORCE_<NAME>``, secrets also from the
 ``api_reserve``    daily API calls to leave to other integrations (the sync stops before)
 =================  ==============================================================
 
-How it reads (crm-protocols §1.1):
+How it reads (docs/connectors/salesforce.md):
 
 - **Auth**: OAuth 2 refresh-token grant on ``/services/oauth2/token``; the access token is
   kept in the token store and refreshed once when a call answers 401 ``INVALID_SESSION_ID``.

@@ -111,7 +111,7 @@ def test_other_client_errors_are_raised_once_with_the_body_redacted(echo):
     ("policy", "scope", "wait"), [("TEN_SECONDLY_ROLLING", "burst", 10.0), ("SECONDLY", "secondly", 1.0)]
 )
 def test_hubspot_burst_limits_wait_and_retry(policy, scope, wait):
-    # HubSpot 429 bodies carry policyName (crm-protocols.md §1.2; the official SDK waits 10 s / 1 s)
+    # HubSpot 429 bodies carry policyName (docs/connectors/hubspot.md; the official SDK waits 10 s / 1 s)
     with HubSpotMock(deals=1, burst_limit=None) as server:
         server.faults.at(1, "rate_limit" if policy == "TEN_SECONDLY_ROLLING" else "secondly_limit")
         clock = FakeClock()
@@ -131,7 +131,7 @@ def test_hubspots_daily_limit_is_not_waited_out():
 
 
 def test_a_connector_can_read_errors_sent_with_http_200():
-    # Fxiaoke answers errors as HTTP 200 with an errorCode (crm-protocols.md §1.6)
+    # Fxiaoke answers errors as HTTP 200 with an errorCode (docs/connectors/fxiaoke.md)
     def classify(response):
         code = response.json().get("errorCode", 0)
         if code == 30004:
@@ -279,7 +279,7 @@ def test_mock_servers_bind_127_0_0_1_only():
 def test_page_token_pages_walk_zoho_style_tokens():
     from kpi_engine import page_token_pages
 
-    # Zoho: info.next_page_token beyond the 2,000-record page wall (crm-protocols.md §1.3)
+    # Zoho: info.next_page_token beyond the 2,000-record page wall (docs/connectors.md §3)
     bodies = {
         None: {"data": [1], "info": {"next_page_token": "t2", "more_records": True}},
         "t2": {"data": [2], "info": {"more_records": False}},

@@ -194,7 +194,7 @@ def test_a_deal_whose_owner_is_unknown_is_skipped_with_the_reason(store):
     toy = Toy(USERS, [deal(1, T0), deal(2, T0, owner="u9"), deal(3, T0, amount="1234;5678")])
     summary = run(store, toy)
     assert set(stored(store)) == {"1"}
-    # HubSpot declares numbers that hold "1234;5678" (crm-protocols.md §4.6): skipped, not a crash
+    # HubSpot declares numbers that hold "1234;5678" (docs/connectors/hubspot.md): skipped, not a crash
     assert summary.skipped_reasons == {
         "deals: owner u9 is not a known person": 1,
         "deals: amount: '1234;5678' is not a number": 1,

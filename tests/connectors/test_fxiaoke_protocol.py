@@ -1,5 +1,5 @@
-"""The Fxiaoke connector against the local Fxiaoke mock: each protocol fact of crm-protocols.md
-§1.6 (HTTP-200 error codes, the token, offset rules, epoch milliseconds, string amounts)
+"""The Fxiaoke connector against the local Fxiaoke mock: each protocol fact of docs/connectors/fxiaoke.md
+(HTTP-200 error codes, the token, offset rules, epoch milliseconds, string amounts)
 produces the right typed error or recovery, and the synced data is the tenant's data.
 """
 
@@ -158,7 +158,7 @@ def test_more_records_sharing_one_time_stamp_than_a_page_are_all_read(store: Sto
 
 def test_values_arrive_as_the_common_schema_expects(store: Store, tenant: FxiaokeMock) -> None:
     opp = tenant.ids("NewOpportunityObj")[0]
-    shanghai_midnight = 1735228800000  # 2024-12-27 00:00 in Asia/Shanghai (crm-protocols §1.6 example)
+    shanghai_midnight = 1735228800000  # 2024-12-27 00:00 in Asia/Shanghai (docs/connectors/fxiaoke.md example)
     tenant.update(
         "NewOpportunityObj",
         opp,

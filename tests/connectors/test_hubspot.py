@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 specifics (crm-protocols.md §1.2): paging limits, search and its 10,000 cap,
+"""HubSpot CRM v3 specifics (docs/connectors/hubspot.md): paging limits, search and its 10,000 cap,
 archived records, string-typed properties, offsets, owners, rate-limit policies and engagements."""
 
 from __future__ import annotations

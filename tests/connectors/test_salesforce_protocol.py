@@ -1,5 +1,5 @@
 """The Salesforce connector against the local Salesforce mock: each protocol fact of
-crm-protocols.md §1.1 produces the right typed error or recovery, and the synced data is the
+docs/connectors/salesforce.md produces the right typed error or recovery, and the synced data is the
 org's data, whatever happened on the way.
 """
 

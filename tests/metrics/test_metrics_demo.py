@@ -14,7 +14,7 @@ from kpi_engine.cli import main
 from kpi_engine.metrics.compute import metric_context
 from kpi_engine.sample import generate_sample_company
 
-# The names plans and rule types depend on (kpi-catalogue.md §1); a few more exist.
+# The names plans and rule types depend on (docs/catalogue.md §1); a few more exist.
 CATALOGUE = (
     "bookings",
     "won_deals",

@@ -1,6 +1,6 @@
 """A local Fxiaoke 纷享销客 open API (corpAccessToken, CRM data query, describe) on 127.0.0.1.
 
-It reproduces what the real service does (crm-protocols.md §1.6):
+It reproduces what the real service does (docs/connectors/fxiaoke.md):
 
 - Every call is a ``POST`` with ``?thirdTraceId=<uuid4>`` and a JSON body; **errors come back
   as HTTP 200** with a non-zero ``errorCode``.

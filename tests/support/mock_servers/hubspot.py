@@ -1,4 +1,4 @@
-"""A local HubSpot CRM v3 API on 127.0.0.1, reproducing crm-protocols.md §1.2.
+"""A local HubSpot CRM v3 API on 127.0.0.1, reproducing docs/connectors/hubspot.md.
 
 - Auth: ``Authorization: Bearer`` with a private-app token (never expires) or an OAuth access
   token from ``POST /oauth/v1/token`` (``grant_type=refresh_token``), which answers

@@ -1,6 +1,6 @@
 """A local Salesforce REST API (OAuth token endpoint, SOQL query/queryAll, getDeleted) on 127.0.0.1.
 
-It reproduces what the real service does (crm-protocols.md §1.1), so that a connector that works
+It reproduces what the real service does (docs/connectors/salesforce.md), so that a connector that works
 here has met the real protocol:
 
 - ``POST /services/oauth2/token`` (``refresh_token``, ``client_credentials`` or ``password``
