@@ -50,7 +50,7 @@ Unverified (the local mock follows these choices): the errorCode for a bad ``lim
 token endpoint's own limit; whether deleted records can be queried at all.
 
 The default mapping is ``mapping.yaml`` beside this file. Try it without a tenant against the
-local mock server: ``python -m tests.mock_servers.fxiaoke --port 8083`` (see docs/connectors.md).
+local mock server: ``python -m tests.support.mock_servers.fxiaoke --port 8083`` (see docs/connectors.md).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ of closed opportunities), ``kpi_kind``/``kpi_occurred_at``/``kpi_deal_id``/
 opportunity), ``kpi_owner_user_id`` for leads (queue owners ``00G…`` are not people).
 
 The default mapping is ``mapping.yaml`` beside this file. Try it without an org against the
-local mock server: ``python -m tests.mock_servers.salesforce --port 8082`` (see docs/connectors.md).
+local mock server: ``python -m tests.support.mock_servers.salesforce --port 8082`` (see docs/connectors.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``kpi connectors new NAME``: a connector package with a mock server and the acceptance tests.
 
-The templates live in ``kpi_engine/templates/connector``; ``$name``, ``$package``, ``$cls``,
+The templates live in ``kpi_engine/connect/templates/connector``; ``$name``, ``$package``, ``$cls``,
 ``$title``, ``$env`` and ``$dist`` are filled in (``string.Template``). The generated tests pass
 as generated, so an integrator starts from green and changes one thing at a time.
 """
