@@ -168,7 +168,10 @@ def kpi_rule_types() -> list[RuleType]:
     return [
         RuleType(
             name="draw",
-            description="A guaranteed minimum per period: a recoverable advance with a carried balance, or a non-recoverable guarantee.",
+            description=(
+                "A guaranteed minimum per period: a recoverable advance "
+                "with a carried balance, or a non-recoverable guarantee."
+            ),
             config_model=Draw,
             metrics=lambda _cfg: set(),
             rules=lambda cfg: set(cfg.earnings_rules),
