@@ -485,7 +485,7 @@ def evaluate_brushing(ctx: RuleContext, config: TrafficBrushing) -> list[RuleRes
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Any]]:
     return [
         RuleType(
             name="unverified_activity",

@@ -238,7 +238,7 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Alert]]:
     return [
         RuleType(
             name="alert",

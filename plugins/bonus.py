@@ -275,11 +275,11 @@ def rank_awards(
 
 def _ranked(ctx: RuleContext, config: Bonus) -> list[RuleResult]:
     assert config.measure and config.top
-    awards = (
-        list(config.awards)
-        if config.awards is not None
-        else [_number(config.amount.evaluate({}), "award") for _ in range(config.top)]
-    )  # type: ignore[union-attr]
+    if config.awards is not None:
+        awards = list(config.awards)
+    else:
+        assert config.amount is not None  # a ranked award gives either amount or awards
+        awards = [_number(config.amount.evaluate({}), "award") for _ in range(config.top)]
     reasons: dict[str, str] = {}
     values: dict[str, Decimal] = {}
     tie_values: dict[str, Decimal | None] = {}
@@ -373,7 +373,7 @@ def _local_names(config: Bonus) -> set[str]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Bonus]]:
     return [
         RuleType(
             name="bonus",

@@ -321,7 +321,7 @@ def kpi_metrics() -> list[Metric]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Clawback]]:
     return [
         RuleType(
             name="clawback",

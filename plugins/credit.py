@@ -321,7 +321,7 @@ def evaluate_override(ctx: RuleContext, config: ManagerOverride) -> list[RuleRes
             f"{percent(Decimal(rate))} of {who}'s {shown(basis)} (level {level})"
             for (who, level, rate), basis in per_person.items()
         )
-        trace = {
+        trace: dict[str, Any] = {
             "rule_type": "manager_override",
             "source": source,
             "as_of": config.as_of,
@@ -354,7 +354,7 @@ def kpi_metrics() -> list[Metric]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Any]]:
     return [
         RuleType(
             name="credit_split",

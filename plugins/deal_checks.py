@@ -516,7 +516,7 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Any]]:
     return [
         RuleType(
             name="deal_splitting",

@@ -331,7 +331,7 @@ def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[PipTrigger]]:
     return [
         RuleType(
             name="pip_trigger",

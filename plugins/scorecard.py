@@ -319,7 +319,7 @@ def _pay(
     if config.target_incentive is not None:
         incentive = config.target_incentive
     elif role in (config.target_incentive_by_role or {}):
-        incentive = (config.target_incentive_by_role or {})[role]  # type: ignore[index]
+        incentive = (config.target_incentive_by_role or {})[role]
     else:
         reason = f"no target incentive for the role {role!r}" if role else "the person's role is not known"
         trace |= {"skipped": reason, "explanation": [*explanation, f"No payout: {reason}."]}
@@ -386,7 +386,7 @@ def _local_names(config: Scorecard) -> set[str]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Scorecard]]:
     return [
         RuleType(
             name="scorecard",

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -391,13 +392,13 @@ def _commission_lines(
     inputs: dict[str, str],
     explanation: list[str],
 ) -> list[dict[str, Any]]:
-    split = {"method": config.method, "boundary": config.boundary}
+    split = functools.partial(tier_split, method=config.method, boundary=config.boundary)
     if config.per == "transaction":
         lines: list[dict[str, Any]] = []
         paid: list[str] = []
         for record_id, amount in records.get(person, ()):
             bands = _bands(config, ctx, person, levels, extra | {"value": amount})
-            these = [_line_text(line, ctx, record_id=record_id) for line in tier_split(bands, amount, **split)]
+            these = [_line_text(line, ctx, record_id=record_id) for line in split(bands, amount)]
             lines += these
             paid.append(
                 f"#{record_id}: {shown(amount)} → {shown(sum((Decimal(line['amount']) for line in these), ZERO))}"
@@ -417,13 +418,10 @@ def _commission_lines(
             "this period earns the tiers of the year to date minus those of the earlier bookings."
         )
         if config.method == "marginal":
-            lines = [_line_text(line, ctx) for line in tier_split(bands, ytd, start=prior, **split)]
+            lines = [_line_text(line, ctx) for line in split(bands, ytd, start=prior)]
         else:
-            now = tier_split(bands, ytd, **split)
-            earlier = [
-                line | {"basis": -line["basis"], "amount": -line["amount"]}
-                for line in tier_split(bands, prior, **split)
-            ]
+            now = split(bands, ytd)
+            earlier = [line | {"basis": -line["basis"], "amount": -line["amount"]} for line in split(bands, prior)]
             lines = [_line_text(line, ctx, part="year_to_date") for line in now] + [
                 _line_text(line, ctx, part="before_this_period") for line in earlier
             ]
@@ -433,7 +431,7 @@ def _commission_lines(
             explanation.append("Nothing new to pay this period.")
         return lines
     bands = _bands(config, ctx, person, levels, extra)
-    lines = [_line_text(line, ctx) for line in tier_split(bands, measured, **split)]
+    lines = [_line_text(line, ctx) for line in split(bands, measured)]
     explanation.append(_split_sentence(config, lines) if lines else "Nothing to pay.")
     return lines
 
@@ -629,7 +627,7 @@ def _metrics(config: TieredCommission) -> set[str]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[TieredCommission]]:
     return [
         RuleType(
             name="tiered_commission",
