@@ -179,9 +179,8 @@ def _entry(ctx: RuleContext, config: PipTrigger, period: Period, person: str) ->
     if missing:
         entry["no_data"] = missing[0]
     if config.basis == "value":
-        fails = judge(config.fails_when, measured, lookup) if measured is not None else None
-        if fails is not None:
-            entry |= {"value": plain(measured), "met": not fails}  # type: ignore[arg-type]
+        if measured is not None and (fails := judge(config.fails_when, measured, lookup)) is not None:
+            entry |= {"value": plain(measured), "met": not fails}
         elif missing and "no_data" not in entry:
             entry["no_data"] = missing[0]
         return entry
