@@ -56,29 +56,35 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
             return pd.read_sql(text(sql), conn, params=params or None)
 
         won = read(
-            "SELECT id, owner_id, customer_id, amount, currency, closed_at, created_at, product_line, deal_type FROM deals"
+            "SELECT id, owner_id, customer_id, amount, currency, closed_at, created_at, product_line, deal_type"
+            " FROM deals"
             " WHERE status = 'won' AND NOT is_deleted"
         )
         splits = read("SELECT deal_id, person_id, share FROM deal_splits")
         leads = read(
-            "SELECT owner_id, created_at, converted_deal_id FROM leads WHERE NOT is_deleted AND created_at >= :start AND created_at < :end",
+            "SELECT owner_id, created_at, converted_deal_id FROM leads WHERE NOT is_deleted AND created_at >= :start"
+            " AND created_at < :end",
             **window,
         )
         visits = read(
-            "SELECT owner_id, occurred_at FROM activities WHERE NOT is_deleted AND kind = 'visit' AND occurred_at >= :start AND occurred_at < :end",
+            "SELECT owner_id, occurred_at FROM activities WHERE NOT is_deleted AND kind = 'visit'"
+            " AND occurred_at >= :start AND occurred_at < :end",
             **window,
         )
         surveys = read(
-            "SELECT person_id, score, responded_at FROM survey_responses WHERE NOT is_deleted AND kind = 'complaint_satisfaction'"
+            "SELECT person_id, score, responded_at FROM survey_responses WHERE NOT is_deleted"
+            " AND kind = 'complaint_satisfaction'"
             " AND responded_at >= :start AND responded_at < :end",
             **window,
         )
         churn = read("SELECT deal_id, churned_at FROM churn_events WHERE NOT is_deleted AND deal_id IS NOT NULL")
         targets = read(
-            "SELECT subject_id, metric, period, target FROM targets WHERE subject_type = 'person' AND metric IN ('bookings', 'new_customers')"
+            "SELECT subject_id, metric, period, target FROM targets WHERE subject_type = 'person'"
+            " AND metric IN ('bookings', 'new_customers')"
         )
         people = read(
-            "SELECT p.id, p.hire_date, p.leave_date, a.role, a.valid_from, a.valid_to FROM people p JOIN org_assignments a ON a.person_id = p.id"
+            "SELECT p.id, p.hire_date, p.leave_date, a.role, a.valid_from, a.valid_to FROM people p"
+            " JOIN org_assignments a ON a.person_id = p.id"
         )
     _when(won, "closed_at", "created_at")
     _when(leads, "created_at")
@@ -97,7 +103,8 @@ def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, 
     credited["units"] = np.where(
         split, credited["amount"] * credited["share"].fillna(0).astype("int64"), credited["amount"] * 1_000_000
     )
-    # The deal checks: each won deal's credit to its owner, and the deals with a twin of the same owner and customer within 14 days.
+    # The deal checks: each won deal's credit to its owner, and the deals with a twin of the same owner and customer
+    # within 14 days.
     owner_units = credited[credited["person"] == credited["owner_id"]].groupby("id")["units"].sum()
     deals = cny.dropna(subset=["customer_id"]).assign(
         owner_units=lambda f: f["id"].map(owner_units).fillna(0).astype("int64")

@@ -59,14 +59,16 @@ WITH scope AS (
           AND (e.closed_at < d.closed_at OR (e.closed_at = d.closed_at AND e.id < d.id)))
     GROUP BY d.owner_id
 ), lead_counts AS (
-    SELECT owner_id AS person_id, COUNT(*) AS created, SUM(CASE WHEN converted_deal_id IS NOT NULL THEN 1 ELSE 0 END) AS converted
+    SELECT owner_id AS person_id, COUNT(*) AS created,
+           SUM(CASE WHEN converted_deal_id IS NOT NULL THEN 1 ELSE 0 END) AS converted
     FROM leads WHERE NOT is_deleted AND created_at >= :start AND created_at < :end GROUP BY owner_id
 ), visit_counts AS (
     SELECT owner_id AS person_id, COUNT(*) AS n FROM activities
     WHERE NOT is_deleted AND kind = 'visit' AND occurred_at >= :start AND occurred_at < :end GROUP BY owner_id
 ), surveys AS (
     SELECT person_id, SUM(score) AS total, COUNT(*) AS n FROM survey_responses
-    WHERE NOT is_deleted AND kind = 'complaint_satisfaction' AND responded_at >= :start AND responded_at < :end GROUP BY person_id
+    WHERE NOT is_deleted AND kind = 'complaint_satisfaction' AND responded_at >= :start AND responded_at < :end
+    GROUP BY person_id
 ), quota AS (
     SELECT subject_id AS person_id,
            MAX(CASE WHEN metric = 'bookings' THEN target END) AS bookings,
@@ -94,17 +96,20 @@ WITH scope AS (
     FROM facts
 )
 SELECT person_id, CASE WHEN cents > 6000000 THEN 6000000 ELSE cents END AS commission_cents,
-       b, bookings_target, new_customers, new_customers_target, leads_created, leads_converted, visits, survey_total, survey_count
+       b, bookings_target, new_customers, new_customers_target, leads_created, leads_converted, visits,
+       survey_total, survey_count
 FROM commission
 """
 
 
-OWNER_UNITS = """COALESCE((SELECT s.share FROM deal_splits s WHERE s.deal_id = d.id AND s.person_id = d.owner_id) * d.amount,
+OWNER_UNITS = """COALESCE(
+    (SELECT s.share FROM deal_splits s WHERE s.deal_id = d.id AND s.person_id = d.owner_id) * d.amount,
     CASE WHEN EXISTS (SELECT 1 FROM deal_splits s WHERE s.deal_id = d.id) THEN 0 ELSE d.amount * 1000000 END)"""
 
 # Won deals (of the month and the 7 days before) whose owner won another deal of the same customer within 14 days.
 CANDIDATES_SQL = f"""
-SELECT d.id, d.owner_id, d.customer_id, d.amount, d.product_line, d.deal_type, d.closed_at, d.created_at, {OWNER_UNITS} AS owner_units
+SELECT d.id, d.owner_id, d.customer_id, d.amount, d.product_line, d.deal_type, d.closed_at, d.created_at,
+       {OWNER_UNITS} AS owner_units
 FROM deals d
 WHERE d.status = 'won' AND NOT d.is_deleted AND d.currency = 'CNY' AND d.customer_id IS NOT NULL
   AND d.closed_at >= :window_start AND d.closed_at < :end
@@ -200,7 +205,8 @@ class _Months:
 
 
 def payouts(store: Store, months: list[str]) -> dict[tuple[str, str], dict[str, Decimal | None]]:
-    """{(plan id, month): {person: payout}} for sales-commission and scorecard-sales-rep (a held commission is not paid)."""
+    """{(plan id, month): {person: payout}} for sales-commission and scorecard-sales-rep (a held commission is not
+    paid)."""
     result: dict[tuple[str, str], dict[str, Decimal | None]] = {}
     with store.connect() as conn:
         cache = _Months(conn, store.dialect)

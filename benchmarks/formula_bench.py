@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1.0)")
     args = parser.parse_args()
     print(
-        f"Python {platform.python_version()} on {platform.machine()}; best of repeated batches, {args.seconds:g} s per measurement"
+        f"Python {platform.python_version()} on {platform.machine()}; "
+        f"best of repeated batches, {args.seconds:g} s per measurement"
     )
     print(f"{'formula':<60} {'compiled/s':>12} {'by hand/s':>12} {'ratio':>6}")
     for label, formula, by_hand, env in CASES:

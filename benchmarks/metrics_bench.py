@@ -3,9 +3,10 @@
 The baseline is what a careful engineer would write by hand for each number: one aggregate query
 per metric and month, the division done in Python's Decimal. The library runs each metric's own
 per-person query (exactly what an evaluation runs). Both must produce identical values; the figure
-reported is the library's time ÷ the hand-written time (best of ``--repeat`` rounds each).
+reported is the library's time ÷ the hand-written time (best of ``--repeat`` rounds each). The first
+command, run once, generates the data (2,000 people, 1M deals, 4M activities):
 
-    python benchmarks/scale_data.py sqlite:////tmp/kpi-bench.sqlite --size 0.2   # once: 2,000 people, 1M deals, 4M activities
+    python benchmarks/scale_data.py sqlite:////tmp/kpi-bench.sqlite --size 0.2
     python benchmarks/metrics_bench.py /tmp/kpi-bench.sqlite
 """
 
@@ -54,7 +55,8 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
     "bookings": (
         (
             "SELECT COALESCE(s.person_id, d.owner_id), SUM(CASE WHEN s.id IS NULL THEN d.amount END),"
-            " SUM(CASE WHEN s.id IS NOT NULL THEN d.amount * s.share / 1000000 END), SUM(CASE WHEN s.id IS NOT NULL THEN d.amount * s.share % 1000000 END)"
+            " SUM(CASE WHEN s.id IS NOT NULL THEN d.amount * s.share / 1000000 END), SUM(CASE WHEN s.id IS NOT NULL"
+            " THEN d.amount * s.share % 1000000 END)"
             f" FROM deals d LEFT JOIN deal_splits s ON s.deal_id = d.id WHERE {WON} GROUP BY 1"
         ),
         booked,
@@ -62,9 +64,11 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
     "won_deals": (f"SELECT d.owner_id, COUNT(*) FROM deals d WHERE {WON} GROUP BY 1", int),
     "new_customers": (
         (
-            f"SELECT d.owner_id, COUNT(DISTINCT d.customer_id) FROM deals d WHERE {WON.replace(' AND d.currency = ' + repr('CNY'), '')} AND d.customer_id IS NOT NULL"
-            " AND NOT EXISTS (SELECT 1 FROM deals e WHERE e.customer_id = d.customer_id AND e.status = 'won' AND e.is_deleted = 0"
-            " AND (e.closed_at < d.closed_at OR (e.closed_at = d.closed_at AND e.id < d.id))) GROUP BY 1"
+            "SELECT d.owner_id, COUNT(DISTINCT d.customer_id) FROM deals d"
+            f" WHERE {WON.replace(' AND d.currency = ' + repr('CNY'), '')} AND d.customer_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM deals e WHERE e.customer_id = d.customer_id AND e.status = 'won'"
+            " AND e.is_deleted = 0 AND (e.closed_at < d.closed_at OR (e.closed_at = d.closed_at AND e.id < d.id)))"
+            " GROUP BY 1"
         ),
         int,
     ),
@@ -73,17 +77,22 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
         lambda s, c: ratio(s, c * 10_000, 4),
     ),
     "sales_cycle_days": (
-        f"SELECT d.owner_id, SUM(CAST(strftime('%s', d.closed_at) AS INTEGER) - CAST(strftime('%s', d.created_at) AS INTEGER)), COUNT(*) FROM deals d WHERE {WON} GROUP BY 1",
+        "SELECT d.owner_id,"
+        " SUM(CAST(strftime('%s', d.closed_at) AS INTEGER) - CAST(strftime('%s', d.created_at) AS INTEGER)), COUNT(*)"
+        f" FROM deals d WHERE {WON} GROUP BY 1",
         lambda s, c: ratio(s, c, 2, divisor=86_400),
     ),
     "upsell_amount": (
-        f"SELECT d.owner_id, COALESCE(SUM(CASE WHEN d.deal_type = 'upsell' THEN d.amount END), 0) FROM deals d WHERE {WON} GROUP BY 1",
+        "SELECT d.owner_id, COALESCE(SUM(CASE WHEN d.deal_type = 'upsell' THEN d.amount END), 0) FROM deals d"
+        f" WHERE {WON} GROUP BY 1",
         lambda s: q(money(s), 4),
     ),
     "collections": (
         (
-            "SELECT COALESCE(d.owner_id, c.owner_id), SUM(p.amount) FROM payments p LEFT JOIN deals d ON d.id = p.deal_id LEFT JOIN customers c ON c.id = p.customer_id"
-            " WHERE p.is_deleted = 0 AND p.received_at >= :start AND p.received_at < :end AND p.currency = 'CNY' GROUP BY 1"
+            "SELECT COALESCE(d.owner_id, c.owner_id), SUM(p.amount) FROM payments p"
+            " LEFT JOIN deals d ON d.id = p.deal_id LEFT JOIN customers c ON c.id = p.customer_id"
+            " WHERE p.is_deleted = 0 AND p.received_at >= :start AND p.received_at < :end AND p.currency = 'CNY'"
+            " GROUP BY 1"
         ),
         lambda s: q(money(s), 4),
     ),
@@ -96,11 +105,13 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
         lambda n, days: ratio(n, days, 2, multiplier=7),
     ),
     "visit_conversion_rate": (
-        f"SELECT a.owner_id, SUM(CASE WHEN a.deal_id IS NOT NULL THEN 1 ELSE 0 END), COUNT(*) FROM activities a WHERE {ACT} AND a.kind = 'visit' GROUP BY 1",
+        "SELECT a.owner_id, SUM(CASE WHEN a.deal_id IS NOT NULL THEN 1 ELSE 0 END), COUNT(*) FROM activities a"
+        f" WHERE {ACT} AND a.kind = 'visit' GROUP BY 1",
         ratio,
     ),
     "follow_ups": (
-        f"SELECT a.owner_id, COUNT(*) FROM activities a WHERE {ACT} AND a.kind IN ('call', 'visit', 'meeting', 'email') AND a.customer_id IS NOT NULL GROUP BY 1",
+        f"SELECT a.owner_id, COUNT(*) FROM activities a WHERE {ACT} AND a.kind IN ('call', 'visit', 'meeting', 'email')"
+        " AND a.customer_id IS NOT NULL GROUP BY 1",
         int,
     ),
     "leads_created": (
@@ -110,16 +121,19 @@ HAND: dict[str, tuple[str, Callable[..., Any]]] = {
     "mql": (f"SELECT l.marketing_owner_id, COUNT(*) FROM leads l WHERE {LEAD.format(at='mql_at')} GROUP BY 1", int),
     "sql": (f"SELECT l.owner_id, COUNT(*) FROM leads l WHERE {LEAD.format(at='sql_at')} GROUP BY 1", int),
     "mql_to_sql_rate": (
-        f"SELECT l.marketing_owner_id, SUM(CASE WHEN l.sql_at IS NOT NULL THEN 1 ELSE 0 END), COUNT(*) FROM leads l WHERE {LEAD.format(at='mql_at')} GROUP BY 1",
+        "SELECT l.marketing_owner_id, SUM(CASE WHEN l.sql_at IS NOT NULL THEN 1 ELSE 0 END), COUNT(*) FROM leads l"
+        f" WHERE {LEAD.format(at='mql_at')} GROUP BY 1",
         ratio,
     ),
     "lead_conversion_rate": (
-        f"SELECT l.owner_id, SUM(CASE WHEN l.converted_deal_id IS NOT NULL THEN 1 ELSE 0 END), COUNT(*) FROM leads l WHERE {LEAD.format(at='created_at')} GROUP BY 1",
+        "SELECT l.owner_id, SUM(CASE WHEN l.converted_deal_id IS NOT NULL THEN 1 ELSE 0 END), COUNT(*) FROM leads l"
+        f" WHERE {LEAD.format(at='created_at')} GROUP BY 1",
         ratio,
     ),
     "sla_attainment": (
         (
-            "SELECT l.owner_id, SUM(CASE WHEN l.first_contact_at IS NOT NULL AND CAST(strftime('%s', l.first_contact_at) AS INTEGER)"
+            "SELECT l.owner_id, SUM(CASE WHEN l.first_contact_at IS NOT NULL"
+            " AND CAST(strftime('%s', l.first_contact_at) AS INTEGER)"
             " - CAST(strftime('%s', l.assigned_at) AS INTEGER) <= 86400 THEN 1 ELSE 0 END), COUNT(*)"
             f" FROM leads l WHERE {LEAD.format(at='assigned_at')} GROUP BY 1"
         ),
@@ -155,7 +169,7 @@ def run_library(store: Any) -> tuple[float, dict[tuple[str, str], dict[str, Any]
             metric = registry.metric(name)
             for month in MONTHS:
                 ctx = metric_context(parse_period(month), "UTC", "CNY")
-                results[(name, month)] = {pid: value for pid, value in conn.execute(metric.query(ctx))}
+                results[(name, month)] = dict(conn.execute(metric.query(ctx)))
     return time.perf_counter() - started, results
 
 
@@ -172,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     print("data: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
     print(
-        f"{len(HAND)} metrics × {len(MONTHS)} months = {len(HAND) * len(MONTHS)} queries per side; best of {args.repeat} rounds"
+        f"{len(HAND)} metrics × {len(MONTHS)} months = {len(HAND) * len(MONTHS)} "
+        f"queries per side; best of {args.repeat} rounds"
     )
     run_hand(db)  # warm the page cache for both sides
     hand_times, lib_times = [], []
@@ -189,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     best_hand, best_lib = min(hand_times), min(lib_times)
     print(
-        f"hand-written SQL: {best_hand:.2f} s   library: {best_lib:.2f} s   ratio: {best_lib / best_hand:.2f}×  (limit 2×)"
+        f"hand-written SQL: {best_hand:.2f} s   library: {best_lib:.2f} s   "
+        f"ratio: {best_lib / best_hand:.2f}×  (limit 2×)"
     )
     print(
         f"identical results: {'yes' if not mismatches else 'NO: ' + ', '.join(f'{n} {m}' for n, m in mismatches[:5])}"

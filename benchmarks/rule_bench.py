@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure; the best is kept (default 3)")
     args = parser.parse_args(argv)
     print(
-        f"Python {platform.python_version()} on {platform.machine()}; {args.people:,} people × 1 rule, {args.deals} deals each, best of {args.rounds}"
+        f"Python {platform.python_version()} on {platform.machine()}; {args.people:,} "
+        f"people × 1 rule, {args.deals} deals each, best of {args.rounds}"
     )
     rates = measure(args.people, args.deals, args.rounds)
     baseline = rates["by hand"]

@@ -113,7 +113,8 @@ def amount_text(value: Decimal | None) -> str | None:
 def payout_map(
     store: Any, months: list[str], paying: tuple[tuple[str, str], ...] = PAYING
 ) -> dict[str, dict[str, str | None]]:
-    """The engine's payouts ``{"plan|month": {person: amount}}``: the plans evaluated together, month by month, saved."""
+    """The engine's payouts ``{"plan|month": {person: amount}}``: the plans evaluated together, month by month,
+    saved."""
     from kpi_engine import evaluate_plans, load_plan
 
     found: dict[str, dict[str, str | None]] = {}
@@ -125,7 +126,8 @@ def payout_map(
 
 
 def paid_by_person(outcomes: Any, rule: str) -> dict[str, str | None]:
-    """What a rule pays each person: the sum of their payout lines (a clawback is a line of its own; a held line is not paid)."""
+    """What a rule pays each person: the sum of their payout lines (a clawback is a line of its own; a held line is
+    not paid)."""
     paid: dict[str, Decimal | None] = {}
     for o in outcomes:
         if o.kind == "payout" and o.rule_id == rule:
@@ -146,13 +148,14 @@ def evaluate_every_plan(store: Any, months: list[str]) -> dict[str, Any]:
     plans = [load_plan(p) for p in sorted(RULES.glob("*.yaml"))]
     per_plan: dict[str, float] = {p.id: 0.0 for p in plans}
     outcomes = 0
+    saved: list[float] = []  # when each plan's run of the month was saved
+
+    def progress(label: str, _done: int, _total: int) -> None:
+        if label == "saved":
+            saved.append(time.perf_counter())
+
     for month in months:
-        saved: list[float] = []  # when each plan's run was saved
-
-        def progress(label: str, _done: int, _total: int) -> None:
-            if label == "saved":
-                saved.append(time.perf_counter())
-
+        saved.clear()
         started = time.perf_counter()
         runs = evaluate_plans(store, plans, month, progress=progress)
         for plan, begin, end in zip(plans, [started, *saved[:-1]], saved, strict=True):
@@ -198,7 +201,7 @@ def run_step(step: str, url: str, month: str, rule_people: int = 10_000) -> dict
     # What every process pays once before its work (opening the store, loading the plugins, importing
     # pandas) is not timed: the figures are the work on the data.
     if step.startswith("pandas-"):
-        import baseline_pandas  # noqa: F401
+        import baseline_pandas
     elif not step.startswith("sql-"):
         get_registry()
     months = [month] if step.endswith("-month") else MONTHS
@@ -266,7 +269,8 @@ def compare(results: dict[str, dict[str, Any]]) -> list[str]:
                 if wrong:
                     p = wrong[0]
                     problems.append(
-                        f"{key}: engine and {other} differ for {len(wrong)} people, e.g. {p}: {mine.get(p, 'absent')} vs {them.get(p, 'absent')}"
+                        f"{key}: engine and {other} differ for {len(wrong)} people, "
+                        f"e.g. {p}: {mine.get(p, 'absent')} vs {them.get(p, 'absent')}"
                     )
     return problems
 
@@ -291,7 +295,10 @@ def _machine(url: str) -> str:
     from kpi_engine import open_store
 
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    line = f"{os.cpu_count()} cores, {memory:.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    line = (
+        f"{os.cpu_count()} cores, {memory:.0f} GB RAM, {platform.machine()}, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
     if url.startswith("postgresql"):
         store = open_store(url)
         with store.connect() as conn:
@@ -390,7 +397,8 @@ def report(url: str, size: str, results: dict[str, dict[str, Any]], counts: dict
                 ratios.append(f"{span}: engine ÷ {name} = {engine['seconds'] / results[base]['seconds']:.2f}×")
         if full and f"sql-{span}" in results:
             ratios.append(
-                f"{span}: every plan ÷ SQL of the two paying plans = {full['seconds'] / results[f'sql-{span}']['seconds']:.2f}×"
+                f"{span}: every plan ÷ SQL of the two paying plans = "
+                f"{full['seconds'] / results[f'sql-{span}']['seconds']:.2f}×"
             )
     if ratios:
         lines.append("ratios (same data, same run): " + "; ".join(ratios))

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from kpi_engine import ConnectorContext, open_store, sync
 from kpi_engine_connectors.hubspot import HubSpotConnector
-from tests.mock_servers.hubspot import PRIVATE_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.mock_servers.hubspot import PRIVATE_TOKEN  # noqa: E402 - importable once the repository root is on sys.path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -129,9 +129,9 @@ def bare_insert(n: int, folder: Path) -> float:  # float ok: seconds
     db = sqlite3.connect(folder / "bare.sqlite")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(
-        "CREATE TABLE deals (id INTEGER PRIMARY KEY, source TEXT, remote_id TEXT, modified_at TEXT, is_deleted INT, name TEXT, "
-        "customer_id INT, owner_id TEXT, stage_raw TEXT, status TEXT, amount BIGINT, currency TEXT, created_at TEXT, closed_at TEXT, "
-        "deal_type TEXT, UNIQUE (source, remote_id))"
+        "CREATE TABLE deals (id INTEGER PRIMARY KEY, source TEXT, remote_id TEXT, modified_at TEXT, is_deleted INT, "
+        "name TEXT, customer_id INT, owner_id TEXT, stage_raw TEXT, status TEXT, amount BIGINT, currency TEXT, "
+        "created_at TEXT, closed_at TEXT, deal_type TEXT, UNIQUE (source, remote_id))"
     )
     rows = [
         (
@@ -155,8 +155,8 @@ def bare_insert(n: int, folder: Path) -> float:  # float ok: seconds
     started = time.perf_counter()
     for start in range(0, n, 1000):
         db.executemany(
-            "INSERT INTO deals (source, remote_id, modified_at, is_deleted, name, customer_id, owner_id, stage_raw, status, amount, "
-            "currency, created_at, closed_at, deal_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO deals (source, remote_id, modified_at, is_deleted, name, customer_id, owner_id, stage_raw, "
+            "status, amount, currency, created_at, closed_at, deal_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows[start : start + 1000],
         )
         db.commit()
@@ -217,22 +217,25 @@ def main() -> None:
             print()
             print(f"{'measure':<44}{'records':>10}{'seconds':>10}{'records/s':>12}")
             print(
-                f"{'baseline: raw HTTP fetch, nothing stored':<44}{fetched:>10,}{fetch_s:>10.2f}{fetched / fetch_s:>12,.0f}"
+                f"{'baseline: raw HTTP fetch, nothing stored':<44}{fetched:>10,}"
+                f"{fetch_s:>10.2f}{fetched / fetch_s:>12,.0f}"
             )
             print(
-                f"{'baseline: bare executemany into SQLite':<44}{fetched:>10,}{insert_s:>10.2f}{fetched / insert_s:>12,.0f}"
+                f"{'baseline: bare executemany into SQLite':<44}{fetched:>10,}"
+                f"{insert_s:>10.2f}{fetched / insert_s:>12,.0f}"
             )
             print(
-                f"{'kpi sync hubspot --full (owners + deals)':<44}{deals.read:>10,}{sync_s:>10.2f}{deals.read / sync_s:>12,.0f}"
+                f"{'kpi sync hubspot --full (owners + deals)':<44}{deals.read:>10,}"
+                f"{sync_s:>10.2f}{deals.read / sync_s:>12,.0f}"
             )
             print()
             print(
-                f"sync: {deals.inserted:,} inserted, {deals.deleted:,} archived as tombstones, {deals.skipped_total:,} skipped, "
-                f"{deals.pages:,} pages, {deals.commits:,} commits"
+                f"sync: {deals.inserted:,} inserted, {deals.deleted:,} archived as tombstones, {deals.skipped_total:,} "
+                f"skipped, {deals.pages:,} pages, {deals.commits:,} commits"
             )
             print(
-                f"RSS: {start_rss:.0f} MiB at start, {' / '.join(f'{q:.0f}' for q in quarter)} MiB at 1/4, 1/2, 3/4 of the sync, "
-                f"peak {max(samples or [start_rss]):.0f} MiB ({len(samples)} samples)"
+                f"RSS: {start_rss:.0f} MiB at start, {' / '.join(f'{q:.0f}' for q in quarter)} MiB at 1/4, 1/2, 3/4 of "
+                f"the sync, peak {max(samples or [start_rss]):.0f} MiB ({len(samples)} samples)"
             )
             target = 5000
             rate = deals.read / sync_s

@@ -139,7 +139,10 @@ def level_value(levels: TargetLevels | None, level: str) -> Decimal | None:
 
 
 def metric_value(ctx: RuleContext, name: str, person: str) -> Decimal:
-    """A metric (or a plan name) for ``person`` this period: the engine's value, else the plan's formula for the name."""
+    """A metric (or a plan name) for ``person`` this period.
+
+    The engine's value, else the plan's formula for the name.
+    """
     if name in ctx.values:
         return ctx.value(name, person)
     result = run_formula(ctx, _name_formula(name), person)

@@ -106,7 +106,10 @@ def pooled_share(ctx: RuleContext, metric: str, person: str, lookback: int, part
 
 
 def teammates(ctx: RuleContext, person: str) -> list[str]:
-    """The person's team as of the period's last day, without them (everyone in scope when the organisation is unknown)."""
+    """The person's team as of the period's last day, without them.
+
+    Everyone in scope when the organisation is unknown.
+    """
     day = ctx.period.end - timedelta(days=1)
     if ctx.org is not None:
         team = ctx.org.team_of(person, day)

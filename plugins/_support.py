@@ -118,7 +118,10 @@ def weeks_ending_in(period: Period) -> list[Period]:
 
 
 def percent(value: Decimal) -> str:
-    """A share for reading: ``0.095`` as ``9.5%``; past 0.01 % it is rounded and marked ``≈`` (traces keep the exact value)."""
+    """A share for reading: ``0.095`` as ``9.5%``.
+
+    Past 0.01 % it is rounded and marked ``≈`` (traces keep the exact value).
+    """
     near = value.quantize(Decimal("0.0001"))
     return f"{plain(near * 100)}%" if near == value else f"≈{plain(near * 100)}%"
 

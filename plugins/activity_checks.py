@@ -230,8 +230,9 @@ def evaluate_unverified(ctx: RuleContext, config: UnverifiedActivity) -> list[Ru
             continue
         excess = min(unverified / config.min_count, share / config.min_share if config.min_share else Decimal(2))
         sentence = (
-            f"{_count(unverified)} of {_count(logged)} visits and meetings logged in {ctx.period.label} ({percent(share.quantize(Decimal('0.0001')))}) "
-            f"have no check-in, signed page or photo; the plan looks at {config.min_count} or more and {percent(config.min_share)} or more."
+            f"{_count(unverified)} of {_count(logged)} visits and meetings logged in {ctx.period.label} "
+            f"({percent(share.quantize(Decimal('0.0001')))}) have no check-in, signed page or photo; the plan looks at "
+            f"{config.min_count} or more and {percent(config.min_share)} or more."
         )
         finding = Finding(
             check="unverified_activity",
@@ -275,8 +276,9 @@ def evaluate_leads_without_channel(ctx: RuleContext, config: LeadsWithoutChannel
         excess = min(missing / config.min_count, share / config.min_share if config.min_share else Decimal(2))
         shown_share = percent(share.quantize(Decimal("0.0001")))
         sentence = (
-            f"{_count(missing)} of the {_count(captured)} leads captured in {ctx.period.label} ({shown_share}) have no source channel, "
-            f"so their cost and conversion cannot be traced; the plan looks at {config.min_count} or more and {percent(config.min_share)} or more."
+            f"{_count(missing)} of the {_count(captured)} leads captured in {ctx.period.label} ({shown_share}) have no "
+            f"source channel, so their cost and conversion cannot be traced; the plan looks at {config.min_count} or "
+            f"more and {percent(config.min_share)} or more."
         )
         finding = Finding(
             check="leads_without_channel",
@@ -360,10 +362,11 @@ def evaluate_inflation(ctx: RuleContext, config: ActivityInflation) -> list[Rule
         rate_excess = (config.conversion_factor * team_rate) / rate if rate else Decimal(2)
         q = Decimal("0.01")
         sentence = (
-            f"{_count(visits)} visits logged in {ctx.period.label} against a median of {_count(norm)} among {len(mates)} teammates "
-            f"({(visits / norm).quantize(q) if norm else 'no'} times), yet {_count(won)} deals won: {(rate * 100).quantize(q)} per 100 visits "
-            f"against the team's {(team_rate * 100).quantize(q)}; the plan looks at {shown(config.visits_factor)} times the median "
-            f"and at most {percent(config.conversion_factor)} of the team's conversion."
+            f"{_count(visits)} visits logged in {ctx.period.label} against a median of {_count(norm)} among "
+            f"{len(mates)} teammates ({(visits / norm).quantize(q) if norm else 'no'} times), yet {_count(won)} deals "
+            f"won: {(rate * 100).quantize(q)} per 100 visits against the team's {(team_rate * 100).quantize(q)}; the "
+            f"plan looks at {shown(config.visits_factor)} times the median and at most "
+            f"{percent(config.conversion_factor)} of the team's conversion."
         )
         finding = Finding(
             check="activity_inflation",
@@ -389,7 +392,10 @@ def evaluate_inflation(ctx: RuleContext, config: ActivityInflation) -> list[Rule
 
 
 class TrafficBrushing(CheckConfig):
-    """Settings of ``traffic_brushing``: a burst is ``min_leads`` or more from one channel and campaign within ``window_hours``."""
+    """Settings of ``traffic_brushing``.
+
+    A burst is ``min_leads`` or more from one channel and campaign within ``window_hours``.
+    """
 
     min_leads: int = Field(default=50, ge=2)
     window_hours: int = Field(default=3, ge=1, le=72)
@@ -453,9 +459,10 @@ def evaluate_brushing(ctx: RuleContext, config: TrafficBrushing) -> list[RuleRes
                     else f"only {went_on} went on to MQL, SQL or a deal"
                 )
                 sentence = (
-                    f"{len(burst)} leads from {source} arrived between {_local(first, ctx.time_zone)} and {_local(last, ctx.time_zone)} "
-                    f"({ctx.time_zone}) and {outcome}, a sign of brushed traffic (刷量); the plan looks at {config.min_leads} or more "
-                    f"within {config.window_hours} hours with at most {percent(config.max_went_on_share)} going on."
+                    f"{len(burst)} leads from {source} arrived between {_local(first, ctx.time_zone)} and "
+                    f"{_local(last, ctx.time_zone)} ({ctx.time_zone}) and {outcome}, a sign of brushed traffic (刷量); "
+                    f"the plan looks at {config.min_leads} or more within {config.window_hours} hours with at most "
+                    f"{percent(config.max_went_on_share)} going on."
                 )
                 finding = Finding(
                     check="traffic_brushing",
@@ -478,7 +485,7 @@ def evaluate_brushing(ctx: RuleContext, config: TrafficBrushing) -> list[RuleRes
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Any]]:
     return [
         RuleType(
             name="unverified_activity",

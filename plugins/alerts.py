@@ -150,13 +150,19 @@ def _explain(config: Alert, event: AlertEvent, as_percent: bool) -> str:
     if event.state == "firing":
         shown = ", ".join(f"{label} ({_shown(value, as_percent)})" for label, value in event.evidence)
         unit = {"day": "days", "week": "weeks", "period": "periods"}[config.interval]
-        text = f"{what} {config.breach_when} on {shown}: {config.for_} consecutive {unit}, so the alert fires on {event.interval}."
+        text = (
+            f"{what} {config.breach_when} on {shown}: {config.for_} "
+            f"consecutive {unit}, so the alert fires on {event.interval}."
+        )
         if any(value is None for _, value in event.evidence):
             text += " Intervals without data count as breaches in this plan (no_data: counts_as_breach)."
         return text + (f" {config.message}" if config.message else "")
     [(label, value)] = event.evidence
     if value is None:
-        return f"{what} has no data on {label}, which this plan treats as the end of the run (no_data: breaks_run); the alert is resolved."
+        return (
+            f"{what} has no data on {label}, which this plan treats as the "
+            "end of the run (no_data: breaks_run); the alert is resolved."
+        )
     return f"{what} on {label} is {_shown(value, as_percent)}: {event.cause}; the alert is resolved."
 
 
@@ -201,8 +207,10 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
                         "evidence": [
                             {"interval": label, "value": None if v is None else plain(v)} for label, v in evidence
                         ],
-                        "explanation": f"{config.metric.replace('_', ' ')} was still breaching {config.breach_when} when "
-                        f"the previous period ended; the alert is firing as {ctx.period.label} begins.",
+                        "explanation": (
+                            f"{config.metric.replace('_', ' ')} was still breaching {config.breach_when} when the "
+                            f"previous period ended; the alert is firing as {ctx.period.label} begins."
+                        ),
                     },
                 )
             )
@@ -230,11 +238,14 @@ def evaluate(ctx: RuleContext, config: Alert) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Alert]]:
     return [
         RuleType(
             name="alert",
-            description="Fires when a metric breaches a threshold for N consecutive days, weeks or periods; resolves when it recovers.",
+            description=(
+                "Fires when a metric breaches a threshold for N consecutive "
+                "days, weeks or periods; resolves when it recovers."
+            ),
             config_model=Alert,
             metrics=lambda cfg: {cfg.metric},
             local_names=lambda _cfg: {"value"},

@@ -68,7 +68,8 @@ class Bonus(BaseModel):
     def _consistent(self) -> Bonus:
         if self.per in ("record", "rank") and not self.measure:
             raise ValueError(
-                f"a per-{self.per} bonus needs measure, the metric whose {'records' if self.per == 'record' else 'values'} count"
+                f"a per-{self.per} bonus needs measure, the metric whose "
+                f"{'records' if self.per == 'record' else 'values'} count"
             )
         if self.per == "rank":
             if self.top is None:
@@ -112,7 +113,10 @@ def _eligible_newcomer(ctx: RuleContext, config: Bonus, person: str) -> str | No
     last_day = ctx.period.end - timedelta(days=1)
     days = (last_day - info.hire_date).days
     if days > config.hired_within_days:
-        return f"hired {info.hire_date.isoformat()}, {days} days before the period's last day (limit {config.hired_within_days})"
+        return (
+            f"hired {info.hire_date.isoformat()}, {days} days before "
+            f"the period's last day (limit {config.hired_within_days})"
+        )
     return None
 
 
@@ -182,17 +186,18 @@ def _per_record(ctx: RuleContext, config: Bonus, person: str) -> RuleResult:
     if lines:
         explanation.append(
             "; ".join(
-                f"#{l['record_id']} ({shown(Decimal(l['value']))}) → {shown(Decimal(l['amount']))}" for l in lines
+                f"#{line['record_id']} ({shown(Decimal(line['value']))}) → {shown(Decimal(line['amount']))}"
+                for line in lines
             )
             + "."
         )
-    subtotal = sum((Decimal(l["amount"]) for l in lines), ZERO)
+    subtotal = sum((Decimal(line["amount"]) for line in lines), ZERO)
     amount, adjustments = _capped(ctx, config, subtotal, explanation)
     total = ctx.round_total(amount)
     trace["inputs"] = {"records": str(len(rows)), "qualifying": str(len(lines))}
     table = ctx.evidence_table(config.measure)
     if table:
-        trace["records"] = {"table": table, "ids": [l["record_id"] for l in lines]}
+        trace["records"] = {"table": table, "ids": [line["record_id"] for line in lines]}
     trace |= {"lines": lines, "total": money_text(total), "explanation": explanation}
     if adjustments:
         trace["adjustments"] = adjustments
@@ -270,11 +275,11 @@ def rank_awards(
 
 def _ranked(ctx: RuleContext, config: Bonus) -> list[RuleResult]:
     assert config.measure and config.top
-    awards = (
-        list(config.awards)
-        if config.awards is not None
-        else [_number(config.amount.evaluate({}), "award") for _ in range(config.top)]
-    )  # type: ignore[union-attr]
+    if config.awards is not None:
+        awards = list(config.awards)
+    else:
+        assert config.amount is not None  # a ranked award gives either amount or awards
+        awards = [_number(config.amount.evaluate({}), "award") for _ in range(config.top)]
     reasons: dict[str, str] = {}
     values: dict[str, Decimal] = {}
     tie_values: dict[str, Decimal | None] = {}
@@ -315,7 +320,8 @@ def _ranked(ctx: RuleContext, config: Bonus) -> list[RuleResult]:
             "winners": board,
         }
         explanation = [
-            f"The top {config.top} by {config.measure} this period earn {', '.join(shown(a) for a in awards)}; ties: {config.ties}."
+            f"The top {config.top} by {config.measure} this period earn "
+            f"{', '.join(shown(a) for a in awards)}; ties: {config.ties}."
         ]
         if person in won:
             place, award, group = won[person]
@@ -367,11 +373,13 @@ def _local_names(config: Bonus) -> set[str]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Bonus]]:
     return [
         RuleType(
             name="bonus",
-            description="Bonus or SPIFF: an amount per qualifying record, per person meeting a condition, or for the top N.",
+            description=(
+                "Bonus or SPIFF: an amount per qualifying record, per person meeting a condition, or for the top N."
+            ),
             config_model=Bonus,
             metrics=_metrics,
             evaluate=evaluate,

@@ -195,9 +195,9 @@ def _explain(
     parts = []
     for line in lines:
         parts.append(
-            f"{line['kind']} of {shown(Decimal(line['event_amount'])) if line['event_amount'] else 'the whole deal'} on deal "
-            f"{line['deal_id']} ({line['days_after_close']} days after its close) takes back {shown(-Decimal(line['amount']))} "
-            f"of the {shown(Decimal(line['commission_paid']))} it earned"
+            f"{line['kind']} of {shown(Decimal(line['event_amount'])) if line['event_amount'] else 'the whole deal'} "
+            f"on deal {line['deal_id']} ({line['days_after_close']} days after its close) takes back "
+            f"{shown(-Decimal(line['amount']))} of the {shown(Decimal(line['commission_paid']))} it earned"
             + (
                 f" (already recovered {shown(Decimal(line['already_recovered']))})"
                 if Decimal(line["already_recovered"])
@@ -309,7 +309,9 @@ def kpi_metrics() -> list[Metric]:
     return [
         Metric(
             name="clawback_events",
-            description="Refunds, cancellations, credit notes and churn events of the period on won deals, by deal owner.",
+            description=(
+                "Refunds, cancellations, credit notes and churn events of the period on won deals, by deal owner."
+            ),
             unit="count",
             query=clawback_events,
             evidence=clawback_event_rows,
@@ -319,7 +321,7 @@ def kpi_metrics() -> list[Metric]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Clawback]]:
     return [
         RuleType(
             name="clawback",

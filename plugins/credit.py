@@ -201,7 +201,8 @@ def evaluate_credit(ctx: RuleContext, config: CreditSplit) -> list[RuleResult]:
         else:
             amount, kind = ctx.round_total(sum((Decimal(line["amount"]) for line in lines), ZERO)), "payout"
         deals_text = ", ".join(
-            f"deal {line['record_id']} {percent(Decimal(line['share']))} of {shown(Decimal(line['deal_amount']))} = {shown(Decimal(line['credit']))}"
+            f"deal {line['record_id']} {percent(Decimal(line['share']))} of "
+            f"{shown(Decimal(line['deal_amount']))} = {shown(Decimal(line['credit']))}"
             for line in lines
         )
         explanation = f"Credit {shown(credit)} {ctx.currency}" + (
@@ -320,7 +321,7 @@ def evaluate_override(ctx: RuleContext, config: ManagerOverride) -> list[RuleRes
             f"{percent(Decimal(rate))} of {who}'s {shown(basis)} (level {level})"
             for (who, level, rate), basis in per_person.items()
         )
-        trace = {
+        trace: dict[str, Any] = {
             "rule_type": "manager_override",
             "source": source,
             "as_of": config.as_of,
@@ -341,7 +342,9 @@ def kpi_metrics() -> list[Metric]:
     return [
         Metric(
             name="deal_credit",
-            description="Won deals of the period each person holds credit for (deal_splits; the owner in full without splits).",
+            description=(
+                "Won deals of the period each person holds credit for (deal_splits; the owner in full without splits)."
+            ),
             unit="count",
             query=credited_deals,
             evidence=deal_credit_rows,
@@ -351,18 +354,23 @@ def kpi_metrics() -> list[Metric]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Any]]:
     return [
         RuleType(
             name="credit_split",
-            description="Credits each won deal to its split holders by share; lines add up exactly to the deal, remainder as declared.",
+            description=(
+                "Credits each won deal to its split holders by share; "
+                "lines add up exactly to the deal, remainder as declared."
+            ),
             config_model=CreditSplit,
             metrics=lambda cfg: {cfg.metric},
             evaluate=evaluate_credit,
         ),
         RuleType(
             name="manager_override",
-            description="Pays managers a share of the results or bookings of the people below them, by level, as of the period.",
+            description=(
+                "Pays managers a share of the results or bookings of the people below them, by level, as of the period."
+            ),
             config_model=ManagerOverride,
             metrics=lambda cfg: {cfg.source_metric} if cfg.source_metric else set(),
             rules=lambda cfg: {cfg.source_rule} if cfg.source_rule else set(),

@@ -107,7 +107,10 @@ def _deal_columns() -> list[Any]:
 
 
 def closed_deal_rows(ctx: MetricContext) -> Select[Any]:
-    """Each won deal of the period once, for its owner: customer, product, amount, discount, dates, first cancellation."""
+    """Each won deal of the period once, for its owner.
+
+    Customer, product, amount, discount, dates, first cancellation.
+    """
     return select(*_deal_columns()).where(_won(ctx)).order_by(deals.c.owner_id, deals.c.closed_at, deals.c.id)
 
 
@@ -255,7 +258,8 @@ def kpi_metrics() -> list[Metric]:
     return [
         fact_metric(
             "closed_deal_details",
-            "Won deals the person owns that closed in the period; evidence rows carry customer, product, amount, discount, dates and first cancellation.",
+            "Won deals the person owns that closed in the period; evidence rows "
+            "carry customer, product, amount, discount, dates and first cancellation.",
             "count",
             won,
             evidence=closed_deal_rows,
@@ -264,7 +268,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "repeat_customer_deals",
-            "Won deals of the period whose owner won another deal for the same customer within 14 days of it (split-order and duplicate candidates).",
+            "Won deals of the period whose owner won another deal for the same "
+            "customer within 14 days of it (split-order and duplicate candidates).",
             "count",
             won,
             evidence=repeat_customer_rows,
@@ -273,7 +278,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "rebook_candidates",
-            "Won deals of the period for customers with a cancellation or churn event in the year before (cancel-and-rebook candidates).",
+            "Won deals of the period for customers with a cancellation or "
+            "churn event in the year before (cancel-and-rebook candidates).",
             "count",
             won,
             evidence=rebook_candidate_rows,
@@ -282,7 +288,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "won_amount",
-            "Won deal amounts the person owns, closed in the period (not split between people); evidence: each deal and its amount.",
+            "Won deal amounts the person owns, closed in the period (not "
+            "split between people); evidence: each deal and its amount.",
             "money",
             Measure(won_deal_facts, "sum", "amount", MONEY),
             evidence_table="deals",
@@ -290,7 +297,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "average_discount",
-            "Mean discount of the won deals the person owns that closed in the period (deals without a discount count as none).",
+            "Mean discount of the won deals the person owns that closed "
+            "in the period (deals without a discount count as none).",
             "ratio",
             Measure(won_deal_facts, "sum", "discount", RATIO),
             won,
@@ -308,7 +316,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "deal_churn_events",
-            "Customers lost (churn events) in the period, by the owner of the deal the event names (else the account owner).",
+            "Customers lost (churn events) in the period, by the owner "
+            "of the deal the event names (else the account owner).",
             "count",
             Measure(churn_facts, "count"),
             evidence=churn_rows,
@@ -317,7 +326,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "deal_first_digits",
-            "Won deals with a positive amount the person owns, closed in the period; evidence: counts per first digit (Benford screening).",
+            "Won deals with a positive amount the person owns, closed in the "
+            "period; evidence: counts per first digit (Benford screening).",
             "count",
             Measure(won_deal_facts, "count"),
             evidence=first_digit_rows,

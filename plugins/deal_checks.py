@@ -113,8 +113,10 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                             severity=severity,
                             explanation=f"{len(cluster)} deals for customer {customer}"
                             + (f" ({cluster[0].product})" if cfg.same_product and cluster[0].product else "")
-                            + f" closed within {span} days, each under the "
-                            f"{_money(cfg.limit, ctx)} limit, add up to {_money(total, ctx)}: possibly one order split to stay under it.",
+                            + (
+                                f" closed within {span} days, each under the {_money(cfg.limit, ctx)} limit, add up to "
+                                f"{_money(total, ctx)}: possibly one order split to stay under it."
+                            ),
                             evidence={"deals": _ids(cluster)},
                             figures={
                                 "customer": str(customer),
@@ -265,7 +267,10 @@ def cancel_and_rebook(ctx: RuleContext, cfg: CancelAndRebook) -> list[RuleResult
                         + (f" (deal {event['deal_id']})" if event["deal_id"] is not None else "")
                         + f" and deal {deal.id}"
                         + (f" for {deal.product}" if deal.product else "")
-                        + f" ({_money(deal.amount, ctx)}) was booked {days} days later: the credit may be counted twice.",
+                        + (
+                            f" ({_money(deal.amount, ctx)}) was booked {days} "
+                            "days later: the credit may be counted twice."
+                        ),
                         evidence=evidence,
                         figures={
                             "customer": str(deal.customer),
@@ -284,7 +289,10 @@ def cancel_and_rebook(ctx: RuleContext, cfg: CancelAndRebook) -> list[RuleResult
 
 
 class EarlyChurn(CheckConfig):
-    """A customer lost within ``within_days`` of a won deal's close: over-promising (source 003); use with effect ``clawback``."""
+    """A customer lost within ``within_days`` of a won deal's close: over-promising (source 003).
+
+    Use with effect ``clawback``.
+    """
 
     within_days: int = Field(default=90, ge=1, le=730)
     churn_metric: str = "deal_churn_events"
@@ -313,8 +321,11 @@ def early_churn(ctx: RuleContext, cfg: EarlyChurn) -> list[RuleResult]:
                     person_id=person,
                     period=period_containing(closed, grain).label,
                     severity="high" if days <= cfg.within_days // 3 else cfg.severity,
-                    explanation=f"Customer {row.get('customer_id')} was lost on {churned.isoformat()} (churn event {row['record_id']}), {days} days after "
-                    f"deal {row['deal_id']} ({_money(deal_amount, ctx)}) closed on {closed.isoformat()}: the sale may have over-promised.",
+                    explanation=(
+                        f"Customer {row.get('customer_id')} was lost on {churned.isoformat()} (churn event "
+                        f"{row['record_id']}), {days} days after deal {row['deal_id']} ({_money(deal_amount, ctx)}) "
+                        f"closed on {closed.isoformat()}: the sale may have over-promised."
+                    ),
                     evidence={"deals": (int(row["deal_id"]),), "churn_events": (int(row["record_id"]),)},
                     figures={
                         "deal": str(row["deal_id"]),
@@ -377,8 +388,11 @@ def amounts_below_threshold(ctx: RuleContext, cfg: AmountsBelowThreshold) -> lis
                     person_id=person,
                     period=ctx.period.label,
                     severity="high" if share >= 2 * cfg.min_share else cfg.severity,
-                    explanation=f"{len(near)} of {len(deals)} won deals ({pct(share)}) are priced between {shown(floor)} and {_money(limit, ctx)}, just under "
-                    f"the limit, against {pct(team_share)} of the team's: amounts may be kept under it.",
+                    explanation=(
+                        f"{len(near)} of {len(deals)} won deals ({pct(share)}) are priced "
+                        f"between {shown(floor)} and {_money(limit, ctx)}, just under the limit, "
+                        f"against {pct(team_share)} of the team's: amounts may be kept under it."
+                    ),
                     evidence={"deals": tuple(sorted(near))},
                     figures={
                         "limit": str(limit),
@@ -477,9 +491,13 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
                 person_id=person,
                 period=ctx.period.label,
                 severity=cfg.severity,
-                explanation=f"First digits of {n} won amounts over {len(window)} periods depart from Benford's law (MAD {mad.quantize(Decimal('0.0001'))}, "
-                f"chi-square {chi_benford.quantize(Decimal('0.1'))}) and from the team's own digits (chi-square {chi_team.quantize(Decimal('0.1'))}); "
-                f"digits {', '.join(map(str, over))} come up more often than either: a screening signal for review, not proof.",
+                explanation=(
+                    f"First digits of {n} won amounts over {len(window)} periods depart from Benford's "
+                    f"law (MAD {mad.quantize(Decimal('0.0001'))}, chi-square "
+                    f"{chi_benford.quantize(Decimal('0.1'))}) and from the team's own digits (chi-square "
+                    f"{chi_team.quantize(Decimal('0.1'))}); digits {', '.join(map(str, over))} come up "
+                    "more often than either: a screening signal for review, not proof."
+                ),
                 evidence={"deals": evidence},
                 figures={
                     "amounts": str(n),
@@ -498,7 +516,7 @@ def benford(ctx: RuleContext, cfg: Benford) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Any]]:
     return [
         RuleType(
             name="deal_splitting",

@@ -1,4 +1,5 @@
-"""Deal timing checks: bookings pulled into a period's last days, held back into the next one, and discounts bought to get there.
+"""Deal timing checks: bookings pulled into a period's last days, held back into the next one, and discounts
+bought to get there.
 
 - ``period_end_pull_forward``: the share of a person's won amount closed in the period's last days against
   their own norm (the same share over earlier periods, from aggregated values), with minimum amounts so a
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from pydantic import Field
 
@@ -129,8 +131,11 @@ def _timing(
                 person_id=person,
                 period=ctx.period.label,
                 severity="high" if share - max(norm, team) >= 2 * cfg.margin else cfg.severity,
-                explanation=f"{len(inside)} deals worth {shown(amount)} {ctx.currency} closed in the {where} ({window.label}), {pct(share)} of the period's "
-                f"{shown(total)} {ctx.currency}, against {pct(norm)} usually ({basis}) and {pct(team)} for the team this period.",
+                explanation=(
+                    f"{len(inside)} deals worth {shown(amount)} {ctx.currency} closed in the {where} ({window.label}), "
+                    f"{pct(share)} of the period's {shown(total)} {ctx.currency}, against {pct(norm)} usually "
+                    f"({basis}) and {pct(team)} for the team this period."
+                ),
                 evidence={"deals": _ids(inside)},
                 figures={
                     "window": window.label,
@@ -168,9 +173,12 @@ def _cancelled_after_period_end(ctx: RuleContext, cfg: PeriodEndPullForward, fou
                 person_id=person,
                 period=ctx.period.label,
                 severity=cfg.severity,
-                explanation=f"{len(undone)} deals worth {shown(amount)} {ctx.currency} closed in the period's last {cfg.last_days} days and were cancelled "
-                f"within {cfg.cancelled_within_days} days ({', '.join(f'deal {d.id} on {d.cancelled}' for d in undone)}): "
-                "possibly booked early to reach the period's target.",
+                explanation=(
+                    f"{len(undone)} deals worth {shown(amount)} {ctx.currency} closed in the period's "
+                    f"last {cfg.last_days} days and were cancelled within {cfg.cancelled_within_days} "
+                    f"days ({', '.join(f'deal {d.id} on {d.cancelled}' for d in undone)}): possibly "
+                    "booked early to reach the period's target."
+                ),
                 evidence={"deals": _ids(undone)},
                 figures={"window": window.label, "cancelled_deals": str(len(undone)), "amount": str(amount)},
             ).as_result(cfg)
@@ -232,9 +240,12 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
                 person_id=person,
                 period=ctx.period.label,
                 severity="high" if mean >= reference + 2 * cfg.margin else cfg.severity,
-                explanation=f"{len(spiking)} of {len(deals)} deals closed in the period's last {cfg.last_days} days with discounts of {pct(mean)} on average, against "
-                f"{'no history' if own is None else pct(own)} usually for the person and {'no history' if team is None else pct(team)} for the team: "
-                "discounts may have bought the period's target.",
+                explanation=(
+                    f"{len(spiking)} of {len(deals)} deals closed in the period's last {cfg.last_days} days with "
+                    f"discounts of {pct(mean)} on average, against {'no history' if own is None else pct(own)} "
+                    f"usually for the person and {'no history' if team is None else pct(team)} for the team: "
+                    "discounts may have bought the period's target."
+                ),
                 evidence={"deals": _ids(spiking)},
                 figures={
                     "window": window.label,
@@ -251,7 +262,7 @@ def discount_spike(ctx: RuleContext, cfg: DiscountSpike) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Any]]:
     return [
         RuleType(
             name="period_end_pull_forward",

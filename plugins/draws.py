@@ -132,7 +132,8 @@ def evaluate(ctx: RuleContext, config: Draw) -> list[RuleResult]:
         else:
             balance_before, balance_from = ZERO, "a guarantee keeps no balance"
         info = ctx.people_info.get(person)
-        leaving = bool(info and info.leave_date and ctx.period.start <= info.leave_date < ctx.period.end)
+        leave_date = info.leave_date if info is not None else None
+        leaving = leave_date is not None and ctx.period.start <= leave_date < ctx.period.end
         step = draw_step(config, earnings, balance_before, leaving=leaving)
         amount = ctx.round_total(ctx.round_line(step.line))
         trace: dict[str, object] = {
@@ -153,10 +154,10 @@ def evaluate(ctx: RuleContext, config: Draw) -> list[RuleResult]:
             "total": money_text(amount),
             "explanation": _explain(config, step, ctx.currency, leaving),
         }
-        if leaving:
+        if leaving and leave_date is not None:
             trace["leaving"] = {
-                "leave_date": info.leave_date.isoformat(),
-                "on_leave": config.on_leave,  # type: ignore[union-attr]
+                "leave_date": leave_date.isoformat(),
+                "on_leave": config.on_leave,
                 "written_off": money_text(step.written_off),
             }
         results.append(RuleResult(person_id=person, amount=amount, trace=trace))
@@ -164,11 +165,14 @@ def evaluate(ctx: RuleContext, config: Draw) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Draw]]:
     return [
         RuleType(
             name="draw",
-            description="A guaranteed minimum per period: a recoverable advance with a carried balance, or a non-recoverable guarantee.",
+            description=(
+                "A guaranteed minimum per period: a recoverable advance "
+                "with a carried balance, or a non-recoverable guarantee."
+            ),
             config_model=Draw,
             metrics=lambda _cfg: set(),
             rules=lambda cfg: set(cfg.earnings_rules),

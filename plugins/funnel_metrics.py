@@ -159,7 +159,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "sla_attainment",
-            "Leads assigned in the period and first contacted within 24 hours of assignment ÷ leads assigned, by sales owner.",
+            "Leads assigned in the period and first contacted within "
+            "24 hours of assignment ÷ leads assigned, by sales owner.",
             "ratio",
             Measure(assigned_sales, "sum", "within_sla"),
             Measure(assigned_sales, "count"),

@@ -179,9 +179,8 @@ def _entry(ctx: RuleContext, config: PipTrigger, period: Period, person: str) ->
     if missing:
         entry["no_data"] = missing[0]
     if config.basis == "value":
-        fails = judge(config.fails_when, measured, lookup) if measured is not None else None
-        if fails is not None:
-            entry |= {"value": plain(measured), "met": not fails}  # type: ignore[arg-type]
+        if measured is not None and (fails := judge(config.fails_when, measured, lookup)) is not None:
+            entry |= {"value": plain(measured), "met": not fails}
         elif missing and "no_data" not in entry:
             entry["no_data"] = missing[0]
         return entry
@@ -247,13 +246,17 @@ def _explain(config: PipTrigger, status: Status, state: PipState, before: PipSta
             if before.stage == "extension" and config.observation.extension
             else config.observation.periods
         )
-        return f"Observation after the recommendation of {before.raised_in}: {len(window)} of {total} periods ({seen}); met in {met}. {review}"
+        return (
+            f"Observation after the recommendation of {before.raised_in}: "
+            f"{len(window)} of {total} periods ({seen}); met in {met}. {review}"
+        )
     if status == "extended":
         ext = config.observation.extension
         assert ext is not None
         return (
-            f"Observation over ({seen}): met in {met}, fewer than {config.observation.pass_when_met} but at least {ext.when_met}; "
-            f"extended by {ext.periods} periods, passed if met in at least {ext.pass_when_met}. {review}"
+            f"Observation over ({seen}): met in {met}, fewer than "
+            f"{config.observation.pass_when_met} but at least {ext.when_met}; extended by "
+            f"{ext.periods} periods, passed if met in at least {ext.pass_when_met}. {review}"
         )
     need = config.observation.pass_when_met
     if before.stage == "extension" and config.observation.extension:
@@ -293,7 +296,10 @@ def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
             "rule_type": "pip_trigger",
             "status": status,
             "action": "recommendation for HR review; no automatic action is taken",
-            "condition": f"{'attainment' if config.basis == 'attainment' else config.measure} {config.fails_when} fails the period",
+            "condition": (
+                f"{'attainment' if config.basis == 'attainment' else config.measure} "
+                f"{config.fails_when} fails the period"
+            ),
             "inputs": _inputs(config, entry),
             "evidence": state.run
             if status == "raised"
@@ -324,11 +330,14 @@ def evaluate(ctx: RuleContext, config: PipTrigger) -> list[RuleResult]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[PipTrigger]]:
     return [
         RuleType(
             name="pip_trigger",
-            description="Recommends a performance improvement plan for HR review after N consecutive failing periods; observes, then passes or fails.",
+            description=(
+                "Recommends a performance improvement plan for HR review after "
+                "N consecutive failing periods; observes, then passes or fails."
+            ),
             config_model=PipTrigger,
             metrics=lambda cfg: {cfg.measure} | ({cfg.target_metric} if cfg.target_metric else set()),
             local_names=lambda _cfg: {"value"},

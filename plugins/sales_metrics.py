@@ -322,7 +322,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "repurchase_rate",
-            "Customers who bought in the period and had bought before (or twice in it) ÷ customers who bought (复购率).",
+            "Customers who bought in the period and had bought "
+            "before (or twice in it) ÷ customers who bought (复购率).",
             "ratio",
             Measure(repeat_facts, "count_distinct", "repeat_customer"),
             Measure(repeat_facts, "count_distinct", "customer_id"),
@@ -331,7 +332,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "collections",
-            "Cash received in the period against the person's deals (回款); customer-level payments go to the account owner.",
+            "Cash received in the period against the person's deals "
+            "(回款); customer-level payments go to the account owner.",
             "money",
             Measure(collection_facts, "sum", "amount", MONEY),
             evidence_table="payments",
@@ -347,7 +349,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "customer_lifetime_value",
-            "Net revenue (won minus refunds) per customer of the account owner, over each customer's life up to the period end.",
+            "Net revenue (won minus refunds) per customer of the account "
+            "owner, over each customer's life up to the period end.",
             "money",
             Measure(lifetime_facts, "sum", "net", MONEY),
             Measure(lifetime_facts, "count_distinct", "buyer"),

@@ -208,7 +208,8 @@ def achievement_factor(kpi: ScorecardKPI, actual: Decimal, levels: dict[str, Dec
         for (a, _, na), (b, _, nb) in itertools.pairwise(points):
             if not better(b, a):
                 raise EvaluationError(
-                    f"the curve of KPI {kpi.name} is not in order: {_step_name(nb)} ({shown(b)}) is not better than {_step_name(na)} ({shown(a)}).",
+                    f"the curve of KPI {kpi.name} is not in order: {_step_name(nb)} "
+                    f"({shown(b)}) is not better than {_step_name(na)} ({shown(a)}).",
                     hint="baseline, target and challenge must improve in the KPI's direction",
                 )
         first_at, _first_factor, first_name = points[0]
@@ -226,7 +227,10 @@ def achievement_factor(kpi: ScorecardKPI, actual: Decimal, levels: dict[str, Dec
             for (a, fa, na), (b, fb, nb) in itertools.pairwise(points):
                 if not better(actual, b):  # actual lies between a and b
                     factor = fa + (fb - fa) * (actual - a) / (b - a)
-                    how = f"between {_step_name(na)} {shown(a)} ({percent(fa)}) and {_step_name(nb)} {shown(b)} ({percent(fb)})"
+                    how = (
+                        f"between {_step_name(na)} {shown(a)} ({percent(fa)}) "
+                        f"and {_step_name(nb)} {shown(b)} ({percent(fb)})"
+                    )
                     break
     if kpi.cap is not None and factor > kpi.cap:
         factor, how = kpi.cap, f"{how}, capped at {percent(kpi.cap)}"
@@ -315,7 +319,7 @@ def _pay(
     if config.target_incentive is not None:
         incentive = config.target_incentive
     elif role in (config.target_incentive_by_role or {}):
-        incentive = (config.target_incentive_by_role or {})[role]  # type: ignore[index]
+        incentive = (config.target_incentive_by_role or {})[role]
     else:
         reason = f"no target incentive for the role {role!r}" if role else "the person's role is not known"
         trace |= {"skipped": reason, "explanation": [*explanation, f"No payout: {reason}."]}
@@ -382,7 +386,7 @@ def _local_names(config: Scorecard) -> set[str]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[Scorecard]]:
     return [
         RuleType(
             name="scorecard",

@@ -125,7 +125,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "churn_rate",
-            "Customers on the books at the period's start who churned in it ÷ those customers (流失率), by account owner.",
+            "Customers on the books at the period's start who churned "
+            "in it ÷ those customers (流失率), by account owner.",
             "ratio",
             Measure(base_facts, "sum", "churned"),
             base,
@@ -180,7 +181,8 @@ def kpi_metrics() -> list[Metric]:
         ),
         fact_metric(
             "training_coverage",
-            "Customers trained in the period ÷ customers the person worked with in it (activities, tickets, trainings).",
+            "Customers trained in the period ÷ customers the person "
+            "worked with in it (activities, tickets, trainings).",
             "ratio",
             Measure(trained_facts, "count_distinct", "customer_id"),
             Measure(served_facts, "count_distinct", "customer_id"),

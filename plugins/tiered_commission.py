@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -141,7 +142,8 @@ class TieredCommission(BaseModel):
         if any(excess):
             if self.method != "retroactive":
                 raise ValueError(
-                    "excess_only bands belong to retroactive tiers; with marginal tiers every band already pays only its part"
+                    "excess_only bands belong to retroactive tiers; with "
+                    "marginal tiers every band already pays only its part"
                 )
             if excess[0]:
                 raise ValueError("the first tier cannot be excess_only: some band must pay the amount below it")
@@ -275,7 +277,8 @@ def _bands(
     for lower, upper in itertools.pairwise(bands):
         if upper.lower < lower.lower:
             raise EvaluationError(
-                f"the tiers of rule {ctx.rule_id or 'tiered_commission'} are out of order for {person}: {upper.label} starts below {lower.label}.",
+                f"the tiers of rule {ctx.rule_id or 'tiered_commission'} are out "
+                f"of order for {person}: {upper.label} starts below {lower.label}.",
                 hint=f"check {config.quota_metric}'s baseline, target and challenge for this person",
             )
     return bands
@@ -294,8 +297,8 @@ def _line_text(line: dict[str, Any], ctx: RuleContext, **more: Any) -> dict[str,
 
 
 def _split_sentence(config: TieredCommission, lines: list[dict[str, Any]]) -> str:
-    parts = " + ".join(f"{shown(Decimal(l['basis']))} × {percent(Decimal(l['rate']))}" for l in lines)
-    total = sum((Decimal(l["amount"]) for l in lines), ZERO)
+    parts = " + ".join(f"{shown(Decimal(line['basis']))} × {percent(Decimal(line['rate']))}" for line in lines)
+    total = sum((Decimal(line["amount"]) for line in lines), ZERO)
     if config.method == "marginal":
         return f"Each band pays its rate on the part inside it: {parts} = {shown(total)}."
     first = lines[0]
@@ -342,7 +345,10 @@ def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[
             inputs["attainment"] = plain(attainment.quantize(Decimal("0.000001")))
     measured_text = f"{label} {shown(measured)}"
     if "attainment" in inputs:
-        measured_text += f" against target {shown(Decimal(inputs['target']))} (attainment {percent_about(Decimal(inputs['attainment']))})"
+        measured_text += (
+            f" against target {shown(Decimal(inputs['target']))} (attainment "
+            f"{percent_about(Decimal(inputs['attainment']))})"
+        )
     explanation.append(f"Measured {measured_text}.")
 
     if config.gate is not None:
@@ -362,7 +368,7 @@ def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[
         trace["skipped"] = str(skip)
         trace["explanation"] = [f"Not evaluated: {skip}."]
         return RuleResult(person_id=person, amount=None, trace=trace)
-    subtotal = sum((Decimal(l["amount"]) for l in lines), ZERO)
+    subtotal = sum((Decimal(line["amount"]) for line in lines), ZERO)
     adjustments, amount = _adjust(ctx, config, person, extra, subtotal, explanation)
     total = ctx.round_total(amount)
     if total != amount:
@@ -386,15 +392,17 @@ def _commission_lines(
     inputs: dict[str, str],
     explanation: list[str],
 ) -> list[dict[str, Any]]:
-    split = {"method": config.method, "boundary": config.boundary}
+    split = functools.partial(tier_split, method=config.method, boundary=config.boundary)
     if config.per == "transaction":
         lines: list[dict[str, Any]] = []
         paid: list[str] = []
         for record_id, amount in records.get(person, ()):
             bands = _bands(config, ctx, person, levels, extra | {"value": amount})
-            these = [_line_text(l, ctx, record_id=record_id) for l in tier_split(bands, amount, **split)]
+            these = [_line_text(line, ctx, record_id=record_id) for line in split(bands, amount)]
             lines += these
-            paid.append(f"#{record_id}: {shown(amount)} → {shown(sum((Decimal(l['amount']) for l in these), ZERO))}")
+            paid.append(
+                f"#{record_id}: {shown(amount)} → {shown(sum((Decimal(line['amount']) for line in these), ZERO))}"
+            )
         if paid:
             explanation.append(f"Each transaction is measured from zero ({config.method} tiers): {'; '.join(paid)}.")
         else:
@@ -410,12 +418,12 @@ def _commission_lines(
             "this period earns the tiers of the year to date minus those of the earlier bookings."
         )
         if config.method == "marginal":
-            lines = [_line_text(l, ctx) for l in tier_split(bands, ytd, start=prior, **split)]
+            lines = [_line_text(line, ctx) for line in split(bands, ytd, start=prior)]
         else:
-            now = tier_split(bands, ytd, **split)
-            earlier = [l | {"basis": -l["basis"], "amount": -l["amount"]} for l in tier_split(bands, prior, **split)]
-            lines = [_line_text(l, ctx, part="year_to_date") for l in now] + [
-                _line_text(l, ctx, part="before_this_period") for l in earlier
+            now = split(bands, ytd)
+            earlier = [line | {"basis": -line["basis"], "amount": -line["amount"]} for line in split(bands, prior)]
+            lines = [_line_text(line, ctx, part="year_to_date") for line in now] + [
+                _line_text(line, ctx, part="before_this_period") for line in earlier
             ]
         if lines:
             explanation.append(_split_sentence(config, lines))
@@ -423,7 +431,7 @@ def _commission_lines(
             explanation.append("Nothing new to pay this period.")
         return lines
     bands = _bands(config, ctx, person, levels, extra)
-    lines = [_line_text(l, ctx) for l in tier_split(bands, measured, **split)]
+    lines = [_line_text(line, ctx) for line in split(bands, measured)]
     explanation.append(_split_sentence(config, lines) if lines else "Nothing to pay.")
     return lines
 
@@ -476,7 +484,8 @@ def _adjust(
         if factor != 1:
             kind = "accelerator" if factor > 1 else "decelerator"
             explanation.append(
-                f"The {kind} {config.multiplier.text} gives × {plain(factor)}: {shown(subtotal)} becomes {shown(amount)}."
+                f"The {kind} {config.multiplier.text} gives × "
+                f"{plain(factor)}: {shown(subtotal)} becomes {shown(amount)}."
             )
     if config.cap is not None and amount > config.cap:
         explanation.append(f"Capped at the maximum payout of {shown(config.cap)} per period (was {shown(amount)}).")
@@ -486,7 +495,8 @@ def _adjust(
         add("floor", config.floor - amount, limit=plain(config.floor))
     if config.minimum_payout is not None and ZERO < amount < config.minimum_payout:
         explanation.append(
-            f"{shown(amount)} is below the minimum payout of {shown(config.minimum_payout)}, so nothing is paid this period."
+            f"{shown(amount)} is below the minimum payout of "
+            f"{shown(config.minimum_payout)}, so nothing is paid this period."
         )
         add("minimum_payout", -amount, limit=plain(config.minimum_payout))
     return adjustments, amount
@@ -521,7 +531,8 @@ _UNUSUAL: Any = object()  # a person the arithmetic leaves to ``_pay`` (no targe
 
 
 def _fixed_rates(config: TieredCommission) -> list[Decimal] | None:
-    """Each tier's rate when none depends on the person and the rule pays a period's total without gate or multiplier."""
+    """Each tier's rate when none depends on the person and the rule pays a period's total without gate or
+    multiplier."""
     if config.per != "period" or config.gate is not None or config.multiplier is not None:
         return None
     rates = []
@@ -616,11 +627,14 @@ def _metrics(config: TieredCommission) -> set[str]:
 
 
 @hookimpl
-def kpi_rule_types() -> list[RuleType]:
+def kpi_rule_types() -> list[RuleType[TieredCommission]]:
     return [
         RuleType(
             name="tiered_commission",
-            description="Commission by bands of an amount or of attainment; marginal or retroactive, per period, transaction or year to date.",
+            description=(
+                "Commission by bands of an amount or of attainment; marginal "
+                "or retroactive, per period, transaction or year to date."
+            ),
             config_model=TieredCommission,
             metrics=_metrics,
             records=lambda config: {name} if (name := simple_name(config.measure)) else set(),

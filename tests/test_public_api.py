@@ -23,7 +23,8 @@ def _imports(folder: str) -> list[tuple[str, str]]:
 
 
 def test_all_is_complete_and_sorted():
-    # identifiers only: pytest's assertion rewriting adds "@py_builtins" to modules of a distribution with a pytest plugin
+    # identifiers only: pytest's assertion rewriting adds "@py_builtins" to modules of a distribution with a pytest
+    # plugin
     public = {
         name for name in dir(kpi_engine) if name.isidentifier() and (not name.startswith("_") or name == "__version__")
     }

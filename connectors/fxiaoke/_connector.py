@@ -142,7 +142,7 @@ def _body(response: requests.Response) -> Any:
     cached = getattr(response, "_kpi_body", None)
     if cached is None:
         cached = json.loads(response.content, parse_float=Decimal)
-        response._kpi_body = cached  # type: ignore[attr-defined]
+        response._kpi_body = cached  # type: ignore[attr-defined]  # the decoded body cached on the answer itself
     return cached
 
 
@@ -216,7 +216,7 @@ class _CorpToken:
 
     def __init__(self, connector: FxiaokeConnector) -> None:
         self.connector = connector
-        s: FxiaokeSettings = connector.settings  # type: ignore[assignment]
+        s = connector.settings
         self.key = f"fxiaoke:{s.app_id}"
         self.store = connector.context.token_store
         self.http = connector.http_client(s.base_url, classify=classify)
@@ -243,7 +243,7 @@ class _CorpToken:
                 self._fetch()
 
     def _fetch(self) -> None:
-        s: FxiaokeSettings = self.connector.settings  # type: ignore[assignment]
+        s = self.connector.settings
         body = {
             "appId": s.app_id,
             "appSecret": s.app_secret.get_secret_value(),
@@ -280,7 +280,9 @@ class FxiaokeConnector(Connector):
     settings_model = FxiaokeSettings
     mapping_file = Path(__file__).with_name("mapping.yaml")
 
-    def __init__(self, settings: FxiaokeSettings, **kwargs: Any) -> None:  # type: ignore[override]
+    settings: FxiaokeSettings
+
+    def __init__(self, settings: FxiaokeSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.http: HttpClient = self.http_client(
             settings.base_url, classify=classify, rate_limit=(settings.calls_per_20s, 20.0)
@@ -296,7 +298,7 @@ class FxiaokeConnector(Connector):
                 name=o.stream,
                 entity=o.entity,
                 primary_key="_id",
-                cursor_field="last_modified_time",  # type: ignore[arg-type]
+                cursor_field="last_modified_time",
                 cursor_format="iso8601",
                 reports_deletes=o.deletes,
                 description=o.description,
@@ -307,7 +309,7 @@ class FxiaokeConnector(Connector):
     def check(self) -> str:
         data = self._query("PersonnelObj", {"limit": 1, "offset": 0})
         total = data.get("total", data.get("totalSize", "?"))
-        return f"signed in to tenant {self.token.corp_id}; {total} people visible to {self.settings.open_user_id}"  # type: ignore[attr-defined]
+        return f"signed in to tenant {self.token.corp_id}; {total} people visible to {self.settings.open_user_id}"
 
     def read(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
         """Keyset pages on ``(last_modified_time, _id)`` with ``offset`` 0, so the 10,000-offset wall never applies.
@@ -317,7 +319,7 @@ class FxiaokeConnector(Connector):
         then ``gt`` moves past it.
         """
         obj = OBJECTS[stream.name]
-        limit = self.settings.page_size  # type: ignore[attr-defined]
+        limit = self.settings.page_size
         position = state.position or {}
         after: int | None = position.get("after")
         last_id: str | None = position.get("id")
@@ -412,7 +414,7 @@ class FxiaokeConnector(Connector):
                 "corpId": corp,
                 "currentOpenUserId": self.settings.open_user_id,
                 **payload,
-            }  # type: ignore[attr-defined]
+            }
             try:
                 response = self.http.request("POST", path, params={"thirdTraceId": str(uuid.uuid4())}, json=body)
             except AuthenticationError as exc:

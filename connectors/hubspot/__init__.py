@@ -1,6 +1,8 @@
 """The HubSpot connector (CRM v3), registered like any third-party connector."""
 
-from kpi_engine import hookimpl
+from collections.abc import Iterator
+
+from kpi_engine import Connector, hookimpl
 
 from .connector import HubSpotConnector, HubSpotSettings
 
@@ -8,5 +10,5 @@ __all__ = ["HubSpotConnector", "HubSpotSettings", "kpi_connectors"]
 
 
 @hookimpl
-def kpi_connectors():
+def kpi_connectors() -> Iterator[type[Connector]]:
     yield HubSpotConnector

@@ -134,7 +134,9 @@ class HubSpotSettings(ConnectorSettings):
     burst_limit: int = Field(
         100,
         ge=1,
-        description="Calls per 10 seconds until the account announces its own (100 Free/Starter, 190 Professional/Enterprise)",
+        description=(
+            "Calls per 10 seconds until the account announces its own (100 Free/Starter, 190 Professional/Enterprise)"
+        ),
     )
     search_per_second: int = Field(4, ge=1, description="Search calls per second (HubSpot allows 4 to 5)")
 
@@ -274,9 +276,10 @@ class HubSpotConnector(Connector):
         for phase in phases[phases.index(position.get("phase", "live")) :]:
             start = position.get("after") if position.get("phase") == phase else None
             params = {"limit": 100, "archived": "true" if phase == "archived" else "false"}
-            fetch = lambda after, params=params: self.api.get_json(
-                "/crm/v3/owners", params={**params, **({"after": after} if after else {})}
-            )
+
+            def fetch(after: Any, params: dict[str, Any] = params) -> Any:
+                return self.api.get_json("/crm/v3/owners", params={**params, **({"after": after} if after else {})})
+
             for page in cursor_pages(fetch, records="results", next_cursor="paging.next.after", start=start):
                 for owner in page.records:
                     teams = owner.get("teams") or []
@@ -412,7 +415,8 @@ class HubSpotConnector(Connector):
                 new_floor = int(last.timestamp() * 1000) if last else floor
                 if new_floor <= floor:
                     raise ConnectorError(
-                        f"more than {SEARCH_RESULT_CAP:,} HubSpot {kind} share the modified time {last}; search cannot page past them.",
+                        f"more than {SEARCH_RESULT_CAP:,} HubSpot {kind} share "
+                        f"the modified time {last}; search cannot page past them.",
                         hint="run a full sync: kpi sync hubspot --full",
                     )
                 floor, offset = new_floor, 0

@@ -227,7 +227,10 @@ def classify(response: requests.Response) -> ConnectorError | None:
                 f"the org's daily API allocation is used up ({usage or message}).",
                 scope="daily",
                 status=status,
-                hint="the sync stops and resumes from its last page on the next run, when the 24-hour allocation frees up",
+                hint=(
+                    "the sync stops and resumes from its last page on "
+                    "the next run, when the 24-hour allocation frees up"
+                ),
             )
         return RateLimited(
             f"Salesforce refused a call: {message} ({usage}).", scope="concurrency", retry_after=5.0, status=status
@@ -236,7 +239,10 @@ def classify(response: requests.Response) -> ConnectorError | None:
         return AuthenticationError(
             f"Salesforce does not let the integration user do this ({code}: {message}).",
             status=status,
-            hint="give the integration user the 'API Enabled' and 'View All Data' permissions or read access to the object",
+            hint=(
+                "give the integration user the 'API Enabled' and 'View "
+                "All Data' permissions or read access to the object"
+            ),
         )
     if status == 408 or status >= 500:
         return TransientError(f"Salesforce failed (HTTP {status}{f', {code}' if code else ''}).", status=status)
@@ -261,7 +267,9 @@ class SalesforceConnector(Connector):
     settings_model = SalesforceSettings
     mapping_file = Path(__file__).with_name("mapping.yaml")
 
-    def __init__(self, settings: SalesforceSettings, **kwargs: Any) -> None:  # type: ignore[override]
+    settings: SalesforceSettings
+
+    def __init__(self, settings: SalesforceSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         s: SalesforceSettings = settings
         self.auth = OAuth2Refresh(
@@ -287,7 +295,7 @@ class SalesforceConnector(Connector):
                 entity=o.entity,
                 primary_key="Id",
                 cursor_field="SystemModstamp",
-                cursor_format="iso8601",  # type: ignore[arg-type]
+                cursor_format="iso8601",
                 reports_deletes=o.deletes,
                 description=o.description,
             )
@@ -297,7 +305,10 @@ class SalesforceConnector(Connector):
     def check(self) -> str:
         body = self._get(f"{self.base}/limits/")
         daily = body.get("DailyApiRequests") or {}
-        return f"{self.settings.instance_url}: signed in, {daily.get('Remaining', '?')} of {daily.get('Max', '?')} daily API calls left"  # type: ignore[attr-defined]
+        return (
+            f"{self.settings.instance_url}: signed in, {daily.get('Remaining', '?')} "
+            f"of {daily.get('Max', '?')} daily API calls left"
+        )
 
     def read(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
         obj = OBJECTS[stream.name]
@@ -321,7 +332,7 @@ class SalesforceConnector(Connector):
                 f"{self.base}/{resource}/",
                 params={"q": soql},
                 headers={"Sforce-Query-Options": f"batchSize={self.settings.batch_size}"},
-            )  # type: ignore[attr-defined]
+            )
             try:
                 while True:
                     records = body.get("records") or []
@@ -331,7 +342,7 @@ class SalesforceConnector(Connector):
                         return
                     if records:
                         last = records[-1]
-                        after = (parse_cursor(last["SystemModstamp"]), str(last["Id"]))  # type: ignore[assignment]
+                        after = (parse_cursor(last["SystemModstamp"]), str(last["Id"]))
                         yield Checkpoint(
                             obj.stream, {"phase": "query", "after": last["SystemModstamp"], "id": last["Id"]}
                         )
@@ -363,7 +374,10 @@ class SalesforceConnector(Connector):
             if canonical is None:
                 raise ConnectorConfigurationError(
                     f"the salesforce mapping reads {name!r}, which the org's {obj.sobject} object does not have.",
-                    hint=f"fix the field name in the mapping file (custom fields end in __c); {obj.sobject} has {len(existing)} fields",
+                    hint=(
+                        "fix the field name in the mapping file (custom fields "
+                        f"end in __c); {obj.sobject} has {len(existing)} fields"
+                    ),
                 )
             if canonical not in chosen:
                 chosen.append(canonical)
@@ -453,12 +467,13 @@ class SalesforceConnector(Connector):
                 pass
 
     def _check_reserve(self) -> None:
-        reserve = self.settings.api_reserve  # type: ignore[attr-defined]
+        reserve = self.settings.api_reserve
         if reserve and self.api_usage is not None:
             used, limit = self.api_usage
             if limit - used <= reserve:
                 raise RateLimited(
-                    f"the sync stopped to leave {reserve} of the org's {limit} daily API calls to others (used {used}).",
+                    f"the sync stopped to leave {reserve} of the org's "
+                    f"{limit} daily API calls to others (used {used}).",
                     scope="daily",
                     hint="it resumes from its last page on the next run",
                 )

@@ -68,7 +68,7 @@ def test_evaluate_with_a_misspelt_key_names_file_line_and_valid_keys(kpi, tmp_pa
     plan.write_text(EXAMPLE.read_text().replace("time_zone:", "timezone:"))
     result = kpi("evaluate", "--plan", str(plan), "--period", "2026-10")
     first = _one_sentence_error(result)
-    line = next(i for i, l in enumerate(plan.read_text().splitlines(), 1) if l.startswith("timezone:"))
+    line = next(i for i, row in enumerate(plan.read_text().splitlines(), 1) if row.startswith("timezone:"))
     assert f"plan.yaml:{line}:1: unknown key 'timezone'" in first
     assert "did you mean 'time_zone'?" in first and "valid keys:" in first
 
@@ -128,7 +128,7 @@ def test_demo_in_an_empty_folder_prints_payouts_and_rerunning_changes_nothing(kp
     assert "Plan sales-commission 2026.1 · period 2026-10 (Asia/Shanghai)" in first.out
     assert "people evaluated" in first.out and "CNY" in first.out
     assert (tmp_path / "kpi.sqlite").exists() and (tmp_path / "kpi-demo.ground-truth.json").exists()
-    run_line = next(l for l in first.out.splitlines() if l.startswith("Plan "))
+    run_line = next(row for row in first.out.splitlines() if row.startswith("Plan "))
     second = kpi("demo", "--month", "2026-10")
     assert second.code == 0 and "already loaded" in second.out
     assert run_line in second.out  # same data, same run id
@@ -157,7 +157,7 @@ def test_evaluating_the_rules_folder_evaluates_every_plan_in_force_together(kpi)
     assert {"sales-commission", "scorecard-sales-rep", "sales-bonuses"} <= {line["plan"] for line in lines}
     # the same data gives the same runs: the commission's run is the one the demo saved
     demo_run = next(
-        l for l in kpi("demo", "--month", "2026-10").out.splitlines() if l.startswith("Plan sales-commission")
+        row for row in kpi("demo", "--month", "2026-10").out.splitlines() if row.startswith("Plan sales-commission")
     )
     assert demo_run.rsplit("run ", 1)[1] in together.out
     first = _one_sentence_error(kpi("evaluate", "--plan", str(EXAMPLES), "--period", "2019-01"))

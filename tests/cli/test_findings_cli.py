@@ -1,4 +1,6 @@
-"""`kpi findings` after `kpi demo`: every registered check finds something in the sample; reviews; explain shows findings."""
+"""`kpi findings` after `kpi demo`: every registered check finds something in the sample; reviews; explain shows
+findings.
+"""
 
 from __future__ import annotations
 
@@ -107,7 +109,8 @@ def test_the_demo_finds_every_planted_case_with_its_records(kpi, demo_folder):
             and {str(i) for i in case["record_ids"]} <= {str(i) for i in f["evidence"].get(case["table"], [])}
         ]
         assert hits, (
-            f"planted {case['pattern']} of {case['person_id']} in {case['period']} not found with records {case['record_ids']}"
+            f"planted {case['pattern']} of {case['person_id']} in "
+            f"{case['period']} not found with records {case['record_ids']}"
         )
 
 

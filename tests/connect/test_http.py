@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -184,7 +185,7 @@ def test_concurrent_401s_cause_one_refresh_and_the_calls_go_on():
             barrier.wait()
             try:
                 api.get_json("/crm/v3/owners")
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - a worker thread hands any failure to the test
                 errors.append(exc)
 
         threads = [threading.Thread(target=call) for _ in range(8)]
@@ -200,13 +201,13 @@ def test_concurrent_401s_cause_one_refresh_and_the_calls_go_on():
 def test_refreshed_tokens_are_kept_in_the_store_and_reused(store):
     with HubSpotMock(deals=1, burst_limit=None) as server:
         kept = StoreTokenStore(store)
-        kwargs = dict(
-            client_id=server.client_id,
-            client_secret=server.client_secret,
-            refresh_token=server.refresh_token,
-            store=kept,
-            token_key="hubspot:x",
-        )
+        kwargs = {
+            "client_id": server.client_id,
+            "client_secret": server.client_secret,
+            "refresh_token": server.refresh_token,
+            "store": kept,
+            "token_key": "hubspot:x",
+        }
         first = HttpClient(
             server.url, auth=OAuth2Refresh(f"{server.url}/oauth/v1/token", **kwargs), classify=hubspot_classify
         )
@@ -253,7 +254,10 @@ def test_cursor_pages_follow_the_cursor_and_resume_from_a_saved_one():
 
 def test_offset_pages_stop_at_a_short_page_or_the_total_and_refuse_offsets_past_the_cap():
     rows = list(range(250))
-    fetch = lambda offset: {"data": {"dataList": rows[offset : offset + 100], "total": 250}}
+
+    def fetch(offset: int) -> dict[str, Any]:
+        return {"data": {"dataList": rows[offset : offset + 100], "total": 250}}
+
     read = list(offset_pages(fetch, records="data.dataList", page_size=100, total="data.total"))
     assert [len(p.records) for p in read] == [100, 100, 50] and read[-1].next is None
     with pytest.raises(ValueError, match="beyond"):
@@ -263,7 +267,11 @@ def test_offset_pages_stop_at_a_short_page_or_the_total_and_refuse_offsets_past_
 def test_next_link_pages_call_each_link_once():
     bodies = {"/q": {"records": [1], "nextRecordsUrl": "/q/01g-2000"}, "/q/01g-2000": {"records": [2], "done": True}}
     called: list[str] = []
-    fetch = lambda url: (called.append(url), bodies[url])[1]
+
+    def fetch(url: str) -> dict[str, Any]:
+        called.append(url)
+        return bodies[url]
+
     assert [p.records for p in next_link_pages(fetch, "/q", records="records", next_link="nextRecordsUrl")] == [
         [1],
         [2],

@@ -78,7 +78,7 @@ def test_an_oauth_sync_never_shows_the_client_secret_refresh_token_or_access_tok
     hubspot.tokens.expire_after(5, every_token=True)  # every access token dies 5 calls after it was issued
     sync(store, connector)
     text = _all_text(caplog)
-    issued = [t for t in list(hubspot.tokens.live) + list(hubspot.tokens.expired)]
+    issued = list(hubspot.tokens.live) + list(hubspot.tokens.expired)
     assert len(issued) >= 2, "tokens expired mid-sync and were refreshed"
     for secret in (hubspot.client_secret, hubspot.refresh_token, *issued):
         assert secret not in text

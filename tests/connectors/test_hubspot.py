@@ -182,9 +182,9 @@ def test_calls_meetings_and_tasks_become_activities_linked_to_their_deals(store,
 
 def test_contacts_become_leads_with_their_channel_and_mql_time(store, server):
     sync(store, connect(server))
-    l = schema.leads.c
+    leads = schema.leads.c
     with store.connect() as conn:
-        rows = conn.execute(select(schema.leads).where(l.source == "hubspot", l.is_deleted.is_(False))).all()
+        rows = conn.execute(select(schema.leads).where(leads.source == "hubspot", leads.is_deleted.is_(False))).all()
     assert {r.remote_id for r in rows} == server.live_ids("contacts")
     assert {r.channel for r in rows} <= {
         "organic_search",

@@ -310,7 +310,8 @@ def test_salesforce_errors_are_classified_from_their_json_array_bodies() -> None
     concurrent = classify(
         answer(
             403,
-            '[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]',
+            '[{"message":"ConcurrentRequests (Concurrent API Requests) Limit '
+            'exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]',
         )
     )
     assert isinstance(concurrent, RateLimited) and concurrent.scope == "concurrency"
@@ -389,6 +390,6 @@ def test_no_secret_reaches_a_log_line_or_an_error(
     org.faults.rate_limit_every = 5
     caplog.set_level(logging.DEBUG)
     sync(store, connector(org), streams=["users", "opportunities"])
-    tokens = [t for t in org._tokens] + [CLIENT_SECRET, REFRESH_TOKEN]
+    tokens = [*org._tokens, CLIENT_SECRET, REFRESH_TOKEN]
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert text and not any(secret in text for secret in tokens)

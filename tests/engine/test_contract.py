@@ -79,9 +79,7 @@ def plan(registry, rules: str, head: str = ""):
     return parse_plan(text, "toy.yaml", registry=registry)
 
 
-def test_a_line_says_whether_it_asks_for_attention_and_the_summary_reads_that_not_the_plugins_words(
-    store, registry
-):
+def test_a_line_says_whether_it_asks_for_attention_and_the_summary_reads_that_not_the_plugins_words(store, registry):
     add_person(store, "E1")
     add_person(store, "E2")
     add_won_deals(store, "E1", ["500"])

@@ -1,4 +1,5 @@
-"""The plan's declared effect of a check's findings changes payouts exactly: flag, hold (and release), exclude, clawback.
+"""The plan's declared effect of a check's findings changes payouts exactly: flag, hold (and release), exclude,
+clawback.
 
 A toy check (registered as a third party would) flags every won deal of 100,000 or more; a 10 % commission
 on bookings is the payout rule it affects. E1 closes 50,000 and 120,000 in October 2026.

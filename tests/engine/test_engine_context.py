@@ -122,11 +122,14 @@ def test_values_of_other_periods_and_earlier_periods_in_formulas(store):
     add_person(store, "E1")
     add_won_deals(store, "E1", ["700"], closed_at=SEP)
     add_won_deals(store, "E1", ["100"])
-    look = lambda ctx: (
-        ctx.values_in("bookings", parse_period("2026-09")),
-        ctx.values_in("bookings", parse_period("2026-Q3")),
-        ctx.values["bookings"],
-    )
+
+    def look(ctx):
+        return (
+            ctx.values_in("bookings", parse_period("2026-09")),
+            ctx.values_in("bookings", parse_period("2026-Q3")),
+            ctx.values["bookings"],
+        )
+
     result = run(
         store,
         '  - {id: p, type: probe}\n  - {id: c, type: formula_pay, amount: "bookings - bookings[-1]"}\n',
@@ -149,7 +152,10 @@ def test_history_is_this_plans_saved_outcomes_and_an_unevaluated_period_says_whi
     run(store, rules, "2026-09", head=head)
     third = run(store, rules, "2026-10", head=head)
     assert third.outcomes[0].amount == Decimal("100.00")
-    look = lambda ctx: [r.amount for r in ctx.history("running", parse_period("2026-10"))]
+
+    def look(ctx):
+        return [r.amount for r in ctx.history("running", parse_period("2026-10"))]
+
     run(
         store,
         '  - {id: running, type: formula_pay, amount: "0"}\n  - {id: p, type: probe}\n',

@@ -160,7 +160,8 @@ def test_the_playground_lists_the_names_still_needed(kpi):
     result = kpi("rules", "try", "min(bookings, quota) * rate + attainment[-1]", "--set", "bookings=1")
     assert result.code == 1
     assert result.err.splitlines() == [
-        "Error: the formula needs a value for attainment[-1], quota, rate (it uses attainment[-1], bookings, quota, rate).",
+        "Error: the formula needs a value for attainment[-1], quota, "
+        "rate (it uses attainment[-1], bookings, quota, rate).",
         "Hint: add --set attainment[-1]=... --set quota=... --set rate=...",
     ]
 

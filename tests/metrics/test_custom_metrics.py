@@ -115,9 +115,11 @@ def test_every_problem_is_reported_at_its_file_line_and_column(tmp_path: Path) -
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "metrics:\n"
-        "  - name: x\n    description: d\n    facts: deals\n    time: closed_at\n    person: owner\n    aggregate: count\n"
+        "  - name: x\n    description: d\n    facts: deals\n    time: closed_at\n"
+        "    person: owner\n    aggregate: count\n"
         "  - name: y\n    description: d\n    ratio: {numerator: x, denominator: bookngs}\n"
-        "  - name: z\n    description: d\n    facts: deals\n    time: closed_at\n    person: owner_id\n    aggregate: count\n    colour: red\n",
+        "  - name: z\n    description: d\n    facts: deals\n    time: closed_at\n"
+        "    person: owner_id\n    aggregate: count\n    colour: red\n",
         encoding="utf-8",
     )
     with pytest.raises(CustomMetricError) as caught:

@@ -7,6 +7,7 @@ docstring of each metric); the database computes it in SQL. Ratios must agree to
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -243,10 +244,13 @@ def reference(data: Data) -> dict[str, dict[str, Any]]:
         for s in split_of[d["id"]] or [{"person_id": d["owner_id"], "share": Decimal(1)}]:
             bookings[s["person_id"]] += d["amount"] * s["share"]
     out["bookings"] = dict(bookings)
-    count = lambda rows, key: {p: sum(1 for r in rows if r[key] == p) for p in {r[key] for r in rows}}
-    total = lambda rows, key, value: {
-        p: sum((value(r) for r in rows if r[key] == p), Decimal(0)) for p in {r[key] for r in rows}
-    }
+
+    def count(rows: list[dict[str, Any]], key: str) -> dict[Any, int]:
+        return {p: sum(1 for r in rows if r[key] == p) for p in {r[key] for r in rows}}
+
+    def total(rows: list[dict[str, Any]], key: str, value: Callable[[dict[str, Any]], Decimal]) -> dict[Any, Decimal]:
+        return {p: sum((value(r) for r in rows if r[key] == p), Decimal(0)) for p in {r[key] for r in rows}}
+
     out["won_deals"] = count(won, "owner_id")
     out["average_selling_price"] = _ratios(total(won, "owner_id", lambda r: r["amount"]), out["won_deals"], places=4)
     cycle = total(won, "owner_id", lambda r: Decimal(_secs(r["created_at"], r["closed_at"])))
@@ -278,7 +282,7 @@ def reference(data: Data) -> dict[str, dict[str, Any]]:
     sourced = {x["converted_deal_id"] for x in data.leads if x["converted_deal_id"] and x["marketing_owner_id"]}
     out["marketing_sourced_revenue_share"] = _ratios(
         total(won, "owner_id", lambda r: r["amount"] if r["id"] in sourced else Decimal(0)),
-        {p: v for p, v in total(won, "owner_id", lambda r: r["amount"]).items()},
+        dict(total(won, "owner_id", lambda r: r["amount"])),
     )
     campaign_leads = [x for x in data.leads if _in(x["created_at"]) and x["campaign"]]
     out["campaign_conversion_rate"] = _ratios(
@@ -424,7 +428,10 @@ def _database(store: Any, name: str) -> dict[str, Any]:
 
 def _same(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
     """Equal values for every person with a value (a zero sum and an absent person mean the same)."""
-    keep = lambda d: {k: Decimal(v) for k, v in d.items() if v is not None and k is not None}
+
+    def keep(d: dict[str, Any]) -> dict[str, Decimal]:
+        return {k: Decimal(v) for k, v in d.items() if v is not None and k is not None}
+
     e, a = keep(expected), keep(actual)
     people = set(e) | set(a)
     return all(e.get(p, Decimal(0)) == a.get(p, Decimal(0)) for p in people) and all(

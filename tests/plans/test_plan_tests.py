@@ -46,7 +46,7 @@ def test_a_golden_case_passes_as_a_plan_test(tmp_path):
     assert result.passed, result.failures
     assert result.source == "Oracle Sales IC 24B readiness notes"
     [line] = result.outcomes["2026-01"]
-    assert [l["amount"] for l in line.trace["lines"]] == ["10.00", "30.00"]
+    assert [entry["amount"] for entry in line.trace["lines"]] == ["10.00", "30.00"]
 
 
 def test_a_wrong_expectation_shows_expected_against_actual(tmp_path):
@@ -113,7 +113,7 @@ def test_a_bad_case_is_a_located_plan_problem(tmp_path):
     text = T2.replace("    period: 2026-01\n", "    perod: 2026-01\n")
     with pytest.raises(PlanError) as err:
         parse_plan(text, "t2.yaml", registry=toy_registry())
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "perod" in l)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "perod" in row)
     assert any(
         p.startswith(f"t2.yaml:{line}:5: unknown key 'perod'") and "did you mean 'period'?" in p
         for p in err.value.problems

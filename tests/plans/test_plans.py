@@ -21,7 +21,7 @@ def test_misspelt_key_names_line_column_and_valid_keys():
     text = EXAMPLE.read_text().replace("    method: marginal", "    methd: marginal")
     with pytest.raises(PlanError) as err:
         parse_plan(text, "plan.yaml")
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "methd" in l)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "methd" in row)
     problem = next(p for p in err.value.problems if "methd" in p)
     assert problem.startswith(f"plan.yaml:{line}:5: unknown key 'methd'")
     assert "did you mean 'method'?" in problem and "valid keys:" in problem
@@ -71,7 +71,7 @@ def test_floats_in_plans_are_read_as_exact_decimals():
 @pytest.mark.parametrize("written", [".inf", "-.inf", ".NaN"])
 def test_an_infinite_amount_is_a_sentence_at_its_line_not_a_decimal_internal(written):
     text = EXAMPLE.read_text().replace("    cap: 60000", f"    cap: {written}")
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith(f"    cap: {written}"))
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith(f"    cap: {written}"))
     with pytest.raises(PlanError) as err:
         parse_plan(text, "plan.yaml")
     [problem] = err.value.problems

@@ -17,7 +17,8 @@ EXAMPLE = (Path(__file__).parents[2] / "rules" / "sales-commission.yaml").read_t
 RICH = (
     EXAMPLE.replace(
         "rules:\n",
-        'metrics:\n  sales: bookings\n  attainment: "sales / quota"\ntargets:\n  quota: {metric: bookings, prorate: days_employed}\nrules:\n',
+        'metrics:\n  sales: bookings\n  attainment: "sales / quota"\ntargets:\n'
+        "  quota: {metric: bookings, prorate: days_employed}\nrules:\n",
     )
     + """  - id: kicker
     type: formula_pay

@@ -151,7 +151,10 @@ def test_a_rule_may_read_its_own_earlier_periods_but_not_itself():
 def test_unknown_rules_named_in_settings_are_refused_with_the_nearest():
     [problem] = problems(
         HEAD
-        + 'rules:\n  - {id: commission, type: formula_pay, amount: "1"}\n  - {id: t, type: formula_pay, amount: "0", after: [comission]}\n'
+        + (
+            'rules:\n  - {id: commission, type: formula_pay, amount: "1"}\n'
+            '  - {id: t, type: formula_pay, amount: "0", after: [comission]}\n'
+        )
     )
     assert "reads the results of unknown rule 'comission'. did you mean 'commission'?" in problem
     assert problem.startswith("p.yaml:6:53:")  # where the misspelt name is written
@@ -181,9 +184,9 @@ rules:
 
 
 def test_weights_style_whole_rule_problems_point_at_the_key_they_name():
-    text = (
-        HEAD
-        + "rules:\n  - id: c\n    type: tiered_commission\n    method: marginal\n    tiers:\n      - {from: 0, to: 10, rate: 1%}\n      - {from: 20, rate: 2%}\n"
+    text = HEAD + (
+        "rules:\n  - id: c\n    type: tiered_commission\n    method: marginal\n    tiers:\n"
+        "      - {from: 0, to: 10, rate: 1%}\n      - {from: 20, rate: 2%}\n"
     )
     [problem] = problems(text)
     assert problem == "p.yaml:8:5: rule 'c': tiers 0–10 and 20 and above leave a gap.", problem

@@ -1,4 +1,6 @@
-"""Activity and lead checks on hand-built data: what each check flags, what it leaves alone, and the records it names."""
+"""Activity and lead checks on hand-built data: what each check flags, what it leaves alone, and the records it
+names.
+"""
 
 from __future__ import annotations
 

@@ -87,7 +87,8 @@ def test_every_planted_activity_pattern_is_found_with_its_records(planted: Any, 
         and set(case.record_ids) <= set(f.evidence.get(case.table, ()))
     ]
     assert matches, (
-        f"{pattern} of {case.person_id} in {case.period} not found; findings: {[(f.check, f.person_id, f.period) for f in found]}"
+        f"{pattern} of {case.person_id} in {case.period} not found; findings: "
+        f"{[(f.check, f.person_id, f.period) for f in found]}"
     )
     assert all(f.explanation and f.figures for f in matches)
 

@@ -37,7 +37,7 @@ from kpi_engine import evaluate_plans, open_store, parse_period, schema
 from tests.conftest import database_of_its_own
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import scale_data  # noqa: E402
+import scale_data
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 PLANS = [RULES / "deal-integrity.yaml", RULES / "activity-integrity.yaml"]

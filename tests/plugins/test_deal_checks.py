@@ -51,7 +51,9 @@ DEAL_CHECKS = {
 def _with_periods(
     ctx: RuleContext, rows: Mapping[str, Mapping[str, Mapping[str, Sequence[dict[str, Any]]]]], asked: list[str]
 ) -> RuleContext:
-    """``ctx`` whose ``record_details_in`` serves ``rows`` (period label -> metric -> person -> rows) and notes what was asked."""
+    """``ctx`` whose ``record_details_in`` serves ``rows`` (period label -> metric -> person -> rows) and notes what
+    was asked.
+    """
 
     def details_in(metric: str, period: Period) -> Mapping[str, Sequence[dict[str, Any]]]:
         asked.append(f"{metric} {period.label}")
@@ -213,9 +215,7 @@ def _benford_ctx(own: Mapping[int, int], team: Mapping[int, int]) -> RuleContext
     )
 
 
-def test_benford_flags_digits_that_depart_from_the_law_and_from_the_team_and_names_this_periods_deals_with_those_digits() -> (
-    None
-):
+def test_benford_flags_digits_departing_from_the_law_and_the_team_and_names_this_periods_deals_with_them() -> None:
     skewed = {1: 15, 2: 10, 3: 10, 4: 90, 5: 10, 6: 5, 7: 5, 8: 3, 9: 2}  # 150 amounts, crowded on 4
     (finding,) = _findings(benford(_benford_ctx(skewed, BENFORD_LIKE), Benford(periods=1)))
     assert finding.person_id == "E1" and finding.figures["over_represented"] == "4"
@@ -270,7 +270,8 @@ def test_the_plan_tests_fail_when_a_threshold_changes(tmp_path: Path) -> None:
     changed.write_text(PLAN.read_text().replace("    limit: 50000\n", "    limit: 200000\n", 1))
     failed = {case.name: case for case in run_plan_tests(changed) if not case.passed}
     assert "Three deals for one customer and product within three days, each under 50,000, together 123,000" in failed
-    # any other case that fails does so because its same-customer deals now each stay under the higher limit and reach it together
+    # any other case that fails does so because its same-customer deals now each stay under the higher limit and
+    # reach it together
     assert all("deal_splitting" in str(case.failures) for case in failed.values())
 
 

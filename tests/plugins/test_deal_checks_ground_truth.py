@@ -1,4 +1,5 @@
-"""The deal checks on generated companies: every planted deal pattern is found with its records, a clean company raises nothing.
+"""The deal checks on generated companies: every planted deal pattern is found with its records, a clean company
+raises nothing.
 
 The sample company plants each gaming pattern on one rep and month (kpi_engine/sample/_planted.py).
 rules/deal-integrity.yaml is evaluated month by month, once per company, through the engine.

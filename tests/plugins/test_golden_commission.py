@@ -46,7 +46,7 @@ def test_t2_marginal_tiers_split_amount_at_each_boundary(store):
     add_won_deals(store, "rep", ["2500"])
     amount, trace = payout(store, "t2-marginal.yaml")
     assert amount == Decimal("40.00")
-    assert [(Decimal(l["basis"]), Decimal(l["rate"]), Decimal(l["amount"])) for l in trace["lines"]] == [
+    assert [(Decimal(line["basis"]), Decimal(line["rate"]), Decimal(line["amount"])) for line in trace["lines"]] == [
         (Decimal(1000), Decimal("0.01"), Decimal(10)),
         (Decimal(1500), Decimal("0.02"), Decimal(30)),
     ]
@@ -108,7 +108,7 @@ def test_t5_year_to_date_marginal_pays_the_new_deal_at_the_bands_it_fills(store)
     amount, trace = payout(store, "t5-year-to-date.yaml", "2026-03")
     assert amount == Decimal("1100.00")
     assert trace["inputs"]["prior_year_to_date"] == "145000"
-    assert [(l["basis"], l["rate"]) for l in trace["lines"]] == [("5000", "0.04"), ("15000", "0.06")]
+    assert [(line["basis"], line["rate"]) for line in trace["lines"]] == [("5000", "0.04"), ("15000", "0.06")]
 
 
 @pytest.mark.parametrize(

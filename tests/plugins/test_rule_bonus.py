@@ -40,7 +40,7 @@ def test_each_new_customer_deal_above_50000_earns_500():
         NEW_LOGO_SPIFF, values={"bookings": {"E1": 265000}}, details={"bookings": {"E1": DEALS}}
     ).values()
     assert amount == d("1000.00")
-    assert [l["record_id"] for l in trace["lines"]] == [11, 14]
+    assert [line["record_id"] for line in trace["lines"]] == [11, 14]
     assert trace["records"] == {"table": "deals", "ids": [11, 14]}
     assert trace["explanation"][0] == "2 of 4 bookings records meeting new_customer and value > 50000 earn 500 each."
 
@@ -48,7 +48,7 @@ def test_each_new_customer_deal_above_50000_earns_500():
 def test_record_amount_may_be_a_formula_and_the_person_total_capped():
     config = {"per": "record", "measure": "bookings", "amount": "value * 1%", "cap": 1000}
     [(amount, trace)] = paid(config, values={"bookings": {"E1": 265000}}, details={"bookings": {"E1": DEALS}}).values()
-    assert [l["amount"] for l in trace["lines"]] == ["600.00", "800.00", "500.00", "750.00"]
+    assert [line["amount"] for line in trace["lines"]] == ["600.00", "800.00", "500.00", "750.00"]
     assert amount == d("1000.00")
     assert trace["explanation"][-1] == "Capped at 1,000 per period (was 2,650)."
 

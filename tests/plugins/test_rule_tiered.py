@@ -90,7 +90,7 @@ def test_marginal_tiers_split_amount_at_each_boundary():
     """Golden T2, Oracle Sales IC 24B readiness notes: 2,500 pays 1,000 × 1% + 1,500 × 2% = 40."""
     amount, trace = pay(rule(), values={"bookings": {"E1": 2500}})
     assert amount == d("40.00")
-    assert [(l["band"], l["basis"], l["rate"], l["amount"]) for l in trace["lines"]] == [
+    assert [(line["band"], line["basis"], line["rate"], line["amount"]) for line in trace["lines"]] == [
         ("0–1,000", "1000", "0.01", "10.00"),
         ("1,000–5,000", "1500", "0.02", "30.00"),
     ]
@@ -118,7 +118,7 @@ def test_year_to_date_marginal_pays_the_new_deal_at_the_bands_it_fills():
         earlier={"2026-01": {"bookings": {"E1": 100000}}, "2026-02": {"bookings": {"E1": 45000}}},
     )
     assert amount == d("1100.00")
-    assert [(l["basis"], l["rate"]) for l in trace["lines"]] == [("5000", "0.04"), ("15000", "0.06")]
+    assert [(line["basis"], line["rate"]) for line in trace["lines"]] == [("5000", "0.04"), ("15000", "0.06")]
     assert trace["inputs"]["prior_year_to_date"] == "145000"
     assert trace["inputs"]["year_to_date"] == "165000"
 
@@ -137,7 +137,7 @@ def test_year_to_date_retroactive_pays_the_difference_of_the_two_totals():
         config, period="2026-02", values={"bookings": {"E1": 5100}}, earlier={"2026-01": {"bookings": {"E1": 900}}}
     )
     assert amount == d("171.00")
-    assert [(l["part"], l["amount"]) for l in trace["lines"]] == [
+    assert [(line["part"], line["amount"]) for line in trace["lines"]] == [
         ("year_to_date", "180.00"),
         ("before_this_period", "-9.00"),
     ]
@@ -156,8 +156,8 @@ def test_seed_003_ladder_marginal_between_target_and_challenge():
     config = TieredCommission.model_validate({"method": "marginal", "tiers": SEED_003_LEVELS})
     amount, trace = pay(config, values={"bookings": {"E1": 180000}}, targets=TARGETS)
     assert amount == d("12000.00")
-    assert [l["amount"] for l in trace["lines"]] == ["5000.00", "4000.00", "3000.00"]
-    assert [l["band"] for l in trace["lines"]] == ["0–target", "target–challenge", "challenge and above"]
+    assert [line["amount"] for line in trace["lines"]] == ["5000.00", "4000.00", "3000.00"]
+    assert [line["band"] for line in trace["lines"]] == ["0–target", "target–challenge", "challenge and above"]
     assert trace["inputs"]["attainment"] == "1.8"
 
 
@@ -167,7 +167,7 @@ def test_reaching_a_level_pays_its_rate_up_to_it_and_the_excess_at_the_top_rate(
     config = TieredCommission.model_validate({"method": "retroactive", "tiers": tiers})
     amount, trace = pay(config, values={"bookings": {"E1": 180000}}, targets=TARGETS)
     assert amount == d("15000.00")
-    assert [(l["basis"], l["rate"]) for l in trace["lines"]] == [("150000", "0.08"), ("30000", "0.1")]
+    assert [(line["basis"], line["rate"]) for line in trace["lines"]] == [("150000", "0.08"), ("30000", "0.1")]
     # Below the challenge the whole amount is paid at the band reached.
     assert pay(config, values={"bookings": {"E1": 120000}}, targets=TARGETS)[0] == d("9600.00")
 
@@ -281,8 +281,10 @@ def ladders(draw: Any) -> list[Band]:
 @given(bands=ladders(), value=amounts, boundary=st.sampled_from(["lower", "upper"]))
 def test_marginal_lines_add_up_to_the_total_and_cover_the_amount(bands, value, boundary):
     lines = tier_split(bands, value, method="marginal", boundary=boundary)
-    assert sum((l["basis"] for l in lines), Decimal(0)) == value
-    assert sum((l["amount"] for l in lines), Decimal(0)) == sum((l["basis"] * l["rate"] for l in lines), Decimal(0))
+    assert sum((line["basis"] for line in lines), Decimal(0)) == value
+    assert sum((line["amount"] for line in lines), Decimal(0)) == sum(
+        (line["basis"] * line["rate"] for line in lines), Decimal(0)
+    )
 
 
 @settings(max_examples=200)
@@ -291,8 +293,8 @@ def test_marginal_lines_add_up_to_the_total_after_rounding_at_the_declared_point
     tiers = [{"from": b.lower, "to": b.upper, "rate": b.rate} for b in bands]
     config = TieredCommission.model_validate({"method": "marginal", "tiers": tiers})
     [result] = evaluate(context(values={"bookings": {"E1": value}}, rounding_at=at), config)
-    line_sum = sum((Decimal(l["amount"]) for l in result.trace["lines"]), Decimal(0))
-    exact = sum((l["amount"] for l in tier_split(bands, value, method="marginal")), Decimal(0))
+    line_sum = sum((Decimal(line["amount"]) for line in result.trace["lines"]), Decimal(0))
+    exact = sum((line["amount"] for line in tier_split(bands, value, method="marginal")), Decimal(0))
     if at == "line":
         assert line_sum == result.amount  # rounded lines add up exactly to the total
     else:

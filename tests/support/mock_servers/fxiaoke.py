@@ -569,7 +569,10 @@ class _Handler(BaseHTTPRequestHandler):
                     tenant._burst_left = (
                         tenant._burst_left - 1 if tenant._burst_left else tenant.faults.error_burst_length - 1
                     )
-                    page = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
+                    page = (
+                        b"<html><head><title>502 Bad Gateway</title></head>"
+                        b"<body><center><h1>502 Bad Gateway</h1></center></body></html>"
+                    )
                     self._send(502, page, "text/html")
                     return
             tenant.authorize(body)

@@ -151,7 +151,7 @@ def _read_after(token: str | None) -> int:
         return 0
     try:
         return int(base64.b64decode(token.encode()).decode().strip())
-    except Exception:
+    except ValueError:  # not base64 (binascii.Error), not UTF-8, or not a number: all ValueErrors
         return -1
 
 
@@ -476,8 +476,8 @@ class HubSpotMock(MockCRMServer):
         if verdict != "ok":
             return self._error(
                 401,
-                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more "
-                "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find "
+                "more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "INVALID_AUTHENTICATION",
             )
         with self._data_lock:
@@ -637,8 +637,8 @@ class HubSpotMock(MockCRMServer):
         if offset + limit > self.search_cap:
             return self._error(
                 400,
-                f"There was a problem with the request: the search API can page through at most {self.search_cap} results "
-                "per query.",
+                "There was a problem with the request: the search API can "
+                f"page through at most {self.search_cap} results per query.",
                 "VALIDATION_ERROR",
             )
         properties = query.get("properties") or DEFAULT_PROPERTIES[kind]

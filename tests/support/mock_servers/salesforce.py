@@ -569,7 +569,9 @@ class SalesforceMock:
             opp = {
                 "Id": oid,
                 "IsDeleted": False,
-                "Name": f"{companies[i % len(companies)]} – {rng.choice(['Renewal', 'Expansion', 'New Logo', 'Pilot'])} {i}",
+                "Name": (
+                    f"{companies[i % len(companies)]} – {rng.choice(['Renewal', 'Expansion', 'New Logo', 'Pilot'])} {i}"
+                ),
                 "AccountId": accounts[i % len(accounts)],
                 "Amount": amount,
                 "StageName": label,
@@ -596,7 +598,7 @@ class SalesforceMock:
                 if opp["CreatedDate"] <= instant:
                     opp["LastModifiedDate"] = opp["SystemModstamp"] = instant
         subjects = ["Call", "Follow-up email", "Send quote", "Discovery call", "Check contract", "Demo prep"]
-        for i in range(n_tasks if n_tasks is not None else n_opps):
+        for _ in range(n_tasks if n_tasks is not None else n_opps):
             tid = self._new_id("Task")
             subtype = rng.choice(["Call", "Call", "Email", "Task"])
             opp = rng.choice(opps) if opps else None
@@ -619,7 +621,7 @@ class SalesforceMock:
             }
             self._stamp(task, when, when + timedelta(minutes=rng.randint(0, 600)))
             self.records["Task"][tid] = task
-        for i in range(n_events if n_events is not None else n_opps // 2):
+        for _ in range(n_events if n_events is not None else n_opps // 2):
             eid = self._new_id("Event")
             opp = rng.choice(opps) if opps else None
             start = self._moment(300, 1).replace(minute=0, second=0)
