@@ -37,7 +37,7 @@ from kpi_engine_connectors.hubspot import HubSpotConnector
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.mock_servers.hubspot import PRIVATE_TOKEN  # noqa: E402 - importable once the repository root is on sys.path
+from tests.support.mock_servers.hubspot import PRIVATE_TOKEN  # noqa: E402 - importable once the repository root is on sys.path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -72,7 +72,7 @@ def start_mock(deals: int) -> tuple[subprocess.Popen[bytes], str]:
         [
             sys.executable,
             "-m",
-            "tests.mock_servers.hubspot",
+            "tests.support.mock_servers.hubspot",
             "--port",
             str(port),
             "--deals",

@@ -47,7 +47,7 @@ from .tiered_commission import Bound
 __all__ = ["CurvePoint", "FixedLevels", "Scorecard", "ScorecardKPI", "Step", "achievement_factor", "kpi_rule_types"]
 
 ONE = Decimal(1)
-_DEFAULT_POINTS = (("baseline", "50%"), ("target", "100%"), ("challenge", "150%"))
+_DEFAULT_POINTS = (("baseline", Decimal("0.5")), ("target", Decimal(1)), ("challenge", Decimal("1.5")))
 
 
 class FixedLevels(BaseModel):

@@ -22,6 +22,7 @@ from kpi_engine import (
     Connector,
     ConnectorError,
     ConnectorSettings,
+    Entity,
     HttpClient,
     RateLimited,
     Record,
@@ -67,7 +68,7 @@ class FxiaokeSettings(ConnectorSettings):
 class _Object:
     stream: str
     api_name: str
-    entity: str
+    entity: Entity
     fields: tuple[str, ...]
     deletes: bool
     labels: tuple[str, ...] = ()

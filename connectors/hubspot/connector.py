@@ -37,6 +37,7 @@ from kpi_engine import (
     Connector,
     ConnectorError,
     ConnectorSettings,
+    Entity,
     HttpClient,
     OAuth2Refresh,
     RateLimited,
@@ -53,7 +54,7 @@ from kpi_engine import (
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
 
-OBJECT_STREAMS = {
+OBJECT_STREAMS: dict[str, tuple[str, Entity, str, str | None]] = {
     # stream: (object type, entity, modified-time property, associations to read)
     "deals": ("deals", "deals", "hs_lastmodifieddate", "companies"),
     "contacts": ("contacts", "leads", "lastmodifieddate", None),

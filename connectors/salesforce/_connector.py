@@ -22,6 +22,7 @@ from kpi_engine import (
     ConnectorConfigurationError,
     ConnectorError,
     ConnectorSettings,
+    Entity,
     HttpClient,
     OAuth2Refresh,
     RateLimited,
@@ -83,7 +84,7 @@ class _Object:
 
     stream: str
     sobject: str
-    entity: str
+    entity: Entity
     fields: tuple[str, ...]
     deletes: bool
     derived: tuple[str, ...] = ()

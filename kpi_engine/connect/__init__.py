@@ -13,7 +13,7 @@ connectors new``).
 """
 
 from .auth import BearerToken, HeaderToken, OAuth2Refresh
-from .connector import Checkpoint, Connector, ConnectorContext, Record, Stream, StreamState
+from .connector import Checkpoint, Connector, ConnectorContext, Entity, Record, Stream, StreamState
 from .errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
 from .http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
@@ -41,6 +41,7 @@ __all__ = [
     "ConnectorContext",
     "ConnectorError",
     "ConnectorSettings",
+    "Entity",
     "HeaderToken",
     "HttpClient",
     "MemoryTokenStore",

@@ -49,6 +49,7 @@ __all__ = [
     "ENTITY_ORDER",
     "Checkpoint",
     "Connector",
+    "Entity",
     "ConnectorContext",
     "Record",
     "Stream",
