@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, select
 
-from ..ingest.loading import LoadCounts, UnresolvedReferences, upsert_records
+from ..ingest.loading import LoadCounts, UnresolvedReferences, log_fact_change, upsert_records
 from ..store import schema as s
 from ..store.database import Store
 from .connector import ENTITY_ORDER, Checkpoint, Connector, Record, Stream, StreamState
@@ -302,6 +302,9 @@ class _StreamSync:
                 self.summary.skipped["deleted before it was synced"] += 1
         if not live:
             return
+        # The rows as they were: the periods they counted in change (a deleted October deal changes October).
+        gone = conn.execute(select(self.table).where(col.source == self.engine.source, col.remote_id.in_(sorted(live))))
+        log_fact_change(conn, self.table.name, self.engine.source, [dict(row._mapping) for row in gone])
         values: dict[str, Any] = {"is_deleted": True}
         if self.stream.entity == "deals":
             values["deleted_at"] = datetime.now(UTC)

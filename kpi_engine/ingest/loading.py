@@ -9,20 +9,23 @@ deals by remote id within the source, owners and managers among the people.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, or_, select
 
-from ..errors import ImportRejected
+from ..errors import ImportRejected, PeriodError
+from ..periods import parse_period
 from ..store import schema as s
 from .records import RECORD_MODELS, entity_name
 
 __all__ = [
     "BATCH_SIZE",
     "LoadCounts",
+    "log_fact_change",
     "ReferenceProblem",
     "UnresolvedReferences",
     "reference_problems",
@@ -217,6 +220,56 @@ def _key_filter(spec: _Spec, source: str, batch: Sequence[BaseModel]) -> Any:
     return and_(*clauses)
 
 
+_NOT_ABOUT_TIME = frozenset({"modified_at"})  # when the CRM last touched a row says nothing of the period it is about
+
+
+def _moments(row: Mapping[str, Any]) -> Iterator[datetime]:
+    for column, value in row.items():
+        if column in _NOT_ABOUT_TIME or value is None:
+            continue
+        if isinstance(value, datetime):
+            yield value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        elif isinstance(value, date):
+            yield datetime.combine(value, time.min, UTC)
+        elif column == "period" and isinstance(value, str):
+            try:
+                period = parse_period(value)
+            except PeriodError:
+                continue
+            yield datetime.combine(period.start, time.min, UTC)
+            yield datetime.combine(period.end, time.min, UTC)
+
+
+def log_fact_change(conn: Connection, table: str, source: str, rows: Sequence[Any]) -> None:
+    """Record that ``rows`` of ``table`` were written now, with the span of time they are about.
+
+    ``rows`` are row mappings, or lists of them (an updated row as it was and as it becomes). A row
+    with no time stamp or date at all (an organisation row without dates) makes the change touch
+    every period: ``first_at`` and ``last_at`` stay empty. Prior-period adjustments read this.
+    """
+    first: datetime | None = None
+    last: datetime | None = None
+    timeless = False
+    for item in rows:
+        parts = item if isinstance(item, list) else [item]
+        moments = [m for part in parts for m in _moments(part)]
+        if not moments:
+            timeless = True
+            continue
+        first = min(moments) if first is None else min(first, *moments)
+        last = max(moments) if last is None else max(last, *moments)
+    conn.execute(
+        s.fact_changes.insert().values(
+            table_name=table,
+            source=source,
+            changed_at=datetime.now(UTC),
+            first_at=None if timeless else first,
+            last_at=None if timeless else last,
+            rows=len(rows),
+        )
+    )
+
+
 def upsert_records(
     conn: Connection, entity: str, source: str, records: Sequence[BaseModel], *, progress: Progress | None = None
 ) -> LoadCounts:
@@ -256,6 +309,7 @@ def upsert_records(
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     managers: list[dict[str, Any]] = []
+    touched: dict[Any, list[dict[str, Any]]] = {}
     for done, batch in enumerate(_chunks(records), start=1):
         stored = {
             tuple(row._mapping[k] for k in spec.key): row
@@ -275,11 +329,16 @@ def upsert_records(
             changes = {col: value for col, value in incoming.items() if current._mapping[col] != value}
             if changes:
                 updates.append({"_pk": current._mapping["id"], **changes})
+                # what the change is about: the row as it was and as it becomes
+                touched[current._mapping["id"]] = [dict(current._mapping), changes]
                 counts.updated += 1
             else:
                 counts.unchanged += 1
         if progress:
             progress(f"comparing {name}", min(done * BATCH_SIZE, len(records)), len(records))
+    changed_rows = [*inserts, *(touched[u["_pk"]] for u in updates)]
+    if changed_rows:
+        log_fact_change(conn, spec.table.name, source, changed_rows)
     if inserts:
         conn.execute(spec.table.insert(), inserts)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}

@@ -8,13 +8,15 @@ Conventions:
 - money is ``Money`` (exact scaled integer) with its ``currency`` beside it;
 - time stamps are UTC (``UTCDateTime``); calendar days are ``Date``;
 - deleted records stay as tombstones (``is_deleted``) so that history explains itself.
+
+This module declares the facts and the organisation; the engine's records (``engine_tables``), the pay
+cycle's (``ledger_tables``) and what loading keeps (``load_tables``) are declared beside it on the same
+``metadata`` and exported from here too, so ``schema.<table>`` names every table.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Boolean,
     Column,
     Date,
@@ -26,10 +28,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.sql.expression import false
 
 from ..money import Money, Ratio
 from .columns import UTCDateTime, metadata, source_columns
+from .engine_tables import evaluation_runs, finding_reviews, outcomes
+from .ledger_tables import adjustments, audit_log, ledger_entries, period_states
+from .load_tables import connector_tokens, fact_changes, imports, sync_runs, sync_state
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -37,6 +41,8 @@ __all__ = [
     "ROLES",
     "UTCDateTime",
     "activities",
+    "adjustments",
+    "audit_log",
     "churn_events",
     "connector_tokens",
     "content_stats",
@@ -45,9 +51,11 @@ __all__ = [
     "deal_stage_history",
     "deals",
     "evaluation_runs",
+    "fact_changes",
     "finding_reviews",
     "imports",
     "leads",
+    "ledger_entries",
     "manual_scores",
     "marketing_spend",
     "metadata",
@@ -55,6 +63,7 @@ __all__ = [
     "outcomes",
     "payments",
     "people",
+    "period_states",
     "refunds",
     "renewals",
     "survey_responses",
@@ -378,66 +387,6 @@ manual_scores = Table(
     UniqueConstraint("person_id", "metric", "period", name="uq_manual_scores_person_metric_period"),
 )
 
-# --- bookkeeping ------------------------------------------------------------------
-
-sync_state = Table(
-    "sync_state",
-    metadata,
-    Column("connector", String(100), primary_key=True),
-    Column("stream", String(100), primary_key=True),
-    Column("state", JSON, nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
-)
-
-imports = Table(
-    "imports",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("file_name", String(500), nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("entity", String(64), nullable=False),
-    Column("source", String(64), nullable=False),
-    Column("rows_read", Integer, nullable=False),
-    Column("rows_inserted", Integer, nullable=False),
-    Column("rows_updated", Integer, nullable=False),
-    Column("imported_at", UTCDateTime(), nullable=False),
-)
-
-evaluation_runs = Table(
-    "evaluation_runs",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("plan_id", String(100), nullable=False),
-    Column("plan_version", String(64), nullable=False),
-    Column("plan_hash", String(64), nullable=False),
-    Column("period", String(32), nullable=False),
-    Column("period_start", Date, nullable=False),
-    Column("period_end", Date, nullable=False),  # exclusive
-    Column("time_zone", String(64), nullable=False),
-    Column("data_watermark", String(200), nullable=False),
-    Column("engine_version", String(32), nullable=False),
-    Column("status", String(16), nullable=False, default="open"),  # open / closed
-    Column("created_at", UTCDateTime(), nullable=False),
-    Index("ix_evaluation_runs_plan_period", "plan_id", "period"),
-)
-
-outcomes = Table(
-    "outcomes",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("run_id", String(32), ForeignKey("evaluation_runs.id", ondelete="CASCADE"), nullable=False),
-    Column("person_id", String(64), nullable=False),
-    Column("rule_id", String(100), nullable=False),
-    Column("kind", String(32), nullable=False),  # payout / score / recommendation / alert / finding
-    Column("amount", Money()),
-    Column("currency", String(3)),
-    Column("trace", JSON, nullable=False),
-    # A recommendation's, alert's or finding's state in its rule type's words, and whether it asks
-    # someone to act (migration 0008_outcome_status).
-    Column("status", String(32)),
-    Column("attention", Boolean, nullable=False, default=False, server_default=false()),
-    Index("ix_outcomes_run", "run_id", "person_id"),
-)
 
 # --- metrics: web traffic, content, support, training; target change log (migration 0003_metrics) ----
 
@@ -534,53 +483,6 @@ target_changes = Table(
 
 Index("ix_leads_converted_deal", leads.c.converted_deal_id)
 
-# --- connectors: sync runs and refreshed OAuth tokens (migration 0004_connectors) ------
-
-sync_runs = Table(
-    "sync_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("connector", String(100), nullable=False),
-    Column("source", String(64), nullable=False),
-    Column("full_refresh", Boolean, nullable=False, default=False),
-    Column("status", String(16), nullable=False),  # running / succeeded / failed / stopped
-    Column("started_at", UTCDateTime(), nullable=False),
-    Column("finished_at", UTCDateTime()),
-    Column("records_read", Integer, nullable=False, default=0),
-    Column("inserted", Integer, nullable=False, default=0),
-    Column("updated", Integer, nullable=False, default=0),
-    Column("unchanged", Integer, nullable=False, default=0),
-    Column("deleted", Integer, nullable=False, default=0),
-    Column("skipped", Integer, nullable=False, default=0),
-    Column("summary", JSON),  # per stream counts and skipped reasons
-    Column("error", Text),
-    Index("ix_sync_runs_connector", "connector", "started_at"),
-)
-
-# Customers are resolved by remote id or by name within a source (connectors and imports alike).
+# Customers are resolved by remote id or by name within a source (connectors and imports alike; migration
+# 0004_connectors).
 Index("ix_customers_source_name", customers.c.source, customers.c.name)
-
-connector_tokens = Table(
-    "connector_tokens",
-    metadata,
-    Column("key", String(200), primary_key=True),  # e.g. hubspot:<client id>
-    Column("value", JSON, nullable=False),  # access and refresh token of an OAuth app
-    Column("updated_at", UTCDateTime(), nullable=False),
-)
-
-# --- findings: HR's review of anti-gaming findings (migration 0005_finding_reviews) ----------------
-
-finding_reviews = Table(
-    "finding_reviews",
-    metadata,
-    Column("finding_id", String(32), primary_key=True),  # stable across re-runs: plan, check, person, period, evidence
-    Column("plan_id", String(100), nullable=False),
-    Column("check_rule", String(100), nullable=False),
-    Column("person_id", String(64), nullable=False),
-    Column("period", String(32), nullable=False),
-    Column("decision", String(16), nullable=False),  # release / uphold
-    Column("note", Text, nullable=False),
-    Column("reviewed_by", String(100), nullable=False),
-    Column("reviewed_at", UTCDateTime(), nullable=False),
-    Index("ix_finding_reviews_plan", "plan_id", "period"),
-)
