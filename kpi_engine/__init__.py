@@ -53,12 +53,14 @@ from .connect import (
 )
 from .engine.contract import OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
 from .engine.evaluation import evaluate, evaluate_plans, evaluate_through
+from .engine.whatif import WhatIf, whatif
 from .errors import (
     ConfigurationError,
     EvaluationError,
     FormulaError,
     ImportRejected,
     KPIError,
+    PayCycleError,
     PeriodError,
     PeriodsNotEvaluated,
     PlanError,
@@ -68,10 +70,15 @@ from .errors import (
 from .findings.model import FINDING, CheckConfig, Effect, Finding, Severity
 from .formula.formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
 from .hookspecs import hookimpl
+from .identity import acting_user
 from .ingest.importing import ImportSummary, import_file
 from .ingest.loading import LoadCounts, upsert_records
 from .ingest.mapping import ColumnMapping, load_mapping
 from .ingest.records import ActivityRecord, DealRecord, LeadRecord, PersonRecord, TargetRecord
+from .ledger.adjustments import decide_adjustment, list_adjustments, request_adjustment
+from .ledger.entries import balances, ledger_entries
+from .ledger.lifecycle import approve_period, close_period, period_states, reopen_period
+from .ledger.payroll import export_payroll, load_payroll_mapping
 from .metrics.compute import MetricRow, compute_metric, metric_values
 from .metrics.custom import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
 from .metrics.declaration import Metric, MetricContext
@@ -94,6 +101,7 @@ from .plans.model import LoadedPlan, Plan
 from .plans.plan_tests import CaseResult, run_plan_tests
 from .registry import PluginInfo, Registry, get_registry, load_plugins
 from .store import schema as schema
+from .store.audit import audit_trail
 from .store.database import Store, default_database_url, open_store
 from .store.runs import EvaluationRun, Outcome, get_run, list_runs
 from .trace import LazyTrace, RecordsRef, RuleTrace, TraceView
@@ -145,6 +153,7 @@ __all__ = [
     "OrgView",
     "Outcome",
     "Page",
+    "PayCycleError",
     "Period",
     "PeriodError",
     "PeriodsNotEvaluated",
@@ -181,13 +190,20 @@ __all__ = [
     "TokenStore",
     "TraceView",
     "TransientError",
+    "WhatIf",
     "__version__",
+    "acting_user",
+    "approve_period",
+    "audit_trail",
+    "balances",
+    "close_period",
     "compile_condition",
     "compile_formula",
     "compute_metric",
     "connector_logger",
     "cursor_pages",
     "custom_metrics_from_environment",
+    "decide_adjustment",
     "default_classify",
     "default_database_url",
     "default_token_store",
@@ -197,15 +213,19 @@ __all__ = [
     "evaluate_plans",
     "evaluate_through",
     "exact_terms",
+    "export_payroll",
     "fact_metric",
     "get_registry",
     "get_run",
     "hookimpl",
     "import_file",
     "install_log_redaction",
+    "ledger_entries",
+    "list_adjustments",
     "list_runs",
     "load_custom_metrics",
     "load_mapping",
+    "load_payroll_mapping",
     "load_plan",
     "load_plan_for",
     "load_plugins",
@@ -220,10 +240,13 @@ __all__ = [
     "parse_period",
     "parse_plan",
     "parse_retry_after",
+    "period_states",
     "plain",
     "quantize",
     "redact",
     "register_secret",
+    "reopen_period",
+    "request_adjustment",
     "run_plan_tests",
     "same_period_last_year",
     "schema",
@@ -233,6 +256,7 @@ __all__ = [
     "sync",
     "to_decimal",
     "upsert_records",
+    "whatif",
     "within",
     "within_days",
 ]

@@ -8,8 +8,9 @@ KPIError
  ├── ImportRejected            a file to import has bad rows; nothing was imported
  ├── PluginError               a plugin failed to load or clashes with another
  ├── StoreError                the database cannot be opened or is at the wrong schema
- └── EvaluationError           an evaluation cannot be carried out (closed period, missing data)
-      └── PeriodsNotEvaluated  a rule replays earlier periods of its plan, and some were never evaluated
+ ├── EvaluationError           an evaluation cannot be carried out (closed period, missing data)
+ │    └── PeriodsNotEvaluated  a rule replays earlier periods of its plan, and some were never evaluated
+ └── PayCycleError             a step of the pay cycle is not allowed now (four eyes, not approved, paid)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "ImportRejected",
     "KPIError",
     "PeriodError",
+    "PayCycleError",
     "PeriodsNotEvaluated",
     "PlanError",
     "PluginError",
@@ -113,6 +115,11 @@ class StoreError(KPIError):
 
 class EvaluationError(KPIError):
     """An evaluation cannot be carried out."""
+
+
+class PayCycleError(KPIError):
+    """A step of the pay cycle is not allowed now: approving one's own evaluation, closing what is not
+    approved, reopening what was paid, posting from a run that the ledger has moved past."""
 
 
 class PeriodsNotEvaluated(EvaluationError):

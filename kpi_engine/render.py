@@ -1,18 +1,38 @@
-"""Render rows as a readable table, JSON or CSV (for the CLI and for reports)."""
+"""Render rows as a readable table, JSON, CSV or an XLSX workbook (for the CLI, exports and reports).
+
+Every CSV and XLSX the project writes goes through here, so that a cell a spreadsheet would run as a
+formula cannot: text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written
+with a leading apostrophe (OWASP's guidance on CSV injection), unless it is a plain number such as
+``-1250.00``, which a spreadsheet reads as the number it is. A customer named
+``=HYPERLINK("http://x","y")`` comes out as ``'=HYPERLINK("http://x","y")``.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "render", "spreadsheet_safe", "write_xlsx"]
 
 FORMATS = ("table", "json", "csv")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a spreadsheet shows it and never runs it: a leading apostrophe before a formula's first character."""
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _cell(value: Any) -> str:
@@ -42,7 +62,7 @@ def render(
         writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({c: ("" if row.get(c) is None else str(row.get(c))) for c in columns})
+            writer.writerow({c: ("" if row.get(c) is None else spreadsheet_safe(str(row.get(c)))) for c in columns})
         return out.getvalue().rstrip("\n")
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
@@ -70,3 +90,33 @@ def _char_width(ch: str) -> int:
 def _pad(text: str, width: int, right: bool) -> str:
     gap = " " * (width - _width(text))
     return gap + text if right else text + gap
+
+
+def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[dict[str, Any]], Sequence[str]]]) -> None:
+    """A workbook with one sheet per ``(title, rows, columns)``: numbers as numbers (exact decimals), text
+    made spreadsheet-safe and stored as text, a bold header row."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows, columns in sheets:
+        sheet = book.create_sheet(title=title[:31])
+        sheet.append([spreadsheet_safe(c) for c in columns])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            values: list[Any] = []
+            for column in columns:
+                value = row.get(column)
+                if isinstance(value, bool) or value is None:
+                    values.append(value)
+                elif isinstance(value, (int, Decimal)):
+                    values.append(value)
+                else:
+                    values.append(spreadsheet_safe(str(value)))
+            sheet.append(values)
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # text stays text, whatever it looks like
+    book.save(path)

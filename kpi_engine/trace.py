@@ -25,6 +25,7 @@ __all__ = [
     "ExcludedNote",
     "HeldNote",
     "LazyTrace",
+    "PriorPeriodNote",
     "RecordsRef",
     "ReleasedHold",
     "RuleTrace",
@@ -137,6 +138,17 @@ class ReleasedHold(TypedDict):
     findings: list[str]
 
 
+class PriorPeriodNote(TypedDict):
+    """On a prior-period adjustment: the closed period, what it paid and what it would pay now."""
+
+    period: str  # the closed period corrected
+    key: str  # the ledger event corrected
+    paid: str  # posted for it so far
+    now: str  # what the closed period would pay now
+    changes: list[dict[str, Any]]  # the loads that touched the period after it closed
+    records: list[RecordsRef]  # the records the period's line is computed from now
+
+
 class RuleTrace(TypedDict, total=False):
     """The keys of a trace the engine, ``kpi explain`` and the reports understand; all optional.
 
@@ -170,6 +182,7 @@ class RuleTrace(TypedDict, total=False):
     excluded_note: str
     clawback: ClawbackNote
     released_hold: ReleasedHold
+    prior_period: PriorPeriodNote
 
 
 class TraceView:
@@ -288,6 +301,10 @@ class TraceView:
     @property
     def released_hold(self) -> ReleasedHold | None:
         return self._mapping("released_hold")  # type: ignore[return-value]  # written by the engine
+
+    @property
+    def prior_period(self) -> PriorPeriodNote | None:
+        return self._mapping("prior_period")  # type: ignore[return-value]  # written by the engine
 
 
 def _records(value: Any) -> list[RecordsRef]:

@@ -13,7 +13,7 @@ from .._version import __version__
 from ..connect.secrets import install_log_redaction
 from ..errors import KPIError
 from ..store.database import DATABASE_URL_ENV
-from . import connectors, data, demo, evaluation, findings, formula, metrics, plugins, rules
+from . import connectors, data, demo, evaluation, findings, formula, metrics, pay, plugins, rules, whatif
 from .common import Settings
 
 __all__ = ["cli", "main"]
@@ -22,14 +22,20 @@ __all__ = ["cli", "main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="URL", help=f"Database URL (default: ${DATABASE_URL_ENV} or sqlite:///kpi.sqlite).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option(
+    "--as",
+    "as_user",
+    metavar="NAME",
+    help="Who acts, for the audit trail and four-eyes checks (default: $KPI_USER, else the OS user).",
+)
 @click.version_option(__version__, prog_name="kpi")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
-    """KPI and incentive-compensation engine: import CRM data, evaluate plans, explain every payout."""
-    ctx.obj = Settings(db, debug)
+def cli(ctx: click.Context, db: str | None, debug: bool, as_user: str | None) -> None:
+    """KPI and incentive-compensation engine: import CRM data, evaluate plans, explain every payout, pay."""
+    ctx.obj = Settings(db, debug, as_user)
 
 
-for _module in (demo, data, evaluation, rules, formula, metrics, connectors, findings, plugins):
+for _module in (demo, data, evaluation, pay, whatif, rules, formula, metrics, connectors, findings, plugins):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -9,18 +9,26 @@ from typing import Any
 
 import click
 
+from ..identity import acting_user
 from ..store.database import Store, open_store
 
 __all__ = ["Settings", "pass_settings", "progress_bar"]
 
 
 class Settings:
-    def __init__(self, db: str | None, debug: bool) -> None:
+    """The top-level options: the database, --debug, and who acts (--as)."""
+
+    def __init__(self, db: str | None, debug: bool, as_user: str | None = None) -> None:
         self.db = db
         self.debug = debug
+        self.as_user = as_user
 
     def store(self) -> Store:
         return open_store(self.db)
+
+    def actor(self) -> str:
+        """Who acts: --as NAME, else $KPI_USER, else the OS user."""
+        return acting_user(self.as_user)
 
 
 pass_settings = click.make_pass_decorator(Settings)

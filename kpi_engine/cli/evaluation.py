@@ -51,7 +51,7 @@ def evaluate(settings: Settings, plan_file: str, period: str, fmt: str) -> None:
     store = settings.store()
     label = plans[0].id if len(plans) == 1 else f"{len(plans)} plans"
     with progress_bar(f"Evaluating {label} for {the_period.label}") as progress:
-        runs = evaluate_plans(store, plans, the_period, progress=progress)
+        runs = evaluate_plans(store, plans, the_period, progress=progress, by=settings.actor())
     if fmt != "table":
         echo_outcomes(store, runs, fmt, None)
     elif len(runs) == 1:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
 from ..render import FORMATS, render
@@ -79,7 +77,7 @@ def findings(
     "--release",
     "decision",
     flag_value="release",
-    help="Nothing wrong: a held payout is paid in the plan's next evaluation.",
+    help="Nothing wrong: a held payout is paid in the first period after the hold that is not closed.",
 )
 @click.option("--uphold", "decision", flag_value="uphold", help="The finding stands: a held payout is never paid.")
 @click.option("--note", required=True, help="Why (recorded with the decision).")
@@ -92,12 +90,12 @@ def review(settings: Settings, finding_id: str, decision: str | None, note: str,
 
     if decision is None:
         raise ConfigurationError("say what the review decides: --release or --uphold.")
-    finding = review_finding(settings.store(), finding_id, decision, note, reviewed_by or getpass.getuser())
+    finding = review_finding(settings.store(), finding_id, decision, note, reviewed_by or settings.actor())
     what = {"release": "released", "uphold": "upheld"}[decision]
     effect = ""
     if finding.effect == "hold":
         effect = (
-            " A held payout is paid in the plan's next evaluation."
+            " A held payout is paid in the first period after the hold that is not closed."
             if decision == "release"
             else " A held payout stays unpaid."
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +23,7 @@ __all__ = [
     "Amount",
     "ConfigT",
     "FormulaEvaluator",
+    "LedgerKind",
     "OrgView",
     "PersonInfo",
     "RuleContext",
@@ -33,6 +34,11 @@ __all__ = [
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 """A rule type's config model: the settings of one rule of a plan, validated."""
+
+LedgerKind = Literal["earning", "clawback", "draw_advance", "draw_recovery", "hold", "release", "adjustment"]
+"""What a money line is in the payout ledger. A rule type says ``clawback``, ``draw_advance`` or
+``draw_recovery`` where it applies (the default is ``earning``); ``hold``, ``release`` and ``adjustment``
+are what the engine's own lines are."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ class RuleResult:
     type's own words, shown to people as it is (``raised``, ``observing``, ``firing``, ``resolved``),
     and ``attention``, whether the line asks someone to act; the engine and its commands read
     ``attention``, never the words.
+
+    A payout line is an ``earning`` in the payout ledger unless ``ledger_kind`` says otherwise: a
+    ``clawback`` takes back what was paid, a ``draw_advance`` or ``draw_recovery`` moves a draw's
+    balance. (Holds, releases and prior-period adjustments are the engine's own lines.)
     """
 
     person_id: str
@@ -62,6 +72,7 @@ class RuleResult:
     kind: str = "payout"
     status: str | None = None
     attention: bool = False
+    ledger_kind: LedgerKind | None = None
 
 
 @dataclass(frozen=True)
@@ -189,3 +200,6 @@ class RuleType(BaseModel, Generic[ConfigT]):
     # Names a configured rule's formulas may use besides the plan's own (``amount`` of a record …):
     # the rule passes their values as ``extra`` to ``ctx.formula``.
     local_names: Callable[[ConfigT], set[str]] = lambda _cfg: set()
+    # What payroll pays this rule type's lines as (``commission``, ``bonus`` …; default: the rule type's
+    # name); a plan's rule may say otherwise with ``component:``.
+    component: str | None = None

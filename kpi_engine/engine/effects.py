@@ -435,6 +435,7 @@ class Effects:
             person_id=person,
             amount=-amount,
             kind="payout",
+            ledger_kind="clawback",
             trace={
                 "clawback": ClawbackNote(
                     finding=found.id, check=found.rule_id, table=table, record_id=record, paid_in=paid_in.label
@@ -488,8 +489,13 @@ class Effects:
         )
         periods = self._back(lookback)
         released: set[tuple[str, str]] = set()  # (person, held period) already paid by a release line
+        released |= {(person, held) for rule, person, held in self.book.facts.released_holds() if rule == rule_id}
+        closed = self.book.facts.closed_periods()
         lines: list[RuleResult] = []
-        for period in periods:  # newest first: a release line is seen before the hold it pays
+        for back, period in enumerate(periods):  # newest first: a release line is seen before the hold it pays
+            # A release is paid in the first period after the hold that is not closed: the same one whatever
+            # order periods are evaluated in, so it is paid once (the ledger holds what was closed).
+            home = all(p.label in closed for p in periods[:back])
             for line in self._saved(rule_id, period, people):
                 view = TraceView(line.trace)
                 if release := view.released_hold:
@@ -499,7 +505,7 @@ class Effects:
                 if line.kind != HELD or not hold or line.amount is None or (line.person_id, period.label) in released:
                     continue
                 ids = list(hold.get("findings", ()))
-                if not ids or any(reviews.get(i) != RELEASED for i in ids):
+                if not home or not ids or any(reviews.get(i) != RELEASED for i in ids):
                     continue
                 released.add((line.person_id, period.label))
                 lines.append(
@@ -507,6 +513,7 @@ class Effects:
                         person_id=line.person_id,
                         amount=line.amount,
                         kind="payout",
+                        ledger_kind="release",
                         trace={
                             "released_hold": ReleasedHold(period=period.label, findings=ids),
                             "explanation": [

@@ -11,7 +11,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +19,10 @@ from sqlalchemy import Connection, select, text
 
 from .._version import __version__
 from ..errors import EvaluationError, PeriodsNotEvaluated
+from ..identity import acting_user
+from ..ledger.adjustments import propose_adjustments
+from ..ledger.lifecycle import ensure_open, record_evaluation
+from ..ledger.prior_periods import prior_period_adjustments, proposals_of
 from ..money import MONEY_SCALE, money_text
 from ..periods import Period, parse_period
 from ..plans.files import load_plan_for
@@ -26,7 +30,7 @@ from ..plans.model import LoadedPlan
 from ..registry import Registry, get_registry
 from ..store import schema as s
 from ..store.database import Store
-from ..store.runs import EvaluationRun, Outcome, closed_run, run_from_row, save_run
+from ..store.runs import EvaluationRun, Outcome, run_from_row, save_run
 from ..trace import LazyTrace
 from .collector import collector_paused
 from .facts import SharedFacts, StoreFacts, data_watermark
@@ -48,13 +52,15 @@ def evaluate(
     *,
     registry: Registry | None = None,
     progress: ProgressCallback | None = None,
+    by: str | None = None,
 ) -> EvaluationRun:
     """Evaluate ``plan`` for ``period`` and save the run, replacing an earlier run of the open period.
 
     ``plan`` is a loaded plan, a plan file, a folder of plan versions or a plan id (searched in ``rules/``);
-    for a folder or an id the version in force in the period is used.
+    for a folder or an id the version in force in the period is used. ``by`` is who evaluates (default:
+    ``$KPI_USER``, else the OS user); the period becomes *calculated* (``kpi_engine.ledger``).
     """
-    return evaluate_plans(store, [plan], period, registry=registry, progress=progress)[0]
+    return evaluate_plans(store, [plan], period, registry=registry, progress=progress, by=by)[0]
 
 
 def evaluate_through(
@@ -65,6 +71,7 @@ def evaluate_through(
     since: Period | str | None = None,
     registry: Registry | None = None,
     progress: ProgressCallback | None = None,
+    by: str | None = None,
 ) -> EvaluationRun:
     """Evaluate ``period`` after the earlier periods it depends on; returns the run of ``period``.
 
@@ -87,7 +94,7 @@ def evaluate_through(
                 if each != last and isinstance(plan, LoadedPlan) and not plan.in_force(each):
                     continue
                 step(f"period {each.label}", index, len(periods))
-                run = evaluate(store, plan, each, registry=registry)
+                run = evaluate(store, plan, each, registry=registry, by=by)
             step("done", len(periods), len(periods))
             assert run is not None  # the last period is always evaluated
             return run
@@ -116,6 +123,7 @@ def evaluate_plans(
     *,
     registry: Registry | None = None,
     progress: ProgressCallback | None = None,
+    by: str | None = None,
 ) -> list[EvaluationRun]:
     """Evaluate several plans for one period in one transaction and save a run for each.
 
@@ -124,6 +132,7 @@ def evaluate_plans(
     no run of any of them is saved. Each run is what ``evaluate`` of that plan alone would save.
     """
     registry = registry or get_registry()
+    actor = acting_user(by)
     the_period = period if isinstance(period, Period) else parse_period(period)
     loaded_plans = [p if isinstance(p, LoadedPlan) else load_plan_for(p, the_period, registry=registry) for p in plans]
     seen: dict[str, LoadedPlan] = {}
@@ -152,9 +161,44 @@ def evaluate_plans(
             def plan_step(label: str, n: int, _total: int, base: int = done) -> None:
                 step(label, base + n, total_steps)
 
-            runs.append(_evaluate_in(conn, loaded, the_period, registry, shared, plan_step))
+            runs.append(_evaluate_in(conn, loaded, the_period, registry, shared, plan_step, actor))
             done += len(loaded.plan.rules) + 2
     return runs
+
+
+def _check_grain(loaded: LoadedPlan, period: Period) -> None:
+    """A plan pays by its own period: a monthly plan asked for a quarter is refused, naming its months."""
+    grain = loaded.plan.period
+    if grain == "range" or period.grain == grain:
+        return
+    inside: list[str] = []
+    if grain in ("month", "quarter", "week"):
+        step = parse_period(_first_label(period.start, grain))
+        while step.start < period.end and len(inside) < 60:
+            if step.end <= period.end and step.start >= period.start:
+                inside.append(step.label)
+            step = _following(step)
+    shown = ", ".join(inside[:12]) + (" …" if len(inside) > 12 else "")
+    raise EvaluationError(
+        f"plan {loaded.id!r} pays by {grain}, and {period.label} is a {period.grain}; it is evaluated one {grain} "
+        "at a time.",
+        hint=f"evaluate {shown} one by one, in order" if inside else f"give a {grain}, e.g. kpi evaluate --period ...",
+    )
+
+
+def _first_label(day: date, grain: str) -> str:
+    if grain == "month":
+        return f"{day.year}-{day.month:02d}"
+    if grain == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    iso = day.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def _following(period: Period) -> Period:
+    """The period of the same grain right after this one."""
+    day = period.end
+    return parse_period(_first_label(day, period.grain))
 
 
 def _lock(conn: Connection, plan_id: str, period: Period) -> None:
@@ -171,15 +215,12 @@ def _evaluate_in(
     registry: Registry,
     shared: SharedFacts,
     step: ProgressCallback,
+    actor: str,
 ) -> EvaluationRun:
     """One plan's evaluation inside the caller's transaction (its lock already held); the run as saved."""
     total_steps = len(loaded.plan.rules) + 2
-    closed = closed_run(conn, loaded.id, the_period.label)
-    if closed:
-        raise EvaluationError(
-            f"{the_period.label} is closed for plan {loaded.id!r} (run {closed}); a closed period never changes.",
-            hint="post corrections as adjustments in the current open period",
-        )
+    ensure_open(conn, loaded.id, the_period)
+    _check_grain(loaded, the_period)
     facts = StoreFacts(conn, loaded, registry, shared)
     step("people in scope", 1, total_steps)
     with collector_paused():  # traces are written as they are read, here: in the same pause as the rules
@@ -190,13 +231,22 @@ def _evaluate_in(
             registry,
             on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps),
         )
+
+        def recompute(closed: Period) -> list[Outcome]:
+            return run_rules(loaded, closed, StoreFacts(conn, loaded, registry, shared), registry)[1]
+
+        adjustments = prior_period_adjustments(conn, loaded, the_period, registry, recompute)
+        if adjustments and loaded.plan.pay_cycle.prior_period_adjustments == "review":
+            propose_adjustments(conn, proposals_of(adjustments, loaded.id, the_period, actor))
+        elif adjustments:
+            outcomes = [*outcomes, *adjustments]
         traces = [json.dumps(dict(o.trace), default=str) for o in outcomes]  # each trace is encoded once, as saved
     watermark = data_watermark(conn, facts.tables_read)
     # Same plan, period, data and results -> same id; any difference in the results -> a new id.
     digest = hashlib.sha256()
     for o, trace in zip(outcomes, traces, strict=True):
         amount = "" if o.amount is None else money_text(o.amount)
-        status = f"{o.status or ''}|{int(o.attention)}"
+        status = f"{o.status or ''}|{int(o.attention)}|{o.ledger_kind or ''}|{o.component or ''}"
         digest.update(f"{o.person_id}|{o.rule_id}|{o.kind}|{amount}|{o.currency}|{status}|{trace}\n".encode())
     run_id = hashlib.sha256(
         f"{loaded.id}|{the_period.label}|{loaded.plan_hash}|{watermark}|{digest.hexdigest()}".encode()
@@ -213,8 +263,10 @@ def _evaluate_in(
         status="open",
         created_at=datetime.now(UTC),
         outcomes=tuple(outcomes),
+        evaluated_by=actor,
     )
-    save_run(conn, run, the_period, traces)
+    save_run(conn, run, the_period, traces, facts.tables_read)
+    record_evaluation(conn, loaded.id, the_period, run.id, actor, run.created_at)
     step("saved", total_steps, total_steps)
     row = conn.execute(select(s.evaluation_runs).where(s.evaluation_runs.c.id == run.id)).one()
     # What was saved is what the caller sees: each amount as the column gives it back, each trace decoded from
@@ -230,6 +282,8 @@ def _evaluate_in(
             LazyTrace(json.loads, trace),
             o.status,
             o.attention,
+            o.ledger_kind,
+            o.component,
         )
         for o, trace in zip(outcomes, traces, strict=True)
     )

@@ -89,6 +89,14 @@ class Facts(Protocol):
         """HR's decisions on the plan's findings: finding id -> (``release`` or ``uphold``, person)."""
         ...
 
+    def closed_periods(self) -> frozenset[str]:
+        """The labels of the plan's closed periods."""
+        ...
+
+    def released_holds(self) -> frozenset[tuple[str, str, str]]:
+        """Holds whose release the ledger has posted: (rule, person, period held)."""
+        ...
+
 
 def exact_value(value: Any, metric: str) -> Decimal:
     """A metric value as ``Decimal``; a binary float means the metric lost exactness, so it is refused."""
@@ -241,6 +249,25 @@ class StoreFacts:
 
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
         return reviews_of(self.conn, self.loaded.id)
+
+    def closed_periods(self) -> frozenset[str]:
+        runs = s.evaluation_runs
+        rows = self.conn.execute(
+            select(runs.c.period).where(runs.c.plan_id == self.loaded.id, runs.c.status == "closed")
+        ).scalars()
+        return frozenset(rows)
+
+    def released_holds(self) -> frozenset[tuple[str, str, str]]:
+        e = s.ledger_entries
+        keys = self.conn.execute(
+            select(e.c.entry_key).where(e.c.plan_id == self.loaded.id, e.c.kind == "release")
+        ).scalars()
+        found = set()
+        for key in keys:
+            parts = key.split("#", 1)[0].split("|")  # plan|release|rule|person|period
+            if len(parts) == 5:
+                found.add((parts[2], parts[3], parts[4]))
+        return frozenset(found)
 
     def _runs(self) -> dict[str, tuple[str, date]]:
         """This plan's saved runs by period label (id and first day)."""

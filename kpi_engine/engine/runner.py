@@ -308,6 +308,7 @@ def _run_rules(
     for index, rule in enumerate(rules):
         rule_type = registry.rule_type(rule.type)
         config = loaded.configs[rule.id]
+        component = rule.component or rule_type.component or rule_type.name
         reads = loaded.reads.get(rule.id, frozenset()) | rule_type.metrics(config)
         prorated_here = {
             m for n in reads if (m := loaded.names.base_metric(n)) is not None and m in book.prorate_metrics
@@ -337,7 +338,23 @@ def _run_rules(
                     last["proration"] = " ".join(n for n in notes if n)
             # A trace nobody has read yet stays unread: it is worked out when the run is saved.
             trace = merged_trace(first, result.trace, last)
-            mine.append(Outcome(person, rule.id, kind, amount, currency, trace, result.status, result.attention))
+            ledger_kind = None
+            if currency is not None:  # a money line: what it is in the ledger, what payroll pays it as
+                ledger_kind = "hold" if kind == "held" else (result.ledger_kind or "earning")
+            mine.append(
+                Outcome(
+                    person,
+                    rule.id,
+                    kind,
+                    amount,
+                    currency,
+                    trace,
+                    result.status,
+                    result.attention,
+                    ledger_kind,
+                    component if currency is not None else None,
+                )
+            )
             if amount is not None and kind != "held":
                 totals[person] = totals.get(person, ZERO) + amount
         book.results[rule.id] = totals

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select
 
 from ..errors import ConfigurationError
 from ..store import schema as s
+from ..store.audit import record_action
 from ..store.database import Store
 from ..trace import TraceView
 from .model import FINDING
@@ -134,8 +135,8 @@ def list_findings(
 
 
 def review_finding(store: Store, finding_id: str, decision: str, note: str, reviewed_by: str) -> SavedFinding:
-    """Record HR's decision on a finding (once): ``release`` pays a held payout in the plan's next evaluation,
-    ``uphold`` never does."""
+    """Record HR's decision on a finding (once): ``release`` pays a held payout in the first period after the
+    hold that is not closed, ``uphold`` never does. The decision is in the audit trail."""
     if decision not in DECISIONS:
         raise ConfigurationError(f"a review decides {' or '.join(DECISIONS)}, not {decision!r}.")
     if not note.strip():
@@ -168,5 +169,16 @@ def review_finding(store: Store, finding_id: str, decision: str, note: str, revi
                 reviewed_by=reviewed_by,
                 reviewed_at=datetime.now(UTC),
             )
+        )
+        record_action(
+            conn,
+            reviewed_by,
+            "review",
+            plan_id=finding.plan_id,
+            period=finding.period,
+            run_id=finding.run_id,
+            subject=finding_id,
+            reason=note.strip(),
+            details={"decision": decision, "person": finding.person_id, "check": finding.check},
         )
     return SavedFinding(**{**finding.__dict__, "review": decision, "review_note": note.strip()})

@@ -205,7 +205,7 @@ class PlanChecker:
                     f"{_nearest(str(raw['type']), self.registry.rule_types, 'types')}",
                 )
                 continue
-            settings = {k: v for k, v in raw.items() if k not in ("id", "type")}
+            settings = {k: v for k, v in raw.items() if k not in ("id", "type", "component")}
             try:
                 configs[rule_id] = rule_type.config_model.model_validate(settings)
             except ValidationError as exc:

@@ -18,7 +18,7 @@ from ..periods import Period, zone
 from .cases import PlanTestCase
 from .names import PlanNames
 
-__all__ = ["NAME", "Effective", "LoadedPlan", "Plan", "Rounding", "RuleSpec", "Scope", "TargetSpec"]
+__all__ = ["NAME", "Effective", "LoadedPlan", "PayCycle", "Plan", "Rounding", "RuleSpec", "Scope", "TargetSpec"]
 
 
 class _Strict(BaseModel):
@@ -79,11 +79,25 @@ class RuleSpec(BaseModel):
 
     id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     type: str
+    # What payroll pays the rule's lines as (default: what its rule type says, else the type's name).
+    component: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def _formula_text(value: Any) -> Any:
     """A derived metric may be written as a bare number; everything else is a formula's text."""
     return str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else value
+
+
+class PayCycle(_Strict):
+    """How the plan's closed periods are corrected when a later fact touches them (prior-period adjustments).
+
+    ``prior_period_adjustments``: ``post`` puts the difference in the open period's run, paid when it
+    closes; ``review`` lists it as an adjustment awaiting approval (``kpi adjust list``). ``lookback``:
+    how many closed periods before the evaluated one are compared (0: none).
+    """
+
+    prior_period_adjustments: Literal["post", "review"] = "post"
+    lookback: int = Field(12, ge=0, le=60)
 
 
 class Plan(_Strict):
@@ -104,6 +118,7 @@ class Plan(_Strict):
     targets: dict[str, TargetSpec] = {}
     rules: list[RuleSpec] = Field(min_length=1)
     tests: list[PlanTestCase] = []
+    pay_cycle: PayCycle = PayCycle()
 
     @field_validator("time_zone")
     @classmethod

@@ -168,6 +168,12 @@ class CaseFacts:
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
         return {}  # a case has no reviewed findings
 
+    def closed_periods(self) -> frozenset[str]:
+        return frozenset()  # a case has no pay cycle
+
+    def released_holds(self) -> frozenset[tuple[str, str, str]]:
+        return frozenset()
+
     def history(self, rule: str, period: Period) -> Sequence[RuleResult]:
         lines = self.saved.get(period.label, [])
         return [

@@ -55,6 +55,8 @@ class Outcome(NamedTuple):
     trace: Mapping[str, Any]
     status: str | None = None  # a recommendation's or alert's state, in its rule type's words
     attention: bool = False  # whether the line asks someone to act (see ``RuleResult``)
+    ledger_kind: str | None = None  # what a money line is in the payout ledger (earning, hold, release …)
+    component: str | None = None  # what payroll pays a money line as (commission, bonus …)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,8 @@ class Outcome(NamedTuple):
             "currency": self.currency,
             "status": self.status,
             "attention": self.attention,
+            "ledger_kind": self.ledger_kind,
+            "component": self.component,
             "trace": dict(self.trace),
         }
 
@@ -84,6 +88,7 @@ class EvaluationRun:
     status: str
     created_at: datetime
     outcomes: tuple[Outcome, ...] = field(default=())
+    evaluated_by: str | None = None
 
     def total(self, currency: str | None = None) -> Decimal:
         """The sum of the payout lines (in ``currency`` only, when given); held lines are not paid."""
@@ -152,8 +157,12 @@ def _encoded_json_sqlite(element: _encoded_json, compiler: SQLCompiler, **kw: An
     return compiler.process(list(element.clauses)[0], **kw)  # JSON is text in SQLite
 
 
-def save_run(conn: Connection, run: EvaluationRun, period: Period, traces: Sequence[str]) -> None:
-    """Save ``run`` (each line's trace given as its JSON text), replacing the plan's earlier run of the period."""
+def save_run(
+    conn: Connection, run: EvaluationRun, period: Period, traces: Sequence[str], tables_read: Iterable[str] = ()
+) -> None:
+    """Save ``run`` (each line's trace given as its JSON text), replacing the plan's earlier run of the period.
+
+    ``tables_read``: the fact tables the evaluation read (a late change to them may touch the period)."""
     runs = s.evaluation_runs
     old = select(runs.c.id).where(runs.c.plan_id == run.plan_id, runs.c.period == run.period)
     conn.execute(delete(s.outcomes).where(s.outcomes.c.run_id.in_(old)))
@@ -172,6 +181,8 @@ def save_run(conn: Connection, run: EvaluationRun, period: Period, traces: Seque
             engine_version=run.engine_version,
             status=run.status,
             created_at=run.created_at,
+            evaluated_by=run.evaluated_by,
+            tables_read=sorted(tables_read),
         )
     )
     if run.outcomes and conn.dialect.name == "postgresql":
@@ -189,6 +200,8 @@ def save_run(conn: Connection, run: EvaluationRun, period: Period, traces: Seque
                     "currency": o.currency,
                     "status": o.status,
                     "attention": o.attention,
+                    "ledger_kind": o.ledger_kind,
+                    "component": o.component,
                     "trace_text": trace,
                 }
                 for o, trace in zip(run.outcomes, traces, strict=True)
@@ -201,13 +214,12 @@ def _copy_outcomes(conn: Connection, run: EvaluationRun, traces: Sequence[str]) 
     to_units = s.outcomes.c.amount.type.process_bind_param  # type: ignore[attr-defined]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        columns = "run_id, person_id, rule_id, kind, amount, currency, status, attention, trace"
+        columns = "run_id, person_id, rule_id, kind, amount, currency, status, attention, ledger_kind, component, trace"
         with cursor.copy(f"COPY outcomes ({columns}) FROM STDIN") as copy:
             for o, trace in zip(run.outcomes, traces, strict=True):
                 amount = to_units(o.amount, conn.dialect)
-                copy.write_row(
-                    (run.id, o.person_id, o.rule_id, o.kind, amount, o.currency, o.status, o.attention, trace)
-                )
+                marks = (o.status, o.attention, o.ledger_kind, o.component)
+                copy.write_row((run.id, o.person_id, o.rule_id, o.kind, amount, o.currency, *marks, trace))
     finally:
         cursor.close()
 
@@ -226,6 +238,7 @@ def run_from_row(row: Row[Any], outcomes: tuple[Outcome, ...]) -> EvaluationRun:
         status=row.status,
         created_at=row.created_at,
         outcomes=outcomes,
+        evaluated_by=row.evaluated_by,
     )
 
 
@@ -256,13 +269,13 @@ def get_run(store: Store, run_id: str | None = None) -> EvaluationRun:
             )
         lines = conn.execute(
             select(o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, cast(o.c.trace, Text), o.c.status)
-            .add_columns(o.c.attention)
+            .add_columns(o.c.attention, o.c.ledger_kind, o.c.component)
             .where(o.c.run_id == row.id)
             .order_by(o.c.id)
         ).all()
     # Traces are decoded when read: a run of 10,000 people is listed or totalled without them.
     outcomes = tuple(
-        Outcome(p, r, k, a, c, LazyTrace(json.loads, trace), status, attention)
-        for p, r, k, a, c, trace, status, attention in lines
+        Outcome(p, r, k, a, c, LazyTrace(json.loads, trace), status, attention, ledger_kind, component)
+        for p, r, k, a, c, trace, status, attention, ledger_kind, component in lines
     )
     return run_from_row(row, outcomes)
