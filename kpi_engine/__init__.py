@@ -51,7 +51,7 @@ from .connect import (
     secret_field,
     sync,
 )
-from .engine.contract import OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
+from .engine.contract import LedgerKind, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
 from .engine.evaluation import evaluate, evaluate_plans, evaluate_through
 from .engine.whatif import WhatIf, whatif
 from .errors import (
@@ -141,6 +141,7 @@ __all__ = [
     "KPIError",
     "LazyTrace",
     "LeadRecord",
+    "LedgerKind",
     "LoadCounts",
     "LoadedPlan",
     "Measure",

@@ -377,6 +377,7 @@ def kpi_rule_types() -> list[RuleType[Bonus]]:
     return [
         RuleType(
             name="bonus",
+            component="bonus",
             description=(
                 "Bonus or SPIFF: an amount per qualifying record, per person meeting a condition, or for the top N."
             ),

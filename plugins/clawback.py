@@ -300,7 +300,7 @@ def evaluate(ctx: RuleContext, config: Clawback) -> list[RuleResult]:
             "total": money_text(total),
             "explanation": _explain(lines, skipped, total, ctx.currency),
         }
-        results.append(RuleResult(person_id=person, amount=total, trace=trace))
+        results.append(RuleResult(person_id=person, amount=total, trace=trace, ledger_kind="clawback"))
     return results
 
 
@@ -325,6 +325,7 @@ def kpi_rule_types() -> list[RuleType[Clawback]]:
     return [
         RuleType(
             name="clawback",
+            component="clawback",
             description="Reverses paid commission for refunds, cancellations and churn within N days after the close.",
             config_model=Clawback,
             metrics=lambda cfg: {cfg.events_metric, cfg.measure},

@@ -368,6 +368,7 @@ def kpi_rule_types() -> list[RuleType[Any]]:
         ),
         RuleType(
             name="manager_override",
+            component="override",
             description=(
                 "Pays managers a share of the results or bookings of the people below them, by level, as of the period."
             ),

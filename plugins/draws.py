@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kpi_engine import Amount, RuleContext, RuleResult, RuleType, hookimpl, money_text
+from kpi_engine import Amount, LedgerKind, RuleContext, RuleResult, RuleType, hookimpl, money_text
 
 from ._support import SavedOutcomes, periods_back, shown
 
@@ -160,7 +160,11 @@ def evaluate(ctx: RuleContext, config: Draw) -> list[RuleResult]:
                 "on_leave": config.on_leave,
                 "written_off": money_text(step.written_off),
             }
-        results.append(RuleResult(person_id=person, amount=amount, trace=trace))
+        # A recoverable draw's line is an advance (it adds to the balance) or a recovery (it takes from it).
+        kind: LedgerKind = "earning"
+        if config.recoverable:
+            kind = "draw_advance" if step.draw > ZERO else "draw_recovery" if step.recovery > ZERO else "earning"
+        results.append(RuleResult(person_id=person, amount=amount, trace=trace, ledger_kind=kind))
     return results
 
 
@@ -169,6 +173,7 @@ def kpi_rule_types() -> list[RuleType[Draw]]:
     return [
         RuleType(
             name="draw",
+            component="draw",
             description=(
                 "A guaranteed minimum per period: a recoverable advance "
                 "with a carried balance, or a non-recoverable guarantee."

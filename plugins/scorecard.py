@@ -390,6 +390,7 @@ def kpi_rule_types() -> list[RuleType[Scorecard]]:
     return [
         RuleType(
             name="scorecard",
+            component="scorecard",
             description="Weighted KPI scorecard against baseline/target/challenge; payout = target incentive × score.",
             config_model=Scorecard,
             metrics=_metrics,

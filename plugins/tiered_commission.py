@@ -631,6 +631,7 @@ def kpi_rule_types() -> list[RuleType[TieredCommission]]:
     return [
         RuleType(
             name="tiered_commission",
+            component="commission",
             description=(
                 "Commission by bands of an amount or of attainment; marginal "
                 "or retroactive, per period, transaction or year to date."

@@ -94,10 +94,11 @@ def runs(settings: Settings, fmt: str) -> None:
             "status": r.status,
             "engine": r.engine_version,
             "created": r.created_at.isoformat(timespec="seconds"),
+            "evaluated_by": r.evaluated_by,
         }
         for r in list_runs(settings.store())
     ]
-    click.echo(render(rows, ["run", "plan", "version", "period", "status", "engine", "created"], fmt))
+    click.echo(render(rows, ["run", "plan", "version", "period", "status", "evaluated_by", "engine", "created"], fmt))
 
 
 COMMANDS: list[click.Command] = [evaluate, outcomes, runs]

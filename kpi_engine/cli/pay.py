@@ -246,7 +246,7 @@ def ledger(
     from ..ledger.entries import balances, ledger_entries
 
     entries = ledger_entries(settings.store(), person_id=person, period=label, plan_id=plan_id)
-    rows = [{**e.as_dict(), "amount": e.amount} for e in entries]
+    rows = [{**e.as_dict(), "amount": Decimal(money_text(e.amount))} for e in entries]
     totals = [b.as_dict() for b in balances(entries)]
     if fmt == "xlsx":
         if out is None:
@@ -261,7 +261,7 @@ def ledger(
         click.echo(f"{len(rows)} entries written to {out}.")
         return
     if fmt != "table":
-        text = render(rows if fmt == "json" else rows, [*LEDGER_COLUMNS, "description"], fmt)
+        text = render([e.as_dict() for e in entries], [*LEDGER_COLUMNS, "description"], fmt)
         _emit(text, out)
         return
     if not rows:

@@ -170,6 +170,14 @@ def print_run_summary(store: Store, run: EvaluationRun) -> None:
             f"Held pending review of findings (not paid): {len(held)} line(s), {Decimal(money_text(held_total)):,} "
             f"{currency}."
         )
+    adjusted = [o for o in run.outcomes if o.ledger_kind == "adjustment" and o.amount is not None]
+    if adjusted:
+        corrected = sorted({str((TraceView(o.trace).prior_period or {}).get("period")) for o in adjusted})
+        total_adjusted = sum((o.amount for o in adjusted if o.amount is not None), Decimal(0))
+        click.echo(
+            f"Prior-period adjustments (closed {', '.join(corrected)} touched by later facts): {len(adjusted)} "
+            f"line(s), {Decimal(money_text(total_adjusted)):,} {currency}, included above."
+        )
     if paid:
         click.echo(f"Why {paid[0]['name']} earns {paid[0]['amount']:,}: {paid[0]['why']}")
     click.echo("Every line with its reasons: kpi outcomes --format json")

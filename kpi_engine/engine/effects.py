@@ -489,7 +489,11 @@ class Effects:
         )
         periods = self._back(lookback)
         released: set[tuple[str, str]] = set()  # (person, held period) already paid by a release line
-        released |= {(person, held) for rule, person, held in self.book.facts.released_holds() if rule == rule_id}
+        released |= {  # posted by another period (a reopened period's own postings are what its run replaces)
+            (person, held)
+            for rule, person, held, posted in self.book.facts.released_holds()
+            if rule == rule_id and posted != self.period.label
+        }
         closed = self.book.facts.closed_periods()
         lines: list[RuleResult] = []
         for back, period in enumerate(periods):  # newest first: a release line is seen before the hold it pays

@@ -93,8 +93,8 @@ class Facts(Protocol):
         """The labels of the plan's closed periods."""
         ...
 
-    def released_holds(self) -> frozenset[tuple[str, str, str]]:
-        """Holds whose release the ledger has posted: (rule, person, period held)."""
+    def released_holds(self) -> frozenset[tuple[str, str, str, str]]:
+        """Holds whose release the ledger has posted: (rule, person, period held, period that posted it)."""
         ...
 
 
@@ -257,16 +257,16 @@ class StoreFacts:
         ).scalars()
         return frozenset(rows)
 
-    def released_holds(self) -> frozenset[tuple[str, str, str]]:
+    def released_holds(self) -> frozenset[tuple[str, str, str, str]]:
         e = s.ledger_entries
-        keys = self.conn.execute(
-            select(e.c.entry_key).where(e.c.plan_id == self.loaded.id, e.c.kind == "release")
-        ).scalars()
+        rows = self.conn.execute(
+            select(e.c.entry_key, e.c.period_posted).where(e.c.plan_id == self.loaded.id, e.c.kind == "release")
+        )
         found = set()
-        for key in keys:
+        for key, posted in rows:
             parts = key.split("#", 1)[0].split("|")  # plan|release|rule|person|period
             if len(parts) == 5:
-                found.add((parts[2], parts[3], parts[4]))
+                found.add((parts[2], parts[3], parts[4], posted))
         return frozenset(found)
 
     def _runs(self) -> dict[str, tuple[str, date]]:

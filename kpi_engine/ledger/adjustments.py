@@ -22,7 +22,7 @@ from ..periods import parse_period
 from ..store import schema as s
 from ..store.audit import record_action
 from ..store.database import Store
-from .posting import base_key
+from .prior_periods import paid_for
 
 __all__ = ["Adjustment", "decide_adjustment", "list_adjustments", "propose_adjustments", "request_adjustment"]
 
@@ -204,19 +204,8 @@ def decide_adjustment(store: Store, adjustment_id: int, *, approve: bool, by: st
                 )
             if adjustment.origin == "prior_period":
                 entry_key = row.proposal_key
-                corrected = base_key(entry_key)
-                paid_now = sum(
-                    (
-                        amount
-                        for key, amount in conn.execute(
-                            select(e.c.entry_key, e.c.amount).where(
-                                e.c.plan_id == adjustment.plan_id, e.c.period_earned == adjustment.corrects
-                            )
-                        )
-                        if base_key(key) == corrected
-                    ),
-                    Decimal(0),
-                )
+                paid = paid_for(conn, adjustment.plan_id or "", adjustment.corrects or "")
+                paid_now = paid.get((adjustment.rule_id or "", adjustment.person_id), (Decimal(0), "", False))[0]
                 if money_text(paid_now) != adjustment.details.get("paid"):
                     raise PayCycleError(
                         f"adjustment {adjustment_id} compared with {adjustment.details.get('paid')} paid for "

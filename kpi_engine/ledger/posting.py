@@ -93,6 +93,15 @@ def _key(plan_id: str, period: str, rule: str, person: str, kind: str, trace: Tr
     return f"{plan_id}|{period}|{rule}|{person}|{kind}|{n}"
 
 
+def _earned_in(trace: TraceView, period: str) -> str:
+    """The period a line pays for: a release, the hold's; an adjustment, the period corrected; else its own."""
+    if (released := trace.released_hold) is not None:
+        return str(released.get("period"))
+    if (prior := trace.prior_period) is not None:
+        return prior["period"]
+    return period
+
+
 def lines_of_run(plan_id: str, period: str, rows: Iterable[Any]) -> list[EntryLine]:
     """The entry lines of a run's outcome rows (``id, person_id, rule_id, kind, amount, currency, trace,
     ledger_kind, component``), in their order; lines without an amount or of another kind post nothing."""
@@ -113,7 +122,7 @@ def lines_of_run(plan_id: str, period: str, rows: Iterable[Any]) -> list[EntryLi
                 component=row.component or row.rule_id,
                 person_id=row.person_id,
                 rule_id=row.rule_id,
-                period_earned=prior["period"] if prior is not None else period,
+                period_earned=_earned_in(view, period),
                 amount=row.amount,
                 currency=row.currency or "",
                 outcome_id=getattr(row, "id", None),

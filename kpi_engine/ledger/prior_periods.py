@@ -1,7 +1,7 @@
 """Prior-period adjustments: a closed period touched by a later fact is compared with what it paid.
 
 When an open period of a plan is evaluated, each closed period of the plan before it (at most
-``pay_cycle.lookback``) that a load changed *after it was closed* — a load whose rows are about the
+``pay_cycle.lookback``) that a load changed *after its numbers were computed* — a load whose rows are about the
 closed period's days (``fact_changes``), in a table its run read — is evaluated again in memory with
 the facts known now. For each ledger event of that period (a rule's line for a person) the
 difference between what it would pay now and what the ledger holds for it (the first posting and
@@ -10,8 +10,8 @@ every adjustment since) is an **adjustment**: a line of the open period's run (p
 trace names the closed period, both amounts, the loads that touched it and the records the line is
 computed from now. The closed period itself never changes.
 
-Only what a period earned is compared: releases of holds and earlier adjustments are payments of
-other events, and holds are not paid.
+Only what a period earned is compared, per rule and person: releases and adjustments in its run pay
+other periods, and a hold counts once its release is paid.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from ..plans.model import LoadedPlan
 from ..registry import Registry
 from ..store import schema as s
 from ..store.runs import Outcome
-from ..trace import PriorPeriodNote, RecordsRef, TraceView
-from .posting import PAYABLE, base_key, lines_of_run
+from ..trace import PriorPeriodNote, TraceView
+from .posting import PAYABLE
 
-__all__ = ["ClosedPeriodChange", "prior_period_adjustments", "touched_closed_periods"]
+__all__ = ["ClosedPeriodChange", "paid_for", "prior_period_adjustments", "touched_closed_periods"]
 
 ZERO = Decimal(0)
 
@@ -57,7 +57,7 @@ def touched_closed_periods(
     runs, states = s.evaluation_runs, s.period_states
     closed = conn.execute(
         select(runs.c.id, runs.c.period, runs.c.tables_read)
-        .add_columns(states.c.closed_at)
+        .add_columns(runs.c.created_at, states.c.closed_at)
         .join(states, and_(states.c.plan_id == runs.c.plan_id, states.c.period == runs.c.period))
         .where(
             runs.c.plan_id == loaded.id,
@@ -70,11 +70,12 @@ def touched_closed_periods(
     ).all()
     found: list[ClosedPeriodChange] = []
     f = s.fact_changes
-    for run_id, label, tables, closed_at in reversed(closed):
+    for run_id, label, tables, evaluated_at, closed_at in reversed(closed):
         period = parse_period(label)
         first, last = period.bounds_utc(loaded.plan.time_zone)
+        # Since its numbers were computed: a change between evaluating and closing is as late as one after.
         query = select(f.c.table_name, f.c.source, f.c.changed_at, f.c.rows).where(
-            f.c.changed_at > closed_at,
+            f.c.changed_at > evaluated_at,
             or_(
                 f.c.first_at.is_(None),
                 and_(f.c.first_at < last + timedelta(days=1), f.c.last_at >= first - timedelta(days=1)),
@@ -91,25 +92,41 @@ def touched_closed_periods(
     return found
 
 
-def _paid(conn: Connection, plan_id: str, label: str) -> dict[str, tuple[Decimal, str, str, str, str]]:
-    """What the ledger holds for each event a closed period earned: base key -> (amount, kind, person, rule,
-    component)."""
+def paid_for(
+    conn: Connection, plan_id: str, label: str, *, not_posted_in: str | None = None
+) -> dict[tuple[str, str], tuple[Decimal, str, bool]]:
+    """What the ledger has paid for what a closed period earned, per (rule, person): its lines, the prior-period
+    adjustments of it and the releases of its holds; with the component paid as and whether a release was posted.
+
+    ``not_posted_in``: a period being evaluated again (reopened): what it posted is what its new run replaces."""
     e = s.ledger_entries
-    rows = conn.execute(
-        select(e.c.entry_key, e.c.amount, e.c.kind, e.c.person_id, e.c.rule_id, e.c.component).where(
-            e.c.plan_id == plan_id, e.c.period_earned == label, e.c.kind != "payment"
-        )
-    ).all()
-    paid: dict[str, tuple[Decimal, str, str, str, str]] = {}
-    for key, amount, kind, person, rule, component in rows:
-        if "|release|" in key:
-            continue
-        base = base_key(key)
-        total, first_kind, *_ = paid.get(base, (ZERO, kind))
-        if first_kind == "adjustment":
-            first_kind = kind  # the event's own kind, from its first posting
-        paid[base] = (total + amount, first_kind, person, rule or "", component)
+    query = select(e.c.amount, e.c.kind, e.c.person_id, e.c.rule_id, e.c.component).where(
+        e.c.plan_id == plan_id, e.c.period_earned == label, e.c.kind.in_(sorted(PAYABLE))
+    )
+    if not_posted_in is not None:
+        query = query.where(e.c.period_posted != not_posted_in)
+    rows = conn.execute(query).all()
+    paid: dict[tuple[str, str], tuple[Decimal, str, bool]] = {}
+    for amount, kind, person, rule, component in rows:
+        total, first, released = paid.get((rule or "", person), (ZERO, component, False))
+        paid[(rule or "", person)] = (total + amount, first, released or kind == "release")
     return paid
+
+
+def _earned(recomputed: Sequence[Outcome], released: set[tuple[str, str]]) -> dict[tuple[str, str], list[Outcome]]:
+    """A closed period's own money lines, recomputed, per (rule, person): what it earned (a release or an
+    adjustment in its run pays another period) and its holds once their release was posted."""
+    earned: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    for line in recomputed:
+        if not line.amount or line.kind not in ("payout", "held"):
+            continue
+        view = TraceView(line.trace)
+        if view.released_hold is not None or view.prior_period is not None:
+            continue
+        if line.kind == "held" and (line.rule_id, line.person_id) not in released:
+            continue  # not paid until released
+        earned[(line.rule_id, line.person_id)].append(line)
+    return earned
 
 
 def prior_period_adjustments(
@@ -119,47 +136,38 @@ def prior_period_adjustments(
     registry: Registry,
     recompute: Any,
 ) -> list[Outcome]:
-    """The adjustment lines of ``period``'s run for the plan's closed periods touched since they closed.
+    """The adjustment lines of ``period``'s run for the plan's closed periods touched since they were computed.
 
     ``recompute(period)`` evaluates a closed period again in memory and returns its outcome lines.
     With the plan's ``review`` policy the lines are proposals for ``kpi adjust`` instead (the caller
-    records them); either way they are returned, each with its ``prior_period`` note.
+    records them); either way they are returned, each with its ``prior_period`` note. What is compared,
+    per rule and person: the period's own lines now (its holds counted once their release is posted)
+    against everything the ledger paid for what the period earned (its lines, adjustments of them, the
+    releases of its holds).
     """
     lines: list[Outcome] = []
     for touched in touched_closed_periods(conn, loaded, period, loaded.plan.pay_cycle.lookback):
         closed = touched.period
         if not loaded.in_force(closed):
             continue  # another version of the plan paid it; its own file is the one to compare with
-        recomputed: Sequence[Outcome] = recompute(closed)
-        now: dict[str, tuple[Decimal, Outcome | None]] = {}
-        records: dict[str, list[RecordsRef]] = {}
-        for money_line, entry in zip(
-            [o for o in recomputed if o.kind in ("payout", "held") and o.amount],
-            lines_of_run(loaded.id, closed.label, recomputed),
-            strict=True,
-        ):
-            if "|release|" in entry.key or "#adj@" in entry.key:
+        paid = paid_for(conn, loaded.id, closed.label, not_posted_in=period.label)
+        released = {key for key, (_, _, was_released) in paid.items() if was_released}
+        earned = _earned(recompute(closed), released)
+        for rule, person in sorted(set(earned) | set(paid)):
+            now_lines = earned.get((rule, person), [])
+            now_amount = sum((o.amount or ZERO for o in now_lines), ZERO)
+            paid_amount, component, _ = paid.get((rule, person), (ZERO, "", False))
+            if now_amount == paid_amount:
                 continue
-            amount = now.get(entry.key, (ZERO, money_line))[0] + entry.amount
-            now[entry.key] = (amount, money_line)
-            records[entry.key] = TraceView(money_line.trace).records
-        paid = _paid(conn, loaded.id, closed.label)
-        for key in sorted(set(now) | set(paid)):
-            now_amount, line = now[key] if key in now else (ZERO, None)
-            paid_amount, kind, person, rule, component = paid.get(key, (ZERO, "", "", "", ""))
-            if line is not None:
-                kind = kind or ("hold" if line.kind == "held" else line.ledger_kind or "earning")
-                person, rule, component = line.person_id, line.rule_id, line.component or line.rule_id
-            if kind not in PAYABLE or now_amount == paid_amount:
-                continue
+            component = now_lines[0].component or rule if now_lines else component
             delta = now_amount - paid_amount
             note = PriorPeriodNote(
                 period=closed.label,
-                key=key,
+                key=f"{loaded.id}|{closed.label}|{rule}|{person}",
                 paid=money_text(paid_amount),
                 now=money_text(now_amount),
                 changes=touched.changes,
-                records=records.get(key, []),
+                records=[r for o in now_lines for r in TraceView(o.trace).records],
             )
             tables = ", ".join(sorted({c["table"] for c in touched.changes}))
             sentence = (

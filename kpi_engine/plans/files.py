@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from ..errors import PlanError
@@ -28,12 +29,28 @@ def plan_files(path: str | Path) -> list[Path]:
 
 
 def plan_id_of(path: Path) -> str | None:
-    """A plan file's ``id`` read without validating the rest (``None`` when it cannot be read)."""
+    """A plan file's ``id`` read without validating the rest (``None`` when it cannot be read).
+
+    Files are read again each time (cheap) and parsed only when their text changed: evaluating a folder of
+    plans month after month asks each file's id many times.
+    """
     try:
-        data = read_plan_source(path.read_text(encoding="utf-8"), path).data
-    except (OSError, UnicodeDecodeError, PlanError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
-    return str(data["id"]) if isinstance(data, dict) and "id" in data else None
+    key = (str(path), hashlib.sha256(text.encode()).hexdigest())
+    if key not in _IDS:
+        try:
+            data = read_plan_source(text, path).data
+        except PlanError:
+            data = None
+        if len(_IDS) >= 1024:
+            _IDS.pop(next(iter(_IDS)))
+        _IDS[key] = str(data["id"]) if isinstance(data, dict) and "id" in data else None
+    return _IDS[key]
+
+
+_IDS: dict[tuple[str, str], str | None] = {}
 
 
 def _packaged_rules() -> Path | None:

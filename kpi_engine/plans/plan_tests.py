@@ -171,7 +171,7 @@ class CaseFacts:
     def closed_periods(self) -> frozenset[str]:
         return frozenset()  # a case has no pay cycle
 
-    def released_holds(self) -> frozenset[tuple[str, str, str]]:
+    def released_holds(self) -> frozenset[tuple[str, str, str, str]]:
         return frozenset()
 
     def history(self, rule: str, period: Period) -> Sequence[RuleResult]:

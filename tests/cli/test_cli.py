@@ -4,46 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from kpi_engine.cli import main
+from tests.cli.conftest import one_sentence_error as _one_sentence_error
 
 EXAMPLE = Path(__file__).parents[2] / "rules" / "sales-commission.yaml"
 EXAMPLES = EXAMPLE.parent
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def kpi(tmp_path, monkeypatch, capsys):
-    """Run ``kpi ARGS`` in an empty folder with its own database."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("KPI_DATABASE_URL", raising=False)
-
-    def run(*args: str) -> Result:
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        captured = capsys.readouterr()
-        return Result(exit_.value.code or 0, captured.out, captured.err)
-
-    return run
-
-
-def _one_sentence_error(result: Result) -> str:
-    assert result.code != 0
-    assert "Traceback" not in result.err + result.out
-    first = result.err.splitlines()[0]
-    assert first.startswith("Error: ")
-    return first
 
 
 def test_help_lists_the_commands(kpi):
