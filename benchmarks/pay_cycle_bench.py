@@ -151,11 +151,16 @@ def report(url: str, size: str, results: dict[str, dict[str, Any]], month: str) 
         f"machine: {platform.machine()}, Python {platform.python_version()}",
         "",
         f"{'step':<44}{'seconds':>10}{'peak MB':>10}",
-        f"{'evaluate 12 months for real':<44}{year['seconds']:>10.2f}{year['peak_mb']:>10.0f}",
-        f"{'what-if of a draft over the 12 months':<44}{whatif['seconds']:>10.2f}{whatif['peak_mb']:>10.0f}",
-        f"{'evaluate ' + month + ' (months before closed)':<44}{evaluate['seconds']:>10.2f}{evaluate['peak_mb']:>10.0f}",
-        f"{'approve and close ' + month:<44}{close['seconds']:>10.2f}{close['peak_mb']:>10.0f}",
-        f"{'evaluate ' + late['month'] + ' after a late correction':<44}{late['seconds']:>10.2f}{late['peak_mb']:>10.0f}",
+        *(
+            f"{label:<44}{figures['seconds']:>10.2f}{figures['peak_mb']:>10.0f}"
+            for label, figures in (
+                ("evaluate 12 months for real", year),
+                ("what-if of a draft over the 12 months", whatif),
+                (f"evaluate {month} (months before closed)", evaluate),
+                (f"approve and close {month}", close),
+                (f"evaluate {late['month']} after a late correction", late),
+            )
+        ),
         "",
         f"what-if / evaluating for real: {whatif['seconds'] / year['seconds']:.2f} (target at most 1.20); "
         f"{whatif['from_saved']} of 12 months set against saved runs",

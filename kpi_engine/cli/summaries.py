@@ -172,7 +172,7 @@ def print_run_summary(store: Store, run: EvaluationRun) -> None:
         )
     adjusted = [o for o in run.outcomes if o.ledger_kind == "adjustment" and o.amount is not None]
     if adjusted:
-        corrected = sorted({str((TraceView(o.trace).prior_period or {}).get("period")) for o in adjusted})
+        corrected = sorted({note["period"] for o in adjusted if (note := TraceView(o.trace).prior_period)})
         total_adjusted = sum((o.amount for o in adjusted if o.amount is not None), Decimal(0))
         click.echo(
             f"Prior-period adjustments (closed {', '.join(corrected)} touched by later facts): {len(adjusted)} "
