@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -120,6 +121,15 @@ def test_the_month_from_evaluation_to_payroll_with_four_eyes_and_an_audit_trail(
     header = table[0]
     total = next(r for r in table if r[header.index("component")] == "GRAND TOTAL")
     assert Decimal(str(total[header.index("amount")])) == Decimal("1260.05")
+    totals = {
+        r[header.index("person")]: Decimal(str(r[header.index("amount")])) for r in table if r[1] and r[3] == "TOTAL"
+    }
+    ledger_rows = json.loads(month("ledger", "--format", "json").out)
+    payable = {}
+    for entry in ledger_rows:
+        if entry["kind"] != "payment":
+            payable[entry["person"]] = payable.get(entry["person"], Decimal(0)) + Decimal(entry["amount"])
+    assert totals == payable  # the file's totals are the ledger's, to the cent
     names = {r[header.index("name")] for r in table[1:] if r[header.index("name")]}
     assert names == {"'" + name for name in HOSTILE.values()}  # shown as written, never run
     assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if isinstance(cell.value, str))
