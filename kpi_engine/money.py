@@ -71,6 +71,8 @@ def to_decimal(value: Any) -> Decimal:
             result = result / 100
     elif isinstance(value, float):
         raise TypeError(f"{value!r} is a binary float; write money and rates as exact decimals (quote them in YAML)")
+    elif hasattr(value, "isoformat"):
+        raise TypeError(f"the date {value.isoformat()} is not a number")
     else:
         raise TypeError(f"{value!r} is not a number")
     if not result.is_finite():
@@ -78,7 +80,16 @@ def to_decimal(value: Any) -> Decimal:
     return result
 
 
-Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
+def _amount(value: Any) -> Decimal:
+    """``to_decimal`` for a pydantic field: every refusal a ``ValueError``, which pydantic reports at its key
+    (a ``TypeError`` would escape validation: a date written where a number belongs must be a plan error)."""
+    try:
+        return to_decimal(value)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
 """A pydantic field type for money, rates and percentages: ``"5%"``, ``"12,500.00"``, ``1200``; floats refused."""
 
 

@@ -29,7 +29,7 @@ from ..render import render, write_xlsx
 from ..store import schema as s
 from ..store.audit import record_action
 from ..store.database import Store
-from ..yaml_reader import load_located
+from ..yaml_reader import load_located, read_yaml_text
 from .posting import PAYABLE
 
 __all__ = ["PayCode", "PayrollExport", "PayrollLine", "PayrollMapping", "export_payroll", "load_payroll_mapping"]
@@ -70,8 +70,8 @@ def load_payroll_mapping(path: str | Path) -> PayrollMapping:
     """Read and check a payroll mapping file; a problem is one sentence naming the file (and the key)."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_yaml_text(file)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigurationError(f"cannot read the payroll mapping {file}: {exc}.") from None
     try:
         data = load_located(text, file).data or {}

@@ -45,7 +45,7 @@ from sqlalchemy import BigInteger, Date, and_, select, type_coerce
 from ..errors import ConfigurationError
 from ..money import ExactDecimal
 from ..store import schema as s
-from ..yaml_reader import Located, load_located
+from ..yaml_reader import Located, load_located, problem_at, read_yaml_text
 from .declaration import Metric
 from .measures import Division, Measure, fact_metric, seconds_between, within, within_days
 
@@ -314,12 +314,16 @@ def load_custom_metrics(paths: list[Path], known: dict[str, Metric] | None = Non
     problems: list[str] = []
     specs: list[tuple[CustomMetric, Located, tuple[Any, ...]]] = []
     for path in paths:
+        text = ""
         try:
-            doc = load_located(path.read_text(encoding="utf-8"), path)
+            text = read_yaml_text(path)
+            doc = load_located(text, path)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            problems.append(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}.")
+            line, column, problem = problem_at(exc, text)
+            problems.append(f"{path}:{line}:{column}: not valid YAML: {problem}.")
+            continue
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # unreadable, too large, too deep, expanding
+            problems.append(f"{path}:1:1: cannot be read: {exc}.")
             continue
         try:
             entries = MetricFile.model_validate(doc.data).metrics

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from pydantic import (
 from ..errors import FormulaError, KPIError, PlanError
 from ..formula.formula import FormulaValueError, compile_formula
 from ..registry import Registry, get_registry
+from ..yaml_reader import YAMLRefused, read_yaml_text
 from .model import LoadedPlan, Plan, TargetSpec
 from .names import PlanNames, dependency_order, formulas_in, references_of
 from .source import PlanSource, read_plan_source
@@ -129,8 +129,8 @@ class PlanChecker:
     def _written(self, loc: tuple[Any, ...], given: Any) -> str:
         """A value as the plan wrote it: a number's text (``.inf``, ``5%``), anything else as Python shows it."""
         node = self.source.values.get(tuple(loc))
-        if isinstance(given, Decimal) and isinstance(node, yaml.ScalarNode):
-            return str(node.value)
+        if not isinstance(given, str) and isinstance(node, yaml.ScalarNode):
+            return str(node.value)  # a number or a date as written, not as Python shows it
         return repr(given)
 
     def _mentioned_key(self, loc: tuple[Any, ...], message: str) -> tuple[int, int] | None:
@@ -445,13 +445,15 @@ def load_plan(path: str | Path, *, registry: Registry | None = None) -> LoadedPl
     p = Path(path)
     registry = registry or get_registry()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_yaml_text(p)
     except FileNotFoundError:
         raise PlanError(
             f"the plan file {str(p)!r} does not exist.",
             hint="give the path of a YAML plan, e.g. rules/sales-commission.yaml",
         ) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except YAMLRefused as exc:
+        raise PlanError(f"{p}:1:1: the plan is refused: {exc}.", hint="a plan is a short file of plain keys") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read the plan file {str(p)!r}: {exc}.") from None
     key = (str(p.resolve()), hashlib.sha256(text.encode()).hexdigest())
     cached = _LOADED.get(key)

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import PlanError
 from ..periods import Period
 from ..registry import Registry
+from ..yaml_reader import read_yaml_text
 from .checking import load_plan
 from .model import LoadedPlan
 from .source import read_plan_source
@@ -35,8 +36,8 @@ def plan_id_of(path: Path) -> str | None:
     plans month after month asks each file's id many times.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_yaml_text(path)
+    except (OSError, UnicodeDecodeError, ValueError):  # unreadable, not text, or too large to be a plan
         return None
     key = (str(path), hashlib.sha256(text.encode()).hexdigest())
     if key not in _IDS:

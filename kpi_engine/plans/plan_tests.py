@@ -19,6 +19,7 @@ from ..money import money_text, plain, to_decimal
 from ..periods import Period, parse_period
 from ..registry import Registry, get_registry
 from ..store.runs import Outcome
+from ..yaml_reader import read_yaml_text
 from .cases import PlanTestCase
 from .checking import PlanChecker, load_plan
 from .files import TESTS_SUFFIX, plan_files
@@ -59,7 +60,10 @@ def load_cases(plan: LoadedPlan, *, registry: Registry | None = None) -> list[Pl
     path = Path(plan.path)
     beside = path.with_name(path.name.rsplit(".", 1)[0] + TESTS_SUFFIX)
     if beside.is_file():
-        text = beside.read_text(encoding="utf-8")
+        try:
+            text = read_yaml_text(beside)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise PlanError(f"{beside}:1:1: the plan's test cases cannot be read: {exc}.") from None
         source = read_plan_source(text, beside)
         data = source.data if isinstance(source.data, dict) else {"tests": source.data}
         try:

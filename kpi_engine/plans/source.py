@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from ..errors import PlanError
-from ..yaml_reader import Located, load_located
+from ..yaml_reader import Located, YAMLRefused, load_located, problem_at
 
 __all__ = ["PlanSource", "read_plan_source"]
 
@@ -92,12 +92,10 @@ def _block_position(text: str, node: yaml.ScalarNode, offset: int) -> tuple[int,
     return first, indent + 1
 
 
-def yaml_problem(exc: yaml.YAMLError, path: str | Path) -> PlanError:
-    """A YAML syntax error as a located ``PlanError``."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else f"{path}:1:1"
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    message = f"{where}: the plan is not valid YAML: {problem}."
+def yaml_problem(exc: yaml.YAMLError, path: str | Path, text: str = "") -> PlanError:
+    """A YAML syntax error (or a character no YAML file may hold) as a located ``PlanError``."""
+    line, column, problem = problem_at(exc, text)
+    message = f"{path}:{line}:{column}: the plan is not valid YAML: {problem}."
     return PlanError(
         message, hint="check indentation and quotes", problems=[f"{message} Hint: check indentation and quotes"]
     )
@@ -108,7 +106,11 @@ def read_plan_source(text: str, path: str | Path = "<plan>") -> PlanSource:
     try:
         located = load_located(text, path)
     except yaml.YAMLError as exc:
-        raise yaml_problem(exc, path) from None
+        raise yaml_problem(exc, path, text) from None
+    except YAMLRefused as exc:
+        raise PlanError(
+            f"{path}:1:1: the plan is refused: {exc}.", hint="a plan is a short file of plain keys"
+        ) from None
     except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
         # e.g. a scalar tagged !!float that is not a number, or a document nested absurdly deep
         raise PlanError(
