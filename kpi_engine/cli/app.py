@@ -5,6 +5,7 @@ Each command group lives in a module of its own, which lists its commands in ``C
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -40,10 +41,24 @@ for _module in (demo, data, evaluation, pay, whatif, rules, formula, metrics, co
         cli.add_command(_command)
 
 
+class _WarningLine(logging.Handler):
+    """The engine's warnings (a plugin left out, a sync run not recorded) as ``Warning: ...`` on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"Warning: {record.getMessage()}", err=True)
+
+
+def _warnings_to_stderr() -> None:
+    engine_log = logging.getLogger("kpi_engine")
+    if not any(isinstance(h, _WarningLine) for h in engine_log.handlers):
+        engine_log.addHandler(_WarningLine(logging.WARNING))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: errors become one sentence and a hint on stderr, with a non-zero exit."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     install_log_redaction()  # whatever a command logs, and the HTTP libraries under it, masks secrets
+    _warnings_to_stderr()
     try:
         cli.main(args=argv, prog_name="kpi", standalone_mode=False)
     except click.exceptions.Abort:
