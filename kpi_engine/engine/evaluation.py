@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 
 from .._version import __version__
 from ..errors import EvaluationError, PeriodsNotEvaluated
 from ..identity import acting_user
 from ..ledger.adjustments import propose_adjustments
-from ..ledger.lifecycle import ensure_open, record_evaluation
+from ..ledger.lifecycle import ensure_open, period_lock, record_evaluation
 from ..ledger.prior_periods import prior_period_adjustments, proposals_of
 from ..money import MONEY_SCALE, money_text
 from ..periods import Period, parse_period
@@ -150,11 +149,10 @@ def evaluate_plans(
         seen[loaded.id] = loaded
     step = progress or (lambda *_: None)
     total_steps = sum(len(loaded.plan.rules) + 2 for loaded in loaded_plans)
-    shared = SharedFacts()
-    runs: list[EvaluationRun] = []
-    with store.begin() as conn:
-        for plan_id in sorted(seen):  # always in the same order, so that two such calls never wait on each other
-            _lock(conn, plan_id, the_period)
+
+    def evaluate_all(conn: Connection) -> list[EvaluationRun]:
+        shared = SharedFacts()
+        runs: list[EvaluationRun] = []
         done = 0
         for loaded in loaded_plans:
 
@@ -163,7 +161,12 @@ def evaluate_plans(
 
             runs.append(_evaluate_in(conn, loaded, the_period, registry, shared, plan_step, actor))
             done += len(loaded.plan.rules) + 2
-    return runs
+        return runs
+
+    # Two evaluations of one plan and period never interleave, and each reads one state of the facts,
+    # so the watermark saved with a run describes exactly what it read.
+    locks = [period_lock(plan_id, the_period.label) for plan_id in seen]
+    return store.write_in_snapshot(evaluate_all, locks=locks)
 
 
 def _check_grain(loaded: LoadedPlan, period: Period) -> None:
@@ -199,13 +202,6 @@ def _following(period: Period) -> Period:
     """The period of the same grain right after this one."""
     day = period.end
     return parse_period(_first_label(day, period.grain))
-
-
-def _lock(conn: Connection, plan_id: str, period: Period) -> None:
-    """Two evaluations of one plan and period never interleave (SQLite: BEGIN IMMEDIATE)."""
-    if conn.dialect.name == "postgresql":
-        key = zlib.crc32(f"{plan_id}|{period.label}".encode())
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def _evaluate_in(

@@ -146,40 +146,37 @@ def whatif(
     current_totals: dict[str, Decimal] = defaultdict(Decimal)
     current_from: dict[str, str] = {}
     against_id = against.id if isinstance(against, LoadedPlan) else str(against or draft.id)
-    with store.connect() as conn, conn.begin() as transaction, collector_paused():
-        try:
-            shared = SharedFacts()
-            scratch = _ScratchFacts(conn, draft, registry, shared)
-            saved = runs_of_plan(conn, against_id)
-            for period in periods:
-                if not draft.in_force(period):
-                    raise EvaluationError(
-                        f"the draft {draft.id!r} version {draft.plan.version} is not in force in {period.label}.",
-                        hint="check its effective dates or the periods asked for",
-                    )
-                _, lines = run_rules(draft, period, scratch, registry)
-                scratch.memory[period.label] = lines
-                for person, amount in _paid(lines).items():
-                    draft_totals[person] += amount
-                if period.label in saved:
-                    run_id = saved[period.label][0]
-                    o = s.outcomes
-                    rows = conn.execute(select(o.c.person_id, o.c.kind, o.c.amount).where(o.c.run_id == run_id)).all()
-                    current_from[period.label] = f"saved run {run_id}"
-                    paid = _paid(rows)
-                else:
-                    current = (
-                        against
-                        if isinstance(against, LoadedPlan)
-                        else load_plan_for(against or draft.id, period, registry=registry)
-                    )
-                    paid = _paid(run_rules(current, period, StoreFacts(conn, current, registry, shared), registry)[1])
-                    current_from[period.label] = "computed"
-                for person, amount in paid.items():
-                    current_totals[person] += amount
-            names = {row.id: row.name for row in conn.execute(select(s.people.c.id, s.people.c.name))}
-        finally:
-            transaction.rollback()  # a what-if writes nothing, whatever happened
+    with store.snapshot() as conn, collector_paused():  # one state read throughout, nothing written
+        shared = SharedFacts()
+        scratch = _ScratchFacts(conn, draft, registry, shared)
+        saved = runs_of_plan(conn, against_id)
+        for period in periods:
+            if not draft.in_force(period):
+                raise EvaluationError(
+                    f"the draft {draft.id!r} version {draft.plan.version} is not in force in {period.label}.",
+                    hint="check its effective dates or the periods asked for",
+                )
+            _, lines = run_rules(draft, period, scratch, registry)
+            scratch.memory[period.label] = lines
+            for person, amount in _paid(lines).items():
+                draft_totals[person] += amount
+            if period.label in saved:
+                run_id = saved[period.label][0]
+                o = s.outcomes
+                rows = conn.execute(select(o.c.person_id, o.c.kind, o.c.amount).where(o.c.run_id == run_id)).all()
+                current_from[period.label] = f"saved run {run_id}"
+                paid = _paid(rows)
+            else:
+                current = (
+                    against
+                    if isinstance(against, LoadedPlan)
+                    else load_plan_for(against or draft.id, period, registry=registry)
+                )
+                paid = _paid(run_rules(current, period, StoreFacts(conn, current, registry, shared), registry)[1])
+                current_from[period.label] = "computed"
+            for person, amount in paid.items():
+                current_totals[person] += amount
+        names = {row.id: row.name for row in conn.execute(select(s.people.c.id, s.people.c.name))}
     people = sorted(p for p in set(draft_totals) | set(current_totals) if draft_totals.get(p) or current_totals.get(p))
     return WhatIf(
         draft=f"{draft.id} {draft.plan.version} ({draft.path})",

@@ -13,10 +13,11 @@ Each step writes the audit trail in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, and_, select, update
 
@@ -33,12 +34,14 @@ __all__ = [
     "approve_period",
     "close_period",
     "ensure_open",
+    "period_lock",
     "period_states",
     "record_evaluation",
     "reopen_period",
 ]
 
 Status = Literal["calculated", "approved", "closed"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -168,12 +171,37 @@ def _targets(conn: Connection, plan_id: str | None, label: str) -> list[PeriodSt
     return found
 
 
+def period_lock(plan_id: str, label: str) -> int:
+    """The key of the lock every step of a plan's period takes (evaluate, approve, close, reopen)."""
+    return zlib.crc32(f"{plan_id}|{label}".encode())
+
+
+def _under_period_locks(
+    store: Store, plan_id: str | None, label: str, step: Callable[[Connection, list[PeriodState]], T]
+) -> T:
+    """Run one pay-cycle step on the plans' period under their locks, on one state of the store,
+    so it never interleaves with an evaluation, or another step, of the same plan and period."""
+    with store.connect() as conn:
+        locked = {state.plan_id for state in _targets(conn, plan_id, label)}
+
+    def locked_step(conn: Connection) -> T:
+        states = _targets(conn, plan_id, label)
+        if {state.plan_id for state in states} - locked:
+            raise PayCycleError(
+                f"a plan was evaluated for {label} while this command ran; nothing was changed.",
+                hint="run the command again",
+            )
+        return step(conn, states)
+
+    return store.write_in_snapshot(locked_step, locks=[period_lock(plan, label) for plan in sorted(locked)])
+
+
 def approve_period(store: Store, plan_id: str | None, period: str, by: str) -> list[PeriodState]:
     """Approve the calculated period of one plan (or of every plan evaluated for it): four eyes."""
     label = parse_period(period).label
     now = datetime.now(UTC)
-    with store.begin() as conn:
-        states = _targets(conn, plan_id, label)
+
+    def approve(conn: Connection, states: list[PeriodState]) -> list[PeriodState]:
         for state in states:
             if state.status != "calculated":
                 raise PayCycleError(
@@ -195,6 +223,8 @@ def approve_period(store: Store, plan_id: str | None, period: str, by: str) -> l
             record_action(conn, by, "approve", plan_id=state.plan_id, period=label, run_id=state.run_id, at=now)
         return [_state(row) for row in conn.execute(select(p).where(p.c.period == label, _plans(states)))]
 
+    return _under_period_locks(store, plan_id, label, approve)
+
 
 def _plans(states: Sequence[PeriodState]) -> ColumnElement[bool]:
     return s.period_states.c.plan_id.in_([st.plan_id for st in states])
@@ -204,9 +234,9 @@ def close_period(store: Store, plan_id: str | None, period: str, by: str) -> dic
     """Close an approved period (of one plan or of every plan evaluated for it): post its run to the ledger."""
     label = parse_period(period).label
     now = datetime.now(UTC)
-    posted: dict[str, PostSummary] = {}
-    with store.begin() as conn:
-        states = _targets(conn, plan_id, label)
+
+    def close(conn: Connection, states: list[PeriodState]) -> dict[str, PostSummary]:
+        posted: dict[str, PostSummary] = {}
         for state in states:
             if state.status != "approved":
                 raise PayCycleError(
@@ -255,7 +285,9 @@ def close_period(store: Store, plan_id: str | None, period: str, by: str) -> dic
                 at=now,
                 details={"entries": summary.entries, "corrections": summary.corrections},
             )
-    return posted
+        return posted
+
+    return _under_period_locks(store, plan_id, label, close)
 
 
 def reopen_period(store: Store, plan_id: str, period: str, by: str, reason: str) -> PeriodState:
@@ -264,8 +296,9 @@ def reopen_period(store: Store, plan_id: str, period: str, by: str, reason: str)
     if not reason.strip():
         raise PayCycleError("say why the period is reopened: --reason TEXT.")
     now = datetime.now(UTC)
-    with store.begin() as conn:
-        [state] = _targets(conn, plan_id, label)
+
+    def reopen(conn: Connection, states: list[PeriodState]) -> PeriodState:
+        [state] = states
         if state.status != "closed":
             raise PayCycleError(f"{label} of plan {plan_id!r} is {state.status}, not closed; nothing to reopen.")
         e = s.ledger_entries
@@ -295,3 +328,5 @@ def reopen_period(store: Store, plan_id: str, period: str, by: str, reason: str)
         )
         record_action(conn, by, "reopen", plan_id=plan_id, period=label, run_id=state.run_id, reason=reason, at=now)
         return _state(conn.execute(select(p).where(p.c.plan_id == plan_id, p.c.period == label)).one())
+
+    return _under_period_locks(store, plan_id, label, reopen)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from ..errors import StoreError
 
@@ -19,6 +19,7 @@ __all__ = ["DATABASE_URL_ENV", "DEFAULT_DATABASE_FILE", "Store", "default_databa
 DATABASE_URL_ENV = "KPI_DATABASE_URL"
 DEFAULT_DATABASE_FILE = "kpi.sqlite"
 _MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def default_database_url() -> str:
@@ -58,8 +59,7 @@ class Store:
             ) from None
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # Let BEGIN IMMEDIATE serialise writers (two evaluations never interleave).
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            event.listen(self.engine, "begin", _sqlite_begin)
 
     @property
     def display_url(self) -> str:
@@ -73,6 +73,8 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         try:
+            if self._is_current(config):
+                return  # nothing to migrate: no write transaction, so readers never wait on writers
             with self.engine.begin() as conn:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "heads")  # feature branches of migrations may coexist
@@ -82,6 +84,15 @@ class Store:
                 f"cannot open the database {self.display_url}: {reason}.",
                 hint=f"check --db or ${DATABASE_URL_ENV}",
             ) from None
+
+    def _is_current(self, config: Any) -> bool:
+        from alembic.script import ScriptDirectory
+
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        with self.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            return set(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()) == heads
 
     def schema_revision(self) -> str | None:
         """The migration the database is at, or None for an empty database."""
@@ -98,18 +109,84 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
+        """A connection for reading: on SQLite its transactions take no write lock (in WAL mode a
+        reader never waits for a writer, nor a writer for a reader)."""
         with self.engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """One read transaction whose every query sees the same committed state, rolled back at the end.
+
+        SQLite: a deferred transaction in WAL mode reads one snapshot. PostgreSQL: REPEATABLE READ
+        (READ COMMITTED, its default, would let each query see what committed since the last).
+        """
+        with self.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin() as transaction:
+                try:
+                    yield conn
+                finally:
+                    transaction.rollback()
+
+    def write_in_snapshot(self, work: Callable[[Connection], T], *, locks: Sequence[int] = ()) -> T:
+        """Run ``work`` in one write transaction whose reads all see one state, taken once ``locks`` are held.
+
+        SQLite: ``BEGIN IMMEDIATE`` excludes every other writer, so the state cannot move. PostgreSQL:
+        the advisory ``locks`` are taken for the session first, then a REPEATABLE READ transaction
+        starts (a snapshot taken before the locks were granted would miss what their last holder
+        wrote); a serialization failure rolls everything back and runs ``work`` again, a few times.
+        """
+        if self.dialect != "postgresql":
+            with self.begin() as conn:
+                return work(conn)
+        for attempt in range(1, _SNAPSHOT_ATTEMPTS + 1):
+            try:
+                return self._locked_repeatable_read(work, locks)
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE or attempt == _SNAPSHOT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _locked_repeatable_read(self, work: Callable[[Connection], T], locks: Sequence[int]) -> T:
+        with self.engine.connect() as conn:
+            try:
+                for key in sorted(set(locks)):  # always in one order: two callers never wait on each other
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                conn.commit()
+                conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    return work(conn)
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+                if locks and not conn.invalidated:
+                    conn.execution_options(isolation_level="READ COMMITTED")
+                    conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                    conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_READ_ONLY = "kpi_read_only"
+_SNAPSHOT_ATTEMPTS = 5
+_RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Writers begin IMMEDIATE (they queue on the write lock up front; two evaluations never
+    interleave); readers begin DEFERRED and, in WAL mode, read a snapshot while a writer writes."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # transactions are begun explicitly (see "begin" listener)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA journal_mode=WAL")  # file databases; an in-memory one keeps its own mode
     cursor.execute(
         "PRAGMA cache_size=-65536"
     )  # 64 MiB of pages (the default 2 MiB re-reads a month of deals for every metric)
