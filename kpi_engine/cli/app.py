@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from typing import NoReturn
 
 import click
 
 from .._version import __version__
-from ..connect.secrets import install_log_redaction
+from ..connect.secrets import install_log_redaction, redact
 from ..errors import KPIError
 from ..store.database import DATABASE_URL_ENV
 from . import connectors, data, demo, evaluation, findings, formula, metrics, pay, plugins, rules, whatif
@@ -54,6 +56,13 @@ def _warnings_to_stderr() -> None:
         engine_log.addHandler(_WarningLine(logging.WARNING))
 
 
+def _show_traceback(exc: BaseException) -> NoReturn:
+    """``--debug``: the whole traceback, every secret and credential-shaped value in it masked."""
+    text = "".join(traceback.format_exception(exc))
+    click.echo(redact(text), err=True, nl=False)
+    sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: errors become one sentence and a hint on stderr, with a non-zero exit."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -69,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KPIError as exc:
         if debug:
-            raise
+            _show_traceback(exc)
         click.echo(f"Error: {exc.message}", err=True)
         problems = getattr(exc, "problems", [])
         if len(problems) > 1:
@@ -78,9 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             click.echo(f"Hint: {exc.hint}", err=True)
         sys.exit(1)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last resort: one sentence, or with --debug the masked traceback
         if debug:
-            raise
+            _show_traceback(exc)
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc}", err=True)
         click.echo("Hint: run again with --debug for the details, and report it if it persists.", err=True)
         sys.exit(1)

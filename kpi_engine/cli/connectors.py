@@ -141,6 +141,15 @@ def connectors_new(name: str, folder: Path) -> None:
     click.echo(f"Next: cd {created} && pip install -e . && pytest")
 
 
+@connectors.command("token-key")
+def connectors_token_key() -> None:
+    """Print a new key for $KPI_TOKEN_KEY (encrypts refreshed OAuth tokens kept in the database)."""
+    from ..connect.secrets import TOKEN_KEY_ENV, new_token_key
+
+    click.echo(new_token_key())
+    click.echo(f"Keep it with the other secrets and set it as ${TOKEN_KEY_ENV} for every kpi command.", err=True)
+
+
 def _parse_since(value: str | None) -> datetime | None:
     from ..connect.errors import ConnectorConfigurationError
     from ..connect.sync import parse_cursor

@@ -17,7 +17,7 @@ import requests
 from pydantic import SecretStr
 
 from .errors import AuthenticationError, TransientError
-from .secrets import MemoryTokenStore, TokenStore, redact, register_secret
+from .secrets import MemoryTokenStore, TokenStore, clean_secret, redact, register_secret
 
 __all__ = ["BearerToken", "HeaderToken", "OAuth2Refresh"]
 
@@ -34,8 +34,8 @@ class HeaderToken:
     can_refresh = False
 
     def __init__(self, token: str | SecretStr, header: str, prefix: str = "") -> None:
-        self._token = _plain(token)
-        register_secret(self._token)
+        register_secret(_plain(token))
+        self._token = clean_secret(_plain(token), f"token for the {header} header")
         self.header = header
         self.prefix = prefix
 
@@ -96,8 +96,14 @@ class OAuth2Refresh:
         self._lock = threading.Lock()
         for secret in (self._client_secret, self._refresh_token):
             register_secret(secret)
+        self._client_secret = clean_secret(self._client_secret, "OAuth client secret")
+        self._refresh_token = clean_secret(self._refresh_token, "OAuth refresh token")
         saved = self.store.load(self.token_key) or {}
-        self._access = _plain(access_token) if access_token else saved.get("access_token")
+        if access_token:
+            register_secret(_plain(access_token))
+            self._access: str | None = clean_secret(_plain(access_token), "OAuth access token")
+        else:
+            self._access = saved.get("access_token")
         if saved.get("refresh_token"):
             self._refresh_token = saved["refresh_token"]
         register_secret(self._access)
@@ -144,11 +150,13 @@ class OAuth2Refresh:
         access = answer.get("access_token")
         if not access:
             raise AuthenticationError("the token endpoint answered without an access token.")
-        register_secret(access)
-        self._access = access
+        register_secret(str(access))
+        self._access = clean_secret(str(access), "access token the token endpoint answered")
         if answer.get("refresh_token"):
-            register_secret(answer["refresh_token"])
-            self._refresh_token = answer["refresh_token"]
+            register_secret(str(answer["refresh_token"]))
+            self._refresh_token = clean_secret(
+                str(answer["refresh_token"]), "refresh token the token endpoint answered"
+            )
         self.refreshes += 1
         self.store.save(
             self.token_key,

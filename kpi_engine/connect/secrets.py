@@ -5,8 +5,9 @@ A secret (a field typed ``SecretStr`` or declared with ``secret_field()``) is re
 package is installed, from the keyring entry ``kpi-engine`` / ``<connector>.<field>``.
 Every secret value loaded (and every token obtained by a refresh) is registered with the
 redactor: ``redact()`` replaces it in any text, and ``RedactingFilter`` does so in log records.
-Refreshed OAuth tokens are persisted through a ``TokenStore`` (keyring, the database, or
-memory), never in a file of the working tree.
+Refreshed OAuth tokens are persisted through a ``TokenStore``: the keyring; else the database,
+encrypted with ``$KPI_TOKEN_KEY``; else memory for the run. Never in clear, never in a file of the
+working tree. Secrets go into HTTP headers only once ``clean_secret`` has checked them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -28,20 +30,27 @@ __all__ = [
     "KeyringTokenStore",
     "MemoryTokenStore",
     "RedactingFilter",
+    "TOKEN_KEY_ENV",
     "StoreTokenStore",
     "TokenStore",
+    "clean_secret",
     "connector_logger",
     "default_token_store",
     "env_name",
     "install_log_redaction",
     "is_secret_field",
     "load_settings",
+    "new_token_key",
     "redact",
     "register_secret",
     "secret_field",
 ]
 
 KEYRING_SERVICE = "kpi-engine"
+TOKEN_KEY_ENV = "KPI_TOKEN_KEY"
+"""The key that encrypts refreshed OAuth tokens kept in the database when there is no keyring."""
+_SEALED = "fernet"
+log = logging.getLogger("kpi_engine.secrets")
 MASK = "***"
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
@@ -62,18 +71,39 @@ _SHAPES = [
 
 
 def register_secret(value: str | SecretStr | None) -> None:
-    """Remember a secret value so that ``redact`` masks it from now on."""
+    """Remember a secret value so that ``redact`` masks it from now on, as written and as a URL carries it."""
     global _pattern
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
-    if not value or len(value) < _MIN_SECRET_LENGTH:
+    if not value or len(value.strip()) < _MIN_SECRET_LENGTH:
         return
+    forms = {value, value.strip(), quote(value, safe=""), quote_plus(value), quote(value.strip(), safe="")}
     with _lock:
-        if value in _secrets:
+        if forms <= _secrets:
             return
-        _secrets.add(value)
+        _secrets.update(forms)
         ordered = sorted(_secrets, key=len, reverse=True)
         _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def clean_secret(value: str, what: str) -> str:
+    """A secret as it may go into an HTTP header: surrounding whitespace (a ``\\r`` left by a
+    Windows ``.env``) removed; a line break or other control character inside refused, without
+    showing the value."""
+    from .errors import ConnectorConfigurationError
+
+    cleaned = value.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in cleaned):
+        raise ConnectorConfigurationError(
+            f"the {what} holds a line break or another control character.",
+            hint="set it again as one line; nothing was sent",
+        )
+    if not cleaned.isascii():
+        raise ConnectorConfigurationError(
+            f"the {what} holds characters an HTTP header cannot carry (outside ASCII).",
+            hint="check that the whole value was copied, and nothing else",
+        )
+    return cleaned
 
 
 def redact(text: str) -> str:
@@ -215,6 +245,10 @@ def load_settings(
     for name, value in data.items():
         if is_secret_field(model, name):
             register_secret(value if isinstance(value, (str, SecretStr)) else None)
+            if isinstance(value, (str, SecretStr)):
+                plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+                where = f"{connector} setting {name!r} (${env_name(connector, name)})"
+                data[name] = clean_secret(plain, where)
     if given:
         unknown = sorted(given)
         raise ConnectorConfigurationError(
@@ -291,37 +325,87 @@ class KeyringTokenStore:
 
 
 class StoreTokenStore:
-    """Tokens in the database's ``connector_tokens`` table, next to the sync state."""
+    """Tokens in the database's ``connector_tokens`` table, encrypted with ``$KPI_TOKEN_KEY``.
 
-    def __init__(self, store: Any) -> None:
+    Each value is sealed with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``): the
+    database alone never holds a token in clear. A value that cannot be opened with the key (the
+    key was changed) is treated as absent, and the connector refreshes its token.
+    """
+
+    def __init__(self, store: Any, key: str | SecretStr) -> None:
+        from cryptography.fernet import Fernet
+
+        from .errors import ConnectorConfigurationError
+
         self.store = store
+        plain = key.get_secret_value() if isinstance(key, SecretStr) else key
+        register_secret(plain)
+        try:
+            self._fernet = Fernet(plain.strip().encode())
+        except (ValueError, TypeError):
+            raise ConnectorConfigurationError(
+                f"${TOKEN_KEY_ENV} is not a token key (32 bytes in URL-safe base64).",
+                hint="make one with: kpi connectors token-key",
+            ) from None
 
     def load(self, key: str) -> dict[str, Any] | None:
+        from cryptography.fernet import InvalidToken
+
         from ..store import schema as s
 
         with self.store.connect() as conn:
             row = conn.execute(s.connector_tokens.select().where(s.connector_tokens.c.key == key)).first()
-        return dict(row.value) if row else None
+        if row is None or not isinstance(row.value, dict) or _SEALED not in row.value:
+            return None  # nothing saved, or a value saved in clear by an earlier version (migration 0012 removes those)
+        try:
+            value = json.loads(self._fernet.decrypt(str(row.value[_SEALED]).encode()))
+        except (InvalidToken, ValueError):
+            log.warning("the saved token %r cannot be opened with $%s; it will be refreshed", key, TOKEN_KEY_ENV)
+            return None
+        return value if isinstance(value, dict) else None
 
     def save(self, key: str, value: dict[str, Any]) -> None:
         from ..store import schema as s
 
+        sealed = {_SEALED: self._fernet.encrypt(json.dumps(value).encode()).decode()}
         t = s.connector_tokens
         now = datetime.now(UTC)
         with self.store.begin() as conn:
-            done = conn.execute(t.update().where(t.c.key == key).values(value=value, updated_at=now)).rowcount
+            done = conn.execute(t.update().where(t.c.key == key).values(value=sealed, updated_at=now)).rowcount
             if not done:
-                conn.execute(t.insert().values(key=key, value=value, updated_at=now))
+                conn.execute(t.insert().values(key=key, value=sealed, updated_at=now))
 
 
-def default_token_store(store: Any | None = None) -> TokenStore:
-    """The keyring when one is usable, else the database ``store``, else memory."""
+def new_token_key() -> str:
+    """A fresh key for ``$KPI_TOKEN_KEY``."""
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _usable_keyring() -> KeyringTokenStore | None:
     try:
         keyring_store = KeyringTokenStore()
-        keyring_store._keyring.get_keyring()
         backend = type(keyring_store._keyring.get_keyring()).__name__
-        if "fail" not in backend.lower() and "null" not in backend.lower():
-            return keyring_store
-    except Exception:  # noqa: BLE001 - no usable keyring: the store keeps the tokens
-        pass
-    return StoreTokenStore(store) if store is not None else MemoryTokenStore()
+    except Exception:  # noqa: BLE001 - no keyring package or no usable backend
+        return None
+    return None if "fail" in backend.lower() or "null" in backend.lower() else keyring_store
+
+
+def default_token_store(store: Any | None = None, *, environ: Mapping[str, str] | None = None) -> TokenStore:
+    """Where refreshed tokens go: the keyring when one is usable; else the database ``store``,
+    encrypted with ``$KPI_TOKEN_KEY``; else memory for this run only (with a warning), never in clear."""
+    environ = os.environ if environ is None else environ
+    found = _usable_keyring()
+    if found is not None:
+        return found
+    key = environ.get(TOKEN_KEY_ENV, "").strip()
+    if store is not None and key:
+        return StoreTokenStore(store, key)
+    if store is not None:
+        log.warning(
+            "refreshed tokens are kept for this run only: there is no keyring, and no $%s to encrypt them "
+            "in the database (make one with: kpi connectors token-key)",
+            TOKEN_KEY_ENV,
+        )
+    return MemoryTokenStore()

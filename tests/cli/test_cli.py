@@ -7,9 +7,6 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
-from kpi_engine.cli import main
 from tests.cli.conftest import one_sentence_error as _one_sentence_error
 
 EXAMPLE = Path(__file__).parents[2] / "rules" / "sales-commission.yaml"
@@ -44,10 +41,10 @@ def test_evaluate_with_a_misspelt_key_names_file_line_and_valid_keys(kpi, tmp_pa
 
 
 def test_debug_shows_the_traceback(kpi):
-    from kpi_engine import PeriodError
-
-    with pytest.raises(PeriodError):
-        main(["--debug", "evaluate", "--plan", str(EXAMPLE), "--period", "2026-13"])
+    result = kpi("--debug", "evaluate", "--plan", str(EXAMPLE), "--period", "2026-13")
+    assert result.code == 1
+    assert result.err.startswith("Traceback (most recent call last):")
+    assert "kpi_engine.errors.PeriodError: '2026-13' is not a possible period" in result.err
 
 
 def test_outcomes_before_any_evaluation_says_what_to_do(kpi):

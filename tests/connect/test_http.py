@@ -27,6 +27,7 @@ from kpi_engine import (
     offset_pages,
     parse_retry_after,
 )
+from kpi_engine.connect.secrets import new_token_key
 from kpi_engine.testing import (
     FakeClock,
     MockCRMServer,
@@ -200,7 +201,7 @@ def test_concurrent_401s_cause_one_refresh_and_the_calls_go_on():
 
 def test_refreshed_tokens_are_kept_in_the_store_and_reused(store):
     with HubSpotMock(deals=1, burst_limit=None) as server:
-        kept = StoreTokenStore(store)
+        kept = StoreTokenStore(store, new_token_key())
         kwargs = {
             "client_id": server.client_id,
             "client_secret": server.client_secret,
