@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     install_log_redaction()  # whatever a command logs, and the HTTP libraries under it, masks secrets
     _warnings_to_stderr()
+    if any("\x00" in arg for arg in (argv if argv is not None else sys.argv[1:])):
+        click.echo("Error: an argument holds a NUL character, which no file name, period or value may hold.", err=True)
+        sys.exit(2)
     try:
         cli.main(args=argv, prog_name="kpi", standalone_mode=False)
     except click.exceptions.Abort:

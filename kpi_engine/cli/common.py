@@ -12,7 +12,10 @@ import click
 from ..identity import acting_user
 from ..store.database import Store, open_store
 
-__all__ = ["Settings", "pass_settings", "progress_bar"]
+__all__ = ["RECORD_ID", "Settings", "pass_settings", "progress_bar"]
+
+RECORD_ID = click.IntRange(min=1, max=2**63 - 1)
+"""A stored record's number: positive, and within what both databases hold (a 64-bit integer)."""
 
 
 class Settings:

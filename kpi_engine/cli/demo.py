@@ -29,7 +29,13 @@ def _latest_full_month(today: date) -> str:
 
 @click.command()
 @click.option("--month", metavar="YYYY-MM", help="Last month of sample data (default: the latest full month).")
-@click.option("--seed", default=2026, show_default=True, help="Seed of the sample company (same seed, same data).")
+@click.option(
+    "--seed",
+    default=2026,
+    show_default=True,
+    type=click.IntRange(0, 2**32 - 1),
+    help="Seed of the sample company (same seed, same data).",
+)
 @click.pass_context
 def demo(ctx: click.Context, month: str | None, seed: int) -> None:
     """Generate a sample company into ./kpi.sqlite and run its pay cycle: every month before the last closed,

@@ -237,7 +237,11 @@ def targets() -> None:
     help="Levels as multiples of each subject's previous period (with --levels 120%,150%,200%).",
 )
 @click.option(
-    "--places", default=2, show_default=True, help="Decimals of each part (the remainder rule keeps sums exact)."
+    "--places",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 10),
+    help="Decimals of each part (the remainder rule keeps sums exact).",
 )
 @click.option("--time-zone", default="UTC", show_default=True)
 @click.option("--currency", help="Currency of money targets (default: the currency of most deals).")

@@ -13,7 +13,7 @@ import click
 from ..errors import ConfigurationError
 from ..money import money_text, to_decimal
 from ..render import FORMATS, render, write_xlsx
-from .common import Settings, pass_settings
+from .common import RECORD_ID, Settings, pass_settings
 
 __all__ = ["COMMANDS"]
 
@@ -163,7 +163,7 @@ def _currency_of(store: object, person: str) -> str:
 
 
 @adjust.command("approve")
-@click.argument("adjustment_id", type=int)
+@click.argument("adjustment_id", type=RECORD_ID)
 @click.option("--note", default="", help="A note with the decision.")
 @pass_settings
 def adjust_approve(settings: Settings, adjustment_id: int, note: str) -> None:
@@ -178,7 +178,7 @@ def adjust_approve(settings: Settings, adjustment_id: int, note: str) -> None:
 
 
 @adjust.command("reject")
-@click.argument("adjustment_id", type=int)
+@click.argument("adjustment_id", type=RECORD_ID)
 @click.option("--note", required=True, help="Why it is rejected.")
 @pass_settings
 def adjust_reject(settings: Settings, adjustment_id: int, note: str) -> None:
