@@ -26,7 +26,7 @@ from ..periods import Period, parse_period
 from ..store import schema as s
 from ..store.audit import record_action
 from ..store.database import Store
-from .posting import PostSummary, lines_of_run, post_lines
+from .posting import PostSummary, lines_of_run, outcome_rows, post_lines
 
 __all__ = [
     "PeriodState",
@@ -243,7 +243,7 @@ def close_period(store: Store, plan_id: str | None, period: str, by: str) -> dic
                     f"{label} of plan {state.plan_id!r} is {state.status}; only an approved period is closed.",
                     hint=f"approve it first: kpi --as NAME period approve --plan {state.plan_id} --period {label}",
                 )
-        o, runs, p = s.outcomes, s.evaluation_runs, s.period_states
+        runs, p = s.evaluation_runs, s.period_states
         for state in states:
             current = conn.execute(
                 select(runs.c.id).where(runs.c.plan_id == state.plan_id, runs.c.period == label)
@@ -253,12 +253,7 @@ def close_period(store: Store, plan_id: str | None, period: str, by: str) -> dic
                     f"the run approved for {label} of plan {state.plan_id!r} is no longer the saved one.",
                     hint="evaluate and approve the period again",
                 )
-            rows = conn.execute(
-                select(o.c.id, o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, o.c.trace)
-                .add_columns(o.c.ledger_kind, o.c.component)
-                .where(o.c.run_id == state.run_id)
-                .order_by(o.c.id)
-            ).all()
+            rows = outcome_rows(conn, state.run_id)
             posted[state.plan_id] = post_lines(
                 conn,
                 plan_id=state.plan_id,

@@ -35,6 +35,7 @@ __all__ = [
     "PostSummary",
     "base_key",
     "lines_of_run",
+    "outcome_rows",
     "post_lines",
     "posting_identity",
 ]
@@ -102,15 +103,35 @@ def _earned_in(trace: TraceView, period: str) -> str:
     return period
 
 
+POSTING_TRACE_KEYS = ("explanation", "released_hold", "clawback", "prior_period")
+"""What posting reads of a line's trace; ``outcome_rows`` reads only these (a trace may be large)."""
+
+
+def outcome_rows(conn: Connection, run_id: str) -> Sequence[Any]:
+    """A run's outcome rows as ``lines_of_run`` reads them, in order, with only the trace keys posting needs."""
+    o = s.outcomes
+    parts = [o.c.trace[key].label(key) for key in POSTING_TRACE_KEYS]
+    return conn.execute(
+        select(o.c.id, o.c.person_id, o.c.rule_id, o.c.kind, o.c.amount, o.c.currency, o.c.ledger_kind, o.c.component)
+        .add_columns(*parts)
+        .where(o.c.run_id == run_id, o.c.kind.in_(sorted(MONEY_LINE_KINDS)), o.c.amount.is_not(None))
+        .order_by(o.c.id)
+    ).all()
+
+
 def lines_of_run(plan_id: str, period: str, rows: Iterable[Any]) -> list[EntryLine]:
-    """The entry lines of a run's outcome rows (``id, person_id, rule_id, kind, amount, currency, trace,
-    ledger_kind, component``), in their order; lines without an amount or of another kind post nothing."""
+    """The entry lines of a run's outcome rows (``id, person_id, rule_id, kind, amount, currency,
+    ledger_kind, component`` and the ``POSTING_TRACE_KEYS``, or the whole ``trace``), in their order;
+    lines without an amount or of another kind post nothing."""
     count: dict[tuple[str, str, str], int] = defaultdict(int)
     lines: list[EntryLine] = []
     for row in rows:
         if row.kind not in MONEY_LINE_KINDS or not row.amount:
             continue  # no money, nothing to post
-        view = TraceView(row.trace)
+        trace = getattr(row, "trace", None)
+        if trace is None:
+            trace = {key: value for key in POSTING_TRACE_KEYS if (value := getattr(row, key)) is not None}
+        view = TraceView(trace)
         kind = _kind(row.kind, row.ledger_kind)
         n = count[(row.rule_id, row.person_id, kind)]
         count[(row.rule_id, row.person_id, kind)] += 1

@@ -120,9 +120,10 @@ def _earned(recomputed: Sequence[Outcome], released: set[tuple[str, str]]) -> di
     for line in recomputed:
         if not line.amount or line.kind not in ("payout", "held"):
             continue
-        view = TraceView(line.trace)
-        if view.released_hold is not None or view.prior_period is not None:
-            continue
+        if line.ledger_kind == "release":
+            continue  # pays the period of the hold
+        if line.ledger_kind == "adjustment" and TraceView(line.trace).prior_period is not None:
+            continue  # pays the period it corrects (only these lines' traces are looked into: they are few)
         if line.kind == "held" and (line.rule_id, line.person_id) not in released:
             continue  # not paid until released
         earned[(line.rule_id, line.person_id)].append(line)
