@@ -3,27 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ..errors import ConfigurationError
+from ..ingest.records import ENTITIES, RECORD_MODELS
 from .common import Settings, pass_settings, progress_bar
 
 __all__ = ["COMMANDS"]
 
 
-@click.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def _entities_help() -> str:
+    width = max(len(e) for e in ENTITIES)
+    lines = ["\b", "Entities, in the order a folder is imported (--entity E --template shows a file of each):"]
+    lines += [f"  {name.ljust(width)}  {RECORD_MODELS[name].description}" for name in ENTITIES]
+    return "\n".join(lines)
+
+
+def _entity(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ..ingest.records import entity_name
+
+    try:
+        return entity_name(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(f"{exc.message} {exc.hint}.") from None
+
+
+@click.command("import", epilog=_entities_help())
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--entity",
-    type=click.Choice(["people", "deals", "activities", "leads", "targets"]),
-    help="What the file holds (default: from the mapping or the file name).",
+    callback=_entity,
+    metavar="ENTITY",
+    help="What the files hold (default: from the mapping or the file name); see the list below.",
 )
 @click.option(
     "--mapping",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML column mapping (field: header, stage map, defaults, time zone).",
+    help="YAML column mapping of one entity, or of a whole export (entities: with file patterns).",
 )
 @click.option("--source", help="Name of the system the export came from (default: the mapping's, else 'import').")
 @click.option(
@@ -44,6 +63,8 @@ __all__ = ["COMMANDS"]
 @click.option(
     "--override-reason", metavar="TEXT", help="Why targets move by more than ±20 % (recorded with each change)."
 )
+@click.option("--strict", is_flag=True, help="Refuse files with columns that match no field (default: a warning).")
+@click.option("--template", is_flag=True, help="Print the header and an example row of --entity as CSV, and stop.")
 @pass_settings
 def import_(
     settings: Settings,
@@ -55,45 +76,66 @@ def import_(
     defaults: tuple[str, ...],
     time_zone: str | None,
     override_reason: str | None,
+    strict: bool,
+    template: bool,
 ) -> None:
-    """Import CRM exports (CSV or XLSX). A file with a bad row is rejected whole."""
-    from ..ingest.importing import import_file
-    from ..ingest.mapping import ColumnMapping, load_mapping
+    """Import CRM exports (CSV or XLSX files, or folders of them). Every row of every file is checked
+    first; a bad row rejects the whole import, and the files load together in dependency order."""
+    if template:
+        _print_template(entity)
+        return
+    if not files:
+        raise ConfigurationError(
+            "give the files or folders to import.", hint="e.g. kpi import exports/ --mapping my-crm.yaml"
+        )
+    from ..ingest.importing import import_files
 
-    overrides = _pairs(columns, "--column", "amount='Deal Amount'")
-    rules = load_mapping(mapping) if mapping else ColumnMapping()
-    if defaults or time_zone:
-        update: dict[str, Any] = {"defaults": {**rules.defaults, **_pairs(defaults, "--default", "currency=CNY")}}
-        if time_zone:
-            update["time_zone"] = time_zone
-        rules = ColumnMapping.model_validate({**rules.model_dump(), **update})
-    store = settings.store()
-    for path in files:
-        with progress_bar(f"Importing {path.name}") as progress:
-            summary = import_file(
-                store,
-                path,
-                entity=entity,
-                mapping=rules,
-                source=source,
-                columns=overrides or None,
-                progress=progress,
-                override_reason=override_reason,
-            )
+    with progress_bar("Importing") as progress:
+        summaries = import_files(
+            settings.store(),
+            files,
+            entity=entity,
+            mapping=mapping,
+            source=source,
+            columns=_pairs(columns, "--column", "amount='Deal Amount'") or None,
+            defaults=_pairs(defaults, "--default", "currency=CNY") or None,
+            time_zone=time_zone,
+            strict=strict,
+            progress=progress,
+            override_reason=override_reason,
+        )
+    for summary in summaries:
+        for warning in summary.warnings:
+            click.echo(f"Warning: {warning}.", err=True)
         click.echo(
-            f"{path.name}: {summary.rows_read} rows of {summary.entity}: {summary.inserted} inserted, "
+            f"{Path(summary.file).name}: {summary.rows_read} rows of {summary.entity}: {summary.inserted} inserted, "
             f"{summary.updated} updated, {summary.unchanged} unchanged."
         )
+
+
+def _print_template(entity: str | None) -> None:
+    from ..ingest.templates import entity_template
+    from ..render import render
+
+    if entity is None:
+        raise ConfigurationError(
+            "--template needs --entity.", hint=f"e.g. --entity payments (one of {', '.join(ENTITIES)})"
+        )
+    shown = entity_template(entity)
+    row = dict(zip(shown.columns, shown.example, strict=True))
+    click.echo(render([row], shown.columns, "csv"))
+    for line in shown.legend():
+        click.echo(f"# {line}", err=True)
 
 
 def _pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, str]:
     """``FIELD=VALUE`` options as a dict, refusing anything else with an example."""
     pairs: dict[str, str] = {}
     for item in items:
-        field, sep, value = item.partition("=")
-        if not sep or not field.strip():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
             raise ConfigurationError(f"{option} {item!r} is not FIELD=VALUE.", hint=f"e.g. {option} {example}")
-        pairs[field.strip()] = value.strip()
+        pairs[name.strip()] = value.strip()
     return pairs
 
 
