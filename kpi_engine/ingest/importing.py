@@ -1,8 +1,8 @@
 """Import of CRM exports (CSV and XLSX): every row of every file is checked first, then all load in one transaction.
 
 A file's entity comes from ``--entity``, the mapping (its ``file`` patterns) or the file's name
-(``deal_splits-2026-10.csv`` is deal splits, not deals: the longest name of an entity found in it
-wins, and a name that fits two entities equally is refused). Files are loaded in ``ENTITIES`` order,
+(``deal_splits-2026-10.csv`` is deal splits, not deals: the entity name of the most words found in
+it wins, and a name that fits two entities equally is refused). Files are loaded in ``ENTITIES`` order,
 so a folder holding a CRM's whole export imports in one command: people before the deals they own,
 deals before their payments. Headers that match no field are reported (an error with ``strict``);
 nothing is dropped without a word.
@@ -91,10 +91,10 @@ def guess_entity(path: Path) -> str:
     for entity, name in _NAMES:
         if isinstance(name, str):
             found = name in stem
-            score = len(name) * 2  # a Chinese name says in two characters what English says in five
+            score = (len(name) + 1) // 2  # about a word per two characters
         else:
             found = any(words[i : i + len(name)] == name for i in range(len(words) - len(name) + 1))
-            score = sum(len(w) for w in name)
+            score = len(name)
         if found:
             best[entity] = max(best.get(entity, 0), score)
     if best:

@@ -223,8 +223,13 @@ class DealRecord(BaseRecord):
     @classmethod
     def _status_from_stage(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict) and is_blank(data.get("status")):
-            data = {**data, "status": _status_of(data.get("stage_raw"), info)}
+            data = _with_status(data, info)
         return data
+
+    @field_validator("stage_raw", mode="before")
+    @classmethod
+    def _stage_known(cls, value: Any) -> Any:
+        return _refuse_unmapped(value)
 
     @field_validator("discount")
     @classmethod
@@ -239,12 +244,31 @@ class DealRecord(BaseRecord):
         return value.lower() if value else value
 
 
-def _status_of(stage: Any, info: ValidationInfo) -> str:
-    """The status a raw stage stands for, by the context's stage map (refusing unknown stages when strict)."""
+class _Unmapped(str):
+    """A raw stage the stage map does not know: refused by the stage's own field, so the error names its column."""
+
+    reason = ""
+
+
+def _with_status(data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """The record's values with the status its raw stage stands for (by the context's stage map)."""
     context = info.context or {}
+    stage = data.get("stage_raw")
     if is_blank(stage):
-        return "open"
-    return stage_status(str(stage).strip(), context.get("stage_map"), strict=bool(context.get("strict_stages")))
+        return {**data, "status": "open"}
+    try:
+        status = stage_status(str(stage).strip(), context.get("stage_map"), strict=bool(context.get("strict_stages")))
+    except ValueError as exc:
+        unmapped = _Unmapped(str(stage))
+        unmapped.reason = str(exc)
+        return {**data, "stage_raw": unmapped, "status": "open"}
+    return {**data, "status": status}
+
+
+def _refuse_unmapped(value: Any) -> Any:
+    if isinstance(value, _Unmapped):
+        raise ValueError(value.reason)  # noqa: TRY004 - pydantic reports ValueErrors
+    return value
 
 
 class DealSplitRecord(BaseRecord):
@@ -300,8 +324,13 @@ class DealStageRecord(BaseRecord):
     @classmethod
     def _status_from_stage(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict) and is_blank(data.get("status")) and not is_blank(data.get("stage_raw")):
-            data = {**data, "status": _status_of(data.get("stage_raw"), info)}
+            data = _with_status(data, info)
         return data
+
+    @field_validator("stage_raw", mode="before")
+    @classmethod
+    def _stage_known(cls, value: Any) -> Any:
+        return _refuse_unmapped(value)
 
 
 # --- activity and funnel ------------------------------------------------------------------
