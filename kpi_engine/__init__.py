@@ -98,6 +98,7 @@ from .ingest.records import (
     WebVisitRecord,
 )
 from .metrics.compute import MetricRow, compute_metric, metric_values
+from .metrics.conversion import MoneyTerms
 from .metrics.custom import CustomMetricError, custom_metrics_from_environment, load_custom_metrics
 from .metrics.declaration import Metric, MetricContext
 from .metrics.measures import (
@@ -176,6 +177,7 @@ __all__ = [
     "MetricContext",
     "MetricRow",
     "Money",
+    "MoneyTerms",
     "OAuth2Refresh",
     "OrgAssignmentRecord",
     "OrgView",
