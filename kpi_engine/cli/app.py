@@ -13,7 +13,7 @@ from .._version import __version__
 from ..connect.secrets import install_log_redaction
 from ..errors import KPIError
 from ..store.database import DATABASE_URL_ENV
-from . import connectors, data, demo, evaluation, findings, formula, metrics, plugins, rules
+from . import connectors, data, demo, evaluation, findings, formula, fx, metrics, plugins, rules
 from .common import Settings
 
 __all__ = ["cli", "main"]
@@ -29,7 +29,7 @@ def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
     ctx.obj = Settings(db, debug)
 
 
-for _module in (demo, data, evaluation, rules, formula, metrics, connectors, findings, plugins):
+for _module in (demo, data, fx, evaluation, rules, formula, metrics, connectors, findings, plugins):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

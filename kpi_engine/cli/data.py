@@ -1,8 +1,12 @@
-"""``kpi import``: CRM exports (CSV, XLSX) into the store, all rows checked before any is written."""
+"""``kpi import`` (CRM exports into the store, all rows checked before any is written) and ``kpi data …``
+(what is stored: the rows of any entity, and a summary of them all)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -139,4 +143,108 @@ def _pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, str]:
     return pairs
 
 
-COMMANDS: list[click.Command] = [import_]
+@click.group()
+def data() -> None:
+    """What is stored: the rows of any entity as imported, and a summary of every entity."""
+
+
+@data.command("list")
+@click.argument("entity", callback=_entity)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Keep rows whose FIELD is (=), is not (!=), is at least (>=, >, <=, <) or contains (~) VALUE; repeatable.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]), default="table", show_default=True
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (xlsx needs one).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (default: all).")
+@click.option("--time-zone", help="Show time stamps (and read --filter times) in this zone (default: UTC).")
+@pass_settings
+def data_list(
+    settings: Settings,
+    entity: str,
+    filters: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    limit: int | None,
+    time_zone: str | None,
+) -> None:
+    """The stored rows of ENTITY (targets, people, deals, payments …), with references by the CRM's ids."""
+    from ..ingest.stored import stored_rows
+    from ..render import render
+
+    with settings.store().connect() as conn:
+        found = stored_rows(conn, entity, filters, limit=limit, time_zone=time_zone)
+    if fmt == "xlsx":
+        from ..ingest.workbook import write_xlsx
+
+        if output is None:
+            raise ConfigurationError("--format xlsx needs --output FILE.xlsx.")
+        write_xlsx(output, found.rows, found.columns, found.entity)
+        click.echo(f"{len(found.rows)} {found.entity} rows written to {output}.")
+        return
+    numeric = [c for c in found.columns if found.rows and all(_is_number(r.get(c)) for r in found.rows)]
+    rows = found.rows if fmt == "json" else [{k: _shown(v) for k, v in r.items()} for r in found.rows]
+    text = render(rows, found.columns, fmt, numeric=numeric)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{len(found.rows)} {found.entity} rows written to {output}.")
+        return
+    click.echo(text)
+    if fmt == "table":
+        more = f" of {found.total} (--limit)" if found.total > len(found.rows) else ""
+        click.echo(f"\n{len(found.rows)}{more} {found.entity} rows.")
+
+
+@data.command("summary")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@pass_settings
+def data_summary(settings: Settings, fmt: str) -> None:
+    """Rows per entity and source, the span of time they are about, the last import and the last syncs."""
+    from ..ingest.stored import entity_summaries, sync_summaries
+    from ..render import render
+
+    with settings.store().connect() as conn:
+        entities = entity_summaries(conn)
+        syncs = sync_summaries(conn)
+    rows = [
+        {
+            "entity": e.entity,
+            "source": e.source,
+            "rows": e.rows,
+            "deleted": e.deleted,
+            "from": e.first,
+            "to": e.last,
+            "last_import": e.last_import,
+        }
+        for e in entities
+    ]
+    if fmt != "json":
+        rows = [{k: _shown(v) for k, v in r.items()} for r in rows]
+    if fmt != "table":
+        click.echo(render(rows, list(rows[0]) if rows else ["entity"], fmt))
+        return
+    if not rows:
+        click.echo("Nothing is stored yet: kpi import FILES (see kpi import --help) or kpi sync CONNECTOR.")
+        return
+    click.echo(render(rows, list(rows[0]), numeric=["rows", "deleted"]))
+    if syncs:
+        click.echo("\nLast syncs:")
+        shown = [{k: _shown(v) for k, v in r.items()} for r in syncs]
+        click.echo(render(shown, list(syncs[0]), numeric=["records", "inserted", "updated"]))
+
+
+def _shown(value: Any) -> Any:
+    """A time stamp to the second with its offset (``2026-10-15 16:00:00+08:00``); anything else as it is."""
+    return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value
+
+
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, Decimal)) and not isinstance(value, bool))
+
+
+COMMANDS: list[click.Command] = [import_, data]
