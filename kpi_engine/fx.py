@@ -114,15 +114,21 @@ class Conversion:
         return f"{what} is in {currency} and no {currency}→{self.target} rate is dated in the period"
 
 
-def unconvertible(conversion: Conversion | None, complaint: str, metric: str) -> str:
-    """The sentence for a fact a metric cannot convert; ``complaint`` is ``what|currency|day`` from its SQL."""
+def unconvertible(conversion: Conversion | None, complaint: str) -> tuple[str, str]:
+    """The sentence and hint for a fact a metric cannot convert; ``complaint`` is ``what|currency|day`` from its
+    SQL. The same sentence whether a metric's value or its evidence met the fact first."""
     what, _, rest = complaint.partition("|")
     currency, _, day = rest.partition("|")
     if conversion is None:
-        sentence = f"{what} is in {currency}, which the metric cannot convert"
+        return f"{what} is in {currency}, which the metric cannot convert", "read it in its own currency"
+    sentence = conversion.missing(currency, what, date.fromisoformat(day[:10]) if day else None)
+    if conversion.method == "none":
+        hint = "declare the plan's conversion: {rate: fact_date} (or period_average, fixed); see docs/import.md"
+    elif conversion.method == "fixed":
+        hint = f"add {currency} to the rates of the plan's conversion"
     else:
-        sentence = conversion.missing(currency, what, date.fromisoformat(day[:10]) if day else None)
-    return sentence  # the same sentence whether a metric's value or its evidence met the fact first
+        hint = f"import the {currency}→{conversion.target} rates: kpi import rates.csv --entity fx_rates"
+    return sentence, hint
 
 
 def resolve_conversion(

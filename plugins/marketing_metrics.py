@@ -14,7 +14,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     or_,
     select,
 )
@@ -47,10 +46,6 @@ MONEY = 4
 RATE = Division(scale=6, zero_denominator="missing")
 AMOUNT = MoneyTerms("amount")
 SOURCED = MoneyTerms("sourced")
-
-
-def _deal() -> Any:
-    return literal("deal ") + deals.c.remote_id
 
 
 def _genuine(ctx: MetricContext) -> Any:
@@ -104,7 +99,7 @@ def spend_facts(ctx: MetricContext) -> Select[Any]:
         spend.c.id.label("record_id"),
         spend.c.channel,
         spend.c.campaign,
-        *AMOUNT.inputs(ctx, spend.c.amount, spend.c.currency, spend.c.day, what=literal("spend ") + spend.c.remote_id),
+        *AMOUNT.inputs(ctx, spend.c.amount, spend.c.currency, spend.c.day, record=(spend, "marketing spend")),
     ).where(spend.c.is_deleted.is_(False), within_days(spend.c.day, ctx), AMOUNT.keeps(ctx, spend.c.currency))
     return AMOUNT.facts(ctx, inner)
 
@@ -129,7 +124,7 @@ def sourced_revenue_facts(ctx: MetricContext) -> Select[Any]:
             deals.c.id.label("record_id"),
             leads.c.channel,
             leads.c.campaign,
-            *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, what=_deal()),
+            *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
         )
         .select_from(deals.join(leads, leads.c.id == _first_lead_of(deals.c.id)))
         .where(
@@ -177,9 +172,13 @@ def marketing_share_facts(ctx: MetricContext) -> Select[Any]:
         deals.c.id.label("record_id"),
         deals.c.product_line,
         deals.c.lead_source.label("channel"),
-        *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, what=_deal()),
+        *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
         *SOURCED.inputs(
-            ctx, case((sourced, deals.c.amount), else_=None), deals.c.currency, deals.c.closed_at, what=_deal()
+            ctx,
+            case((sourced, deals.c.amount), else_=None),
+            deals.c.currency,
+            deals.c.closed_at,
+            record=(deals, "deal"),
         ),
     ).where(
         deals.c.status == "won",

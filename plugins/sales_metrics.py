@@ -19,7 +19,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     or_,
     select,
     type_coerce,
@@ -70,10 +69,6 @@ def won_in_period(ctx: MetricContext, *, currency: bool = True) -> Any:
     return and_(*conditions)
 
 
-def _deal(prefix: str = "deal ") -> Any:
-    return literal(prefix) + deals.c.remote_id
-
-
 # --- bookings: credited through deal splits ---------------------------------------------------
 
 
@@ -91,7 +86,7 @@ def bookings_facts(ctx: MetricContext) -> Select[Any]:
             deals.c.lead_source.label("channel"),
             deals.c.closed_at,
             *CREDIT.inputs(
-                ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, what=_deal(), share=splits.c.share
+                ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal"), share=splits.c.share
             ),
         )
         .select_from(deals.outerjoin(splits, splits.c.deal_id == deals.c.id))
@@ -116,8 +111,8 @@ def won_facts(ctx: MetricContext) -> Select[Any]:
         deals.c.lead_source.label("channel"),
         deals.c.customer_id,
         seconds_between(deals.c.created_at, deals.c.closed_at).label("cycle_seconds"),
-        *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, what=_deal()),
-        *UPSELL.inputs(ctx, upsell, deals.c.currency, deals.c.closed_at, what=_deal("upsell deal ")),
+        *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
+        *UPSELL.inputs(ctx, upsell, deals.c.currency, deals.c.closed_at, record=(deals, "upsell deal")),
     ).where(won_in_period(ctx))
     return UPSELL.facts(ctx, AMOUNT.facts(ctx, inner))
 
@@ -184,7 +179,7 @@ def _after_sale_facts(table: Any, at: Any, what: str) -> Any:
                 table.c.id.label("record_id"),
                 deals.c.product_line,
                 deals.c.lead_source.label("channel"),
-                *AMOUNT.inputs(ctx, table.c.amount, table.c.currency, at, what=literal(what) + table.c.remote_id),
+                *AMOUNT.inputs(ctx, table.c.amount, table.c.currency, at, record=(table, what)),
             )
             .select_from(
                 table.outerjoin(deals, deals.c.id == table.c.deal_id).outerjoin(
@@ -198,8 +193,8 @@ def _after_sale_facts(table: Any, at: Any, what: str) -> Any:
     return facts
 
 
-collection_facts = _after_sale_facts(payments, payments.c.received_at, "payment ")
-refund_facts = _after_sale_facts(refunds, refunds.c.occurred_at, "refund ")
+collection_facts = _after_sale_facts(payments, payments.c.received_at, "payment")
+refund_facts = _after_sale_facts(refunds, refunds.c.occurred_at, "refund")
 
 
 def lifetime_facts(ctx: MetricContext) -> Any:
@@ -208,7 +203,7 @@ def lifetime_facts(ctx: MetricContext) -> Any:
         select(
             customers.c.owner_id.label("person_id"),
             deals.c.customer_id.label("buyer"),
-            *NET.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, what=_deal()),
+            *NET.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
         )
         .select_from(deals.join(customers, customers.c.id == deals.c.customer_id))
         .where(
@@ -222,16 +217,14 @@ def lifetime_facts(ctx: MetricContext) -> Any:
         select(
             customers.c.owner_id.label("person_id"),
             type_coerce(None, BigInteger()).label("buyer"),
-            *NET.inputs(ctx, -_raw(refunds.c.amount), refunds.c.currency, refunds.c.occurred_at, what=_refund()),
+            *NET.inputs(
+                ctx, -_raw(refunds.c.amount), refunds.c.currency, refunds.c.occurred_at, record=(refunds, "refund")
+            ),
         )
         .select_from(refunds.join(customers, customers.c.id == refunds.c.customer_id))
         .where(refunds.c.is_deleted.is_(False), refunds.c.occurred_at < ctx.end, NET.keeps(ctx, refunds.c.currency))
     )
     return NET.facts(ctx, bought.union_all(returned))
-
-
-def _refund() -> Any:
-    return literal("refund ") + refunds.c.remote_id
 
 
 # --- activities -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, String, and_, case, cast, func, literal, select, true, type_coerce
+from sqlalchemy import BigInteger, Date, String, Table, and_, case, cast, func, literal, select, true, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -126,15 +126,26 @@ class MoneyTerms:
         return currency == ctx.currency if ctx.conversion is None else true()
 
     def inputs(
-        self, ctx: MetricContext, amount: Any, currency: Any, at: Any, *, what: Any, share: Any = None
+        self,
+        ctx: MetricContext,
+        amount: Any,
+        currency: Any,
+        at: Any,
+        *,
+        record: tuple[Table, str],
+        share: Any = None,
     ) -> list[Any]:
         """Columns for the inner SELECT: the raw amount, its currency, its rate and day, what names the fact.
 
-        ``at`` is the fact's time stamp (UTC) or calendar day; ``what`` a text expression naming the fact in a
-        message (``literal("deal ") + deals.c.remote_id``); ``share`` a ``Ratio`` column or None.
+        ``at`` is the fact's time stamp (UTC) or calendar day; ``record`` the fact's table and what a message
+        calls it (``(deals, "deal")``: "deal D-2 is in USD …", its remote id read only for such a message, so
+        that an index holding the amounts still answers the query); ``share`` a ``Ratio`` column or None.
         """
         conversion = ctx.conversion
         rate, rate_day, day = self._rate(conversion, currency, at)
+        table, called = record
+        named = table.alias(f"{self.prefix}_named")
+        what = select(literal(f"{called} ") + named.c.remote_id).where(named.c.id == table.c.id).scalar_subquery()
         columns = [
             _cast_raw(amount).label(self._in("raw")),
             currency.label(self._in("currency")),
@@ -201,17 +212,25 @@ class MoneyTerms:
             if scale in by_scale:  # pragma: no cover - the layouts of MONEY_SCALES have one term per scale
                 raise AssertionError(f"two terms at scale {scale}")
             by_scale[scale] = expr
-        missing = and_(sub.c[self._in("rate")].is_(None), raw.is_not(None))  # only an amount needs a rate
-        columns = [
-            (case((missing, None), else_=by_scale[scale]) if scale in by_scale else _int(0)).label(name)
-            for name, scale in zip(self.columns, MONEY_SCALES, strict=True)
-        ]
-        day_text = func.coalesce(cast(sub.c[self._in("day")], String()), "")
-        problem = sub.c[self._in("what")] + "|" + sub.c[self._in("currency")] + "|" + day_text
+        if ctx.conversion is None:  # only the context's currency was kept: nothing can be missing
+            columns = [
+                (by_scale[scale] if scale in by_scale else _int(0)).label(name)
+                for name, scale in zip(self.columns, MONEY_SCALES, strict=True)
+            ]
+            guard: list[Any] = []  # no guard column: the measure has nothing to refuse
+        else:
+            missing = and_(rate.is_(None), raw.is_not(None))  # only an amount needs a rate
+            columns = [
+                (case((missing, None), else_=by_scale[scale]) if scale in by_scale else _int(0)).label(name)
+                for name, scale in zip(self.columns, MONEY_SCALES, strict=True)
+            ]
+            day_text = func.coalesce(cast(sub.c[self._in("day")], String()), "")
+            problem = sub.c[self._in("what")] + "|" + sub.c[self._in("currency")] + "|" + day_text
+            guard = [case((missing, problem), else_=None).label(self.guard)]
         return select(
             *[c for c in sub.c if c.name not in own],
             *columns,
-            case((missing, problem), else_=None).label(self.guard),
+            *guard,
             type_coerce_exact(raw, MONEY_SCALE).label(self._in("original")),
             sub.c[self._in("currency")].label(self._in("currency")),
             type_coerce_exact(rate, s.FX_RATE_SCALE).label(self._in("rate")),
@@ -227,7 +246,7 @@ class MoneyTerms:
     def value(self, sub: Any, ctx: MetricContext | None = None) -> Any:
         """One fact's converted amount, exact, or (read) an error naming it when it cannot be converted."""
         terms = zip((sub.c[c] for c in self.columns), MONEY_SCALES, strict=True)
-        return exact_terms(*terms, guard=sub.c[self.guard], refused=refusal(ctx))
+        return exact_terms(*terms, guard=sub.c.get(self.guard), refused=refusal(ctx))
 
     def evidence(self, facts: FactsBuilder, order: tuple[str, ...] = ()) -> Any:
         """Evidence rows ``(person_id, record_id, value)`` with the original amount, currency, rate and its day,

@@ -232,7 +232,9 @@ def _ranked(measure: Measure, sub: Any, key: Any) -> Select[Any]:
     )
 
 
-def exact_terms(*terms: tuple[Any, int], guard: Any = None, refused: Callable[[str, str], str] | None = None) -> Any:
+def exact_terms(
+    *terms: tuple[Any, int], guard: Any = None, refused: Callable[[str], tuple[str, str]] | None = None
+) -> Any:
     """One exact Decimal from integer SQL expressions of different scales, e.g. ``(units, 4), (rest, 10)``.
 
     ``guard``: a text expression that, when not NULL, makes the value an error naming what it says."""
@@ -284,7 +286,7 @@ def grouped_components(metric: Metric, ctx: MetricContext, keyed: Keyed = _by_pe
     zero = literal(0, BigInteger())
     sub_n, key_n = keyed(num.facts, ctx)  # type: ignore[arg-type]
     sub_d, key_d = keyed(den.facts, ctx)
-    guarded = bool(num.guard or den.guard)
+    guarded = bool((num.guard and num.guard in sub_n.c) or (den.guard and den.guard in sub_d.c))
     side_n = select(
         key_n.label("group_key"),
         *_labelled(_aggregate(num, sub_n, key_n, ctx), "n"),
@@ -309,7 +311,7 @@ def grouped_components(metric: Metric, ctx: MetricContext, keyed: Keyed = _by_pe
 
 def _guards(*measured: tuple[Measure, Any], always: bool = False) -> list[Any]:
     """``g``: the first complaint of the measures' guards among a group's facts (see ``Measure.guard``)."""
-    found = [func.min(sub.c[m.guard]) for m, sub in measured if m.guard]
+    found = [func.min(sub.c[m.guard]) for m, sub in measured if m.guard and m.guard in sub.c]
     if not found:
         return [literal(None, String()).label("g")] if always else []
     return [(found[0] if len(found) == 1 else func.coalesce(*found)).label("g")]
@@ -355,10 +357,10 @@ def _value_expression(
     return type_coerce(text, quotient)
 
 
-def refusal(ctx: MetricContext | None) -> Callable[[str, str], str]:
-    """The sentence for a guard's complaint in ``ctx`` (a fact in a currency its conversion cannot convert)."""
+def refusal(ctx: MetricContext | None) -> Callable[[str], tuple[str, str]]:
+    """The sentence and hint for a guard's complaint in ``ctx`` (a fact its conversion cannot convert)."""
     conversion = ctx.conversion if ctx is not None else None
-    return lambda text, metric: unconvertible(conversion, text, metric)
+    return lambda complaint: unconvertible(conversion, complaint)
 
 
 def grouped_values(

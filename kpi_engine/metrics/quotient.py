@@ -76,7 +76,7 @@ class Quotient(TypeDecorator[Decimal]):
         den_scales: tuple[int, ...],
         division: Division,
         metric: str,
-        refused: Callable[[str, str], str] | None = None,
+        refused: Callable[[str], tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self.num_scales = num_scales
@@ -92,12 +92,8 @@ class Quotient(TypeDecorator[Decimal]):
             return None
         text = str(value)
         if text.startswith("!"):  # a guard: a fact the measure cannot use
-            sentence = self.refused(text[1:], self.metric) if self.refused else text[1:]
-            raise EvaluationError(
-                f"{sentence}.",
-                hint="import the missing rates (kpi import rates.csv --entity fx_rates) or declare the plan's "
-                "conversion (docs/import.md, currencies)",
-            )
+            sentence, hint = self.refused(text[1:]) if self.refused else (text[1:], None)
+            raise EvaluationError(f"{sentence}.", hint=hint)
         if self._wide:  # an amount of up to 20 decimal places: exact, without the zeros it does not need
             with localcontext() as wide:
                 wide.prec = 80

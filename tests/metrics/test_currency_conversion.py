@@ -116,6 +116,7 @@ def test_a_deal_whose_currency_has_no_rate_stops_the_evaluation_naming_the_deal_
     assert stopped.value.message == (
         "deal D-2 is in USD and there is no USD→CNY rate on 2026-10-15 or in the 7 days before."
     )
+    assert stopped.value.hint == "import the USD→CNY rates: kpi import rates.csv --entity fx_rates"
     with store.connect() as conn:
         assert conn.execute(select(schema.evaluation_runs)).all() == []
 
@@ -129,7 +130,8 @@ def test_a_plan_that_declares_no_conversion_stops_on_a_foreign_deal_instead_of_l
     with pytest.raises(EvaluationError) as stopped:
         commission(store, plan(tmp_path))
 
-    assert "deal D-2 is in USD, not CNY, and the plan declares no currency conversion" in stopped.value.message
+    assert stopped.value.message == "deal D-2 is in USD, not CNY, and the plan declares no currency conversion."
+    assert "conversion: {rate: fact_date}" in (stopped.value.hint or "")
 
 
 def test_fixed_plan_rates_and_the_periods_average_convert_as_declared(store: Store, tmp_path: Path) -> None:
