@@ -278,7 +278,7 @@ def _read_file(
         loaded.records.append(record)
         loaded.row_numbers.append(number)
         if progress and len(loaded.records) % 500 == 0:
-            progress("validating", offset + 1, len(body))
+            progress(f"validating {path.name}", offset + 1, len(body))
     return loaded, problems, bad_rows
 
 
