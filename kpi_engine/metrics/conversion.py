@@ -143,13 +143,14 @@ class MoneyTerms:
         """
         conversion = ctx.conversion
         rate, rate_day, day = self._rate(conversion, currency, at)
+        rate_name = "rate_id" if conversion is not None and conversion.method == "fact_date" else "rate"
         table, called = record
         named = table.alias(f"{self.prefix}_named")
         what = select(literal(f"{called} ") + named.c.remote_id).where(named.c.id == table.c.id).scalar_subquery()
         columns = [
             _cast_raw(amount).label(self._in("raw")),
             currency.label(self._in("currency")),
-            rate.label(self._in("rate")),
+            rate.label(self._in(rate_name)),
             rate_day.label(self._in("rate_day")),
             day.label(self._in("day")),
             what.label(self._in("what")),
@@ -169,28 +170,20 @@ class MoneyTerms:
         if conversion.method in ("fixed", "period_average"):
             whens = [(currency == c, _int(int(r.scaleb(s.FX_RATE_SCALE)))) for c, r in sorted(conversion.rates.items())]
             return case(*whens, else_=None), none_day, none_day
-        day = at if isinstance(at.type, Date) else local_day(at, conversion.time_zone, 0)
+        # The id of the newest rate of the fact's day or the days before it (the rate and its day are joined
+        # once, in ``facts``: each time the fact's local day is needed, SQLite calls back into Python).
+        zone, age = conversion.time_zone, conversion.max_age_days
+        day: Any = at if isinstance(at.type, Date) else local_day(at, zone, 0)
+        earliest: Any = days_before(at, age) if isinstance(at.type, Date) else local_day(at, zone, age)
         r = s.fx_rates.c
         newest = (
-            select(r.day, r.rate)
-            .where(
-                r.from_currency == currency,
-                r.to_currency == conversion.target,
-                r.day <= day,
-                r.day >= days_before(day, conversion.max_age_days),
-            )
+            select(r.id)
+            .where(r.from_currency == currency, r.to_currency == conversion.target, r.day <= day, r.day >= earliest)
             .order_by(r.day.desc())
             .limit(1)
+            .scalar_subquery()
         )
-        rate = case(
-            (currency == conversion.target, _int(_RATE_ONE)),
-            else_=_cast_raw(newest.with_only_columns(r.rate).scalar_subquery()),
-        )
-        rate_day = case(
-            (currency == conversion.target, none_day),
-            else_=newest.with_only_columns(r.day).scalar_subquery(),
-        )
-        return rate, rate_day, day
+        return case((currency == conversion.target, None), else_=newest), none_day, day
 
     # --- the outer SELECT -------------------------------------------------------------------
 
@@ -198,8 +191,18 @@ class MoneyTerms:
         """``inner`` (a SELECT with ``inputs``) wrapped: its other columns, the amount's exact terms, the guard,
         and the evidence columns (``<prefix>_original``, ``_currency``, ``_rate``, ``_rate_day``)."""
         sub = inner.subquery(f"{self.prefix}_facts")
-        own = {self._in(n) for n in ("raw", "currency", "rate", "rate_day", "day", "what", "share")}
-        raw, rate = sub.c[self._in("raw")], sub.c[self._in("rate")]
+        own = {self._in(n) for n in ("raw", "currency", "rate", "rate_id", "rate_day", "day", "what", "share")}
+        raw, source = sub.c[self._in("raw")], sub
+        if self._in("rate_id") in sub.c:  # fact_date: the rate found for each fact, and its day
+            assert ctx.conversion is not None
+            fx = s.fx_rates.alias(f"{self.prefix}_fx")
+            source = sub.outerjoin(fx, fx.c.id == sub.c[self._in("rate_id")])
+            rate = case(
+                (sub.c[self._in("currency")] == ctx.conversion.target, _int(_RATE_ONE)), else_=_cast_raw(fx.c.rate)
+            )
+            rate_day = fx.c.day
+        else:
+            rate, rate_day = sub.c[self._in("rate")], sub.c[self._in("rate_day")]
         factors = [(raw, MONEY_SCALE, _AMOUNT_DIGITS)]
         if self.shared:
             factors.append((sub.c[self._in("share")], 6, _SHARE_DIGITS))
@@ -234,8 +237,8 @@ class MoneyTerms:
             type_coerce_exact(raw, MONEY_SCALE).label(self._in("original")),
             sub.c[self._in("currency")].label(self._in("currency")),
             type_coerce_exact(rate, s.FX_RATE_SCALE).label(self._in("rate")),
-            sub.c[self._in("rate_day")].label(self._in("rate_day")),
-        )
+            rate_day.label(self._in("rate_day")),
+        ).select_from(source)
 
     # --- what metrics declare ---------------------------------------------------------------
 
