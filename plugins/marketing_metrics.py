@@ -1,11 +1,14 @@
-"""Marketing metrics: web traffic, forms, content and social engagement, spend efficiency and ROI."""
+"""Marketing metrics: web traffic, forms, content and social engagement, spend efficiency and ROI.
+
+Spend and revenue are read through ``MoneyTerms``: in the plan's currency, converted as the plan
+declares, and a fact that cannot be converted is an error naming it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Select,
     and_,
     case,
@@ -13,7 +16,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.orm import aliased
 
@@ -22,6 +24,7 @@ from kpi_engine import (
     Measure,
     Metric,
     MetricContext,
+    MoneyTerms,
     fact_metric,
     hookimpl,
     same_period_last_year,
@@ -41,10 +44,8 @@ deals = schema.deals
 SOURCE = "docs/catalogue.md §1 (sources 000, 001, 002, 003)"
 MONEY = 4
 RATE = Division(scale=6, zero_denominator="missing")
-
-
-def _raw(column: Any) -> Any:
-    return type_coerce(column, BigInteger())
+AMOUNT = MoneyTerms("amount")
+SOURCED = MoneyTerms("sourced")
 
 
 def _genuine(ctx: MetricContext) -> Any:
@@ -93,13 +94,14 @@ def content_facts(ctx: MetricContext) -> Select[Any]:
 
 
 def spend_facts(ctx: MetricContext) -> Select[Any]:
-    return select(
+    inner = select(
         spend.c.owner_id.label("person_id"),
         spend.c.id.label("record_id"),
         spend.c.channel,
         spend.c.campaign,
-        _raw(spend.c.amount).label("amount"),
-    ).where(spend.c.is_deleted.is_(False), within_days(spend.c.day, ctx), spend.c.currency == ctx.currency)
+        *AMOUNT.inputs(ctx, spend.c.amount, spend.c.currency, spend.c.day, record=(spend, "marketing spend")),
+    ).where(spend.c.is_deleted.is_(False), within_days(spend.c.day, ctx), AMOUNT.keeps(ctx, spend.c.currency))
+    return AMOUNT.facts(ctx, inner)
 
 
 def mql_facts(ctx: MetricContext) -> Select[Any]:
@@ -116,22 +118,23 @@ def _first_lead_of(deal_id: Any) -> Any:
 
 def sourced_revenue_facts(ctx: MetricContext) -> Select[Any]:
     """Won amount of the period attributed to the lead it came from: marketing owner, channel, campaign."""
-    return (
+    inner = (
         select(
             leads.c.marketing_owner_id.label("person_id"),
             deals.c.id.label("record_id"),
             leads.c.channel,
             leads.c.campaign,
-            _raw(deals.c.amount).label("amount"),
+            *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
         )
         .select_from(deals.join(leads, leads.c.id == _first_lead_of(deals.c.id)))
         .where(
             deals.c.status == "won",
             deals.c.is_deleted.is_(False),
             within(deals.c.closed_at, ctx),
-            deals.c.currency == ctx.currency,
+            AMOUNT.keeps(ctx, deals.c.currency),
         )
     )
+    return AMOUNT.facts(ctx, inner)
 
 
 def acquired_customer_facts(ctx: MetricContext) -> Select[Any]:
@@ -164,19 +167,26 @@ def marketing_share_facts(ctx: MetricContext) -> Select[Any]:
     sourced = exists().where(
         leads.c.converted_deal_id == deals.c.id, leads.c.marketing_owner_id.is_not(None), leads.c.is_deleted.is_(False)
     )
-    return select(
+    inner = select(
         deals.c.owner_id.label("person_id"),
         deals.c.id.label("record_id"),
         deals.c.product_line,
         deals.c.lead_source.label("channel"),
-        _raw(deals.c.amount).label("amount"),
-        case((sourced, _raw(deals.c.amount)), else_=None).label("sourced_amount"),
+        *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
+        *SOURCED.inputs(
+            ctx,
+            case((sourced, deals.c.amount), else_=None),
+            deals.c.currency,
+            deals.c.closed_at,
+            record=(deals, "deal"),
+        ),
     ).where(
         deals.c.status == "won",
         deals.c.is_deleted.is_(False),
         within(deals.c.closed_at, ctx),
-        deals.c.currency == ctx.currency,
+        AMOUNT.keeps(ctx, deals.c.currency),
     )
+    return SOURCED.facts(ctx, AMOUNT.facts(ctx, inner))
 
 
 @hookimpl
@@ -258,15 +268,17 @@ def kpi_metrics() -> list[Metric]:
             "marketing_spend",
             "Promotion spend of the period in the plan's currency.",
             "money",
-            Measure(spend_facts, "sum", "amount", MONEY),
+            AMOUNT.measure(spend_facts),
+            evidence=AMOUNT.evidence(spend_facts),
             evidence_table="marketing_spend",
+            evidence_adds_up=True,
             source=SOURCE,
         ),
         fact_metric(
             "cost_per_lead",
             "Promotion spend ÷ MQL count of the period (CPL), by marketing owner, channel or campaign.",
             "money",
-            Measure(spend_facts, "sum", "amount", MONEY),
+            AMOUNT.measure(spend_facts),
             Measure(mql_facts, "count"),
             division=Division(scale=MONEY, zero_denominator="missing"),
             grain="quarter",
@@ -276,7 +288,7 @@ def kpi_metrics() -> list[Metric]:
             "customer_acquisition_cost",
             "Promotion spend ÷ new customers won from marketing leads in the period (CAC).",
             "money",
-            Measure(spend_facts, "sum", "amount", MONEY),
+            AMOUNT.measure(spend_facts),
             Measure(acquired_customer_facts, "count_distinct", "customer_id"),
             division=Division(scale=MONEY, zero_denominator="missing"),
             grain="quarter",
@@ -286,8 +298,8 @@ def kpi_metrics() -> list[Metric]:
             "channel_roi",
             "Won amount attributed to leads ÷ promotion spend, per marketing owner, channel or campaign (ROI).",
             "ratio",
-            Measure(sourced_revenue_facts, "sum", "amount", MONEY),
-            Measure(spend_facts, "sum", "amount", MONEY),
+            AMOUNT.measure(sourced_revenue_facts),
+            AMOUNT.measure(spend_facts),
             division=RATE,
             grain="quarter",
             source=SOURCE,
@@ -296,8 +308,8 @@ def kpi_metrics() -> list[Metric]:
             "marketing_sourced_revenue_share",
             "Won amount of deals sourced by a marketing lead ÷ all won amount, by deal owner.",
             "ratio",
-            Measure(marketing_share_facts, "sum", "sourced_amount", MONEY),
-            Measure(marketing_share_facts, "sum", "amount", MONEY),
+            SOURCED.measure(marketing_share_facts),
+            AMOUNT.measure(marketing_share_facts),
             division=RATE,
             grain="quarter",
             source=SOURCE,

@@ -2,6 +2,9 @@
 
 Every metric is declared from facts (``fact_metric``): the rows it counts, selected for the period,
 then aggregated per person (or team, region, product line, channel) before anything is joined.
+Amounts go through ``MoneyTerms``: in the plan's currency, converted as the plan declares (exactly,
+with the original amount, currency and rate in the evidence), and a fact that cannot be converted is
+an error naming it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from kpi_engine import (
     Measure,
     Metric,
     MetricContext,
-    exact_terms,
+    MoneyTerms,
     fact_metric,
     hookimpl,
     schema,
@@ -44,7 +47,6 @@ payments = schema.payments
 refunds = schema.refunds
 customers = schema.customers
 
-SHARE_UNITS = 1_000_000  # a Ratio is stored in millionths
 SOURCE = "docs/catalogue.md §1 (sources 002, 003, 004)"
 
 
@@ -52,76 +54,67 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, BigInteger())
 
 
+CREDIT = MoneyTerms("credit", shared=True)
+"""A won deal's credit to one person: the whole (converted) amount without splits, else amount × share."""
+AMOUNT = MoneyTerms("amount")
+UPSELL = MoneyTerms("upsell")
+NET = MoneyTerms("net")
+
+
 def won_in_period(ctx: MetricContext, *, currency: bool = True) -> Any:
+    """Won deals closed in the period; with ``currency``, only those the context's money reads (see MoneyTerms)."""
     conditions = [deals.c.status == "won", deals.c.is_deleted.is_(False), within(deals.c.closed_at, ctx)]
     if currency:
-        conditions.append(deals.c.currency == ctx.currency)
+        conditions.append(AMOUNT.keeps(ctx, deals.c.currency))
     return and_(*conditions)
 
 
 # --- bookings: credited through deal splits ---------------------------------------------------
 
 
-def _credit_columns() -> tuple[Any, Any, Any]:
-    """A won deal's credit to one person: the whole amount without splits, else amount × share exactly.
-
-    amount (ten-thousandths) × share (millionths) is split into whole ten-thousandths and a remainder
-    in 10^-10, so sums never overflow and nothing is rounded.
-    """
-    product = _raw(deals.c.amount) * _raw(splits.c.share)
-    whole = case((splits.c.id.is_(None), _raw(deals.c.amount)), else_=None)
-    units = case((splits.c.id.is_not(None), product // SHARE_UNITS), else_=None)
-    rest = case((splits.c.id.is_not(None), product % SHARE_UNITS), else_=None)
-    return whole, units, rest
-
-
 def bookings_facts(ctx: MetricContext) -> Select[Any]:
-    whole, units, rest = _credit_columns()
-    return (
+    """Each won deal once per credited person, with the credited amount's exact terms in the plan's currency.
+
+    amount (ten-thousandths) × share (millionths) × rate (10⁻¹⁰) is cut into terms that never overflow
+    (``MoneyTerms``), so sums are exact on every backend and nothing is rounded.
+    """
+    inner = (
         select(
             func.coalesce(splits.c.person_id, deals.c.owner_id).label("person_id"),
             deals.c.id.label("record_id"),
             deals.c.product_line,
             deals.c.lead_source.label("channel"),
-            whole.label("whole"),
-            units.label("credit_units"),
-            rest.label("credit_rest"),
+            deals.c.closed_at,
+            *CREDIT.inputs(
+                ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal"), share=splits.c.share
+            ),
         )
         .select_from(deals.outerjoin(splits, splits.c.deal_id == deals.c.id))
         .where(won_in_period(ctx))
     )
+    return CREDIT.facts(ctx, inner)
 
 
-def bookings_records(ctx: MetricContext) -> Select[Any]:
-    """Each won deal once per credited person, with the credited amount (the deal's share of it)."""
-    whole, units, rest = _credit_columns()
-    value = exact_terms((whole, 4), (units, 4), (rest, 10))
-    return (
-        select(
-            func.coalesce(splits.c.person_id, deals.c.owner_id).label("person_id"),
-            deals.c.id.label("record_id"),
-            value.label("value"),
-        )
-        .select_from(deals.outerjoin(splits, splits.c.deal_id == deals.c.id))
-        .where(won_in_period(ctx))
-        .order_by("person_id", deals.c.closed_at, deals.c.id)
-    )
+bookings_records = CREDIT.evidence(bookings_facts, order=("closed_at",))
+"""Each won deal once per credited person, with the credited amount, the deal's own amount, currency and rate."""
 
 
 # --- won deals of an owner ------------------------------------------------------------------
 
 
 def won_facts(ctx: MetricContext) -> Select[Any]:
-    return select(
+    upsell = case((deals.c.deal_type == "upsell", deals.c.amount), else_=None)
+    inner = select(
         deals.c.owner_id.label("person_id"),
         deals.c.id.label("record_id"),
         deals.c.product_line,
         deals.c.lead_source.label("channel"),
         deals.c.customer_id,
-        _raw(deals.c.amount).label("amount"),
-        case((deals.c.deal_type == "upsell", _raw(deals.c.amount)), else_=None).label("upsell"),
         seconds_between(deals.c.created_at, deals.c.closed_at).label("cycle_seconds"),
+        *AMOUNT.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
+        *UPSELL.inputs(ctx, upsell, deals.c.currency, deals.c.closed_at, record=(deals, "upsell deal")),
     ).where(won_in_period(ctx))
+    return UPSELL.facts(ctx, AMOUNT.facts(ctx, inner))
 
 
 def new_customer_facts(ctx: MetricContext) -> Select[Any]:
@@ -178,29 +171,30 @@ def opportunity_facts(ctx: MetricContext) -> Select[Any]:
 # --- money after the deal -------------------------------------------------------------------
 
 
-def _after_sale_facts(table: Any, at: Any) -> Any:
+def _after_sale_facts(table: Any, at: Any, what: str) -> Any:
     def facts(ctx: MetricContext) -> Select[Any]:
-        return (
+        inner = (
             select(
                 func.coalesce(deals.c.owner_id, customers.c.owner_id).label("person_id"),
                 table.c.id.label("record_id"),
                 deals.c.product_line,
                 deals.c.lead_source.label("channel"),
-                _raw(table.c.amount).label("amount"),
+                *AMOUNT.inputs(ctx, table.c.amount, table.c.currency, at, record=(table, what)),
             )
             .select_from(
                 table.outerjoin(deals, deals.c.id == table.c.deal_id).outerjoin(
                     customers, customers.c.id == table.c.customer_id
                 )
             )
-            .where(table.c.is_deleted.is_(False), within(at, ctx), table.c.currency == ctx.currency)
+            .where(table.c.is_deleted.is_(False), within(at, ctx), AMOUNT.keeps(ctx, table.c.currency))
         )
+        return AMOUNT.facts(ctx, inner)
 
     return facts
 
 
-collection_facts = _after_sale_facts(payments, payments.c.received_at)
-refund_facts = _after_sale_facts(refunds, refunds.c.occurred_at)
+collection_facts = _after_sale_facts(payments, payments.c.received_at, "payment")
+refund_facts = _after_sale_facts(refunds, refunds.c.occurred_at, "refund")
 
 
 def lifetime_facts(ctx: MetricContext) -> Any:
@@ -208,27 +202,29 @@ def lifetime_facts(ctx: MetricContext) -> Any:
     bought = (
         select(
             customers.c.owner_id.label("person_id"),
-            _raw(deals.c.amount).label("net"),
             deals.c.customer_id.label("buyer"),
+            *NET.inputs(ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal")),
         )
         .select_from(deals.join(customers, customers.c.id == deals.c.customer_id))
         .where(
             deals.c.status == "won",
             deals.c.is_deleted.is_(False),
             deals.c.closed_at < ctx.end,
-            deals.c.currency == ctx.currency,
+            NET.keeps(ctx, deals.c.currency),
         )
     )
     returned = (
         select(
             customers.c.owner_id.label("person_id"),
-            (-_raw(refunds.c.amount)).label("net"),
             type_coerce(None, BigInteger()).label("buyer"),
+            *NET.inputs(
+                ctx, -_raw(refunds.c.amount), refunds.c.currency, refunds.c.occurred_at, record=(refunds, "refund")
+            ),
         )
         .select_from(refunds.join(customers, customers.c.id == refunds.c.customer_id))
-        .where(refunds.c.is_deleted.is_(False), refunds.c.occurred_at < ctx.end, refunds.c.currency == ctx.currency)
+        .where(refunds.c.is_deleted.is_(False), refunds.c.occurred_at < ctx.end, NET.keeps(ctx, refunds.c.currency))
     )
-    return bought.union_all(returned)
+    return NET.facts(ctx, bought.union_all(returned))
 
 
 # --- activities -----------------------------------------------------------------------------
@@ -264,7 +260,7 @@ def kpi_metrics() -> list[Metric]:
             "bookings",
             "Won deal amounts closed in the period (销售额), credited through deal splits when a deal has them.",
             "money",
-            Measure(bookings_facts, "sum", ("whole", "credit_units", "credit_rest"), (MONEY, MONEY, 10)),
+            CREDIT.measure(bookings_facts),
             evidence=bookings_records,
             evidence_table="deals",
             evidence_adds_up=True,  # each deal's credited amount, exactly: they add up to the person's bookings
@@ -289,7 +285,7 @@ def kpi_metrics() -> list[Metric]:
             "average_selling_price",
             "Won amount ÷ won deals of the owner in the period (客单价, ASP).",
             "money",
-            Measure(won_facts, "sum", "amount", MONEY),
+            AMOUNT.measure(won_facts),
             won,
             division=Division(scale=MONEY, zero_denominator="missing"),
             source=SOURCE,
@@ -308,7 +304,7 @@ def kpi_metrics() -> list[Metric]:
             "upsell_amount",
             "Won amount of upsell and cross-sell deals to existing customers (增购).",
             "money",
-            Measure(won_facts, "sum", "upsell", MONEY),
+            UPSELL.measure(won_facts),
             grain="quarter",
             source=SOURCE,
         ),
@@ -335,16 +331,20 @@ def kpi_metrics() -> list[Metric]:
             "Cash received in the period against the person's deals "
             "(回款); customer-level payments go to the account owner.",
             "money",
-            Measure(collection_facts, "sum", "amount", MONEY),
+            AMOUNT.measure(collection_facts),
+            evidence=AMOUNT.evidence(collection_facts),
             evidence_table="payments",
+            evidence_adds_up=True,
             source=SOURCE,
         ),
         fact_metric(
             "refunds",
             "Refunds, cancellations and credit notes booked in the period against the person's deals.",
             "money",
-            Measure(refund_facts, "sum", "amount", MONEY),
+            AMOUNT.measure(refund_facts),
+            evidence=AMOUNT.evidence(refund_facts),
             evidence_table="refunds",
+            evidence_adds_up=True,
             source=SOURCE,
         ),
         fact_metric(
@@ -352,7 +352,7 @@ def kpi_metrics() -> list[Metric]:
             "Net revenue (won minus refunds) per customer of the account "
             "owner, over each customer's life up to the period end.",
             "money",
-            Measure(lifetime_facts, "sum", "net", MONEY),
+            NET.measure(lifetime_facts),
             Measure(lifetime_facts, "count_distinct", "buyer"),
             division=Division(scale=MONEY, zero_denominator="missing"),
             grain="year",

@@ -402,10 +402,17 @@ def default_token_store(store: Any | None = None, *, environ: Mapping[str, str] 
     key = environ.get(TOKEN_KEY_ENV, "").strip()
     if store is not None and key:
         return StoreTokenStore(store, key)
-    if store is not None:
-        log.warning(
-            "refreshed tokens are kept for this run only: there is no keyring, and no $%s to encrypt them "
-            "in the database (make one with: kpi connectors token-key)",
-            TOKEN_KEY_ENV,
-        )
-    return MemoryTokenStore()
+    return _RunOnlyTokenStore() if store is not None else MemoryTokenStore()
+
+
+class _RunOnlyTokenStore(MemoryTokenStore):
+    """Memory, for want of a keyring or a key: says so once, when a refreshed token is first kept."""
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        if not self.tokens:
+            log.warning(
+                "refreshed tokens are kept for this run only: there is no keyring, and no $%s to encrypt them "
+                "in the database (make one with: kpi connectors token-key)",
+                TOKEN_KEY_ENV,
+            )
+        super().save(key, value)

@@ -21,6 +21,7 @@ from sqlalchemy.sql.expression import TableClause, TextClause
 
 from ..errors import EvaluationError, PeriodsNotEvaluated
 from ..findings.store import reviews_of
+from ..fx import resolve_conversion
 from ..metrics.declaration import MetricContext
 from ..periods import Period
 from ..plans.model import LoadedPlan
@@ -175,11 +176,20 @@ class StoreFacts:
         self.shared = shared or SharedFacts()
         self._evidence: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         self._run_labels: dict[str, tuple[str, date]] | None = None
+        self._contexts: dict[str, MetricContext] = {}
 
     def _metric_context(self, period: Period) -> MetricContext:
-        tz = self.loaded.plan.time_zone
-        start, end = period.bounds_utc(tz)
-        return MetricContext(period=period, start=start, end=end, time_zone=tz, currency=self.loaded.plan.currency)
+        if period.label not in self._contexts:  # the conversion reads the period's rates once
+            plan = self.loaded.plan
+            start, end = period.bounds_utc(plan.time_zone)
+            conversion = resolve_conversion(self.conn, plan.currency, plan.conversion, period, plan.time_zone)
+            self._contexts[period.label] = MetricContext(period, start, end, plan.time_zone, plan.currency, conversion)
+        return self._contexts[period.label]
+
+    def _money_key(self) -> str:
+        """What the plan's money is read in: its currency and conversion (two plans may differ in either)."""
+        plan = self.loaded.plan
+        return f"{plan.currency}|{plan.conversion.model_dump_json() if plan.conversion else ''}"
 
     def organisation(self) -> Organisation:
         if self.shared.org is None:
@@ -191,7 +201,7 @@ class StoreFacts:
         return self.conn.execute(statement)
 
     def values(self, metric: str, period: Period) -> Mapping[str, Decimal]:
-        key = (metric, period.label, self.loaded.plan.time_zone, self.loaded.plan.currency)
+        key = (metric, period.label, self.loaded.plan.time_zone, self._money_key())
         if key not in self.shared.values:
             statement = self.registry.metric(metric).query(self._metric_context(period))
             rows = self.conn.execute(statement).all()
@@ -231,7 +241,7 @@ class StoreFacts:
                     details = {"record_id": values[1], "value": exact_value(values[2], metric)}
                     details.update(zip(extra, values[3:], strict=True))
                     found.setdefault(values[0], []).append(details)
-                shared = (metric, period.label, self.loaded.plan.time_zone, self.loaded.plan.currency)
+                shared = (metric, period.label, self.loaded.plan.time_zone, self._money_key())
                 if declared.evidence_adds_up and shared not in self.shared.values:
                     # The rows just read add up to each person's value: no second pass over the same facts.
                     totals = {person: sum((r["value"] for r in rows), Decimal(0)) for person, rows in found.items()}

@@ -233,6 +233,31 @@ class Book:
     def record_details(self, name: str) -> Mapping[str, Sequence[Row]]:
         return self.facts.evidence(self.names.base_metric(name) or name, self.period)
 
+    def conversions(self, person: str, metrics: set[str]) -> list[dict[str, Any]]:
+        """The facts behind ``metrics`` of ``person`` that were converted into the plan's currency (their
+        evidence rows carry the original amount, currency and rate): what a converted payout's trace shows."""
+        found: list[dict[str, Any]] = []
+        plan_currency = self.loaded.plan.currency
+        for metric in sorted(metrics):
+            for row in self.facts.evidence(metric, self.period).get(person, ()):
+                currency = row.get("original_currency")
+                if currency is None or currency == plan_currency or row.get("rate") is None:
+                    continue
+                found.append(
+                    {
+                        "metric": metric,
+                        "table": self.facts.evidence_table(metric),
+                        "record_id": row["record_id"],
+                        "amount": plain(row["original_amount"]),
+                        "currency": currency,
+                        "rate": plain(row["rate"]),
+                        "rate_day": row["rate_day"].isoformat() if row.get("rate_day") else None,
+                        "converted": plain(row["original_amount"] * row["rate"]),
+                        "value": plain(row["value"]),
+                    }
+                )
+        return found
+
     def manual_scores(self, kpi: str) -> Mapping[str, Decimal]:
         """Scores entered by hand for the period (a month falls back to its quarter's), read once per run."""
         if kpi not in self._scores:
@@ -280,6 +305,19 @@ def _storable(amount: Decimal) -> tuple[Decimal, Decimal | None]:
     return amount.quantize(step), amount
 
 
+def _conversion_note(converted: list[dict[str, Any]], currency: str) -> str:
+    """The conversions behind a line, as a sentence: ``deals #12: USD 100000 × 7.1 (rate of 2026-10-15) = 710000``."""
+    parts = []
+    for c in converted:
+        of = f" (rate of {c['rate_day']})" if c["rate_day"] else ""
+        credited = f", credited {c['value']}" if c["value"] != c["converted"] else ""
+        parts.append(
+            f"{c['table']} #{c['record_id']}: {c['currency']} {c['amount']} × {c['rate']}{of} = "
+            f"{currency} {c['converted']}{credited}"
+        )
+    return f"Converted into {currency}: " + "; ".join(parts) + "."
+
+
 def run_rules(
     loaded: LoadedPlan,
     period: Period,
@@ -313,6 +351,10 @@ def _run_rules(
         prorated_here = {
             m for n in reads if (m := loaded.names.base_metric(n)) is not None and m in book.prorate_metrics
         }
+        money_metrics = {
+            m for n in reads if (m := loaded.names.base_metric(n)) is not None and registry.metric(m).unit == "money"
+        }
+        converting = loaded.plan.conversion is not None and bool(money_metrics)
         for metric in rule_type.records(
             config
         ):  # the rows the rule reads, first: their values may add up to the metric's
@@ -332,6 +374,9 @@ def _run_rules(
                 amount, exact = _storable(amount)
                 if exact is not None:
                     last["exact_amount"] = plain(exact)
+            if converting and amount is not None and (converted := book.conversions(person, money_metrics)):
+                last["conversions"] = converted
+                last["conversion"] = _conversion_note(converted, plan_currency)
             if prorated_here and (metrics := prorated_here & book.prorated.get(person, set())):
                 notes = [book.proration_note(person, m) for m in sorted(metrics)]
                 if any(notes):

@@ -16,14 +16,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, ValidationInfo
 
 from ..money import MONEY_SCALE, RATIO_SCALE, to_decimal
-from ..store.schema import ACTIVITY_KINDS, DEAL_STATUSES, ROLES
+from ..store.schema import ACTIVITY_KINDS, DEAL_STATUSES, FX_RATE_SCALE, ROLES
 
 __all__ = [
     "Currency",
     "Day",
     "KIND_SYNONYMS",
     "Money",
+    "NonNegativeMoney",
+    "PositiveMoney",
     "ROLE_SYNONYMS",
+    "Rate",
     "Ratio",
     "Text",
     "UTCTime",
@@ -42,7 +45,10 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _exact(scale: int) -> Any:
+def _exact(scale: int, limit: int = 12, sign: str = "") -> Any:
+    """A reader of numbers with at most ``scale`` decimals below ``10**limit``; ``sign`` ``+`` (above zero) or
+    ``0+`` (zero or above)."""
+
     def read(value: Any) -> Decimal | None:
         if is_blank(value):
             return None
@@ -50,17 +56,26 @@ def _exact(scale: int) -> Any:
             number = to_decimal(value)
         except TypeError as exc:  # pydantic reports ValueError only
             raise ValueError(str(exc)) from None
-        if abs(number) >= Decimal(10) ** 12:
+        if abs(number) >= Decimal(10) ** limit:
             raise ValueError(f"{value!r} is too large")
         if number != number.quantize(Decimal(1).scaleb(-scale)):
             raise ValueError(f"{value!r} has more than {scale} decimal places")
+        if sign == "+" and number <= 0:
+            raise ValueError(f"{value!r} is not above zero")
+        if sign == "0+" and number < 0:
+            raise ValueError(f"{value!r} is below zero")
         return number
 
     return read
 
 
 Money = Annotated[Decimal, BeforeValidator(_exact(MONEY_SCALE))]
+PositiveMoney = Annotated[Decimal, BeforeValidator(_exact(MONEY_SCALE, sign="+"))]
+"""An amount above zero (a payment, a refund: what is given back is written as a positive amount)."""
+NonNegativeMoney = Annotated[Decimal, BeforeValidator(_exact(MONEY_SCALE, sign="0+"))]
 Ratio = Annotated[Decimal, BeforeValidator(_exact(RATIO_SCALE))]
+Rate = Annotated[Decimal, BeforeValidator(_exact(FX_RATE_SCALE, limit=6, sign="+"))]
+"""An exchange rate: above zero, below a million, at most ten decimal places."""
 
 _DATETIME = re.compile(
     r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"

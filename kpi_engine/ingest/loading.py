@@ -1,42 +1,60 @@
 """Idempotent loading of validated records into the common schema (files and CRM connectors).
 
-Facts are keyed by ``(source, remote_id)``, people by their id and targets by
-``(subject_type, subject_id, metric, period)``. Incoming values are compared with the
-stored row, so loading the same records twice changes nothing. References are resolved
-in batches: customers by remote id or name within the source (created when unknown),
-deals by remote id within the source, owners and managers among the people.
+Each entity has a spec (``_SPECS``): its table and natural key. Facts are keyed by ``(source,
+remote_id)``; people and teams by their id; targets by ``(subject_type, subject_id, metric, period)``;
+dated organisation rows by who they are about and ``valid_from``; splits by deal and person; exchange
+rates by currency pair and day. Incoming values are compared with the stored row, so loading the same
+records twice changes nothing. References are resolved in batches (``references``): customers by
+remote id or name within the source (created when unknown), deals by remote id within the source,
+people among the people, teams created when first named. A record naming a deal but not its customer
+takes the deal's customer (and a survey answer the deal's owner as the person rated).
+
+``upsert_records`` is the one path that writes facts: every change it makes is logged in
+``fact_changes`` with the span of time the changed rows are about, which the pay cycle reads to find
+closed periods a late fact touches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, select
 
 from ..errors import ImportRejected, PeriodError
 from ..periods import parse_period
 from ..store import schema as s
 from .records import RECORD_MODELS, entity_name
+from .references import (
+    BATCH_SIZE,
+    CUSTOMER_FIELDS,
+    DEAL_FIELDS,
+    DealRef,
+    ReferenceProblem,
+    UnresolvedReferences,
+    chunks,
+    customer_ids,
+    deal_problems,
+    ensure_teams,
+    field_values,
+    person_problems,
+)
 
 __all__ = [
     "BATCH_SIZE",
     "LoadCounts",
-    "log_fact_change",
     "ReferenceProblem",
     "UnresolvedReferences",
+    "entity_table",
+    "log_fact_change",
     "reference_problems",
     "upsert_records",
 ]
 
-BATCH_SIZE = 500
-"""Records per lookup: one SELECT fetches the stored rows of a whole batch."""
-
 Progress = Callable[[str, int, int], None]
-T = TypeVar("T")
 
 
 @dataclass
@@ -54,67 +72,53 @@ class LoadCounts:
 
 
 @dataclass(frozen=True)
-class ReferenceProblem:
-    """A record (by position in the batch) whose ``field`` names something that does not exist."""
-
-    index: int
-    field: str
-    reason: str
-
-
-class UnresolvedReferences(ImportRejected):
-    """Records name people or deals that do not exist; ``references`` says which record and field."""
-
-    def __init__(self, message: str, references: list[ReferenceProblem]) -> None:
-        lines = [f"record {p.index + 1}, {p.field}: {p.reason}" for p in references]
-        super().__init__(message, problems=lines)
-        self.references = references
-
-
-@dataclass(frozen=True)
 class _Spec:
     table: Table
-    key: tuple[str, ...]
-    has_source: bool
+    key: tuple[str, ...]  # columns of the natural key
+    source_in_key: bool = False  # the key is unique within a source (a CRM's own ids)
+    self_refs: tuple[str, ...] = ()  # columns naming rows of the same table: set once every row exists
+    from_deal: Mapping[str, str] = field(default_factory=dict)  # column -> the deal's column, when the record is silent
+    deal_field: str = "deal_remote_id"  # the field naming the deal ``from_deal`` reads
 
 
-_SPECS = {
-    "people": _Spec(s.people, ("id",), True),
-    "deals": _Spec(s.deals, ("remote_id",), True),
-    "activities": _Spec(s.activities, ("remote_id",), True),
-    "leads": _Spec(s.leads, ("remote_id",), True),
-    "targets": _Spec(s.targets, ("subject_type", "subject_id", "metric", "period"), False),
+_FACT = ("source", "remote_id")
+_SPECS: dict[str, _Spec] = {
+    "teams": _Spec(s.teams, ("id",), self_refs=("parent_team_id",)),
+    "team_hierarchy": _Spec(s.team_hierarchy, ("team_id", "valid_from")),
+    "people": _Spec(s.people, ("id",), self_refs=("manager_id",)),
+    "org_assignments": _Spec(s.org_assignments, ("person_id", "valid_from")),
+    "customers": _Spec(s.customers, _FACT, True),
+    "deals": _Spec(s.deals, _FACT, True),
+    "deal_splits": _Spec(s.deal_splits, ("deal_id", "person_id")),
+    "deal_stage_history": _Spec(s.deal_stage_history, ("deal_id", "entered_at")),
+    "leads": _Spec(s.leads, _FACT, True),
+    "activities": _Spec(s.activities, _FACT, True),
+    "payments": _Spec(s.payments, _FACT, True, from_deal={"customer_id": "customer_id"}),
+    "refunds": _Spec(s.refunds, _FACT, True, from_deal={"customer_id": "customer_id"}),
+    "renewals": _Spec(
+        s.renewals, _FACT, True, from_deal={"customer_id": "customer_id"}, deal_field="contract_deal_remote_id"
+    ),
+    "churn_events": _Spec(s.churn_events, _FACT, True, from_deal={"customer_id": "customer_id"}),
+    "survey_responses": _Spec(
+        s.survey_responses, _FACT, True, from_deal={"customer_id": "customer_id", "person_id": "owner_id"}
+    ),
+    "support_tickets": _Spec(s.support_tickets, _FACT, True),
+    "trainings": _Spec(s.trainings, _FACT, True),
+    "marketing_spend": _Spec(s.marketing_spend, _FACT, True),
+    "web_visits": _Spec(s.web_visits, _FACT, True),
+    "content_stats": _Spec(s.content_stats, _FACT, True),
+    "targets": _Spec(s.targets, ("subject_type", "subject_id", "metric", "period")),
+    "manual_scores": _Spec(s.manual_scores, ("person_id", "metric", "period")),
+    "fx_rates": _Spec(s.fx_rates, ("from_currency", "to_currency", "day")),
 }
-
-_RENAMES = {"customer": "customer_id", "deal_remote_id": "deal_id", "converted_deal_remote_id": "converted_deal_id"}
-_PERSON_FIELDS = ("owner_id", "manager_id")
-_DEAL_FIELDS = ("deal_remote_id", "converted_deal_remote_id")
-
-
-def _chunks(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+_REQUIRED_FROM_DEAL = {("renewals", "customer_id"), ("churn_events", "customer_id"), ("survey_responses", "person_id")}
+"""Columns a record may leave to its deal but the row cannot do without."""
+_RENAMES = {**DEAL_FIELDS, **CUSTOMER_FIELDS}
 
 
-def _values(records: Sequence[BaseModel], field: str) -> list[str]:
-    if not records or field not in type(records[0]).model_fields:  # a failed getattr on a model is slow
-        return []
-    return sorted({v for r in records if (v := getattr(r, field)) is not None})
-
-
-def _existing(conn: Connection, column: Any, values: Iterable[str], *where: Any) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(values))):
-        found.update(conn.execute(select(column).where(column.in_(chunk), *where)).scalars())
-    return found
-
-
-def _deal_ids(conn: Connection, source: str, remote_ids: Iterable[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    d = s.deals.c
-    for chunk in _chunks(sorted(set(remote_ids))):
-        ids.update(conn.execute(select(d.remote_id, d.id).where(d.source == source, d.remote_id.in_(chunk))).all())
-    return ids
+def entity_table(entity: str) -> Table:
+    """The table an entity loads into."""
+    return _SPECS[entity_name(entity)].table
 
 
 def _check_records(entity: str, records: Sequence[BaseModel]) -> str:
@@ -131,91 +135,58 @@ def reference_problems(
 ) -> list[ReferenceProblem]:
     """Records that name a person or deal that is neither stored nor among ``records`` (people only)."""
     name = _check_records(entity, records)
-    problems: list[ReferenceProblem] = []
-    people_needed = {v for f in _PERSON_FIELDS for v in _values(records, f)}
-    if name == "targets":
-        people_needed |= {r.subject_id for r in records if r.subject_type == "person"}  # type: ignore[attr-defined]
-    known_people = _existing(conn, s.people.c.id, people_needed)
-    if name == "people":
-        known_people |= {r.id for r in records}  # type: ignore[attr-defined]
-    deals_needed = {v for f in _DEAL_FIELDS for v in _values(records, f)}
-    known_deals = set(_deal_ids(conn, source, deals_needed)) if deals_needed else set()
-    fields = RECORD_MODELS[name].model_fields
-    person_fields = [f for f in _PERSON_FIELDS if f in fields]
-    deal_fields = [f for f in _DEAL_FIELDS if f in fields]
-    for index, record in enumerate(records):
-        for field in person_fields:
-            value = getattr(record, field)
-            if value is not None and value not in known_people:
-                problems.append(
-                    ReferenceProblem(index, field, f"{value!r} is not a known person (import the people first)")
-                )
-        for field in deal_fields:
-            value = getattr(record, field)
-            if value is not None and value not in known_deals:
+    in_batch = {r.id for r in records} if name == "people" else set()  # type: ignore[attr-defined]
+    problems = person_problems(conn, name, records, in_batch)
+    deal_found, deals = deal_problems(conn, source, records)
+    problems += deal_found
+    spec = _SPECS[name]
+    for column, deal_column in spec.from_deal.items():
+        if (name, column) not in _REQUIRED_FROM_DEAL:
+            continue
+        own = "customer" if column == "customer_id" else column
+        for index, record in enumerate(records):
+            remote = getattr(record, spec.deal_field)
+            deal = deals.get(remote) if remote is not None else None
+            if getattr(record, own) is None and deal is not None and getattr(deal, deal_column) is None:
+                what = "customer" if column == "customer_id" else "owner"
                 problems.append(
                     ReferenceProblem(
-                        index, field, f"{value!r} is not a known deal of source {source!r} (import the deals first)"
+                        index, own, f"the deal {remote!r} has no {what} to take; give the {own} column a value"
                     )
                 )
-        if name == "targets" and record.subject_type == "person" and record.subject_id not in known_people:  # type: ignore[attr-defined]
-            problems.append(ReferenceProblem(index, "subject_id", f"{record.subject_id!r} is not a known person"))  # type: ignore[attr-defined]
-    return problems
+    return sorted(problems, key=lambda p: p.index)
 
 
-def _customer_ids(conn: Connection, source: str, references: list[str]) -> dict[str, int]:
-    """Customer id per reference (a remote id or a name within the source), creating the unknown ones."""
-    c = s.customers.c
-    ids: dict[str, int] = {}
-
-    def lookup(values: list[str]) -> None:
-        for chunk in _chunks(values):
-            rows = conn.execute(
-                select(c.id, c.remote_id, c.name)
-                .where(c.source == source, or_(c.remote_id.in_(chunk), c.name.in_(chunk)))
-                .order_by(c.id)
-            ).all()
-            by_remote = {r.remote_id: r.id for r in rows}
-            by_name: dict[str, int] = {}
-            for r in rows:
-                by_name.setdefault(r.name, r.id)
-            for value in chunk:
-                found = by_remote.get(value, by_name.get(value))
-                if found is not None:
-                    ids[value] = found
-
-    lookup(references)
-    missing = [v for v in references if v not in ids]
-    if missing:
-        conn.execute(
-            s.customers.insert(), [{"source": source, "remote_id": v, "name": v, "is_deleted": False} for v in missing]
-        )
-        lookup(missing)
-    return ids
-
-
-def _ensure_teams(conn: Connection, records: Sequence[BaseModel]) -> None:
-    wanted = _values(records, "team_id")
-    missing = sorted(set(wanted) - _existing(conn, s.teams.c.id, wanted))
-    if missing:
-        conn.execute(s.teams.insert(), [{"id": t, "name": t} for t in missing])
-
-
-def _row(record: BaseModel, fields: Iterable[str], refs: dict[str, dict[str, int]]) -> dict[str, Any]:
+def _row(record: BaseModel, fields: Iterable[str], refs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {}
-    for field in fields:
-        value = getattr(record, field)
-        if field in _RENAMES:
-            row[_RENAMES[field]] = None if value is None else refs[field][value]
+    for name in fields:
+        value = getattr(record, name)
+        if name in _RENAMES:
+            found = None if value is None else refs[name][value]
+            row[_RENAMES[name]] = found.id if isinstance(found, DealRef) else found
         else:
-            row[field] = value
+            row[name] = value
     return row
 
 
-def _key_filter(spec: _Spec, source: str, batch: Sequence[BaseModel]) -> Any:
+def _from_deal(spec: _Spec, record: BaseModel, row: dict[str, Any], refs: dict[str, dict[str, Any]]) -> None:
+    """Fill the columns the record leaves to its deal (its customer, a survey's person rated)."""
+    remote = getattr(record, spec.deal_field, None)
+    if remote is None:
+        return
+    deal: DealRef = refs[spec.deal_field][remote]
+    for column, deal_column in spec.from_deal.items():
+        own = "customer" if column == "customer_id" else column
+        if getattr(record, own) is None:
+            row[column] = getattr(deal, deal_column)
+
+
+def _key_filter(spec: _Spec, source: str, rows: Sequence[Mapping[str, Any]]) -> Any:
     cols = spec.table.c
-    clauses: list[ColumnElement[bool]] = [cols[k].in_(sorted({str(getattr(r, k)) for r in batch})) for k in spec.key]
-    if spec.has_source and spec.key != ("id",):
+    clauses: list[ColumnElement[bool]] = [
+        cols[k].in_(sorted({r[k] for r in rows}, key=str)) for k in spec.key if k != "source"
+    ]
+    if spec.source_in_key:
         clauses.append(cols.source == source)
     return and_(*clauses)
 
@@ -270,6 +241,27 @@ def log_fact_change(conn: Connection, table: str, source: str, rows: Sequence[An
     )
 
 
+def _adopt_named_customers(conn: Connection, source: str, records: Sequence[Any]) -> None:
+    """A customer first named by name in another file (stored with its name as remote id) takes the remote
+    id the customer file gives it, instead of being stored twice."""
+    c = s.customers.c
+    by_remote = {r.remote_id: r for r in records}
+    stored = {
+        remote
+        for chunk in chunks(sorted(by_remote))
+        for remote in conn.execute(select(c.remote_id).where(c.source == source, c.remote_id.in_(chunk))).scalars()
+    }
+    names = {r.name: r.remote_id for r in records if r.remote_id not in stored and r.name != r.remote_id}
+    for chunk in chunks(sorted(names)):
+        named = conn.execute(
+            select(c.id, c.remote_id).where(c.source == source, c.remote_id.in_(chunk), c.name == c.remote_id)
+        ).all()
+        for row in named:
+            if names[row.remote_id] not in stored:
+                conn.execute(s.customers.update().where(c.id == row.id).values(remote_id=names[row.remote_id]))
+                stored.add(names[row.remote_id])
+
+
 def upsert_records(
     conn: Connection, entity: str, source: str, records: Sequence[BaseModel], *, progress: Progress | None = None
 ) -> LoadCounts:
@@ -294,38 +286,55 @@ def upsert_records(
             f"{len(problems)} {name} references cannot be resolved; nothing was loaded.", problems
         )
 
-    refs: dict[str, dict[str, int]] = {}
-    if "customer" in RECORD_MODELS[name].model_fields:
-        refs["customer"] = _customer_ids(conn, source, _values(records, "customer"))
-    for field in _DEAL_FIELDS:
-        if field in RECORD_MODELS[name].model_fields:
-            refs[field] = _deal_ids(conn, source, _values(records, field))
-    if name == "people":
-        _ensure_teams(conn, records)
+    fields = RECORD_MODELS[name].model_fields
+    refs: dict[str, dict[str, Any]] = {}
+    for ref_field in CUSTOMER_FIELDS:
+        if ref_field in fields:
+            refs[ref_field] = customer_ids(conn, source, field_values(records, ref_field))
+    _, deals = deal_problems(conn, source, records)
+    for ref_field in DEAL_FIELDS:
+        if ref_field in fields:
+            refs[ref_field] = deals
+    if name == "customers":
+        _adopt_named_customers(conn, source, records)
+    ensure_teams(conn, records, exclude={r.id for r in records} if name == "teams" else None)  # type: ignore[attr-defined]
 
-    all_fields = list(RECORD_MODELS[name].model_fields)
-    extra = {"source": source} if spec.has_source else {}
+    all_fields = list(fields)
+    extra = {"source": source} if "source" in spec.table.c else {}
     counts = LoadCounts()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    managers: list[dict[str, Any]] = []
+    later: list[dict[str, Any]] = []  # self references of inserted rows, set once every row exists
     touched: dict[Any, list[dict[str, Any]]] = {}
-    for done, batch in enumerate(_chunks(records), start=1):
-        stored = {
-            tuple(row._mapping[k] for k in spec.key): row
-            for row in conn.execute(select(spec.table).where(_key_filter(spec, source, batch)))
-        }
+    for done, batch in enumerate(chunks(records), start=1):
+        rows = []
         for record in batch:
-            current = stored.get(record.key())  # type: ignore[attr-defined]
+            row = {**_row(record, all_fields, refs), **extra}
+            if spec.from_deal:
+                _from_deal(spec, record, row, refs)
+            if name == "teams" and row.get("name") is None:
+                row["name"] = row["id"]
+            rows.append(row)
+        stored = {
+            tuple(found._mapping[k] for k in spec.key): found
+            for found in conn.execute(select(spec.table).where(_key_filter(spec, source, rows)))
+        }
+        for record, row in zip(batch, rows, strict=True):
+            current = stored.get(tuple(row[k] for k in spec.key))
             if current is None:
-                row = {**_row(record, all_fields, refs), **extra}
-                if name == "people" and row.get("manager_id"):
-                    managers.append({"_id": row["id"], "manager_id": row["manager_id"]})
-                    row["manager_id"] = None
+                deferred = {c: row[c] for c in spec.self_refs if row.get(c) is not None}
+                if deferred:
+                    later.append({"_key": [row[k] for k in spec.key], **deferred})
+                    row.update(dict.fromkeys(deferred))
                 inserts.append(row)
                 counts.inserted += 1
                 continue
-            incoming = {**_row(record, [f for f in all_fields if f in record.model_fields_set], refs), **extra}
+            wanted = {f for f in all_fields if f in record.model_fields_set}
+            incoming = {**_row(record, wanted, refs), **extra}
+            if spec.from_deal:
+                _from_deal(spec, record, incoming, refs)
+            if name == "teams" and incoming.get("name", "") is None:
+                del incoming["name"]
             changes = {col: value for col, value in incoming.items() if current._mapping[col] != value}
             if changes:
                 updates.append({"_pk": current._mapping["id"], **changes})
@@ -344,15 +353,25 @@ def upsert_records(
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for update in updates:
         by_columns.setdefault(tuple(sorted(update)), []).append(update)
-    for columns, rows in by_columns.items():
+    for columns, grouped in by_columns.items():
         values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in columns if col != "_pk"}
         statement = spec.table.update().where(spec.table.c.id == bindparam("_pk")).values(values)
-        conn.execute(statement, [{"_pk": r["_pk"], **{f"v_{c}": r[c] for c in columns if c != "_pk"}} for r in rows])
-    if managers:
-        conn.execute(
-            s.people.update().where(s.people.c.id == bindparam("_id")).values(manager_id=bindparam("manager_id")),
-            managers,
-        )
+        conn.execute(statement, [{"_pk": r["_pk"], **{f"v_{c}": r[c] for c in columns if c != "_pk"}} for r in grouped])
+    _set_self_references(conn, spec, later)
     if progress:
         progress(f"saved {name}", len(records), len(records))
     return counts
+
+
+def _set_self_references(conn: Connection, spec: _Spec, later: list[dict[str, Any]]) -> None:
+    """A manager or parent team inserted in the same batch: set once both rows exist."""
+    if not later:
+        return
+    (key,) = spec.key  # people and teams: keyed by their id
+    for column in spec.self_refs:
+        rows = [{"_k": item["_key"][0], "_v": item[column]} for item in later if column in item]
+        if rows:
+            conn.execute(
+                spec.table.update().where(spec.table.c[key] == bindparam("_k")).values({column: bindparam("_v")}),
+                rows,
+            )

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select
 
+from ..fx import Conversion
 from ..periods import Period
 from .measures import Division, Measure
 
@@ -20,13 +21,19 @@ MetricUnit = Literal["money", "count", "ratio", "days", "hours", "minutes", "sco
 
 @dataclass(frozen=True)
 class MetricContext:
-    """What a metric's SQL is built for: one period in one time zone and currency."""
+    """What a metric's SQL is built for: one period in one time zone and currency.
+
+    ``conversion``: how facts in other currencies become ``currency`` (a plan's ``conversion:`` resolved for
+    the period, see ``kpi_engine.fx``); None keeps only the facts in ``currency``, as ``kpi metrics show``
+    does for the currency it is asked for.
+    """
 
     period: Period
     start: datetime  # first instant, UTC
     end: datetime  # first instant after, UTC
     time_zone: str
     currency: str
+    conversion: Conversion | None = None
 
 
 class Metric(BaseModel):

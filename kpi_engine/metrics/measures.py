@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,7 +28,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    and_,
+    case,
     cast,
     func,
     literal,
@@ -38,13 +37,13 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
-from sqlalchemy.types import TypeDecorator
 
 from ..errors import EvaluationError
-from ..money import ROUNDING_MODES, ExactDecimal
+from ..fx import unconvertible
+from ..money import ExactDecimal
 from ..periods import Period
+from .quotient import Division, Quotient
+from .sqltime import seconds_between, within, within_days
 
 if TYPE_CHECKING:  # pragma: no cover
     from .declaration import Metric, MetricContext, MetricUnit
@@ -61,6 +60,7 @@ __all__ = [
     "fact_metric",
     "grouped_components",
     "grouped_values",
+    "refusal",
     "same_period_last_year",
     "seconds_between",
     "shift_context",
@@ -72,35 +72,6 @@ FactsBuilder = Callable[[Any], Select[Any]]  # MetricContext -> facts
 AGGREGATES = ("count", "sum", "count_distinct", "min", "max", "median", "percentile", "period_days", "sql")
 DIMENSIONS = ("product_line", "channel", "campaign")
 """Columns a metric's facts may carry to be grouped by, besides people (and through them teams and regions)."""
-
-
-# --- portable SQL: whole seconds between two UTC time stamps ---------------------------------
-
-
-class seconds_between(FunctionElement[int]):
-    """Whole seconds from ``start`` to ``end`` (both truncated to the second), as an integer on every backend."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "seconds_between"
-
-
-@compiles(seconds_between)
-def _seconds_default(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (
-        f"(CAST(EXTRACT(EPOCH FROM date_trunc('second', {compiler.process(end, **kw)})) AS BIGINT)"
-        f" - CAST(EXTRACT(EPOCH FROM date_trunc('second', {compiler.process(start, **kw)})) AS BIGINT))"
-    )
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (
-        f"(CAST(strftime('%s', {compiler.process(end, **kw)}) AS INTEGER)"
-        f" - CAST(strftime('%s', {compiler.process(start, **kw)}) AS INTEGER))"
-    )
 
 
 # --- declarations ---------------------------------------------------------------------------
@@ -125,6 +96,9 @@ class Measure:
     percentile: int | None = None
     sql: Callable[[Any], ColumnElement[Any]] | None = None
     over_all: bool = False
+    guard: str | None = None
+    """A column of the facts that names, when not empty, a fact the measure cannot use (an amount in a currency
+    the plan cannot convert): the metric's value is then an error naming it, never a sum without it."""
 
     def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
@@ -147,110 +121,6 @@ class Measure:
     @property
     def ranked(self) -> bool:
         return self.aggregate in ("median", "percentile")
-
-
-@dataclass(frozen=True)
-class Division:
-    """How a metric's value is formed: ``numerator × multiplier ÷ (denominator × divisor)``.
-
-    The division happens in ``Decimal`` and is rounded to ``scale`` places with ``rounding``.
-    ``zero_denominator``: ``zero`` (the value is 0), ``missing`` (no value for that group) or ``error``.
-    """
-
-    scale: int = 6
-    rounding: str = "half_even"
-    zero_denominator: Literal["zero", "missing", "error"] = "missing"
-    multiplier: Decimal = Decimal(1)
-    divisor: int = 1
-    trim_to: int | None = None  # drop trailing zeros down to this scale (exact sums of mixed scales)
-
-    def divide(self, numerator: Decimal, denominator: Decimal, metric: str = "") -> Decimal | None:
-        if denominator == 0:
-            if self.zero_denominator == "zero":
-                return Decimal(0).quantize(Decimal(1).scaleb(-self.scale))
-            if self.zero_denominator == "missing":
-                return None
-            raise EvaluationError(
-                f"metric {metric or '?'} divides by zero for a group with no {('denominator')} facts.",
-                hint="declare zero_denominator: zero or missing for this metric",
-            )
-        with localcontext() as exact:
-            exact.prec = 60
-            value = numerator * self.multiplier / (denominator * self.divisor)
-            value = value.quantize(
-                Decimal(1).scaleb(-self.scale), rounding=ROUNDING_MODES.get(self.rounding, ROUND_HALF_EVEN)
-            )
-            if self.trim_to is not None:
-                short = value.quantize(Decimal(1).scaleb(-self.trim_to))
-                if short == value:
-                    return short
-            return value
-
-
-_ZERO = Decimal(0)
-_STEPS = {places: Decimal(1).scaleb(-places) for places in range(31)}
-_SAFE_DIGITS = 16  # digits before the point that leave room for 12 after it in the default context
-
-
-class _Quotient(TypeDecorator[Decimal]):
-    """``"n1,n2/d1"`` text from SQL → the exact Decimal quotient (see ``Division``)."""
-
-    impl = String
-    cache_ok = True
-
-    def __init__(
-        self, num_scales: tuple[int, ...], den_scales: tuple[int, ...], division: Division, metric: str
-    ) -> None:
-        super().__init__()
-        self.num_scales = num_scales
-        self.den_scales = den_scales
-        self.division = division
-        self.metric = metric
-        self._sum_only = division.multiplier == 1 and division.divisor == 1 and den_scales == (0,)
-
-    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-        if value is None:
-            return None
-        num_text, _, den_text = str(value).partition("/")
-        first, _, others = num_text.partition(",")
-        if others.strip("0,") == "" and first.lstrip("-").isdigit() and num_text.count(",") == len(self.num_scales) - 1:
-            units = int(first)  # only the first term is not zero: the usual value (a deal without splits)
-            numerator, finest = Decimal(units).scaleb(-self.num_scales[0]), (self.num_scales[0] if units else 0)
-        else:
-            numerator, finest = _terms(num_text, self.num_scales)
-        division = self.division
-        if den_text == "1" and self._sum_only and numerator.adjusted() < _SAFE_DIGITS:
-            # A sum with nothing to divide (most evidence values): ``divide`` would give this, more slowly.
-            if division.trim_to is not None and finest <= division.trim_to:
-                return numerator.quantize(_STEPS[division.trim_to])
-            value = numerator.quantize(
-                _STEPS[division.scale], rounding=ROUNDING_MODES.get(division.rounding, ROUND_HALF_EVEN)
-            )
-            if division.trim_to is not None and (short := value.quantize(_STEPS[division.trim_to])) == value:
-                return short
-            return value
-        denominator, _ = _terms(den_text, self.den_scales)
-        return division.divide(numerator, denominator, self.metric)
-
-
-def _terms(text: str, scales: tuple[int, ...]) -> tuple[Decimal, int]:
-    """The exact sum of ``"n1,n2"``, integers at the given scales (``"123400,5"`` at 4 and 10 → 12.3400000005),
-    and the finest scale of a term that is not zero (0 when all are)."""
-    parts = text.split(",")
-    if len(parts) != len(scales):
-        raise ValueError(f"{text!r} does not have {len(scales)} terms")
-    total, finest = _ZERO, 0
-    for part, scale in zip(parts, scales):
-        if not part or part == "0":
-            continue
-        try:
-            units = int(part)
-        except ValueError:  # a backend that wrote "12.0" for an integer
-            units = int(Decimal(part))
-        if units:
-            total += Decimal(units).scaleb(-scale)
-            finest = max(finest, scale)
-    return total, finest
 
 
 # --- periods --------------------------------------------------------------------------------
@@ -362,17 +232,22 @@ def _ranked(measure: Measure, sub: Any, key: Any) -> Select[Any]:
     )
 
 
-def exact_terms(*terms: tuple[Any, int]) -> Any:
-    """One exact Decimal from integer SQL expressions of different scales, e.g. ``(units, 4), (rest, 10)``."""
+def exact_terms(
+    *terms: tuple[Any, int], guard: Any = None, refused: Callable[[str], tuple[str, str]] | None = None
+) -> Any:
+    """One exact Decimal from integer SQL expressions of different scales, e.g. ``(units, 4), (rest, 10)``.
+
+    ``guard``: a text expression that, when not NULL, makes the value an error naming what it says."""
     scales = tuple(scale for _, scale in terms)
     text: Any = None
     for expr, _ in terms:
         part = _text(func.coalesce(expr, 0))
         text = part if text is None else text + literal_column("','") + part
     text = text + literal_column("'/1'")
-    return type_coerce(
-        text, _Quotient(scales, (0,), Division(scale=max(scales), zero_denominator="zero", trim_to=min(scales)), "")
-    )
+    if guard is not None:
+        text = case((guard.is_not(None), literal_column("'!'") + guard), else_=text)
+    division = Division(scale=max(scales), zero_denominator="zero", trim_to=max(scales[0], 0))
+    return type_coerce(text, Quotient(scales, (0,), division, "", refused))
 
 
 def _labelled(exprs: Sequence[Any], prefix: str) -> list[Any]:
@@ -394,7 +269,9 @@ def grouped_components(metric: Metric, ctx: MetricContext, keyed: Keyed = _by_pe
     n_terms = len(num.scales)
     if den is None:
         sub, key = keyed(num.facts, ctx)  # type: ignore[arg-type]
-        query = select(key.label("group_key"), *_labelled(_aggregate(num, sub, key, ctx), "n")).group_by(key)
+        query = select(
+            key.label("group_key"), *_labelled(_aggregate(num, sub, key, ctx), "n"), *_guards((num, sub))
+        ).group_by(key)
         return query, n_terms, 0
     d_terms = len(den.scales)
     if den.facts is None or den.facts is num.facts:
@@ -403,35 +280,50 @@ def grouped_components(metric: Metric, ctx: MetricContext, keyed: Keyed = _by_pe
             key.label("group_key"),
             *_labelled(_aggregate(num, sub, key, ctx), "n"),
             *_labelled(_aggregate(den, sub, key, ctx), "d"),
+            *_guards((num, sub), (den, sub)),
         ).group_by(key)
         return query, n_terms, d_terms
     zero = literal(0, BigInteger())
     sub_n, key_n = keyed(num.facts, ctx)  # type: ignore[arg-type]
     sub_d, key_d = keyed(den.facts, ctx)
+    guarded = bool((num.guard and num.guard in sub_n.c) or (den.guard and den.guard in sub_d.c))
     side_n = select(
         key_n.label("group_key"),
         *_labelled(_aggregate(num, sub_n, key_n, ctx), "n"),
         *[zero.label(f"d{i}") for i in range(d_terms)],
+        *_guards((num, sub_n), always=guarded),
     ).group_by(key_n)
     side_d = select(
         key_d.label("group_key"),
         *[zero.label(f"n{i}") for i in range(n_terms)],
         *_labelled(_aggregate(den, sub_d, key_d, ctx), "d"),
+        *_guards((den, sub_d), always=guarded),
     ).group_by(key_d)
     both = union_all(side_n, side_d).subquery("sides")
     query = select(
         both.c.group_key,
         *[func.sum(both.c[f"n{i}"]).label(f"n{i}") for i in range(n_terms)],
         *[func.sum(both.c[f"d{i}"]).label(f"d{i}") for i in range(d_terms)],
+        *([func.min(both.c.g).label("g")] if guarded else []),
     ).group_by(both.c.group_key)
     return query, n_terms, d_terms
+
+
+def _guards(*measured: tuple[Measure, Any], always: bool = False) -> list[Any]:
+    """``g``: the first complaint of the measures' guards among a group's facts (see ``Measure.guard``)."""
+    found = [func.min(sub.c[m.guard]) for m, sub in measured if m.guard and m.guard in sub.c]
+    if not found:
+        return [literal(None, String()).label("g")] if always else []
+    return [(found[0] if len(found) == 1 else func.coalesce(*found)).label("g")]
 
 
 def _text(expr: Any) -> Any:
     return cast(expr, String())
 
 
-def _value_expression(metric: Metric, cols: Sequence[Any], n_terms: int, d_terms: int) -> Any:
+def _value_expression(
+    metric: Metric, cols: Sequence[Any], n_terms: int, d_terms: int, guard: Any = None, ctx: Any = None
+) -> Any:
     num = metric.numerator
     assert num is not None
     division = metric.division
@@ -445,11 +337,11 @@ def _value_expression(metric: Metric, cols: Sequence[Any], n_terms: int, d_terms
         num_scales = num.scales
         den_scales = metric.denominator.scales if metric.denominator is not None else (0,)
     if division is None:
-        if n_terms == 1 and num_scales[0] == 0:
+        if n_terms == 1 and num_scales[0] == 0 and guard is None:
             return type_coerce(nums[0], BigInteger())
-        if n_terms == 1:
+        if n_terms == 1 and guard is None:
             return type_coerce(nums[0], ExactDecimal(num_scales[0]))
-        division = Division(scale=max(num_scales), zero_denominator="zero", trim_to=min(num_scales))
+        division = Division(scale=max(num_scales), zero_denominator="zero", trim_to=max(num_scales[0], 0))
     if not dens:
         dens = [literal_column("1")]
     text: Any = _text(nums[0])
@@ -458,7 +350,17 @@ def _value_expression(metric: Metric, cols: Sequence[Any], n_terms: int, d_terms
     text = text + literal_column("'/'") + _text(dens[0])
     for extra in dens[1:]:
         text = text + literal_column("','") + _text(extra)
-    return type_coerce(text, _Quotient(num_scales, den_scales if dens else (0,), division, metric.name))
+    if guard is not None:  # the first complaint of all groups, on every row: the same sentence on every backend
+        first = func.min(guard).over()
+        text = case((first.is_not(None), literal_column("'!'") + first), else_=text)
+    quotient = Quotient(num_scales, den_scales if dens else (0,), division, metric.name, refusal(ctx))
+    return type_coerce(text, quotient)
+
+
+def refusal(ctx: MetricContext | None) -> Callable[[str], tuple[str, str]]:
+    """The sentence and hint for a guard's complaint in ``ctx`` (a fact its conversion cannot convert)."""
+    conversion = ctx.conversion if ctx is not None else None
+    return lambda complaint: unconvertible(conversion, complaint)
 
 
 def grouped_values(
@@ -468,7 +370,9 @@ def grouped_values(
     components, n_terms, d_terms = grouped_components(metric, ctx, keyed)
     inner = components.subquery("components")
     cols = [inner.c[f"n{i}"] for i in range(n_terms)] + [inner.c[f"d{i}"] for i in range(d_terms)]
-    return select(inner.c.group_key.label(key_label), _value_expression(metric, cols, n_terms, d_terms).label("value"))
+    guard = inner.c.g if "g" in inner.c else None
+    value = _value_expression(metric, cols, n_terms, d_terms, guard, ctx)
+    return select(inner.c.group_key.label(key_label), value.label("value"))
 
 
 def _person_query(metric_ref: list[Metric]) -> Callable[[MetricContext], Select[Any]]:
@@ -570,13 +474,3 @@ def declared_dimensions(metric: Metric, ctx: MetricContext) -> tuple[str, ...]:
         cols = {d for d in DIMENSIONS if d in names}
         found = cols if found is None else found & cols
     return tuple(d for d in DIMENSIONS if found and d in found)
-
-
-def within(column: Any, ctx: MetricContext) -> Any:
-    """``start <= column < end`` for a UTC time-stamp column (sargable)."""
-    return and_(column >= ctx.start, column < ctx.end)
-
-
-def within_days(column: Any, ctx: MetricContext) -> Any:
-    """``start <= column < end`` for a calendar-day column, in the period's own days."""
-    return and_(column >= ctx.period.start, column < ctx.period.end)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ..errors import KPIError
+from ..fx import CurrencyConversion
 from ..money import ROUNDING_MODES
 from ..periods import Period, zone
 from .cases import PlanTestCase
@@ -112,6 +113,8 @@ class Plan(_Strict):
     period: Literal["month", "quarter", "year", "week", "range"] = "month"
     time_zone: str = "UTC"
     currency: str = Field(pattern=r"^[A-Z]{3}$")
+    # How facts in other currencies become the plan's: never by default (kpi_engine.fx, docs/import.md).
+    conversion: CurrencyConversion | None = None
     rounding: Rounding
     # Names the formulas use: an alias of a metric (``bookings: bookings``) or a formula (``bookings / quota``).
     metrics: dict[str, Annotated[str, BeforeValidator(_formula_text)]] = {}

@@ -10,8 +10,9 @@ Conventions:
 - deleted records stay as tombstones (``is_deleted``) so that history explains itself.
 
 This module declares the facts and the organisation; the engine's records (``engine_tables``), the pay
-cycle's (``ledger_tables``) and what loading keeps (``load_tables``) are declared beside it on the same
-``metadata`` and exported from here too, so ``schema.<table>`` names every table.
+cycle's (``ledger_tables``), what loading keeps (``load_tables``) and exchange rates (``fx_tables``) are
+declared beside it on the same ``metadata`` and exported from here too, so ``schema.<table>`` names every
+table.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ from sqlalchemy import (
 from ..money import Money, Ratio
 from .columns import UTCDateTime, metadata, source_columns
 from .engine_tables import evaluation_runs, finding_reviews, outcomes
+from .fx_tables import FX_RATE_SCALE, fx_rates
 from .ledger_tables import adjustments, audit_log, ledger_entries, period_states
 from .load_tables import connector_tokens, fact_changes, imports, sync_runs, sync_state
 
 __all__ = [
     "ACTIVITY_KINDS",
     "DEAL_STATUSES",
+    "FX_RATE_SCALE",
     "ROLES",
     "UTCDateTime",
     "activities",
@@ -53,6 +56,7 @@ __all__ = [
     "evaluation_runs",
     "fact_changes",
     "finding_reviews",
+    "fx_rates",
     "imports",
     "leads",
     "ledger_entries",
