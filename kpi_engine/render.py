@@ -15,6 +15,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -93,30 +94,36 @@ def _pad(text: str, width: int, right: bool) -> str:
 
 
 def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[dict[str, Any]], Sequence[str]]]) -> None:
-    """A workbook with one sheet per ``(title, rows, columns)``: numbers as numbers (exact decimals), text
-    made spreadsheet-safe and stored as text, a bold header row."""
+    """A workbook with one sheet per ``(title, rows, columns)`` and a bold header row. Text is made
+    spreadsheet-safe and stored as text; numbers stay numbers while a spreadsheet's double holds them
+    exactly (15 significant digits), a longer one is written as its exact text rather than rounded;
+    days and times stay dates (times in UTC: XLSX has no time zones)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
     book.remove(book.active)
     for title, rows, columns in sheets:
-        sheet = book.create_sheet(title=title[:31])
+        sheet = book.create_sheet(title=title[:31] or "data")
         sheet.append([spreadsheet_safe(c) for c in columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            values: list[Any] = []
-            for column in columns:
-                value = row.get(column)
-                if isinstance(value, bool) or value is None:
-                    values.append(value)
-                elif isinstance(value, (int, Decimal)):
-                    values.append(value)
-                else:
-                    values.append(spreadsheet_safe(str(value)))
-            sheet.append(values)
+            sheet.append([_xlsx_cell(row.get(column)) for column in columns])
             for cell in sheet[sheet.max_row]:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text stays text, whatever it looks like
     book.save(path)
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, Decimal)):
+        exact = len(Decimal(value).normalize().as_tuple().digits) <= 15
+        return value if exact else str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return value
+    return spreadsheet_safe(str(value))

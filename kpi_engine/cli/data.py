@@ -180,11 +180,11 @@ def data_list(
     with settings.store().connect() as conn:
         found = stored_rows(conn, entity, filters, limit=limit, time_zone=time_zone)
     if fmt == "xlsx":
-        from ..ingest.workbook import write_xlsx
+        from ..render import write_xlsx
 
         if output is None:
             raise ConfigurationError("--format xlsx needs --output FILE.xlsx.")
-        write_xlsx(output, found.rows, found.columns, found.entity)
+        write_xlsx(output, [(found.entity, found.rows, found.columns)])
         click.echo(f"{len(found.rows)} {found.entity} rows written to {output}.")
         return
     numeric = [c for c in found.columns if found.rows and all(_is_number(r.get(c)) for r in found.rows)]
