@@ -112,3 +112,24 @@ def test_one_bad_file_does_not_hide_the_others_when_a_folder_is_validated(tmp_pa
     printed = capsys.readouterr()
     assert exit_.value.code == 1 and "OK " in printed.out and "good.yaml" in printed.out
     assert "boom.yaml:1:1: the plan is refused" in printed.out + printed.err
+
+
+@pytest.mark.parametrize("reader", ["plan", "custom metrics", "payroll mapping", "sync mapping"])
+def test_every_yaml_input_refuses_a_file_over_the_cap_in_one_sentence_naming_it(tmp_path, reader):
+    from kpi_engine import KPIError
+    from kpi_engine.connect.mapping import load_source_mapping
+    from kpi_engine.ledger.payroll import load_payroll_mapping
+    from kpi_engine.metrics.custom import load_custom_metrics
+
+    big = tmp_path / "huge.yaml"
+    big.write_text("# padding\n" * (MAX_BYTES // 10 + 1), encoding="utf-8")
+    readers = {
+        "plan": lambda: load_plan(big),
+        "custom metrics": lambda: load_custom_metrics([big]),
+        "payroll mapping": lambda: load_payroll_mapping(big),
+        "sync mapping": lambda: load_source_mapping(big),
+    }
+    with pytest.raises(KPIError) as refused:
+        readers[reader]()
+    message = refused.value.message if not getattr(refused.value, "problems", None) else refused.value.problems[0]
+    assert "huge.yaml" in message and f"{MAX_BYTES:,}" in message

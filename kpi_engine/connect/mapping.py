@@ -108,13 +108,17 @@ class SourceMapping(BaseModel):
 
 def load_source_mapping(path: str | Path) -> SourceMapping:
     """Read a source mapping YAML file; a bad one raises ``ConnectorConfigurationError``."""
-    from ..yaml_reader import load_located
+    from ..yaml_reader import YAMLRefused, load_located, read_yaml_text
 
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = read_yaml_text(file, encoding="utf-8-sig")
     except OSError as exc:
         raise ConnectorConfigurationError(f"cannot read the mapping file {file}: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConnectorConfigurationError(f"the mapping file {file.name} is not UTF-8 text.") from None
+    except YAMLRefused as exc:
+        raise ConnectorConfigurationError(f"the mapping file {exc}.") from None
     try:
         data = load_located(text, file).data or {}
     except (yaml.YAMLError, ValueError, ArithmeticError) as exc:
