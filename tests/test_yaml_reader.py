@@ -122,14 +122,21 @@ def test_every_yaml_input_refuses_a_file_over_the_cap_in_one_sentence_naming_it(
     from kpi_engine.metrics.custom import load_custom_metrics
 
     big = tmp_path / "huge.yaml"
-    big.write_text("# padding\n" * (MAX_BYTES // 10 + 1), encoding="utf-8")
+    with big.open("wb") as handle:
+        handle.truncate(100 * 2**20)  # 100 MB (sparse: written in no time)
     readers = {
         "plan": lambda: load_plan(big),
         "custom metrics": lambda: load_custom_metrics([big]),
         "payroll mapping": lambda: load_payroll_mapping(big),
         "sync mapping": lambda: load_source_mapping(big),
     }
-    with pytest.raises(KPIError) as refused:
-        readers[reader]()
+    tracemalloc.start()
+    try:
+        with pytest.raises(KPIError) as refused:
+            readers[reader]()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000, "refused before it is read"
     message = refused.value.message if not getattr(refused.value, "problems", None) else refused.value.problems[0]
     assert "huge.yaml" in message and f"{MAX_BYTES:,}" in message
