@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -250,10 +250,19 @@ class HttpClient:
         self._stats_lock = threading.Lock()
 
     def url(self, path: str) -> str:
-        """An absolute URL for a path relative to the base (absolute URLs pass through)."""
-        if path.startswith(("http://", "https://")):
-            return path
-        return urljoin(self.base_url, path.lstrip("/"))
+        """An absolute URL for a path relative to the base; an absolute URL (a next-page link the CRM
+        answered with) only on the base's own scheme, host and port: the client's credentials never
+        go where a CRM payload points."""
+        if not path.lower().startswith(("http://", "https://")):
+            return urljoin(self.base_url, path.lstrip("/"))
+        wanted, given = urlsplit(self.base_url), urlsplit(path)
+        if (given.scheme.lower(), given.hostname, given.port) != (wanted.scheme.lower(), wanted.hostname, wanted.port):
+            raise ConnectorError(
+                f"{self.name} answered with a link to {given.hostname or 'an unnamed host'}, which is not "
+                f"{wanted.hostname}; the call was not made.",
+                hint="check the connector's base URL; a CRM never sends its pages elsewhere",
+            )
+        return path
 
     def _count(self, **deltas: Any) -> None:
         with self._stats_lock:

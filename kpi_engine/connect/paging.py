@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Page", "cursor_pages", "dig", "next_link_pages", "offset_pages", "page_token_pages"]
+from .errors import ConnectorError
+
+__all__ = ["Page", "PagingCycle", "cursor_pages", "dig", "next_link_pages", "offset_pages", "page_token_pages"]
 
 Extract = str | Callable[[Any], Any]
 
@@ -59,6 +61,7 @@ def cursor_pages(
     """Pages of a cursor (or page-token) listing: ``fetch(None)`` first, then ``fetch(cursor)``."""
     cursor = start
     number = 0
+    seen: set[str] = set()
     while True:
         body = fetch(cursor)
         number += 1
@@ -66,6 +69,7 @@ def cursor_pages(
         yield Page(list(_get(body, records) or []), following, body, number)
         if following is None or following == cursor:
             return
+        _refuse_a_cycle(seen, following, number)
         cursor = following
 
 
@@ -120,9 +124,26 @@ def next_link_pages(
     """Pages of a listing that names the URL of its next page: ``fetch(first)``, then each link."""
     link: str | None = start or first
     number = 0
+    seen: set[str] = set()
     while link:
         body = fetch(link)
         number += 1
         following = _get(body, next_link) or None
         yield Page(list(_get(body, records) or []), following, body, number)
+        if following is not None:
+            _refuse_a_cycle(seen, following, number)
         link = following
+
+
+class PagingCycle(ConnectorError):
+    """A listing's next page is one it already gave: following it would never end."""
+
+
+def _refuse_a_cycle(seen: set[str], following: Any, number: int) -> None:
+    key = repr(following)
+    if key in seen:
+        raise PagingCycle(
+            f"page {number} of the listing points back to an earlier page, so it would never end; the sync stopped.",
+            hint="run it again; if it happens again, the CRM's paging is broken for this query",
+        )
+    seen.add(key)
