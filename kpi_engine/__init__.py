@@ -55,6 +55,7 @@ from .engine.contract import LedgerKind, OrgView, PersonInfo, RuleContext, RuleR
 from .engine.evaluation import evaluate, evaluate_plans, evaluate_through
 from .engine.whatif import WhatIf, whatif
 from .errors import (
+    ConfigProblems,
     ConfigurationError,
     EvaluationError,
     FormulaError,
@@ -116,6 +117,7 @@ __all__ = [
     "Checkpoint",
     "ColumnMapping",
     "ConditionText",
+    "ConfigProblems",
     "ConfigurationError",
     "Connector",
     "ConnectorConfigurationError",

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import EvaluationError, KPIError
 from ..findings.model import is_check
 from ..money import MONEY_SCALE, money_text, plain
-from ..periods import Period, earlier_period
+from ..periods import Period, earlier_period, periods_within, span_of
 from ..plans.model import LoadedPlan, Scope
 from ..plans.names import references_of
 from ..registry import Registry
@@ -145,6 +145,13 @@ class Book:
             if period == self.period:
                 return self.results.get(name, {})
             return self.history_totals(name, period)
+        if kind == "span":
+            spec = self.names.spans[name]
+            over = span_of(period, spec.over)
+            if period == self.period and spec.of in self.names.derived:  # a value that cannot be computed is an error
+                formula = self.names.derived[spec.of]
+                return {person: self.evaluate(formula, person, {}, over) for person in self.people}
+            return self.values(spec.of, over)
         return {}
 
     def people_in(self, period: Period) -> dict[str, PersonInfo]:
@@ -153,14 +160,39 @@ class Book:
         return self._infos[period.label]
 
     def targets(self, name: str, period: Period) -> Mapping[str, TargetLevels]:
+        """The targets of a metric for a period: those set for it, else (a quarter, a year, a span to date of a
+        plan by months or quarters) the sum of the targets of the plan's periods that make it up."""
         metric = self.names.base_metric(name) or name
         key = (metric, period.label)
         if key not in self._targets:
             levels = self.facts.targets(metric, period)
             if metric in self.prorate_metrics:
                 levels = {p: self._prorate(p, metric, lv, period) for p, lv in levels.items()}
+            if not levels:
+                levels = self._summed_targets(metric, period)
             self._targets[key] = levels
         return self._targets[key]
+
+    def _summed_targets(self, metric: str, period: Period) -> Mapping[str, TargetLevels]:
+        grain = self.loaded.plan.period
+        if grain not in ("week", "month", "quarter") or period.grain == grain:
+            return {}
+        inner = periods_within(period, grain)
+        if not inner:
+            return {}
+        if len(inner) == 1:  # the days of one of the plan's periods, written as a range
+            return self.targets(metric, inner[0]) if inner[0].label != period.label else {}
+        summed: dict[str, dict[str, Decimal | None]] = {}
+        for part in inner:
+            for person, levels in self.targets(metric, part).items():
+                row = summed.setdefault(person, {"target": ZERO, "baseline": ZERO, "challenge": ZERO})
+                for level in ("target", "baseline", "challenge"):
+                    value, so_far = getattr(levels, level), row[level]
+                    row[level] = None if value is None or so_far is None else so_far + value
+        return {
+            person: TargetLevels(target=row["target"] or ZERO, baseline=row["baseline"], challenge=row["challenge"])
+            for person, row in summed.items()
+        }
 
     def _prorate(self, person: str, metric: str, levels: TargetLevels, period: Period) -> TargetLevels:
         info = self.people_in(period).get(person) or self.org.people.get(person)
@@ -199,7 +231,11 @@ class Book:
     # --- formulas ----------------------------------------------------------------------
 
     def value_of(self, name: str, person: str, period: Period) -> Any:
-        if self.names.kind(name) == "target":
+        kind = self.names.kind(name)
+        if kind == "span" and self.names.kind(self.names.spans[name].of) == "target":
+            name, period = self.names.spans[name].of, span_of(period, self.names.spans[name].over)
+            kind = "target"
+        if kind == "target":
             spec = self.names.targets[name]
             levels = self.targets(spec.metric, period).get(person)
             value = None if levels is None else getattr(levels, spec.level)
@@ -231,7 +267,15 @@ class Book:
         return self._records[name]
 
     def record_details(self, name: str) -> Mapping[str, Sequence[Row]]:
+        if name in self.names.spans:  # the records of the span
+            spec = self.names.spans[name]
+            base = self.names.base_metric(spec.of)
+            return self.facts.evidence(base, span_of(self.period, spec.over)) if base else {}
         return self.facts.evidence(self.names.base_metric(name) or name, self.period)
+
+    def evidence_table(self, name: str) -> str | None:
+        base = self.names.base_metric(self.names.spans[name].of if name in self.names.spans else name)
+        return self.facts.evidence_table(base or name) if base or name in self.names.metrics else None
 
     def manual_scores(self, kpi: str) -> Mapping[str, Decimal]:
         """Scores entered by hand for the period (a month falls back to its quarter's), read once per run."""
@@ -255,7 +299,7 @@ class Book:
             round_line=loaded.round_line,
             round_total=loaded.round_total,
             records=self.records,
-            evidence_table=lambda n: self.facts.evidence_table(self.names.base_metric(n) or n),
+            evidence_table=self.evidence_table,
             plan_id=loaded.id,
             rule_id=rule_id,
             time_zone=loaded.plan.time_zone,

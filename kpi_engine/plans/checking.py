@@ -15,10 +15,10 @@ from pydantic import (
     ValidationError,
 )
 
-from ..errors import FormulaError, KPIError, PlanError
+from ..errors import ConfigProblems, FormulaError, KPIError, PlanError
 from ..formula.formula import FormulaValueError, compile_formula
 from ..registry import Registry, get_registry
-from .model import LoadedPlan, Plan, TargetSpec
+from .model import LoadedPlan, Plan, SpanSpec, TargetSpec
 from .names import PlanNames, dependency_order, formulas_in, references_of
 from .source import PlanSource, read_plan_source
 
@@ -88,7 +88,10 @@ class PlanChecker:
         return ".".join(str(p) for p in loc) or "the plan"
 
     def pydantic(self, exc: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> None:
-        for err in exc.errors():
+        self.errors(exc.errors(), model, prefix)
+
+    def errors(self, errors: list[Any], model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> None:
+        for err in errors:
             rel = tuple(err["loc"])
             loc = (*prefix, *rel)
             if err["type"] == "extra_forbidden":
@@ -112,6 +115,14 @@ class PlanChecker:
             message = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             position = self.source.where(loc)
             raised = (err.get("ctx") or {}).get("error")
+            if isinstance(raised, ConfigProblems):  # a validator's every finding, each at its own key
+                for sub, sentence in raised.problems:
+                    at = self.source.where((*loc, *sub)) if sub else None
+                    self.add(
+                        at or self._mentioned_key(loc, sentence) or position,
+                        f"{self.describe(loc)}: {sentence.rstrip('.')}.",
+                    )
+                continue
             formula_error = raised.error if isinstance(raised, FormulaValueError) else None
             if formula_error is not None:  # at the formula's character, from the error's position
                 message = _sentence(formula_error).rstrip(".")
@@ -210,6 +221,7 @@ class PlanChecker:
                 configs[rule_id] = rule_type.config_model.model_validate(settings)
             except ValidationError as exc:
                 self.pydantic(exc, rule_type.config_model, ("rules", index))
+                self._checks_behind(exc, rule_type.config_model, settings, ("rules", index))
             except (
                 KPIError,
                 ValueError,
@@ -218,6 +230,28 @@ class PlanChecker:
             ) as exc:  # a validator that raised outside pydantic's wrapping
                 self.add(position, f"rule {rule_id!r}: {str(exc).rstrip('.')}.")
         return configs, index_of
+
+    def _checks_behind(
+        self, exc: ValidationError, model: type[BaseModel], settings: dict[str, Any], prefix: tuple[Any, ...]
+    ) -> None:
+        """The checks of a config model's own validator, which pydantic skips once a key is wrong.
+
+        The settings are validated again without the keys that were wrong (a key it then misses is
+        not a new problem), so a plan with a misspelt key and tiers that leave a gap hears of both.
+        """
+        wrong = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+        if not wrong or any(not err["loc"] for err in exc.errors()):
+            return  # nothing was skipped: the model's own checks already ran (and reported)
+        rest = {k: v for k, v in settings.items() if k not in wrong}
+        try:
+            model.model_validate(rest)
+        except ValidationError as again:
+            behind = [
+                err
+                for err in again.errors()
+                if not err["loc"] and not any(re.search(rf"\b{re.escape(key)}\b", str(err["msg"])) for key in wrong)
+            ]
+            self.errors(behind, model, prefix)
 
     def names(self, plan: Plan | None) -> PlanNames:
         """Aliases, derived formulas and targets (read from the raw text when the top level is invalid)."""
@@ -234,7 +268,12 @@ class PlanChecker:
                         metric=spec["metric"], level="target", prorate="none"
                     )
         rule_ids = list(self.rule_ids.values())
-        names = PlanNames(targets=targets, rules=rule_ids, metrics=frozenset(self.registry.metrics))
+        spans: dict[str, Any] = dict(plan.spans) if plan else {}
+        if plan is None:
+            for name, spec in _dict(self.raw.get("spans")).items():
+                if isinstance(spec, dict) and isinstance(spec.get("of"), str):
+                    spans[str(name)] = SpanSpec.model_construct(of=spec["of"], over=spec.get("over", "year"))
+        names = PlanNames(targets=targets, spans=spans, rules=rule_ids, metrics=frozenset(self.registry.metrics))
         for name, text in metrics.items():
             if text.strip() in self.registry.metrics:
                 names.aliases[name] = text.strip()
@@ -252,11 +291,25 @@ class PlanChecker:
                     f"target {name!r} is bound to unknown metric {spec.metric!r}. "
                     f"{_nearest(spec.metric, [*self.registry.metrics, *names.aliases], 'metrics')}",
                 )
-        for name in sorted({*names.aliases, *names.derived, *names.targets} & set(rule_ids)):
+        for name in sorted({*names.aliases, *names.derived, *names.targets, *names.spans} & set(rule_ids)):
             self.add(
-                self.source.where(("metrics", name) if name in metrics else ("targets", name)),
+                self.source.where(
+                    ("metrics", name) if name in metrics else ("targets", name) if name in targets else ("spans", name)
+                ),
                 f"{name!r} names both a rule and a metric or target; give them different names.",
             )
+        for name in sorted(set(names.spans) & {*names.aliases, *names.derived, *names.targets, *names.metrics}):
+            self.add(self.source.where(("spans", name)), f"{name!r} names both a span and a metric or target.")
+        for name, spec in names.spans.items():
+            kind = names.kind(spec.of)
+            if kind is None or kind in ("rule", "span"):
+                what = {"rule": "a rule", "span": "another span"}.get(kind or "", "an unknown name")
+                known = [n for n in names.known() if names.kind(n) not in ("rule", "span")]
+                self.add(
+                    self.source.value_at(("spans", name, "of")),
+                    f"span {name!r} is of {what} ({spec.of!r}); a span is of a metric, a target or a "
+                    f"metric formula. {_nearest(spec.of, known, 'names') if kind is None else ''}".rstrip(),
+                )
         for name, formula in names.derived.items():
             for ref, _back in sorted(references_of(formula)):
                 if names.kind(ref) is None:
@@ -267,7 +320,7 @@ class PlanChecker:
         cycle = _derived_cycle(names)
         if cycle:
             self.add(
-                self.source.where(("metrics", cycle[0])),
+                self.source.where(("metrics", cycle[0]) if cycle[0] in names.derived else ("spans", cycle[0])),
                 f"metrics {' → '.join(cycle)} are defined in terms of each other.",
             )
         return names
@@ -406,10 +459,10 @@ def _rules_behind(names: PlanNames, read: frozenset[str], rules: set[str]) -> se
 
 
 def _derived_cycle(names: PlanNames) -> list[str] | None:
-    needs = {
-        n: {r for r, back in references_of(f) if back == 0 and r in names.derived} for n, f in names.derived.items()
-    }
-    _, cycle = dependency_order(list(names.derived), needs)
+    inner = {*names.derived, *names.spans}
+    needs = {n: {r for r, back in references_of(f) if back == 0 and r in inner} for n, f in names.derived.items()}
+    needs |= {n: {spec.of} & inner for n, spec in names.spans.items()}
+    _, cycle = dependency_order([*names.derived, *names.spans], needs)
     return cycle
 
 
