@@ -138,12 +138,13 @@ class ConfigProblems(ValueError):
             problems.append((("cap",), f"cap cannot be negative ({self.cap})"))
         ...
         if problems:
-            raise ConfigProblems(problems)
+            raise ConfigProblems(problems, settings=self)
     """
 
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]], *, settings: object = None) -> None:
         super().__init__("; ".join(message for _, message in problems))
         self.problems = list(problems)
+        self.settings = settings  # the model as validated so far (``self``): the checker still checks its formulas
 
 
 class PeriodsNotEvaluated(EvaluationError):

@@ -112,7 +112,7 @@ class TieredCommission(BaseModel):
         self._check_gate(problems)
         self._check_limits(problems)
         if problems:
-            raise ConfigProblems(problems)
+            raise ConfigProblems(problems, settings=self)
         return self
 
     def _check_tiers(self, problems: Problems) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import re
@@ -72,6 +73,7 @@ class PlanChecker:
         self.problems: list[str] = []
         self.raw: dict[str, Any] = source.data
         self.rule_ids: dict[int, str] = {}
+        self.refused: dict[str, BaseModel] = {}  # settings of refused rules, still checked against the plan's names
 
     # --- reporting -------------------------------------------------------------------
 
@@ -221,7 +223,9 @@ class PlanChecker:
                 configs[rule_id] = rule_type.config_model.model_validate(settings)
             except ValidationError as exc:
                 self.pydantic(exc, rule_type.config_model, ("rules", index))
-                self._checks_behind(exc, rule_type.config_model, settings, ("rules", index))
+                checked = self._checks_behind(exc, rule_type.config_model, settings, ("rules", index))
+                if checked is not None:
+                    self.refused[rule_id] = checked
             except (
                 KPIError,
                 ValueError,
@@ -233,25 +237,36 @@ class PlanChecker:
 
     def _checks_behind(
         self, exc: ValidationError, model: type[BaseModel], settings: dict[str, Any], prefix: tuple[Any, ...]
-    ) -> None:
-        """The checks of a config model's own validator, which pydantic skips once a key is wrong.
+    ) -> BaseModel | None:
+        """The checks a config model's own validator would make, which pydantic skips once a key is wrong; and
+        settings to check the plan's names against (the rule is refused either way).
 
-        The settings are validated again without the keys that were wrong (a key it then misses is
-        not a new problem), so a plan with a misspelt key and tiers that leave a gap hears of both.
+        The settings are validated again without what was wrong (an unknown key, a bad value; whatever then
+        misses a required key goes with it), and the validator's findings are reported unless they are
+        about what was taken out. A plan with a misspelt key and tiers that leave a gap hears of both.
         """
-        wrong = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
-        if not wrong or any(not err["loc"] for err in exc.errors()):
-            return  # nothing was skipped: the model's own checks already ran (and reported)
-        rest = {k: v for k, v in settings.items() if k not in wrong}
-        try:
-            model.model_validate(rest)
-        except ValidationError as again:
-            behind = [
-                err
-                for err in again.errors()
-                if not err["loc"] and not any(re.search(rf"\b{re.escape(key)}\b", str(err["msg"])) for key in wrong)
-            ]
-            self.errors(behind, model, prefix)
+        errors = exc.errors()
+        if any(not err["loc"] for err in errors):  # the model's own checks ran: their settings, if they gave them
+            return next((s for err in errors if isinstance(s := _settings_of(err), BaseModel)), None)
+        repaired = copy.deepcopy(settings)
+        taken: list[tuple[Any, ...]] = []  # what was taken out, besides unknown keys
+        for _ in range(6):
+            for err in errors:
+                loc = tuple(err["loc"])
+                if err["type"] == "missing":
+                    loc = loc[:-1]
+                    if not loc:
+                        return None  # a required key of the rule itself: its checks cannot run
+                if _delete(repaired, loc) and err["type"] != "extra_forbidden":
+                    taken.append(loc)
+            try:
+                return model.model_validate(repaired)
+            except ValidationError as again:
+                errors = again.errors()
+                if any(not err["loc"] for err in errors):
+                    self.errors(_untouched([e for e in errors if not e["loc"]], taken), model, prefix)
+                    return next((s for err in errors if isinstance(s := _settings_of(err), BaseModel)), None)
+        return None
 
     def names(self, plan: Plan | None) -> PlanNames:
         """Aliases, derived formulas and targets (read from the raw text when the top level is invalid)."""
@@ -432,6 +447,43 @@ class PlanChecker:
         return tuple(order)
 
 
+def _settings_of(err: Any) -> Any:
+    raised = (err.get("ctx") or {}).get("error")
+    return raised.settings if isinstance(raised, ConfigProblems) else None
+
+
+def _delete(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Take the key or item at ``loc`` out of nested settings; whether there was one."""
+    for part in loc[:-1]:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    try:
+        del data[loc[-1]]
+    except (KeyError, IndexError, TypeError):
+        return False
+    return True
+
+
+def _untouched(errors: list[Any], taken: list[tuple[Any, ...]]) -> list[Any]:
+    """A validator's findings that are not about settings taken out (they would be guesses)."""
+
+    def about_taken(loc: tuple[Any, ...]) -> bool:
+        return any(loc[: len(t)] == t or t[: len(loc)] == loc for t in taken if loc)
+
+    found = []
+    for err in errors:
+        raised = (err.get("ctx") or {}).get("error")
+        if isinstance(raised, ConfigProblems):
+            kept = [(loc, sentence) for loc, sentence in raised.problems if not about_taken(tuple(loc))]
+            if kept:
+                found.append({**err, "ctx": {**err["ctx"], "error": ConfigProblems(kept)}})
+        elif not any(re.search(rf"\b{re.escape(str(t[0]))}\b", str(err["msg"])) for t in taken):
+            found.append(err)
+    return found
+
+
 def _dict(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -476,7 +528,7 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, registry: Registry | N
     plan = checker.top_level()
     configs, index_of = checker.rules()
     names = checker.names(plan)
-    reads = checker.references(configs, index_of, names)
+    reads = checker.references(configs | checker.refused, index_of, names)
     checker.effects(configs, index_of, reads)
     order = checker.order(names, reads, index_of)
     problems = checker.problems
