@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Select,
+    String,
     and_,
     case,
     exists,
     func,
+    literal,
     or_,
     select,
     type_coerce,
@@ -27,6 +29,7 @@ from kpi_engine import (
     Measure,
     Metric,
     MetricContext,
+    Ratio,
     exact_terms,
     fact_metric,
     hookimpl,
@@ -93,7 +96,10 @@ def bookings_facts(ctx: MetricContext) -> Select[Any]:
 
 
 def bookings_records(ctx: MetricContext) -> Select[Any]:
-    """Each won deal once per credited person, with the credited amount (the deal's share of it)."""
+    """Each won deal once per credited person, with the credited amount (the deal's share of it); the columns a
+    formula may read besides: the whole deal's ``deal_amount``, the ``share`` credited and its ``split_role``
+    (``owner`` without splits), the CRM's id ``crm_id``, ``customer_id``, ``product_line``, ``deal_type``,
+    ``discount``, ``channel`` and ``closed_at``."""
     whole, units, rest = _credit_columns()
     value = exact_terms((whole, 4), (units, 4), (rest, 10))
     return (
@@ -101,6 +107,16 @@ def bookings_records(ctx: MetricContext) -> Select[Any]:
             func.coalesce(splits.c.person_id, deals.c.owner_id).label("person_id"),
             deals.c.id.label("record_id"),
             value.label("value"),
+            deals.c.amount.label("deal_amount"),
+            func.coalesce(splits.c.share, literal(Decimal(1), Ratio())).label("share"),
+            func.coalesce(splits.c.split_role, literal("owner", String)).label("split_role"),
+            deals.c.remote_id.label("crm_id"),
+            deals.c.customer_id,
+            deals.c.product_line,
+            deals.c.deal_type,
+            deals.c.discount,
+            deals.c.lead_source.label("channel"),
+            deals.c.closed_at,
         )
         .select_from(deals.outerjoin(splits, splits.c.deal_id == deals.c.id))
         .where(won_in_period(ctx))

@@ -98,15 +98,30 @@ class Facts(Protocol):
         ...
 
 
-def exact_value(value: Any, metric: str) -> Decimal:
-    """A metric value as ``Decimal``; a binary float means the metric lost exactness, so it is refused."""
+def exact_value(value: Any, metric: str, record: Any = None, table: str | None = None) -> Decimal:
+    """A metric value as ``Decimal``; anything else is an error naming the record it came from.
+
+    A record with no value, or text where a number belongs, is a data error to correct at the source; a
+    binary float means the metric itself lost exactness (a defect of its SQL), so it is refused.
+    """
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
+    where = f"record {record} of {table or 'its table'}" if record is not None else "a person"
+    if value is None:
+        raise EvaluationError(
+            f"metric {metric!r} has no value for {where}.",
+            hint="fill in the missing number in the CRM (or the file imported), then evaluate again",
+        )
+    if isinstance(value, float):
+        raise EvaluationError(
+            f"metric {metric!r} returned {value!r} (a binary float) for {where}, not an exact number.",
+            hint="the metric's SQL must build ratios and averages from summed integers or Money columns",
+        )
     raise EvaluationError(
-        f"metric {metric!r} returned {value!r} ({type(value).__name__}), not an exact number.",
-        hint="build ratios and averages from summed integers or Money columns, never floating-point SQL",
+        f"metric {metric!r} gave {value!r} for {where}, not a number.",
+        hint="correct the record in the CRM (or the file imported), then evaluate again",
     )
 
 
@@ -228,7 +243,10 @@ class StoreFacts:
                 extra = list(result.keys())[3:]
                 for row in result:
                     values = tuple(row)
-                    details = {"record_id": values[1], "value": exact_value(values[2], metric)}
+                    details = {
+                        "record_id": values[1],
+                        "value": exact_value(values[2], metric, values[1], declared.evidence_table),
+                    }
                     details.update(zip(extra, values[3:], strict=True))
                     found.setdefault(values[0], []).append(details)
                 shared = (metric, period.label, self.loaded.plan.time_zone, self.loaded.plan.currency)
