@@ -282,12 +282,15 @@ def _commission_lines(
     if config.per == "transaction":
         lines: list[dict[str, Any]] = []
         paid: list[str] = []
+        name = simple_name(config.measure) or ""
+        crm = {row["record_id"]: row.get("crm_id") for row in ctx.record_details(name).get(person, ())}
         for record_id, amount in records.get(person, ()):
             bands = _bands(config, ctx, person, levels, extra | {"value": amount})
             these = [_line_text(line, ctx, record_id=record_id) for line in pays(bands, amount)]
             lines += these
             paid.append(
-                f"#{record_id}: {shown(amount)} → {shown(sum((Decimal(line['amount']) for line in these), ZERO))}"
+                f"{crm.get(record_id) or f'#{record_id}'}: {shown(amount)} → "
+                f"{shown(sum((Decimal(line['amount']) for line in these), ZERO))}"
             )
         if paid:
             explanation.append(f"Each transaction is measured from zero ({config.method} tiers): {'; '.join(paid)}.")
