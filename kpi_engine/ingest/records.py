@@ -157,6 +157,8 @@ class DealRecord(_Record):
     lead_source: Text | None = None
     deal_type: Text | None = None
     is_deleted: YesNo = False
+    cost: Money | None = None  # margin = amount − cost
+    go_live_at: UTCTime | None = None  # an instalment milestone
 
     @model_validator(mode="before")
     @classmethod
