@@ -102,6 +102,9 @@ class TieredCommission(BaseModel):
     floor: Amount | None = None  # a guaranteed minimum per period
     floor_applies: Literal["always", "with_sales"] | None = None  # required with floor
     payout_threshold: Amount | None = None  # amounts below it are not paid at all
+    # payout: the rule pays what it computes; earned: it only says what each deal earned (kind ``earned``, not
+    # money in the ledger), for an ``instalments`` rule to pay on its schedule.
+    outcome: Literal["payout", "earned"] = "payout"
     minimum_payout: Any = None  # the old name of payout_threshold: refused with the new one
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from datetime import date, timedelta
@@ -422,6 +423,14 @@ def _adjust(
 
 
 def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
+    """Every person's line; with ``outcome: earned`` what they earned (kind ``earned``), for instalments to pay."""
+    results = _evaluate(ctx, config)
+    if config.outcome == "earned":
+        return [dataclasses.replace(result, kind="earned") for result in results]
+    return results
+
+
+def _evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
     """Pay every person in scope by the tiers (a zero line for a person with nothing to pay).
 
     The usual rule (one metric per period, fixed rates, no gate or multiplier) decides each amount

@@ -132,6 +132,10 @@ def _no_period_details(_metric: str, _period: Period) -> Mapping[str, Sequence[M
     return {}
 
 
+def _no_outcomes(_rule: str) -> Sequence[RuleResult]:
+    return ()
+
+
 @dataclass
 class RuleContext:
     """Everything a rule may read while it is evaluated for one period.
@@ -156,6 +160,9 @@ class RuleContext:
     org: OrgView | None = None
     # Totals per person of the rules evaluated before this one in the same run: rule id -> person -> amount.
     results: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    # The lines themselves, traces included, of a rule evaluated before this one in the same run (what an
+    # instalment schedule reads of the commission each deal earned this period); earlier periods: ``history``.
+    outcomes: Callable[[str], Sequence[RuleResult]] = _no_outcomes
     # Metric values and targets of any other period (earlier months, year to date, the days of this period).
     values_in: Callable[[str, Period], Mapping[str, Decimal]] = _no_period_values
     targets_in: Callable[[str, Period], Mapping[str, TargetLevels]] = _no_period_targets

@@ -21,7 +21,7 @@ from ..registry import Registry
 from ..store.runs import Outcome
 from ..trace import merged_trace
 from .collector import collector_paused
-from .contract import PersonInfo, RuleContext, TargetLevels
+from .contract import PersonInfo, RuleContext, RuleResult, TargetLevels
 from .effects import Effects
 from .facts import Facts, Row
 from .organisation import Organisation
@@ -94,6 +94,7 @@ class Book:
         scope = loaded.plan.applies_to
         self.people = [pid for pid, (info, day) in seen.items() if in_scope(scope, info, self.org, day)]
         self.results: dict[str, dict[str, Decimal]] = {}
+        self.lines: dict[str, list[Outcome]] = {}  # each rule's lines of this run, as they are made
         self._values: dict[tuple[str, str], Mapping[str, Decimal]] = {}
         self._targets: dict[tuple[str, str], Mapping[str, TargetLevels]] = {}
         self._infos: dict[str, dict[str, PersonInfo]] = {period.label: self.infos}
@@ -277,6 +278,13 @@ class Book:
         base = self.names.base_metric(self.names.spans[name].of if name in self.names.spans else name)
         return self.facts.evidence_table(base or name) if base or name in self.names.metrics else None
 
+    def outcomes_of(self, rule: str) -> list[RuleResult]:
+        """The lines a rule evaluated earlier in this run made (with their traces), as rule results."""
+        return [
+            RuleResult(o.person_id, o.amount, o.trace, o.kind, o.status, o.attention, o.ledger_kind)  # type: ignore[arg-type]
+            for o in self.lines.get(rule, ())
+        ]
+
     def manual_scores(self, kpi: str) -> Mapping[str, Decimal]:
         """Scores entered by hand for the period (a month falls back to its quarter's), read once per run."""
         if kpi not in self._scores:
@@ -306,6 +314,7 @@ class Book:
             people_info=self.infos,
             org=self.org,
             results={rule: dict(totals) for rule, totals in self.results.items()},
+            outcomes=self.outcomes_of,
             values_in=self.values,
             targets_in=self.targets,
             history=self.facts.history,
@@ -346,7 +355,7 @@ def _run_rules(
 ) -> tuple[list[str], list[Outcome]]:
     book = Book(loaded, period, facts, registry)
     effects = Effects(book)
-    lines: dict[str, list[Outcome]] = {}
+    lines: dict[str, list[Outcome]] = book.lines
     rules = loaded.rules_in_order
     round_total, plan_currency = loaded.round_total, loaded.plan.currency
     for index, rule in enumerate(rules):

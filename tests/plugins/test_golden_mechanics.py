@@ -128,3 +128,54 @@ def test_y1_year_to_date_attainment_against_the_sum_of_the_monthly_quotas(store)
     plan = load_plan(GOLDEN / "y1-year-to-date-attainment-and-formula.yaml")
     paid = [amounts(evaluate(store, plan, m), "on_attainment")["E1"] for m in ("2026-01", "2026-02", "2026-03")]
     assert paid == [Decimal("5400.00"), Decimal("7400.00"), Decimal("10800.00")]
+
+
+def test_i1_half_on_the_order_the_rest_as_the_invoices_are_collected(store):
+    """Oracle Customer Connect, "50/50 on order / on payment collection": 10,000 at 10 % earns 1,000; 500 on the
+    order in January, 250 on each collection of 5,000 (February, March)."""
+    add_person(store, "E1")
+    [order] = add_won_deals(store, "E1", ["10000"], closed_at=datetime(2026, 1, 20, tzinfo=UTC))
+    with store.begin() as conn:
+        for n, month in enumerate((2, 3), start=1):
+            when = datetime(2026, month, 18, tzinfo=UTC)
+            conn.execute(
+                schema.payments.insert().values(
+                    source="t",
+                    remote_id=f"inv-{n}",
+                    deal_id=order,
+                    amount=Decimal(5000),
+                    currency="USD",
+                    received_at=when,
+                    modified_at=when,
+                    is_deleted=False,
+                )
+            )
+    plan = load_plan(GOLDEN / "i1-instalments.yaml")
+    paid = [amounts(evaluate(store, plan, m), "on_order_and_collection") for m in ("2026-01", "2026-02", "2026-03")]
+    assert paid == [{"E1": Decimal("500.00")}, {"E1": Decimal("250.00")}, {"E1": Decimal("250.00")}]
+
+
+def test_i1_later_instalments_stop_when_the_deal_is_cancelled_and_the_clawback_takes_back_only_what_was_paid(store):
+    """SparrowGenie's milestones on a deal of 300,000 at 10 % (30,000): 12,000 at signing (January), 4,500 at
+    kickoff (February); the deal is cancelled in the CRM on 20 February, before go-live: nothing more is paid."""
+    add_person(store, "E1")
+    [deal] = add_won_deals(store, "E1", ["300000"], closed_at=datetime(2026, 1, 10, tzinfo=UTC))
+    with store.begin() as conn:
+        conn.execute(
+            schema.deals.update().where(schema.deals.c.id == deal).values(go_live_at=datetime(2026, 3, 2, tzinfo=UTC))
+        )
+    plan = load_plan(GOLDEN / "i1-instalments.yaml")
+    assert amounts(evaluate(store, plan, "2026-01"), "on_milestones") == {"E1": Decimal("12000.00")}
+    assert amounts(evaluate(store, plan, "2026-02"), "on_milestones") == {"E1": Decimal("4500.00")}
+    with store.begin() as conn:
+        conn.execute(
+            schema.deals.update()
+            .where(schema.deals.c.id == deal)
+            .values(status="lost", stage_raw="Cancelled", modified_at=datetime(2026, 2, 20, tzinfo=UTC))
+        )
+    march = evaluate(store, plan, "2026-03")
+    [line] = [o for o in march.outcomes if o.rule_id == "on_milestones"]
+    assert line.amount == Decimal("0.00")
+    assert [(s["instalment"], s["reason"]) for s in line.trace["stopped"]] == [
+        (3, "the deal became lost (cancelled) on 2026-02-20")
+    ]
