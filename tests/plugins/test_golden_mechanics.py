@@ -179,3 +179,18 @@ def test_i1_later_instalments_stop_when_the_deal_is_cancelled_and_the_clawback_t
     assert [(s["instalment"], s["reason"]) for s in line.trace["stopped"]] == [
         (3, "the deal became lost (cancelled) on 2026-02-20")
     ]
+
+
+def test_o1_an_override_chain_takes_each_levels_share_of_what_remains(store):
+    """Team split (cld.bz policy manual): 3,000 of commission, 20 % to the first level (600), 15 % of the
+    remaining 2,400 to the next (360); the same-base override pays 600 and 450."""
+    add_person(store, "HEAD", role="head")
+    add_person(store, "SUP", role="supervisor", manager_id="HEAD")
+    add_person(store, "REP", manager_id="SUP")
+    add_won_deals(store, "REP", ["100000"])
+    run = evaluate(store, load_plan(GOLDEN / "o1-override-chain.yaml"), "2026-10")
+    assert amounts(run, "chain") == {"SUP": Decimal("600.00"), "HEAD": Decimal("360.00")}
+    assert amounts(run, "same_base") == {"SUP": Decimal("600.00"), "HEAD": Decimal("450.00")}
+    head = next(o for o in run.outcomes if o.rule_id == "chain" and o.person_id == "HEAD")
+    [line] = head.trace["lines"]
+    assert (line["basis"], line["rate"], line["amount"]) == ("2400.00", "0.15", "360.00")
