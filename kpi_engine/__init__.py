@@ -51,7 +51,16 @@ from .connect import (
     secret_field,
     sync,
 )
-from .engine.contract import LedgerKind, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
+from .engine.contract import (
+    FindingReview,
+    LedgerKind,
+    OrgView,
+    PersonInfo,
+    RuleContext,
+    RuleResult,
+    RuleType,
+    TargetLevels,
+)
 from .engine.evaluation import evaluate, evaluate_plans, evaluate_through
 from .engine.whatif import WhatIf, whatif
 from .errors import (
@@ -133,6 +142,7 @@ __all__ = [
     "EvaluationRun",
     "FINDING",
     "Finding",
+    "FindingReview",
     "Formula",
     "FormulaError",
     "FormulaText",

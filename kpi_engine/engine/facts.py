@@ -27,7 +27,7 @@ from ..plans.model import LoadedPlan
 from ..registry import Registry
 from ..store import schema as s
 from ..store.runs import SavedLine, runs_of_plan, saved_lines
-from .contract import RuleResult, TargetLevels
+from .contract import FindingReview, RuleResult, TargetLevels
 from .organisation import Organisation, load_organisation
 
 __all__ = ["WATERMARK_TABLES", "Facts", "Row", "SharedFacts", "StoreFacts", "data_watermark", "tables_of"]
@@ -87,6 +87,10 @@ class Facts(Protocol):
 
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
         """HR's decisions on the plan's findings: finding id -> (``release`` or ``uphold``, person)."""
+        ...
+
+    def reviews_in(self, period: Period) -> Sequence[FindingReview]:
+        """HR's decisions on the findings of any plan made during ``period`` (the plan's time zone), oldest first."""
         ...
 
     def closed_periods(self) -> frozenset[str]:
@@ -267,6 +271,26 @@ class StoreFacts:
 
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
         return reviews_of(self.conn, self.loaded.id)
+
+    def reviews_in(self, period: Period) -> Sequence[FindingReview]:
+        r = s.finding_reviews
+        start, end = period.bounds_utc(self.loaded.plan.time_zone)
+        rows = self._read(
+            select(r).where(r.c.reviewed_at >= start, r.c.reviewed_at < end).order_by(r.c.reviewed_at, r.c.finding_id)
+        )
+        return [
+            FindingReview(
+                finding_id=row.finding_id,
+                plan_id=row.plan_id,
+                check=row.check_rule,
+                person_id=row.person_id,
+                period=row.period,
+                decision=row.decision,
+                reviewed_at=row.reviewed_at,
+                note=row.note,
+            )
+            for row in rows
+        ]
 
     def closed_periods(self) -> frozenset[str]:
         runs = s.evaluation_runs

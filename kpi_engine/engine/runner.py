@@ -285,16 +285,16 @@ class Book:
             for o in self.lines.get(rule, ())
         ]
 
-    def manual_scores(self, kpi: str) -> Mapping[str, Decimal]:
-        """Scores entered by hand for the period (a month falls back to its quarter's), read once per run."""
-        if kpi not in self._scores:
-            found = self.facts.manual_scores(kpi, self.period.label)
-            if not found and self.period.grain == "month":
-                found = self.facts.manual_scores(
-                    kpi, f"{self.period.start.year}-Q{(self.period.start.month - 1) // 3 + 1}"
-                )
-            self._scores[kpi] = found
-        return self._scores[kpi]
+    def manual_scores(self, kpi: str, period: Period | None = None) -> Mapping[str, Decimal]:
+        """Scores entered by hand for a period (a month falls back to its quarter's), read once per run."""
+        at = period or self.period
+        key = kpi if period is None else f"{kpi}@{at.label}"
+        if key not in self._scores:
+            found = self.facts.manual_scores(kpi, at.label)
+            if not found and at.grain == "month":
+                found = self.facts.manual_scores(kpi, f"{at.start.year}-Q{(at.start.month - 1) // 3 + 1}")
+            self._scores[key] = found
+        return self._scores[key]
 
     def context(self, rule_id: str) -> RuleContext:
         loaded = self.loaded
@@ -321,6 +321,8 @@ class Book:
             record_details=self.record_details,
             record_details_in=lambda name, period: self.facts.evidence(self.names.base_metric(name) or name, period),
             manual_scores=self.manual_scores,
+            manual_scores_in=self.manual_scores,
+            reviews_in=self.facts.reviews_in,
             formula=lambda formula, person, extra=None: self.evaluate(formula, person, extra or {}),
         )
 

@@ -194,3 +194,70 @@ def test_o1_an_override_chain_takes_each_levels_share_of_what_remains(store):
     head = next(o for o in run.outcomes if o.rule_id == "chain" and o.person_id == "HEAD")
     [line] = head.trace["lines"]
     assert (line["basis"], line["rate"], line["amount"]) == ("2400.00", "0.15", "360.00")
+
+
+def test_k1_the_top_seller_three_quarters_running_is_recommended_for_a_raise_in_september(store):
+    """Seed 002: top 10 % three quarters in a row. Ten reps; E1 sells most in Q1, Q2 and Q3: a recommendation
+    for HR review in September (the month that completes Q3), none in August, with the quarters as evidence."""
+    for n in range(1, 11):
+        add_person(store, f"E{n}")
+    for month in (2, 5, 8):
+        for n in range(1, 11):
+            amount = "100000" if n == 1 else str(10000 * (11 - n))
+            add_won_deals(store, f"E{n}", [amount], closed_at=datetime(2026, month, 10, tzinfo=UTC))
+    plan = load_plan(GOLDEN / "k1-career-streaks.yaml")
+    for month in ("2026-06", "2026-07", "2026-08"):
+        august = evaluate(store, plan, month)
+    assert [o for o in august.outcomes if o.rule_id == "raise"] == []
+    september = evaluate(store, plan, "2026-09")
+    [raise_] = [o for o in september.outcomes if o.rule_id == "raise"]
+    assert (raise_.person_id, raise_.kind, raise_.status, raise_.attention) == (
+        "E1",
+        "recommendation",
+        "eligible",
+        True,
+    )
+    assert raise_.amount is None
+    assert [(e["period"], e["rank"], e["ranked"]) for e in raise_.trace["evidence"]] == [
+        ("2026-Q1", 1, 10),
+        ("2026-Q2", 1, 10),
+        ("2026-Q3", 1, 10),
+    ]
+    assert "nothing happens automatically" in raise_.trace["explanation"]
+
+
+def test_k1_upheld_fabrication_findings_escalate_by_their_count(store):
+    """Seed 003: the first upheld fabrication is a warning and a deduction (1,000, a plan choice), the second a
+    referral to HR; a released finding does not count."""
+    add_person(store, "E1")
+    with store.begin() as conn:
+        for fid, check, decision, when in (
+            ("F-1", "duplicate_deal", "uphold", datetime(2026, 3, 5, 9, tzinfo=UTC)),
+            ("F-2", "unverified_activity", "release", datetime(2026, 5, 5, 9, tzinfo=UTC)),
+            ("F-3", "unverified_activity", "uphold", datetime(2026, 8, 11, 9, tzinfo=UTC)),
+        ):
+            conn.execute(
+                schema.finding_reviews.insert().values(
+                    finding_id=fid,
+                    plan_id="activity-integrity",
+                    check_rule=check,
+                    person_id="E1",
+                    period="2026-02",
+                    decision=decision,
+                    note="checked",
+                    reviewed_by="zhao.min",
+                    reviewed_at=when,
+                )
+            )
+    plan = load_plan(GOLDEN / "k1-career-streaks.yaml")
+    march = [o for o in evaluate(store, plan, "2026-03").outcomes if o.rule_id == "fabrication"]
+    assert [(o.kind, o.status, o.amount) for o in march] == [
+        ("recommendation", "warning", None),
+        ("payout", None, Decimal("-1000.00")),
+    ]
+    assert march[1].component == "deduction"
+    may = [o for o in evaluate(store, plan, "2026-05").outcomes if o.rule_id == "fabrication"]
+    assert may == []
+    august = [o for o in evaluate(store, plan, "2026-08").outcomes if o.rule_id == "fabrication"]
+    assert [(o.kind, o.status) for o in august] == [("recommendation", "referral")]
+    assert [f["id"] for f in august[0].trace["findings"]] == ["F-1", "F-3"]
