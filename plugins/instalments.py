@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Select, String, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 
 from kpi_engine import (
     Amount,
@@ -126,7 +126,6 @@ def deal_collection_rows(ctx: MetricContext) -> Select[Any]:
             payments.c.amount.label("value"),
             payments.c.deal_id,
             payments.c.received_at,
-            literal("payments", String).label("table"),
         )
         .join(deals, deals.c.id == payments.c.deal_id)
         .where(
