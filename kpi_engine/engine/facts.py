@@ -102,7 +102,9 @@ class Facts(Protocol):
         ...
 
 
-def exact_value(value: Any, metric: str, record: Any = None, table: str | None = None) -> Decimal:
+def exact_value(
+    value: Any, metric: str, record: Any = None, table: str | None = None, person: str | None = None
+) -> Decimal:
     """A metric value as ``Decimal``; anything else is an error naming the record it came from.
 
     A record with no value, or text where a number belongs, is a data error to correct at the source; a
@@ -112,7 +114,13 @@ def exact_value(value: Any, metric: str, record: Any = None, table: str | None =
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    where = f"record {record} of {table or 'its table'}" if record is not None else "a person"
+    where = (
+        f"record {record} of {table or 'its table'}"
+        if record is not None
+        else f"person {person}"
+        if person is not None
+        else "a person"
+    )
     if value is None:
         raise EvaluationError(
             f"metric {metric!r} has no value for {where}.",
@@ -214,7 +222,7 @@ class StoreFacts:
         if key not in self.shared.values:
             statement = self.registry.metric(metric).query(self._metric_context(period))
             rows = self.conn.execute(statement).all()
-            read = {pid: exact_value(v, metric) for pid, v in rows if pid is not None and v is not None}
+            read = {pid: exact_value(v, metric, person=pid) for pid, v in rows if pid is not None and v is not None}
             self.shared.values[key] = (read, tables_of(statement))
         found, tables = self.shared.values[key]
         self.tables_read |= tables

@@ -322,7 +322,7 @@ class Book:
             record_details_in=lambda name, period: self.facts.evidence(self.names.base_metric(name) or name, period),
             manual_scores=self.manual_scores,
             manual_scores_in=self.manual_scores,
-            reviews_in=self.facts.reviews_in,
+            reviews_in=lambda period: self.facts.reviews_in(period),  # read only by the rules that ask
             formula=lambda formula, person, extra=None: self.evaluate(formula, person, extra or {}),
         )
 
