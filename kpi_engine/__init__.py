@@ -51,10 +51,20 @@ from .connect import (
     secret_field,
     sync,
 )
-from .engine.contract import LedgerKind, OrgView, PersonInfo, RuleContext, RuleResult, RuleType, TargetLevels
+from .engine.contract import (
+    FindingReview,
+    LedgerKind,
+    OrgView,
+    PersonInfo,
+    RuleContext,
+    RuleResult,
+    RuleType,
+    TargetLevels,
+)
 from .engine.evaluation import evaluate, evaluate_plans, evaluate_through
 from .engine.whatif import WhatIf, whatif
 from .errors import (
+    ConfigProblems,
     ConfigurationError,
     EvaluationError,
     FormulaError,
@@ -143,6 +153,7 @@ __all__ = [
     "ChurnEventRecord",
     "ColumnMapping",
     "ConditionText",
+    "ConfigProblems",
     "ConfigurationError",
     "Connector",
     "ConnectorConfigurationError",
@@ -164,6 +175,7 @@ __all__ = [
     "ExportMapping",
     "FINDING",
     "Finding",
+    "FindingReview",
     "Formula",
     "FormulaError",
     "FormulaText",

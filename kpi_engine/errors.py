@@ -11,6 +11,9 @@ KPIError
  ├── EvaluationError           an evaluation cannot be carried out (closed period, missing data)
  │    └── PeriodsNotEvaluated  a rule replays earlier periods of its plan, and some were never evaluated
  └── PayCycleError             a step of the pay cycle is not allowed now (four eyes, not approved, paid)
+
+ConfigProblems (a ValueError, what pydantic expects of a validator) carries every problem a rule type's
+settings have at once, each at the key it is about; the plan checker reports each at its line and column.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from .periods import Period
 
 __all__ = [
+    "ConfigProblems",
     "ConfigurationError",
     "EvaluationError",
     "FormulaError",
@@ -120,6 +124,27 @@ class EvaluationError(KPIError):
 class PayCycleError(KPIError):
     """A step of the pay cycle is not allowed now: approving one's own evaluation, closing what is not
     approved, reopening what was paid, posting from a run that the ledger has moved past."""
+
+
+class ConfigProblems(ValueError):
+    """Every problem of a rule's settings at once, for a config model's validator to raise.
+
+    ``problems`` holds ``(key path, sentence)`` pairs; the path is relative to the model that raised it
+    (``("tiers", 1, "from")``, or ``()`` for the settings as a whole). The plan checker reports each at its
+    line and column, so a validator never stops at its first finding::
+
+        problems = []
+        if self.cap is not None and self.cap < 0:
+            problems.append((("cap",), f"cap cannot be negative ({self.cap})"))
+        ...
+        if problems:
+            raise ConfigProblems(problems, settings=self)
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]], *, settings: object = None) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = list(problems)
+        self.settings = settings  # the model as validated so far (``self``): the checker still checks its formulas
 
 
 class PeriodsNotEvaluated(EvaluationError):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PeriodError
 
-__all__ = ["Period", "earlier_period", "parse_period", "zone"]
+__all__ = ["SPANS", "Period", "earlier_period", "parse_period", "period_of", "periods_within", "span_of", "zone"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
@@ -123,3 +123,48 @@ def parse_period(label: str) -> Period:
     except ValueError as exc:
         raise PeriodError(f"{label!r} is not a possible period: {exc}.", hint=f"write it as {_EXAMPLES}") from None
     raise PeriodError(f"{label!r} is not a period.", hint=f"write it as {_EXAMPLES}")
+
+
+def period_of(day: date, grain: str) -> Period:
+    """The calendar period of ``grain`` (day, week, month, quarter, year) that holds ``day``."""
+    if grain == "day":
+        return parse_period(day.isoformat())
+    if grain == "week":
+        iso = day.isocalendar()
+        return parse_period(f"{iso.year}-W{iso.week:02d}")
+    if grain == "month":
+        return parse_period(f"{day.year}-{day.month:02d}")
+    if grain == "quarter":
+        return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    if grain == "year":
+        return parse_period(str(day.year))
+    raise PeriodError(f"there is no calendar period of grain {grain!r}.", hint="use day, week, month, quarter or year")
+
+
+def periods_within(period: Period, grain: str) -> list[Period] | None:
+    """The periods of ``grain`` that make up ``period`` exactly, in order; ``None`` when they do not fit it."""
+    found: list[Period] = []
+    day = period.start
+    while day < period.end:
+        inner = period_of(day, grain)
+        if inner.start != day or inner.end > period.end:
+            return None
+        found.append(inner)
+        day = inner.end
+    return found
+
+
+SPANS = ("quarter", "year", "quarter_to_date", "year_to_date")
+"""The longer spans a plan may name a value over (``spans:``): the quarter or year that holds the period,
+or from its first day up to the period's end."""
+
+
+def span_of(period: Period, over: str) -> Period:
+    """The ``over`` span (one of ``SPANS``) of ``period``: ``2026-05`` over ``year_to_date`` is
+    ``2026-01-01..2026-05-31``, over ``quarter`` ``2026-Q2``. A span that is a calendar period has its label."""
+    whole = period_of(period.start, "quarter" if over.startswith("quarter") else "year")
+    if over in ("quarter", "year") or period.end == whole.end:
+        return whole
+    if not over.endswith("_to_date"):
+        raise PeriodError(f"{over!r} is not a span.", hint=f"use one of {', '.join(SPANS)}")
+    return _range(whole.start, period.end)

@@ -49,6 +49,9 @@ class Alert(BaseModel):
     interval: Literal["day", "week", "period"]
     no_data: Literal["breaks_run", "counts_as_breach", "keeps_state"]
     message: str | None = None  # what the alert asks people to do, shown with it
+    # Judge each interval this many intervals later, once late facts have arrived (leads convert days or weeks
+    # after they are created): with interval period and lag 1, November's evaluation judges October.
+    lag: int = Field(0, ge=0, le=12)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def _intervals(ctx: RuleContext, config: Alert) -> tuple[list[Period], list[Peri
         current = [ctx.period]
     if not current:
         return [], []
+    if config.lag:
+        current = [periods_back(p, config.lag)[-1] for p in current]
     earlier = list(reversed(periods_back(current[0], lookback)))
     return earlier, current
 
@@ -154,6 +159,9 @@ def _explain(config: Alert, event: AlertEvent, as_percent: bool) -> str:
             f"{what} {config.breach_when} on {shown}: {config.for_} "
             f"consecutive {unit}, so the alert fires on {event.interval}."
         )
+        if config.lag:
+            later = f"{config.lag} {unit if config.lag > 1 else unit[:-1]}"
+            text += f" Each is judged {later} later, once late facts are in."
         if any(value is None for _, value in event.evidence):
             text += " Intervals without data count as breaches in this plan (no_data: counts_as_breach)."
         return text + (f" {config.message}" if config.message else "")

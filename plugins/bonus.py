@@ -161,7 +161,18 @@ def _record_extra(config: Bonus, row: dict[str, Any], measure: str) -> dict[str,
                 hint=f"columns available: {', '.join(sorted(row))}",
             )
         value = row[column]
-        extra[column] = value if isinstance(value, bool) else to_decimal(value)
+        if value is None:
+            raise EvaluationError(
+                f"record {row['record_id']} of {measure} has no {column}, which the rule's formulas read.",
+                hint=f"fill in {column} in the CRM (or the file imported), or leave it out of the rule",
+            )
+        try:
+            extra[column] = value if isinstance(value, bool) else to_decimal(value)
+        except (TypeError, ValueError):
+            raise EvaluationError(
+                f"record {row['record_id']} of {measure} has {column} {value!r}, not a number or yes/no.",
+                hint=f"a formula compares numbers: read a numeric column instead of {column}",
+            ) from None
     return extra
 
 

@@ -248,6 +248,9 @@ class ManagerOverride(BaseModel):
     source_rule: str | None = None  # a share of this rule's results of the people below
     source_metric: str | None = None  # or of this metric of the people below
     levels: list[Amount] = Field(min_length=1, max_length=10)  # direct manager first
+    # same: every level's rate on the whole source; remaining: each level's rate on what the levels below it
+    # left (the direct manager takes theirs first, the next level its share of the rest, and so on).
+    base: Literal["same", "remaining"] = "same"
     as_of: Literal["period_end", "record"] = "period_end"
     date_field: str = "closed_at"  # the evidence column dating a record, for ``as_of: record``
 
@@ -292,18 +295,25 @@ def evaluate_override(ctx: RuleContext, config: ManagerOverride) -> list[RuleRes
     for person, amount, when, record in contributions:
         if not amount:
             continue
+        basis = amount
         for level, manager in enumerate(managers_above(ctx, person, when)[: len(config.levels)], start=1):
+            rate = config.levels[level - 1]
+            taken = ctx.round_line(basis * rate)
+            this_basis = basis
+            if config.base == "remaining":  # the next level's base is what this one left
+                basis -= taken
             if manager not in in_scope:
                 continue
-            rate = config.levels[level - 1]
             line: dict[str, Any] = {
                 "from": person,
                 "level": level,
                 "as_of": when.isoformat(),
-                "basis": money_text(amount),
+                "basis": money_text(this_basis),
                 "rate": plain(rate),
-                "amount": money_text(ctx.round_line(amount * rate)),
+                "amount": money_text(taken),
             }
+            if config.base == "remaining" and level > 1:
+                line["base"] = f"{money_text(amount)} less what the {level - 1} level(s) below took"
             if record is not None:
                 line["record_id"] = record
             lines_of.setdefault(manager, []).append(line)
@@ -317,13 +327,15 @@ def evaluate_override(ctx: RuleContext, config: ManagerOverride) -> list[RuleRes
         for line in lines:
             key = (line["from"], line["level"], line["rate"])
             per_person[key] = per_person.get(key, ZERO) + Decimal(line["basis"])
+        of_what = "what the levels below left of " if config.base == "remaining" else ""
         parts = ", ".join(
-            f"{percent(Decimal(rate))} of {who}'s {shown(basis)} (level {level})"
+            f"{percent(Decimal(rate))} of {of_what if level > 1 else ''}{who}'s {shown(basis)} (level {level})"
             for (who, level, rate), basis in per_person.items()
         )
         trace: dict[str, Any] = {
             "rule_type": "manager_override",
             "source": source,
+            "base": config.base,
             "as_of": config.as_of,
             "levels": [plain(rate) for rate in config.levels],
             "inputs": {"people_below": sorted({line["from"] for line in lines})},

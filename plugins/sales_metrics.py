@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Select,
+    String,
     and_,
     case,
     exists,
     func,
+    literal,
     or_,
     select,
     type_coerce,
@@ -31,6 +33,7 @@ from kpi_engine import (
     Metric,
     MetricContext,
     MoneyTerms,
+    Ratio,
     fact_metric,
     hookimpl,
     schema,
@@ -85,6 +88,13 @@ def bookings_facts(ctx: MetricContext) -> Select[Any]:
             deals.c.product_line,
             deals.c.lead_source.label("channel"),
             deals.c.closed_at,
+            deals.c.amount.label("deal_amount"),
+            func.coalesce(splits.c.share, literal(Decimal(1), Ratio())).label("share"),
+            func.coalesce(splits.c.split_role, literal("owner", String)).label("split_role"),
+            deals.c.remote_id.label("crm_id"),
+            deals.c.customer_id,
+            deals.c.deal_type,
+            deals.c.discount,
             *CREDIT.inputs(
                 ctx, deals.c.amount, deals.c.currency, deals.c.closed_at, record=(deals, "deal"), share=splits.c.share
             ),
@@ -95,8 +105,13 @@ def bookings_facts(ctx: MetricContext) -> Select[Any]:
     return CREDIT.facts(ctx, inner)
 
 
-bookings_records = CREDIT.evidence(bookings_facts, order=("closed_at",))
-"""Each won deal once per credited person, with the credited amount, the deal's own amount, currency and rate."""
+_FORMULA_COLUMNS: tuple[str, ...] = ("deal_amount", "share", "split_role", "crm_id", "customer_id", "product_line")
+_FORMULA_COLUMNS += ("deal_type", "discount", "channel", "closed_at")
+bookings_records = CREDIT.evidence(bookings_facts, order=("closed_at",), extra=_FORMULA_COLUMNS)
+"""Each won deal once per credited person, with the credited amount, the deal's own amount, currency and rate;
+the columns a formula may read besides: the whole deal's ``deal_amount`` (in the deal's currency), the
+``share`` credited and its ``split_role`` (``owner`` without splits), the CRM's id ``crm_id``,
+``customer_id``, ``product_line``, ``deal_type``, ``discount``, ``channel`` and ``closed_at``."""
 
 
 # --- won deals of an owner ------------------------------------------------------------------

@@ -97,6 +97,9 @@ class ScorecardKPI(BaseModel):
     below: Amount = Decimal(0)  # the factor when the value is worse than the first point or step
     extend: bool = False  # linear: continue the last segment beyond the last point (up to the cap)
     cap: Amount | None = None  # the highest factor this KPI can reach
+    # A period with no value for the KPI (no metric row, no score entered): scored as 0 (as below the first point
+    # when lower is better), saying so; or left out, the other KPIs' weights scaled up to 100 %.
+    no_data: Literal["counts_as_zero", "leave_out"] = "counts_as_zero"
 
     @model_validator(mode="after")
     def _consistent(self) -> ScorecardKPI:
@@ -241,14 +244,44 @@ def _step_name(bound: Decimal | str) -> str:
     return bound if isinstance(bound, str) else shown(bound)
 
 
+def _no_data(ctx: RuleContext, kpi: ScorecardKPI, person: str) -> bool:
+    """Whether the KPI has no value for the person this period (no metric row, no score entered)."""
+    if kpi.manual is not None:
+        return person not in ctx.manual_scores(kpi.manual)
+    assert kpi.metric is not None
+    return kpi.metric in ctx.values and person not in ctx.values[kpi.metric]
+
+
+def _left_out(kpi: ScorecardKPI) -> dict[str, Any]:
+    source = kpi.metric or f"manual score {kpi.manual}"
+    row: dict[str, Any] = {
+        "kpi": kpi.name,
+        "source": source,
+        "actual": None,
+        "no_data": True,
+        "levels": {},
+        "direction": kpi.direction,
+        "curve": "manual" if kpi.manual else kpi.curve,
+        "factor": None,
+        "how": "no data this period: left out (no_data: leave_out)",
+        "weight": plain(kpi.weight),
+        "contribution": "0",
+    }
+    sentence = f"{kpi.name}: no data this period, left out; the other KPIs share its weight {percent(kpi.weight)}."
+    return {"row": row, "factor": ZERO, "contribution": ZERO, "sentence": sentence, "left_out": True}
+
+
 def _score_kpi(
     ctx: RuleContext, kpi: ScorecardKPI, person: str, targets: Mapping[str, TargetLevels] | None = None
 ) -> dict[str, Any]:
+    no_data = _no_data(ctx, kpi, person)
+    if no_data and kpi.no_data == "leave_out":
+        return _left_out(kpi)
     if kpi.manual is not None:
         entered = ctx.manual_scores(kpi.manual).get(person)
         assert kpi.scale_max is not None
         if entered is None:
-            factor, how, actual = ZERO, f"no {kpi.manual} score entered, counted as 0", None
+            factor, how, actual = ZERO, f"no data: no {kpi.manual} score entered, counted as 0", None
         elif not ZERO <= entered <= kpi.scale_max:
             raise EvaluationError(
                 f"the {kpi.manual} score of {person} is {plain(entered)}, outside the scale 0–{plain(kpi.scale_max)}.",
@@ -263,9 +296,16 @@ def _score_kpi(
     else:
         assert kpi.metric is not None
         levels = _levels(ctx, kpi, person, targets)
-        if kpi.direction == "lower_is_better" and kpi.metric in ctx.values and person not in ctx.values[kpi.metric]:
+        if no_data and kpi.direction == "lower_is_better":
             # No tickets resolved is no resolution time at all, not the best possible one.
-            actual, factor, how = None, kpi.below, f"no {kpi.metric} value this period, scored as below the first point"
+            actual, factor, how = (
+                None,
+                kpi.below,
+                f"no data: no {kpi.metric} value this period, scored as below the first point",
+            )
+        elif no_data:
+            factor, how = achievement_factor(kpi, ZERO, levels)
+            actual, how = None, f"no data: no {kpi.metric} value this period, counted as 0 ({how})"
         else:
             actual = metric_value(ctx, kpi.metric, person)
             factor, how = achievement_factor(kpi, actual, levels)
@@ -274,6 +314,7 @@ def _score_kpi(
         "kpi": kpi.name,
         "source": kpi.metric or f"manual score {kpi.manual}",
         "actual": None if actual is None else plain(actual),
+        "no_data": actual is None,
         "levels": {k: plain(v) for k, v in levels.items()},
         "direction": kpi.direction,
         "curve": "manual" if kpi.manual else kpi.curve,
@@ -284,7 +325,7 @@ def _score_kpi(
     }
     # The sentence is written from the numbers themselves (their text, read back, gives the same).
     sentence = (
-        f"{kpi.name}: {'no value' if actual is None else shown(actual)} ({how}) → factor "
+        f"{kpi.name}: {'no data' if actual is None else shown(actual)} ({how}) → factor "
         f"{percent_about(factor)} × weight {percent(kpi.weight)} = {percent_about(contribution)}."
     )
     return {"row": row, "factor": factor, "contribution": contribution, "sentence": sentence}
@@ -302,13 +343,35 @@ def _pay(
         trace |= {"skipped": str(skip), "explanation": [f"Not evaluated: {skip}."]}
         return [RuleResult(person, None, trace, kind="score"), RuleResult(person, None, trace)]
     rows = [{"_factor": one["factor"], "kpi": one["row"]["kpi"]} for one in scored]
+    left_out = [one for one in scored if one.get("left_out")]
+    if len(left_out) == len(scored):
+        reason = "no data this period for any of its KPIs"
+        trace |= {"skipped": reason, "explanation": [one["sentence"] for one in scored] + [f"No score: {reason}."]}
+        return [RuleResult(person, None, trace, kind="score"), RuleResult(person, None, trace)]
+    reweight_note = None
+    if left_out:  # the KPIs with data share the weight of those left out, in proportion to their own
+        kept = sum((kpi.weight for kpi, one in zip(config.kpis, scored) if not one.get("left_out")), ZERO)
+        for kpi, one in zip(config.kpis, scored):
+            if one.get("left_out"):
+                continue
+            weight = kpi.weight / kept
+            one["contribution"] = one["factor"] * weight
+            one["row"] |= {"weight_used": plain(weight), "contribution": plain(one["contribution"])}
+            one["sentence"] += f" Re-weighted: {percent(kpi.weight)} ÷ {percent(kept)} = {percent_about(weight)}."
+        reweight_note = (
+            f"{', '.join(one['row']['kpi'] for one in left_out)} had no data and "
+            f"{'was' if len(left_out) == 1 else 'were'} left out; the other KPIs' weights ({percent(kept)}) are "
+            "scaled up to 100%."
+        )
     exact = sum((one["contribution"] for one in scored), ZERO)
     score = exact if config.score_cap is None else min(exact, config.score_cap)
     score = score.quantize(Decimal(1).scaleb(-config.score_places), rounding=ROUND_HALF_UP)
     kpis = [one["row"] for one in scored]
     trace["kpis"] = kpis
-    trace["inputs"] = {r["kpi"]: ("no value" if r["actual"] is None else r["actual"]) for r in kpis}
+    trace["inputs"] = {r["kpi"]: ("no data" if r["actual"] is None else r["actual"]) for r in kpis}
     explanation = [one["sentence"] for one in scored]
+    if reweight_note:
+        explanation.append(reweight_note)
     capped = (
         f", capped at {percent(config.score_cap)}" if config.score_cap is not None and exact > config.score_cap else ""
     )
@@ -355,7 +418,7 @@ def _pay(
     }
     score_trace = trace | {
         "inputs": {k: v for k, v in trace["inputs"].items() if k != "target_incentive"},
-        "explanation": explanation[: len(kpis) + 1],
+        "explanation": explanation[: len(kpis) + 1 + (1 if reweight_note else 0)],
     }
     return [RuleResult(person, score, score_trace, kind="score"), RuleResult(person, total, payout_trace)]
 

@@ -7,29 +7,29 @@
 - ``basis: attainment`` reads numeric bands as shares of the target (``100%``) and pays on the
   amount; band ends may also be the person's levels ``baseline``/``target``/``challenge``.
 - ``per``: ``period`` (the period's total), ``transaction`` (each record measured from zero) or
-  ``year_to_date`` (new earnings = tiers(year to date) − tiers(year to date before this period)).
+  ``year_to_date`` (new earnings = tiers(year to date) − tiers(year to date before this period)); year to
+  date works on a metric or a formula, on amounts or on attainment of the year-to-date target.
 - ``boundary``: a value exactly on a boundary belongs to the ``lower`` band (default) or ``upper``.
-- ``rate`` of a band is a number or a formula; ``gate`` a condition the person must meet;
-  ``multiplier`` an accelerator/decelerator formula; ``cap``, ``floor``, ``minimum_payout``.
+- ``rate`` of a band is a number or a formula; ``gate`` a condition the person must meet, for every band or
+  (``gate_applies_to``) only the accelerators or the bands from one band on, which then pay the base rate or
+  nothing (``gate_unmet_pays``); ``multiplier`` an accelerator/decelerator formula; ``cap``; ``floor`` (a
+  guaranteed minimum, ``floor_applies: always`` or ``with_sales``); ``payout_threshold`` (below it, nothing).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from typing import Any
 
 from kpi_engine import (
-    Amount,
-    ConditionText,
     EvaluationError,
-    FormulaText,
+    Formula,
     LazyTrace,
+    Period,
     RuleContext,
     RuleResult,
     RuleType,
@@ -38,7 +38,6 @@ from kpi_engine import (
     money_text,
     parse_period,
     plain,
-    to_decimal,
 )
 
 from ._commission_common import (
@@ -53,188 +52,9 @@ from ._commission_common import (
     shown,
     simple_name,
 )
+from ._tiers import Band, Bound, Tier, TieredCommission, band_text, gated_bands, tier_split, written
 
-__all__ = ["Band", "Tier", "TieredCommission", "kpi_rule_types", "tier_split"]
-
-
-def _bound(value: Any) -> Decimal | str:
-    if isinstance(value, str) and value.strip() in LEVELS:
-        return value.strip()
-    return to_decimal(value)
-
-
-Bound = Annotated[Decimal | str, BeforeValidator(_bound)]
-"""A band end: a number (an amount, or a share of the target with ``basis: attainment``) or a level name."""
-
-
-class Tier(BaseModel):
-    """One band ``[from, to)`` and its rate; the last band may leave ``to`` open."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    from_: Bound = Field(alias="from")
-    to: Bound | None = None
-    rate: FormulaText
-    excess_only: bool = False
-
-
-def _written(bound: Decimal | str | None, attainment: bool) -> str:
-    if bound is None:
-        return ""
-    if isinstance(bound, str):
-        return bound
-    return percent(bound) if attainment else shown(bound)
-
-
-def _band_text(tier: Tier, attainment: bool = False) -> str:
-    if tier.to is None:
-        return f"{_written(tier.from_, attainment)} and above"
-    return f"{_written(tier.from_, attainment)}–{_written(tier.to, attainment)}"
-
-
-def _ordered(lower: Decimal | str, upper: Decimal | str) -> bool | None:
-    """Whether ``lower < upper`` when both are of one kind; ``None`` when only the data can tell."""
-    if isinstance(lower, Decimal) and isinstance(upper, Decimal):
-        return lower < upper
-    if isinstance(lower, str) and isinstance(upper, str):
-        return LEVELS.index(lower) < LEVELS.index(upper)
-    return None
-
-
-class TieredCommission(BaseModel):
-    """Settings of a ``tiered_commission`` rule."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    measure: FormulaText = Field(default="bookings", validate_default=True)
-    basis: Literal["amount", "attainment"] = "amount"
-    target_metric: str | None = None  # whose target is the quota; default: the measure
-    method: Literal["marginal", "retroactive"]
-    per: Literal["period", "transaction", "year_to_date"] = "period"
-    boundary: Literal["lower", "upper"] = "lower"
-    tiers: list[Tier] = Field(min_length=1)
-    gate: ConditionText | None = None
-    multiplier: FormulaText | None = None
-    cap: Amount | None = None
-    floor: Amount | None = None
-    minimum_payout: Amount | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TieredCommission:
-        first = self.tiers[0].from_
-        if not isinstance(first, Decimal) or first != ZERO:
-            raise ValueError(f"the first tier must start at 0, not {first}")
-        for lower, upper in zip(self.tiers, self.tiers[1:]):
-            if lower.to is None:
-                raise ValueError(
-                    f"only the last tier may be open-ended (the tier from {_written(lower.from_, False)} is not last)"
-                )
-            if upper.from_ != lower.to:
-                ordered = _ordered(upper.from_, lower.to)
-                kind = "overlap" if ordered else "leave a gap" if ordered is False else "do not meet"
-                raise ValueError(f"tiers {_band_text(lower)} and {_band_text(upper)} {kind}")
-        for tier in self.tiers:
-            if tier.to is not None and _ordered(tier.from_, tier.to) is False:
-                raise ValueError(
-                    f"the tier from {_written(tier.from_, False)} ends at {_written(tier.to, False)}, not after it"
-                )
-        excess = [t.excess_only for t in self.tiers]
-        if any(excess):
-            if self.method != "retroactive":
-                raise ValueError(
-                    "excess_only bands belong to retroactive tiers; with "
-                    "marginal tiers every band already pays only its part"
-                )
-            if excess[0]:
-                raise ValueError("the first tier cannot be excess_only: some band must pay the amount below it")
-            if excess != sorted(excess):
-                raise ValueError("excess_only tiers must come last, after every retroactive band")
-        uses_levels = any(isinstance(b, str) for t in self.tiers for b in (t.from_, t.to))
-        name = simple_name(self.measure)
-        if self.per in ("transaction", "year_to_date") and name is None:
-            raise ValueError(
-                f"per {self.per} needs the measure to be one metric name, not the formula {self.measure.text!r}"
-            )
-        if self.basis == "attainment" and self.per != "period":
-            raise ValueError(f"attainment tiers apply to the period's total, not per {self.per.replace('_', ' ')}")
-        if self.per == "year_to_date" and uses_levels:
-            raise ValueError("year-to-date tiers are amounts of the year: write their ends as numbers, not levels")
-        if (self.basis == "attainment" or uses_levels) and not (self.target_metric or name):
-            raise ValueError("name the metric whose target is the quota with target_metric")
-        if self.cap is not None and self.floor is not None and self.floor > self.cap:
-            raise ValueError(f"the floor {self.floor} is above the cap {self.cap}")
-        for key in ("cap", "floor", "minimum_payout"):
-            value = getattr(self, key)
-            if value is not None and value < ZERO:
-                raise ValueError(f"{key} cannot be negative ({value})")
-        return self
-
-    @property
-    def quota_metric(self) -> str | None:
-        return self.target_metric or simple_name(self.measure)
-
-    @property
-    def uses_levels(self) -> bool:
-        return self.basis == "attainment" or any(isinstance(b, str) for t in self.tiers for b in (t.from_, t.to))
-
-
-@dataclass(frozen=True)
-class Band:
-    """A tier resolved for one person: amount bounds ``[lower, upper)``, its rate and how it pays."""
-
-    lower: Decimal
-    upper: Decimal | None
-    rate: Decimal
-    label: str
-    excess_only: bool = False
-
-
-def _reaches(value: Decimal, band: Band, boundary: str) -> bool:
-    """Whether ``value`` falls in ``band`` or below its upper end (a value on the end: ``boundary``)."""
-    return band.upper is None or (value <= band.upper if boundary == "lower" else value < band.upper)
-
-
-def tier_split(
-    bands: list[Band], value: Decimal, *, method: str, boundary: str = "lower", start: Decimal = ZERO
-) -> list[dict[str, Any]]:
-    """The lines ``value`` pays: one per band with ``band``, ``lower``, ``upper``, ``basis``, ``rate``, ``amount``.
-
-    Marginal lines pay the part of ``[start, value]`` inside each band. Retroactive: the whole
-    value (up to the first ``excess_only`` band) at the rate of the band reached, then the excess
-    bands marginally. Values at or below ``start`` pay nothing. Amounts are exact (no rounding).
-    """
-
-    def line(band: Band, basis: Decimal) -> dict[str, Any]:
-        return {
-            "band": band.label,
-            "lower": band.lower,
-            "upper": band.upper,
-            "basis": basis,
-            "rate": band.rate,
-            "amount": basis * band.rate,
-        }
-
-    if value <= start:
-        return []
-    if method == "marginal":
-        lines = []
-        for band in bands:
-            top = value if band.upper is None else min(value, band.upper)
-            basis = top - max(start, band.lower)
-            if basis > ZERO:
-                lines.append(line(band, basis))
-        return lines
-    if start != ZERO:
-        raise ValueError("retroactive tiers measure from zero")
-    whole = [b for b in bands if not b.excess_only]
-    excess = [b for b in bands if b.excess_only]
-    cut = excess[0].lower if excess else None
-    retro_value = value if cut is None else min(value, cut)
-    reached = next((b for b in whole if _reaches(retro_value, b, boundary)), whole[-1])
-    lines = [line(reached, retro_value)]
-    if cut is not None and value > cut:
-        lines += tier_split(excess, value, method="marginal", start=cut)
-    return lines
+__all__ = ["Band", "Bound", "Tier", "TieredCommission", "kpi_rule_types", "tier_split"]
 
 
 def _number(result: Decimal | bool, what: str, text: str) -> Decimal:
@@ -272,7 +92,7 @@ def _bands(
     for tier in config.tiers:
         rate = _number(run_formula(ctx, tier.rate, person, extra), "rate", tier.rate.text)
         bands.append(
-            Band(resolve(tier.from_) or ZERO, resolve(tier.to), rate, _band_text(tier, attainment), tier.excess_only)
+            Band(resolve(tier.from_) or ZERO, resolve(tier.to), rate, band_text(tier, attainment), tier.excess_only)
         )
     for lower, upper in itertools.pairwise(bands):
         if upper.lower < lower.lower:
@@ -310,6 +130,18 @@ def _split_sentence(config: TieredCommission, lines: list[dict[str, Any]]) -> st
     return f"{sentence}: {parts} = {shown(total)}."
 
 
+class _Gating:
+    """What an unmet gate that holds back some bands does to them (``None`` when the gate is met or holds all)."""
+
+    def __init__(self, config: TieredCommission, condition: str, values: str) -> None:
+        self.first = config.first_gated_band() or 1
+        self.pays = config.gate_unmet_pays or "base_rate"
+        self.condition, self.values = condition, values
+
+    def apply(self, bands: list[Band]) -> tuple[list[Band], Decimal | None]:
+        return gated_bands(bands, self.first, self.pays)
+
+
 def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[str, Any]) -> RuleResult:
     name = simple_name(config.measure)
     label = name or config.measure.text
@@ -327,10 +159,12 @@ def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[
         "inputs": inputs,
     }
     explanation: list[str] = []
-    levels = ctx.targets.get(config.quota_metric or "", {}).get(person)
+    year = _YearToDate(ctx, config, person, measured) if config.per == "year_to_date" else None
+    levels = year.levels if year is not None else ctx.targets.get(config.quota_metric or "", {}).get(person)
     extra: dict[str, Any] = {"value": measured}
     if config.uses_levels and (levels is None or (config.basis == "attainment" and not levels.target)):
-        trace["skipped"] = f"no {config.quota_metric} target for this person and period"
+        of = "year-to-date " if year is not None else ""
+        trace["skipped"] = f"no {of}{config.quota_metric} target for this person and period"
         trace["explanation"] = [f"Not evaluated: {trace['skipped']}."]
         return RuleResult(person_id=person, amount=None, trace=trace)
     if levels is not None:
@@ -340,36 +174,52 @@ def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[
                 inputs[level] = plain(value)
                 extra[level] = value
         if levels.target:
-            attainment = measured / Decimal(levels.target)
+            attainment = (year.value if year is not None else measured) / Decimal(levels.target)
             extra["attainment"] = attainment
             inputs["attainment"] = plain(attainment.quantize(Decimal("0.000001")))
     measured_text = f"{label} {shown(measured)}"
     if "attainment" in inputs:
+        against = "the year-to-date target" if year is not None else "target"
+        of_year = f" (year to date {shown(year.value)})" if year is not None else ""
         measured_text += (
-            f" against target {shown(Decimal(inputs['target']))} (attainment "
+            f"{of_year} against {against} {shown(Decimal(inputs['target']))} (attainment "
             f"{percent_about(Decimal(inputs['attainment']))})"
         )
     explanation.append(f"Measured {measured_text}.")
 
+    gating: _Gating | None = None
     if config.gate is not None:
         met = run_formula(ctx, config.gate, person, extra)
         gate_inputs = formula_inputs(ctx, config.gate, person, extra)
         values = pairs(gate_inputs)
         trace["gate"] = {"condition": config.gate.text, "met": bool(met), "inputs": gate_inputs}
-        if not met:
+        if not met and config.gate_applies_to == "all":
             explanation.append(f"Nothing is paid: the gate {config.gate.text} is not met ({values}).")
             trace |= {"lines": [], "total": money_text(ZERO), "explanation": explanation}
             return RuleResult(person_id=person, amount=ctx.round_total(ZERO), trace=trace)
-        explanation.append(f"The gate {config.gate.text} is met ({values}).")
+        if not met:
+            gating = _Gating(config, config.gate.text, values)
+            held = "the accelerators" if config.gate_applies_to == "accelerators" else "the bands"
+            start = written(config.tiers[gating.first].from_, config.basis == "attainment")
+            below = band_text(config.tiers[gating.first - 1], config.basis == "attainment")
+            then = f"pay the rate of the band below them ({below})" if gating.pays == "base_rate" else "pay nothing"
+            trace["gate"] |= {"holds_back_from": start, "held_back_bands_pay": gating.pays}
+            explanation.append(f"The gate {config.gate.text} is not met ({values}): {held} from {start} on {then}.")
+        else:
+            scope = "" if config.gate_applies_to == "all" else " (it opens the higher bands)"
+            explanation.append(f"The gate {config.gate.text} is met ({values}){scope}.")
 
     try:
-        lines = _commission_lines(ctx, config, person, levels, extra, measured, records, inputs, explanation)
+        lines = _commission_lines(
+            ctx, config, person, levels, extra, measured, records, inputs, explanation, year, gating
+        )
     except _Skip as skip:
         trace["skipped"] = str(skip)
         trace["explanation"] = [f"Not evaluated: {skip}."]
         return RuleResult(person_id=person, amount=None, trace=trace)
     subtotal = sum((Decimal(line["amount"]) for line in lines), ZERO)
-    adjustments, amount = _adjust(ctx, config, person, extra, subtotal, explanation)
+    with_sales = bool(records.get(person)) if config.per == "transaction" else measured > ZERO
+    adjustments, amount = _adjust(ctx, config, person, extra, subtotal, explanation, with_sales)
     total = ctx.round_total(amount)
     if total != amount:
         explanation.append(f"Rounded as the plan says: {shown(amount)} is paid as {shown(total)}.")
@@ -379,6 +229,34 @@ def _pay(ctx: RuleContext, config: TieredCommission, person: str, records: dict[
     if not adjustments:
         del trace["adjustments"]
     return RuleResult(person_id=person, amount=total, trace=trace)
+
+
+class _YearToDate:
+    """The year to date of a ``per: year_to_date`` rule for one person: before this period and with it, and
+    (on attainment or level bands) the targets of both spans: the sum of the plan's periods' targets."""
+
+    def __init__(self, ctx: RuleContext, config: TieredCommission, person: str, measured: Decimal) -> None:
+        self.prior = _earlier_this_year(ctx, config, person)
+        self.value = self.prior + measured
+        self.levels: TargetLevels | None = None
+        self.prior_levels: TargetLevels | None = None
+        if config.uses_levels:
+            metric = config.quota_metric or ""
+            year_start = date(ctx.period.start.year, 1, 1)
+            span = _days(year_start, ctx.period.end)
+            self.levels = (ctx.targets.get(metric, {}) if span == ctx.period else ctx.targets_in(metric, span)).get(
+                person
+            )
+            if ctx.period.start > year_start:
+                self.prior_levels = ctx.targets_in(metric, _days(year_start, ctx.period.start)).get(person)
+
+
+def _days(first: date, end: date) -> Period:
+    """The days from ``first`` up to ``end`` (exclusive) as one period (the calendar one when it is one)."""
+    last = end - timedelta(days=1)
+    if first.month == 1 and first.day == 1 and end == date(first.year + 1, 1, 1):
+        return parse_period(str(first.year))
+    return parse_period(f"{first.isoformat()}..{last.isoformat()}")
 
 
 def _commission_lines(
@@ -391,17 +269,29 @@ def _commission_lines(
     records: dict[str, Any],
     inputs: dict[str, str],
     explanation: list[str],
+    year: _YearToDate | None = None,
+    gating: _Gating | None = None,
 ) -> list[dict[str, Any]]:
     split = functools.partial(tier_split, method=config.method, boundary=config.boundary)
+
+    def pays(bands: list[Band], value: Decimal, start: Decimal = ZERO) -> list[dict[str, Any]]:
+        if gating is not None:
+            bands, ceiling = gating.apply(bands)
+            value = value if ceiling is None else min(value, ceiling)
+        return split(bands, value, start=start) if start else split(bands, value)
+
     if config.per == "transaction":
         lines: list[dict[str, Any]] = []
         paid: list[str] = []
+        name = simple_name(config.measure) or ""
+        crm = {row["record_id"]: row.get("crm_id") for row in ctx.record_details(name).get(person, ())}
         for record_id, amount in records.get(person, ()):
             bands = _bands(config, ctx, person, levels, extra | {"value": amount})
-            these = [_line_text(line, ctx, record_id=record_id) for line in split(bands, amount)]
+            these = [_line_text(line, ctx, record_id=record_id) for line in pays(bands, amount)]
             lines += these
             paid.append(
-                f"#{record_id}: {shown(amount)} → {shown(sum((Decimal(line['amount']) for line in these), ZERO))}"
+                f"{crm.get(record_id) or f'#{record_id}'}: {shown(amount)} → "
+                f"{shown(sum((Decimal(line['amount']) for line in these), ZERO))}"
             )
         if paid:
             explanation.append(f"Each transaction is measured from zero ({config.method} tiers): {'; '.join(paid)}.")
@@ -409,19 +299,27 @@ def _commission_lines(
             explanation.append("No transactions in the period: nothing to pay.")
         return lines
     if config.per == "year_to_date":
-        prior = _earlier_this_year(ctx, simple_name(config.measure) or "", person)
-        ytd = prior + measured
+        assert year is not None
+        prior, ytd = year.prior, year.value
         inputs |= {"prior_year_to_date": plain(prior), "year_to_date": plain(ytd)}
         bands = _bands(config, ctx, person, levels, extra | {"value": ytd})
         explanation.append(
             f"Year to date: {shown(prior)} before this period plus {shown(measured)} now = {shown(ytd)}; "
-            "this period earns the tiers of the year to date minus those of the earlier bookings."
+            "this period earns the tiers of the year to date minus those of the year before this period."
         )
-        if config.method == "marginal":
-            lines = [_line_text(line, ctx) for line in split(bands, ytd, start=prior)]
+        if config.uses_levels and prior:
+            # Bands on the targets of the year before this period, as the earlier periods paid them.
+            if year.prior_levels is None or (config.basis == "attainment" and not year.prior_levels.target):
+                raise _Skip(f"no {config.quota_metric} target for the periods of this year before this one")
+            inputs["prior_target"] = plain(year.prior_levels.target)
+            before = _bands(config, ctx, person, year.prior_levels, extra | {"value": prior})
         else:
-            now = split(bands, ytd)
-            earlier = [line | {"basis": -line["basis"], "amount": -line["amount"]} for line in split(bands, prior)]
+            before = bands
+        if config.method == "marginal" and before is bands:
+            lines = [_line_text(line, ctx) for line in pays(bands, ytd, prior)]
+        else:
+            now = pays(bands, ytd)
+            earlier = [line | {"basis": -line["basis"], "amount": -line["amount"]} for line in pays(before, prior)]
             lines = [_line_text(line, ctx, part="year_to_date") for line in now] + [
                 _line_text(line, ctx, part="before_this_period") for line in earlier
             ]
@@ -431,16 +329,16 @@ def _commission_lines(
             explanation.append("Nothing new to pay this period.")
         return lines
     bands = _bands(config, ctx, person, levels, extra)
-    lines = [_line_text(line, ctx) for line in split(bands, measured)]
+    lines = [_line_text(line, ctx) for line in pays(bands, measured)]
     explanation.append(_split_sentence(config, lines) if lines else "Nothing to pay.")
     return lines
 
 
-def _earlier_this_year(ctx: RuleContext, metric: str, person: str) -> Decimal:
-    """What ``metric`` counted for ``person`` from 1 January up to this period.
+def _earlier_this_year(ctx: RuleContext, config: TieredCommission, person: str) -> Decimal:
+    """What the measure counted for ``person`` from 1 January up to this period.
 
     Months and quarters add up the earlier periods of the same grain (each one as the plan
-    evaluates it); other grains read the date range at once.
+    evaluates it); other grains read the date range at once. A formula is evaluated in each of them.
     """
     year_start = date(ctx.period.start.year, 1, 1)
     if ctx.period.start <= year_start:
@@ -448,11 +346,24 @@ def _earlier_this_year(ctx: RuleContext, metric: str, person: str) -> Decimal:
     if ctx.period.grain in ("month", "quarter"):
         total, earlier = ZERO, ctx.period.previous()
         while earlier.start >= year_start:
-            total += ctx.values_in(metric, earlier).get(person, ZERO)
+            total += _value_in(ctx, config.measure, person, earlier)
             earlier = earlier.previous()
         return total
-    before = parse_period(f"{year_start.isoformat()}..{(ctx.period.start - timedelta(days=1)).isoformat()}")
-    return ctx.values_in(metric, before).get(person, ZERO)
+    return _value_in(ctx, config.measure, person, _days(year_start, ctx.period.start))
+
+
+def _value_in(ctx: RuleContext, measure: Formula, person: str, period: Period) -> Decimal:
+    """The measure of ``person`` in another period: a metric's value, or the formula over that period's values."""
+    name = simple_name(measure)
+    if name is not None:
+        return ctx.values_in(name, period).get(person, ZERO)
+    env: dict[str, Decimal | bool] = {}
+    for ref, back in measure.references:
+        at = period
+        for _ in range(back):
+            at = at.previous()
+        env[ref if not back else f"{ref}[-{back}]"] = ctx.values_in(ref, at).get(person, ZERO)
+    return _number(measure.evaluate(env), "measure", measure.text)
 
 
 def _adjust(
@@ -462,8 +373,9 @@ def _adjust(
     extra: dict[str, Any],
     subtotal: Decimal,
     explanation: list[str],
+    with_sales: bool = True,
 ) -> tuple[list[dict[str, str]], Decimal]:
-    """Multiplier, cap, floor and minimum payout, in that order; each change is a line of its own."""
+    """Multiplier, cap, floor and payout threshold, in that order; each change is a line of its own."""
     adjustments: list[dict[str, str]] = []
     amount = subtotal
 
@@ -491,18 +403,34 @@ def _adjust(
         explanation.append(f"Capped at the maximum payout of {shown(config.cap)} per period (was {shown(amount)}).")
         add("cap", config.cap - amount, limit=plain(config.cap))
     if config.floor is not None and amount < config.floor:
-        explanation.append(f"Raised to the floor of {shown(config.floor)} per period (was {shown(amount)}).")
-        add("floor", config.floor - amount, limit=plain(config.floor))
-    if config.minimum_payout is not None and ZERO < amount < config.minimum_payout:
+        if config.floor_applies == "with_sales" and not with_sales:
+            explanation.append(
+                f"No guaranteed minimum: the floor of {shown(config.floor)} applies only in periods with sales "
+                "(floor_applies: with_sales), and this period has none."
+            )
+        else:
+            explanation.append(
+                f"Raised to the guaranteed minimum (floor) of {shown(config.floor)} per period (was {shown(amount)})."
+            )
+            add("floor", config.floor - amount, limit=plain(config.floor))
+    if config.payout_threshold is not None and ZERO < amount < config.payout_threshold:
         explanation.append(
-            f"{shown(amount)} is below the minimum payout of "
-            f"{shown(config.minimum_payout)}, so nothing is paid this period."
+            f"{shown(amount)} is below the payout threshold of "
+            f"{shown(config.payout_threshold)}, so nothing is paid this period."
         )
-        add("minimum_payout", -amount, limit=plain(config.minimum_payout))
+        add("payout_threshold", -amount, limit=plain(config.payout_threshold))
     return adjustments, amount
 
 
 def evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
+    """Every person's line; with ``outcome: earned`` what they earned (kind ``earned``), for instalments to pay."""
+    results = _evaluate(ctx, config)
+    if config.outcome == "earned":
+        return [dataclasses.replace(result, kind="earned") for result in results]
+    return results
+
+
+def _evaluate(ctx: RuleContext, config: TieredCommission) -> list[RuleResult]:
     """Pay every person in scope by the tiers (a zero line for a person with nothing to pay).
 
     The usual rule (one metric per period, fixed rates, no gate or multiplier) decides each amount
@@ -601,8 +529,10 @@ class _Decider:
         if config.cap is not None and amount > config.cap:
             amount += round_line(config.cap - amount)
         if config.floor is not None and amount < config.floor:
+            if config.floor_applies == "with_sales" and measured <= ZERO:
+                return _UNUSUAL  # _pay says why no minimum is guaranteed
             amount += round_line(config.floor - amount)
-        if config.minimum_payout is not None and ZERO < amount < config.minimum_payout:
+        if config.payout_threshold is not None and ZERO < amount < config.payout_threshold:
             amount += round_line(-amount)
         return self.round_total(amount)
 

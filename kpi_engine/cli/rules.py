@@ -107,7 +107,7 @@ COMMANDS.append(rules)
 @pass_settings
 def explain(settings: Settings, run_id: str | None, person: str, rule: str | None, fmt: str) -> None:
     """Explain a person's outcomes: sentences, inputs, tiers or branches taken, records behind them."""
-    from ..engine.explain import explain_outcomes, findings_section, render_explanations
+    from ..engine.explain import crm_ids, explain_outcomes, findings_section, render_explanations
     from ..findings.store import list_findings
     from ..store import schema as s
     from ..store.runs import get_run
@@ -143,8 +143,9 @@ def explain(settings: Settings, run_id: str | None, person: str, rule: str | Non
         name = conn.execute(
             s.people.select().with_only_columns(s.people.c.name).where(s.people.c.id == person)
         ).scalar()
+        crm = crm_ids(conn, items)
     header = f"Run {run.id} · plan {run.plan_id} {run.plan_version} · period {run.period} ({run.time_zone})"
-    click.echo(render_explanations(person, name, header, items), nl=False)
+    click.echo(render_explanations(person, name, header, items, crm), nl=False)
     if others:
         click.echo("\n" + findings_section(others), nl=False)
 

@@ -137,7 +137,7 @@ def _per_person(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     people: dict[str, dict[str, Any]] = {}
     for line in lines:
         row = people.setdefault(line["person"], {**line, "amount": None, "why": None})
-        for key in ("measured", "target", "attainment"):
+        for key in ("measured", "target", "attainment", "currency"):
             row[key] = row[key] if row[key] is not None else line[key]
         if line["kind"] == "payout" and line["amount"] is not None:
             row["amount"] = (row["amount"] or Decimal(0)) + line["amount"]
@@ -161,7 +161,7 @@ def print_run_summary(store: Store, run: EvaluationRun) -> None:
         )
     )
     total = run.total()
-    currency = rows[0]["currency"] if rows else ""
+    currency = next((o.currency for o in run.outcomes if o.currency), "")  # a score line has none
     click.echo(f"\n{len(rows)} people evaluated, {len(paid)} paid, total {Decimal(money_text(total)):,} {currency}.")
     held = [o.amount for o in run.outcomes if o.kind == "held" and o.amount is not None]
     if held:

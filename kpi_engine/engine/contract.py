@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -22,6 +22,7 @@ from ..periods import Period
 __all__ = [
     "Amount",
     "ConfigT",
+    "FindingReview",
     "FormulaEvaluator",
     "LedgerKind",
     "OrgView",
@@ -73,6 +74,23 @@ class RuleResult:
     status: str | None = None
     attention: bool = False
     ledger_kind: LedgerKind | None = None
+
+
+@dataclass(frozen=True)
+class FindingReview:
+    """HR's decision on a finding of any plan (``kpi findings review``): ``uphold`` or ``release``, and when.
+
+    ``check`` is the id of the rule that found it in its plan (``duplicate_deal``), ``period`` the period
+    the finding is about, ``reviewed_at`` when HR decided (UTC)."""
+
+    finding_id: str
+    plan_id: str
+    check: str
+    person_id: str
+    period: str
+    decision: str
+    reviewed_at: datetime
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,18 @@ def _no_period_details(_metric: str, _period: Period) -> Mapping[str, Sequence[M
     return {}
 
 
+def _no_outcomes(_rule: str) -> Sequence[RuleResult]:
+    return ()
+
+
+def _no_period_scores(_kpi: str, _period: Period) -> Mapping[str, Decimal]:
+    return {}
+
+
+def _no_reviews(_period: Period) -> Sequence[FindingReview]:
+    return ()
+
+
 @dataclass
 class RuleContext:
     """Everything a rule may read while it is evaluated for one period.
@@ -156,6 +186,9 @@ class RuleContext:
     org: OrgView | None = None
     # Totals per person of the rules evaluated before this one in the same run: rule id -> person -> amount.
     results: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    # The lines themselves, traces included, of a rule evaluated before this one in the same run (what an
+    # instalment schedule reads of the commission each deal earned this period); earlier periods: ``history``.
+    outcomes: Callable[[str], Sequence[RuleResult]] = _no_outcomes
     # Metric values and targets of any other period (earlier months, year to date, the days of this period).
     values_in: Callable[[str, Period], Mapping[str, Decimal]] = _no_period_values
     targets_in: Callable[[str, Period], Mapping[str, TargetLevels]] = _no_period_targets
@@ -168,6 +201,10 @@ class RuleContext:
     record_details_in: Callable[[str, Period], Mapping[str, Sequence[Mapping[str, Any]]]] = _no_period_details
     # Scores entered by hand (manual_scores table) for this period: kpi -> person -> score.
     manual_scores: Callable[[str], Mapping[str, Decimal]] = _no_scores
+    # The same for any other period (a rating of each earlier quarter or year).
+    manual_scores_in: Callable[[str, Period], Mapping[str, Decimal]] = _no_period_scores
+    # HR's decisions on findings (of any plan) made during a period, oldest first.
+    reviews_in: Callable[[Period], Sequence[FindingReview]] = _no_reviews
     # Evaluate a compiled formula for a person: the plan's names, earlier rules' results and
     # earlier periods resolve through the engine; ``extra`` adds rule-local names (``amount`` …).
     formula: FormulaEvaluator | None = None

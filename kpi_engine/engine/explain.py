@@ -13,13 +13,19 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import Connection, select
+
 from ..errors import EvaluationError
 from ..money import money_text
 from ..render import render
+from ..store import schema as s
 from ..store.runs import Outcome
 from ..trace import RuleTrace, TraceView
 
-__all__ = ["effect_notes", "explain_outcomes", "findings_section", "render_explanations"]
+__all__ = ["crm_ids", "effect_notes", "explain_outcomes", "findings_section", "render_explanations"]
+
+_SHARES = ("rate", "share", "factor", "weight", "contribution", "attainment", "score")
+"""Keys (or their endings) whose numbers are shares, shown as percentages in text."""
 
 _SHOWN_ELSEWHERE = frozenset(RuleTrace.__annotations__) - {
     "id",
@@ -89,27 +95,74 @@ def findings_section(findings: Sequence[Any]) -> str:
 
 
 def _flat(prefix: str, value: Any, out: dict[str, str]) -> None:
+    """A nested mapping as ``name.key`` → value text, every digit kept (the text rendering sizes numbers)."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             _flat(f"{prefix}.{key}" if prefix else str(key), item, out)
     elif isinstance(value, (list, tuple)):
         out[prefix] = ", ".join(str(v) for v in value)
     else:
-        out[prefix] = _readable(value)
+        out[prefix] = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _readable(value: Any) -> str:
-    """A number with thousands separators (``122,000.5``); anything else as written."""
+    """A number for people: thousands separators (``122,000.5``), at most six decimals (``≈0.333333`` when
+    digits were dropped; the JSON keeps them all); anything else as written."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value).lower()
     try:
-        number = Decimal(str(value))
+        number = Decimal(str(value).replace(",", "")) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):
         return str(value)
     if not number.is_finite():
         return str(value)
-    text = f"{number:,f}"
-    return text
+    near = number.quantize(Decimal("0.000001")) if number.as_tuple().exponent < -6 else number  # type: ignore[operator]
+    text = f"{near.normalize() if near != number else near:,f}"
+    return text if near == number else "≈" + text
+
+
+def _percent(value: Any) -> str:
+    """A share as a percentage: ``1`` is ``100%``, ``0.333…`` is ``≈33.33%``."""
+    number = Decimal(str(value)) * 100
+    near = number.quantize(Decimal("0.01"))
+    text = f"{near.normalize():f}" if near == number else f"≈{near:f}"
+    return f"{text}%"
+
+
+def _is_share(key: str) -> bool:
+    return any(key == name or key.endswith((f"_{name}", f".{name}")) for name in _SHARES)
+
+
+def crm_ids(conn: Connection, items: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """The CRM's id of every record the explanations name (``(table, internal id)`` → remote id)."""
+    wanted: dict[str, set[int]] = {}
+    for item in items:
+        for ref in item.get("records") or []:
+            table = str(ref.get("table", ""))
+            wanted.setdefault(table, set()).update(_ints(ref.get("ids") or []))
+        for line in item.get("lines") or []:
+            if "deal_id" in line:
+                wanted.setdefault("deals", set()).update(_ints([line["deal_id"]]))
+    found: dict[tuple[str, str], str] = {}
+    for table, ids in wanted.items():
+        t = s.metadata.tables.get(table)
+        if t is None or "remote_id" not in t.c or "id" not in t.c or not ids:
+            continue
+        for chunk in range(0, len(ids), 500):
+            part = sorted(ids)[chunk : chunk + 500]
+            for rid, remote in conn.execute(select(t.c.id, t.c.remote_id).where(t.c.id.in_(part))):
+                found[(table, str(rid))] = str(remote)
+    return found
+
+
+def _ints(values: Sequence[Any]) -> set[int]:
+    found = set()
+    for value in values:
+        try:
+            found.add(int(str(value)))
+        except ValueError:
+            continue
+    return found
 
 
 def explain_outcomes(
@@ -164,8 +217,18 @@ def explain_outcomes(
     return explained
 
 
-def render_explanations(person: str, name: str | None, header: str, items: list[dict[str, Any]]) -> str:
-    """The explanations as text: a block per rule with its sentences, inputs, lines and records."""
+def render_explanations(
+    person: str,
+    name: str | None,
+    header: str,
+    items: list[dict[str, Any]],
+    crm: Mapping[tuple[str, str], str] | None = None,
+) -> str:
+    """The explanations as text: a block per rule with its sentences, inputs, lines and records.
+
+    ``crm`` gives the CRM's ids of the records (``crm_ids``): records and the lines' record and deal ids are
+    shown as the CRM shows them, with the engine's own id only when the CRM's is not known."""
+    crm = crm or {}
     out = [header, f"{person}" + (f" · {name}" if name and name != person else ""), ""]
     for item in items:
         if item["amount"] is None:
@@ -185,30 +248,41 @@ def render_explanations(person: str, name: str | None, header: str, items: list[
         if item["inputs"]:
             out.append("   Inputs:")
             width = max(len(k) for k in item["inputs"])
-            out.extend(f"     {k.ljust(width)}  {_readable(v)}" for k, v in item["inputs"].items())
+            out.extend(f"     {k.ljust(width)}  {_cell(k, v)}" for k, v in item["inputs"].items())
+        tables = [str(r.get("table")) for r in item["records"]]
         if item["lines"]:
             columns = list(dict.fromkeys(k for line in item["lines"] for k in line))
-            rows = [{k: _cell(k, v) for k, v in line.items()} for line in item["lines"]]
+            rows = [{k: _crm_cell(k, v, tables, crm) or _cell(k, v) for k, v in line.items()} for line in item["lines"]]
             numeric = [c for c in columns if all(_is_number(r.get(c)) for r in rows if r.get(c))]
             out.append("   Lines:")
             out.extend("     " + row for row in render(rows, columns, numeric=numeric).splitlines())
         if item["details"]:
-            out.append("   Details: " + "; ".join(f"{k} {v}" for k, v in item["details"].items()))
+            out.append("   Details: " + "; ".join(f"{k} {_cell(k, v)}" for k, v in item["details"].items()))
         for records in item["records"]:
-            ids = records["ids"]
-            shown = ", ".join(str(i) for i in ids[:30]) + (f" … ({len(ids)} in all)" if len(ids) > 30 else "")
+            ids = [crm.get((str(records["table"]), str(i)), str(i)) for i in records["ids"]]
+            shown = ", ".join(ids[:30]) + (f" … ({len(ids)} in all)" if len(ids) > 30 else "")
             out.append(f"   Records ({records['table']}): {shown or 'none'}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
 def _cell(key: str, value: Any) -> str:
-    """A line's value as a rep reads it: rates as percentages, numbers with separators."""
+    """A value as a rep reads it: rates, shares and factors as percentages (``100%``, ``≈33.33%``), other
+    numbers with separators and at most six decimals."""
     if isinstance(value, (Mapping, list)):
         return str(value)
-    if key.endswith("rate") and _is_number(value) and value is not None and not isinstance(value, bool):
-        return f"{Decimal(str(value)) * 100:f}".rstrip("0").rstrip(".") + "%"
+    if _is_share(key) and value is not None and not isinstance(value, bool) and _is_number(value):
+        return _percent(value)
     return _readable(value)
+
+
+def _crm_cell(key: str, value: Any, tables: list[str], crm: Mapping[tuple[str, str], str]) -> str | None:
+    """A line's record or deal id as the CRM shows it (``None`` when it is not known)."""
+    if key == "deal_id":
+        return crm.get(("deals", str(value)))
+    if key == "record_id" and len(tables) == 1:
+        return crm.get((tables[0], str(value)))
+    return None
 
 
 def _is_number(text: Any) -> bool:

@@ -28,7 +28,7 @@ from ..plans.model import LoadedPlan
 from ..registry import Registry
 from ..store import schema as s
 from ..store.runs import SavedLine, runs_of_plan, saved_lines
-from .contract import RuleResult, TargetLevels
+from .contract import FindingReview, RuleResult, TargetLevels
 from .organisation import Organisation, load_organisation
 
 __all__ = ["WATERMARK_TABLES", "Facts", "Row", "SharedFacts", "StoreFacts", "data_watermark", "tables_of"]
@@ -90,6 +90,10 @@ class Facts(Protocol):
         """HR's decisions on the plan's findings: finding id -> (``release`` or ``uphold``, person)."""
         ...
 
+    def reviews_in(self, period: Period) -> Sequence[FindingReview]:
+        """HR's decisions on the findings of any plan made during ``period`` (the plan's time zone), oldest first."""
+        ...
+
     def closed_periods(self) -> frozenset[str]:
         """The labels of the plan's closed periods."""
         ...
@@ -99,15 +103,38 @@ class Facts(Protocol):
         ...
 
 
-def exact_value(value: Any, metric: str) -> Decimal:
-    """A metric value as ``Decimal``; a binary float means the metric lost exactness, so it is refused."""
+def exact_value(
+    value: Any, metric: str, record: Any = None, table: str | None = None, person: str | None = None
+) -> Decimal:
+    """A metric value as ``Decimal``; anything else is an error naming the record it came from.
+
+    A record with no value, or text where a number belongs, is a data error to correct at the source; a
+    binary float means the metric itself lost exactness (a defect of its SQL), so it is refused.
+    """
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
+    where = (
+        f"record {record} of {table or 'its table'}"
+        if record is not None
+        else f"person {person}"
+        if person is not None
+        else "a person"
+    )
+    if value is None:
+        raise EvaluationError(
+            f"metric {metric!r} has no value for {where}.",
+            hint="fill in the missing number in the CRM (or the file imported), then evaluate again",
+        )
+    if isinstance(value, float):
+        raise EvaluationError(
+            f"metric {metric!r} returned {value!r} (a binary float) for {where}, not an exact number.",
+            hint="the metric's SQL must build ratios and averages from summed integers or Money columns",
+        )
     raise EvaluationError(
-        f"metric {metric!r} returned {value!r} ({type(value).__name__}), not an exact number.",
-        hint="build ratios and averages from summed integers or Money columns, never floating-point SQL",
+        f"metric {metric!r} gave {value!r} for {where}, not a number.",
+        hint="correct the record in the CRM (or the file imported), then evaluate again",
     )
 
 
@@ -205,7 +232,7 @@ class StoreFacts:
         if key not in self.shared.values:
             statement = self.registry.metric(metric).query(self._metric_context(period))
             rows = self.conn.execute(statement).all()
-            read = {pid: exact_value(v, metric) for pid, v in rows if pid is not None and v is not None}
+            read = {pid: exact_value(v, metric, person=pid) for pid, v in rows if pid is not None and v is not None}
             self.shared.values[key] = (read, tables_of(statement))
         found, tables = self.shared.values[key]
         self.tables_read |= tables
@@ -238,7 +265,10 @@ class StoreFacts:
                 extra = list(result.keys())[3:]
                 for row in result:
                     values = tuple(row)
-                    details = {"record_id": values[1], "value": exact_value(values[2], metric)}
+                    details = {
+                        "record_id": values[1],
+                        "value": exact_value(values[2], metric, values[1], declared.evidence_table),
+                    }
                     details.update(zip(extra, values[3:], strict=True))
                     found.setdefault(values[0], []).append(details)
                 shared = (metric, period.label, self.loaded.plan.time_zone, self._money_key())
@@ -259,6 +289,26 @@ class StoreFacts:
 
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
         return reviews_of(self.conn, self.loaded.id)
+
+    def reviews_in(self, period: Period) -> Sequence[FindingReview]:
+        r = s.finding_reviews
+        start, end = period.bounds_utc(self.loaded.plan.time_zone)
+        rows = self._read(
+            select(r).where(r.c.reviewed_at >= start, r.c.reviewed_at < end).order_by(r.c.reviewed_at, r.c.finding_id)
+        )
+        return [
+            FindingReview(
+                finding_id=row.finding_id,
+                plan_id=row.plan_id,
+                check=row.check_rule,
+                person_id=row.person_id,
+                period=row.period,
+                decision=row.decision,
+                reviewed_at=row.reviewed_at,
+                note=row.note,
+            )
+            for row in rows
+        ]
 
     def closed_periods(self) -> frozenset[str]:
         runs = s.evaluation_runs

@@ -14,14 +14,14 @@ from typing import Any
 from ..errors import EvaluationError, KPIError
 from ..findings.model import is_check
 from ..money import MONEY_SCALE, money_text, plain
-from ..periods import Period, earlier_period
+from ..periods import Period, earlier_period, periods_within, span_of
 from ..plans.model import LoadedPlan, Scope
 from ..plans.names import references_of
 from ..registry import Registry
 from ..store.runs import Outcome
 from ..trace import merged_trace
 from .collector import collector_paused
-from .contract import PersonInfo, RuleContext, TargetLevels
+from .contract import PersonInfo, RuleContext, RuleResult, TargetLevels
 from .effects import Effects
 from .facts import Facts, Row
 from .organisation import Organisation
@@ -94,6 +94,7 @@ class Book:
         scope = loaded.plan.applies_to
         self.people = [pid for pid, (info, day) in seen.items() if in_scope(scope, info, self.org, day)]
         self.results: dict[str, dict[str, Decimal]] = {}
+        self.lines: dict[str, list[Outcome]] = {}  # each rule's lines of this run, as they are made
         self._values: dict[tuple[str, str], Mapping[str, Decimal]] = {}
         self._targets: dict[tuple[str, str], Mapping[str, TargetLevels]] = {}
         self._infos: dict[str, dict[str, PersonInfo]] = {period.label: self.infos}
@@ -145,6 +146,13 @@ class Book:
             if period == self.period:
                 return self.results.get(name, {})
             return self.history_totals(name, period)
+        if kind == "span":
+            spec = self.names.spans[name]
+            over = span_of(period, spec.over)
+            if period == self.period and spec.of in self.names.derived:  # a value that cannot be computed is an error
+                formula = self.names.derived[spec.of]
+                return {person: self.evaluate(formula, person, {}, over) for person in self.people}
+            return self.values(spec.of, over)
         return {}
 
     def people_in(self, period: Period) -> dict[str, PersonInfo]:
@@ -153,14 +161,39 @@ class Book:
         return self._infos[period.label]
 
     def targets(self, name: str, period: Period) -> Mapping[str, TargetLevels]:
+        """The targets of a metric for a period: those set for it, else (a quarter, a year, a span to date of a
+        plan by months or quarters) the sum of the targets of the plan's periods that make it up."""
         metric = self.names.base_metric(name) or name
         key = (metric, period.label)
         if key not in self._targets:
             levels = self.facts.targets(metric, period)
             if metric in self.prorate_metrics:
                 levels = {p: self._prorate(p, metric, lv, period) for p, lv in levels.items()}
+            if not levels:
+                levels = self._summed_targets(metric, period)
             self._targets[key] = levels
         return self._targets[key]
+
+    def _summed_targets(self, metric: str, period: Period) -> Mapping[str, TargetLevels]:
+        grain = self.loaded.plan.period
+        if grain not in ("week", "month", "quarter") or period.grain == grain:
+            return {}
+        inner = periods_within(period, grain)
+        if not inner:
+            return {}
+        if len(inner) == 1:  # the days of one of the plan's periods, written as a range
+            return self.targets(metric, inner[0]) if inner[0].label != period.label else {}
+        summed: dict[str, dict[str, Decimal | None]] = {}
+        for part in inner:
+            for person, levels in self.targets(metric, part).items():
+                row = summed.setdefault(person, {"target": ZERO, "baseline": ZERO, "challenge": ZERO})
+                for level in ("target", "baseline", "challenge"):
+                    value, so_far = getattr(levels, level), row[level]
+                    row[level] = None if value is None or so_far is None else so_far + value
+        return {
+            person: TargetLevels(target=row["target"] or ZERO, baseline=row["baseline"], challenge=row["challenge"])
+            for person, row in summed.items()
+        }
 
     def _prorate(self, person: str, metric: str, levels: TargetLevels, period: Period) -> TargetLevels:
         info = self.people_in(period).get(person) or self.org.people.get(person)
@@ -199,7 +232,11 @@ class Book:
     # --- formulas ----------------------------------------------------------------------
 
     def value_of(self, name: str, person: str, period: Period) -> Any:
-        if self.names.kind(name) == "target":
+        kind = self.names.kind(name)
+        if kind == "span" and self.names.kind(self.names.spans[name].of) == "target":
+            name, period = self.names.spans[name].of, span_of(period, self.names.spans[name].over)
+            kind = "target"
+        if kind == "target":
             spec = self.names.targets[name]
             levels = self.targets(spec.metric, period).get(person)
             value = None if levels is None else getattr(levels, spec.level)
@@ -231,6 +268,10 @@ class Book:
         return self._records[name]
 
     def record_details(self, name: str) -> Mapping[str, Sequence[Row]]:
+        if name in self.names.spans:  # the records of the span
+            spec = self.names.spans[name]
+            base = self.names.base_metric(spec.of)
+            return self.facts.evidence(base, span_of(self.period, spec.over)) if base else {}
         return self.facts.evidence(self.names.base_metric(name) or name, self.period)
 
     def conversions(self, person: str, metrics: set[str]) -> list[dict[str, Any]]:
@@ -258,16 +299,27 @@ class Book:
                 )
         return found
 
-    def manual_scores(self, kpi: str) -> Mapping[str, Decimal]:
-        """Scores entered by hand for the period (a month falls back to its quarter's), read once per run."""
-        if kpi not in self._scores:
-            found = self.facts.manual_scores(kpi, self.period.label)
-            if not found and self.period.grain == "month":
-                found = self.facts.manual_scores(
-                    kpi, f"{self.period.start.year}-Q{(self.period.start.month - 1) // 3 + 1}"
-                )
-            self._scores[kpi] = found
-        return self._scores[kpi]
+    def evidence_table(self, name: str) -> str | None:
+        base = self.names.base_metric(self.names.spans[name].of if name in self.names.spans else name)
+        return self.facts.evidence_table(base or name) if base or name in self.names.metrics else None
+
+    def outcomes_of(self, rule: str) -> list[RuleResult]:
+        """The lines a rule evaluated earlier in this run made (with their traces), as rule results."""
+        return [
+            RuleResult(o.person_id, o.amount, o.trace, o.kind, o.status, o.attention, o.ledger_kind)  # type: ignore[arg-type]
+            for o in self.lines.get(rule, ())
+        ]
+
+    def manual_scores(self, kpi: str, period: Period | None = None) -> Mapping[str, Decimal]:
+        """Scores entered by hand for a period (a month falls back to its quarter's), read once per run."""
+        at = period or self.period
+        key = kpi if period is None else f"{kpi}@{at.label}"
+        if key not in self._scores:
+            found = self.facts.manual_scores(kpi, at.label)
+            if not found and at.grain == "month":
+                found = self.facts.manual_scores(kpi, f"{at.start.year}-Q{(at.start.month - 1) // 3 + 1}")
+            self._scores[key] = found
+        return self._scores[key]
 
     def context(self, rule_id: str) -> RuleContext:
         loaded = self.loaded
@@ -280,19 +332,22 @@ class Book:
             round_line=loaded.round_line,
             round_total=loaded.round_total,
             records=self.records,
-            evidence_table=lambda n: self.facts.evidence_table(self.names.base_metric(n) or n),
+            evidence_table=self.evidence_table,
             plan_id=loaded.id,
             rule_id=rule_id,
             time_zone=loaded.plan.time_zone,
             people_info=self.infos,
             org=self.org,
             results={rule: dict(totals) for rule, totals in self.results.items()},
+            outcomes=self.outcomes_of,
             values_in=self.values,
             targets_in=self.targets,
             history=self.facts.history,
             record_details=self.record_details,
             record_details_in=lambda name, period: self.facts.evidence(self.names.base_metric(name) or name, period),
             manual_scores=self.manual_scores,
+            manual_scores_in=self.manual_scores,
+            reviews_in=lambda period: self.facts.reviews_in(period),  # read only by the rules that ask
             formula=lambda formula, person, extra=None: self.evaluate(formula, person, extra or {}),
         )
 
@@ -340,7 +395,7 @@ def _run_rules(
 ) -> tuple[list[str], list[Outcome]]:
     book = Book(loaded, period, facts, registry)
     effects = Effects(book)
-    lines: dict[str, list[Outcome]] = {}
+    lines: dict[str, list[Outcome]] = book.lines
     rules = loaded.rules_in_order
     round_total, plan_currency = loaded.round_total, loaded.plan.currency
     for index, rule in enumerate(rules):

@@ -196,6 +196,8 @@ class DealRecord(BaseRecord):
         "product_line": "platform",
         "lead_source": "webinar",
         "deal_type": "new",
+        "cost": "8,000.00",
+        "go_live_at": "2026-11-01",
     }
     references: ClassVar[dict[str, str]] = {
         "customer": "a customer, by remote id or name (created when not yet known)",
@@ -218,6 +220,8 @@ class DealRecord(BaseRecord):
     lead_source: Text | None = None
     deal_type: Text | None = None
     is_deleted: YesNo = False
+    cost: Money | None = None  # margin = amount − cost
+    go_live_at: UTCTime | None = None  # an instalment milestone
 
     @model_validator(mode="before")
     @classmethod

@@ -251,9 +251,10 @@ class MoneyTerms:
         terms = zip((sub.c[c] for c in self.columns), MONEY_SCALES, strict=True)
         return exact_terms(*terms, guard=sub.c.get(self.guard), refused=refusal(ctx))
 
-    def evidence(self, facts: FactsBuilder, order: tuple[str, ...] = ()) -> Any:
-        """Evidence rows ``(person_id, record_id, value)`` with the original amount, currency, rate and its day,
-        by person, then the facts' ``order`` columns, then record id."""
+    def evidence(self, facts: FactsBuilder, order: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> Any:
+        """Evidence rows ``(person_id, record_id, value)`` with the original amount, currency, rate and its day
+        and the facts' ``extra`` columns (what per-record formulas read), by person, then the facts' ``order``
+        columns, then record id."""
 
         def evidence(ctx: MetricContext) -> Any:
             sub = facts(ctx).subquery("money_facts")
@@ -265,6 +266,7 @@ class MoneyTerms:
                 sub.c[self._in("currency")].label("original_currency"),
                 sub.c[self._in("rate")].label("rate"),
                 sub.c[self._in("rate_day")].label("rate_day"),
+                *(sub.c[c] for c in extra),
             ).order_by(sub.c.person_id, *(sub.c[c] for c in order), sub.c.record_id)
 
         return evidence

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ..money import Amount
 
-__all__ = ["CasePerson", "CaseTargets", "PlanTestCase"]
+__all__ = ["CasePerson", "CaseReview", "CaseTargets", "PlanTestCase"]
 
 
 def _label(key: Any) -> str:
@@ -63,6 +63,23 @@ PerPerson = Annotated[dict[str, Amount], Labelled]
 PerMetric = Annotated[dict[str, PerPerson], Labelled]
 
 
+class CaseReview(_Strict):
+    """HR's decision on a finding, as a case gives it (``reviews:``)."""
+
+    id: str
+    check: str
+    person: str
+    period: str
+    decision: Literal["uphold", "release"] = "uphold"
+    reviewed_on: date
+    plan: str = "checks"
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period_text(cls, value: Any) -> str:
+        return _label(value)
+
+
 class PlanTestCase(_Strict):
     """One case: the period(s) to evaluate, the data the rules see, and the outcome lines expected."""
 
@@ -79,6 +96,7 @@ class PlanTestCase(_Strict):
         dict[str, Annotated[dict[str, Annotated[dict[str, list[dict[str, Any]]], Labelled]], Labelled]], Labelled
     ] = {}
     manual_scores: Annotated[dict[str, PerMetric], Labelled] = {}
+    reviews: list[CaseReview] = []  # HR's decisions on findings (what an escalation counts)
     expect: Annotated[dict[str, list[dict[str, Any]]], Labelled] = Field(min_length=1)
     exact: bool = False  # report lines the case did not expect
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import re
@@ -14,11 +15,11 @@ from pydantic import (
     ValidationError,
 )
 
-from ..errors import FormulaError, KPIError, PlanError
+from ..errors import ConfigProblems, FormulaError, KPIError, PlanError
 from ..formula.formula import FormulaValueError, compile_formula
 from ..registry import Registry, get_registry
 from ..yaml_reader import YAMLRefused, read_yaml_text
-from .model import LoadedPlan, Plan, TargetSpec
+from .model import LoadedPlan, Plan, SpanSpec, TargetSpec
 from .names import PlanNames, dependency_order, formulas_in, references_of
 from .source import PlanSource, read_plan_source
 
@@ -72,6 +73,7 @@ class PlanChecker:
         self.problems: list[str] = []
         self.raw: dict[str, Any] = source.data
         self.rule_ids: dict[int, str] = {}
+        self.refused: dict[str, BaseModel] = {}  # settings of refused rules, still checked against the plan's names
 
     # --- reporting -------------------------------------------------------------------
 
@@ -88,7 +90,10 @@ class PlanChecker:
         return ".".join(str(p) for p in loc) or "the plan"
 
     def pydantic(self, exc: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> None:
-        for err in exc.errors():
+        self.errors(exc.errors(), model, prefix)
+
+    def errors(self, errors: list[Any], model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> None:
+        for err in errors:
             rel = tuple(err["loc"])
             loc = (*prefix, *rel)
             if err["type"] == "extra_forbidden":
@@ -112,6 +117,14 @@ class PlanChecker:
             message = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             position = self.source.where(loc)
             raised = (err.get("ctx") or {}).get("error")
+            if isinstance(raised, ConfigProblems):  # a validator's every finding, each at its own key
+                for sub, sentence in raised.problems:
+                    at = self.source.where((*loc, *sub)) if sub else None
+                    self.add(
+                        at or self._mentioned_key(loc, sentence) or position,
+                        f"{self.describe(loc)}: {sentence.rstrip('.')}.",
+                    )
+                continue
             formula_error = raised.error if isinstance(raised, FormulaValueError) else None
             if formula_error is not None:  # at the formula's character, from the error's position
                 message = _sentence(formula_error).rstrip(".")
@@ -210,6 +223,9 @@ class PlanChecker:
                 configs[rule_id] = rule_type.config_model.model_validate(settings)
             except ValidationError as exc:
                 self.pydantic(exc, rule_type.config_model, ("rules", index))
+                checked = self._checks_behind(exc, rule_type.config_model, settings, ("rules", index))
+                if checked is not None:
+                    self.refused[rule_id] = checked
             except (
                 KPIError,
                 ValueError,
@@ -218,6 +234,39 @@ class PlanChecker:
             ) as exc:  # a validator that raised outside pydantic's wrapping
                 self.add(position, f"rule {rule_id!r}: {str(exc).rstrip('.')}.")
         return configs, index_of
+
+    def _checks_behind(
+        self, exc: ValidationError, model: type[BaseModel], settings: dict[str, Any], prefix: tuple[Any, ...]
+    ) -> BaseModel | None:
+        """The checks a config model's own validator would make, which pydantic skips once a key is wrong; and
+        settings to check the plan's names against (the rule is refused either way).
+
+        The settings are validated again without what was wrong (an unknown key, a bad value; whatever then
+        misses a required key goes with it), and the validator's findings are reported unless they are
+        about what was taken out. A plan with a misspelt key and tiers that leave a gap hears of both.
+        """
+        errors = exc.errors()
+        if any(not err["loc"] for err in errors):  # the model's own checks ran: their settings, if they gave them
+            return next((s for err in errors if isinstance(s := _settings_of(err), BaseModel)), None)
+        repaired = copy.deepcopy(settings)
+        taken: list[tuple[Any, ...]] = []  # what was taken out, besides unknown keys
+        for _ in range(6):
+            for err in errors:
+                loc = tuple(err["loc"])
+                if err["type"] == "missing":
+                    loc = loc[:-1]
+                    if not loc:
+                        return None  # a required key of the rule itself: its checks cannot run
+                if _delete(repaired, loc) and err["type"] != "extra_forbidden":
+                    taken.append(loc)
+            try:
+                return model.model_validate(repaired)
+            except ValidationError as again:
+                errors = again.errors()
+                if any(not err["loc"] for err in errors):
+                    self.errors(_untouched([e for e in errors if not e["loc"]], taken), model, prefix)
+                    return next((s for err in errors if isinstance(s := _settings_of(err), BaseModel)), None)
+        return None
 
     def names(self, plan: Plan | None) -> PlanNames:
         """Aliases, derived formulas and targets (read from the raw text when the top level is invalid)."""
@@ -234,7 +283,12 @@ class PlanChecker:
                         metric=spec["metric"], level="target", prorate="none"
                     )
         rule_ids = list(self.rule_ids.values())
-        names = PlanNames(targets=targets, rules=rule_ids, metrics=frozenset(self.registry.metrics))
+        spans: dict[str, Any] = dict(plan.spans) if plan else {}
+        if plan is None:
+            for name, spec in _dict(self.raw.get("spans")).items():
+                if isinstance(spec, dict) and isinstance(spec.get("of"), str):
+                    spans[str(name)] = SpanSpec.model_construct(of=spec["of"], over=spec.get("over", "year"))
+        names = PlanNames(targets=targets, spans=spans, rules=rule_ids, metrics=frozenset(self.registry.metrics))
         for name, text in metrics.items():
             if text.strip() in self.registry.metrics:
                 names.aliases[name] = text.strip()
@@ -252,11 +306,25 @@ class PlanChecker:
                     f"target {name!r} is bound to unknown metric {spec.metric!r}. "
                     f"{_nearest(spec.metric, [*self.registry.metrics, *names.aliases], 'metrics')}",
                 )
-        for name in sorted({*names.aliases, *names.derived, *names.targets} & set(rule_ids)):
+        for name in sorted({*names.aliases, *names.derived, *names.targets, *names.spans} & set(rule_ids)):
             self.add(
-                self.source.where(("metrics", name) if name in metrics else ("targets", name)),
+                self.source.where(
+                    ("metrics", name) if name in metrics else ("targets", name) if name in targets else ("spans", name)
+                ),
                 f"{name!r} names both a rule and a metric or target; give them different names.",
             )
+        for name in sorted(set(names.spans) & {*names.aliases, *names.derived, *names.targets, *names.metrics}):
+            self.add(self.source.where(("spans", name)), f"{name!r} names both a span and a metric or target.")
+        for name, spec in names.spans.items():
+            kind = names.kind(spec.of)
+            if kind is None or kind in ("rule", "span"):
+                what = {"rule": "a rule", "span": "another span"}.get(kind or "", "an unknown name")
+                known = [n for n in names.known() if names.kind(n) not in ("rule", "span")]
+                self.add(
+                    self.source.value_at(("spans", name, "of")),
+                    f"span {name!r} is of {what} ({spec.of!r}); a span is of a metric, a target or a "
+                    f"metric formula. {_nearest(spec.of, known, 'names') if kind is None else ''}".rstrip(),
+                )
         for name, formula in names.derived.items():
             for ref, _back in sorted(references_of(formula)):
                 if names.kind(ref) is None:
@@ -267,7 +335,7 @@ class PlanChecker:
         cycle = _derived_cycle(names)
         if cycle:
             self.add(
-                self.source.where(("metrics", cycle[0])),
+                self.source.where(("metrics", cycle[0]) if cycle[0] in names.derived else ("spans", cycle[0])),
                 f"metrics {' → '.join(cycle)} are defined in terms of each other.",
             )
         return names
@@ -379,6 +447,43 @@ class PlanChecker:
         return tuple(order)
 
 
+def _settings_of(err: Any) -> Any:
+    raised = (err.get("ctx") or {}).get("error")
+    return raised.settings if isinstance(raised, ConfigProblems) else None
+
+
+def _delete(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Take the key or item at ``loc`` out of nested settings; whether there was one."""
+    for part in loc[:-1]:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    try:
+        del data[loc[-1]]
+    except (KeyError, IndexError, TypeError):
+        return False
+    return True
+
+
+def _untouched(errors: list[Any], taken: list[tuple[Any, ...]]) -> list[Any]:
+    """A validator's findings that are not about settings taken out (they would be guesses)."""
+
+    def about_taken(loc: tuple[Any, ...]) -> bool:
+        return any(loc[: len(t)] == t or t[: len(loc)] == loc for t in taken if loc)
+
+    found = []
+    for err in errors:
+        raised = (err.get("ctx") or {}).get("error")
+        if isinstance(raised, ConfigProblems):
+            kept = [(loc, sentence) for loc, sentence in raised.problems if not about_taken(tuple(loc))]
+            if kept:
+                found.append({**err, "ctx": {**err["ctx"], "error": ConfigProblems(kept)}})
+        elif not any(re.search(rf"\b{re.escape(str(t[0]))}\b", str(err["msg"])) for t in taken):
+            found.append(err)
+    return found
+
+
 def _dict(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -406,10 +511,10 @@ def _rules_behind(names: PlanNames, read: frozenset[str], rules: set[str]) -> se
 
 
 def _derived_cycle(names: PlanNames) -> list[str] | None:
-    needs = {
-        n: {r for r, back in references_of(f) if back == 0 and r in names.derived} for n, f in names.derived.items()
-    }
-    _, cycle = dependency_order(list(names.derived), needs)
+    inner = {*names.derived, *names.spans}
+    needs = {n: {r for r, back in references_of(f) if back == 0 and r in inner} for n, f in names.derived.items()}
+    needs |= {n: {spec.of} & inner for n, spec in names.spans.items()}
+    _, cycle = dependency_order([*names.derived, *names.spans], needs)
     return cycle
 
 
@@ -423,7 +528,7 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, registry: Registry | N
     plan = checker.top_level()
     configs, index_of = checker.rules()
     names = checker.names(plan)
-    reads = checker.references(configs, index_of, names)
+    reads = checker.references(configs | checker.refused, index_of, names)
     checker.effects(configs, index_of, reads)
     order = checker.order(names, reads, index_of)
     problems = checker.problems

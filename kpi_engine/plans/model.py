@@ -19,7 +19,18 @@ from ..periods import Period, zone
 from .cases import PlanTestCase
 from .names import PlanNames
 
-__all__ = ["NAME", "Effective", "LoadedPlan", "PayCycle", "Plan", "Rounding", "RuleSpec", "Scope", "TargetSpec"]
+__all__ = [
+    "NAME",
+    "Effective",
+    "LoadedPlan",
+    "PayCycle",
+    "Plan",
+    "Rounding",
+    "RuleSpec",
+    "Scope",
+    "SpanSpec",
+    "TargetSpec",
+]
 
 
 class _Strict(BaseModel):
@@ -73,6 +84,18 @@ class TargetSpec(_Strict):
     prorate: Literal["none", "days_employed"] = "none"
 
 
+class SpanSpec(_Strict):
+    """A name for another plan name's value over a longer span than the plan's period (``spans:``).
+
+    ``annual_quota: {of: quota, over: year}`` in a monthly plan is the year's quota (the year's own target,
+    else the sum of its months'); ``bookings_ytd: {of: bookings, over: year_to_date}`` the bookings from
+    1 January to the end of the period evaluated.
+    """
+
+    of: str
+    over: Literal["quarter", "year", "quarter_to_date", "year_to_date"]
+
+
 class RuleSpec(BaseModel):
     """One rule of a plan: ``id``, ``type`` and the type's own settings."""
 
@@ -119,6 +142,8 @@ class Plan(_Strict):
     # Names the formulas use: an alias of a metric (``bookings: bookings``) or a formula (``bookings / quota``).
     metrics: dict[str, Annotated[str, BeforeValidator(_formula_text)]] = {}
     targets: dict[str, TargetSpec] = {}
+    # Names for values over a longer span: ``annual_quota: {of: quota, over: year}``.
+    spans: dict[str, SpanSpec] = {}
     rules: list[RuleSpec] = Field(min_length=1)
     tests: list[PlanTestCase] = []
     pay_cycle: PayCycle = PayCycle()
@@ -137,7 +162,7 @@ class Plan(_Strict):
     def _version_text(cls, value: Any) -> str:
         return str(value)
 
-    @field_validator("metrics", "targets")
+    @field_validator("metrics", "targets", "spans")
     @classmethod
     def _names_are_identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:

@@ -12,7 +12,7 @@ from ..formula.formula import Formula
 
 __all__ = ["NameKind", "PlanNames", "dependency_order", "formulas_in", "references_of"]
 
-NameKind = Literal["local", "alias", "derived", "target", "rule", "metric"]
+NameKind = Literal["local", "alias", "derived", "target", "span", "rule", "metric"]
 
 
 def formulas_in(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
@@ -43,6 +43,7 @@ class PlanNames:
     aliases: dict[str, str] = field(default_factory=dict)  # name -> registered metric
     derived: dict[str, Any] = field(default_factory=dict)  # name -> compiled formula
     targets: dict[str, Any] = field(default_factory=dict)  # name -> TargetSpec
+    spans: dict[str, Any] = field(default_factory=dict)  # name -> SpanSpec (another name over a longer span)
     rules: list[str] = field(default_factory=list)
     metrics: frozenset[str] = frozenset()  # registered metric names
 
@@ -53,6 +54,8 @@ class PlanNames:
             return "derived"
         if name in self.targets:
             return "target"
+        if name in self.spans:
+            return "span"
         if name in self.rules:
             return "rule"
         if name in self.metrics:
@@ -60,7 +63,7 @@ class PlanNames:
         return None
 
     def known(self) -> list[str]:
-        return sorted({*self.aliases, *self.derived, *self.targets, *self.rules, *self.metrics})
+        return sorted({*self.aliases, *self.derived, *self.targets, *self.spans, *self.rules, *self.metrics})
 
     def base_metric(self, name: str) -> str | None:
         """The registered metric behind a name (itself, or what an alias or a target is bound to)."""
@@ -82,6 +85,8 @@ class PlanNames:
             seen.add(name)
             if name in self.derived:
                 todo.extend(n for n, _ in references_of(self.derived[name]))
+            elif name in self.spans:
+                todo.append(self.spans[name].of)
             elif (base := self.base_metric(name)) is not None:
                 needed.add(base)
         return needed

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..engine.contract import PersonInfo, RuleResult, TargetLevels
+from ..engine.contract import FindingReview, PersonInfo, RuleResult, TargetLevels
 from ..engine.organisation import Organisation
 from ..engine.runner import run_rules
 from ..errors import KPIError, PlanError
@@ -168,6 +168,23 @@ class CaseFacts:
     def history_of(self, rule: str, period: Period, people: Iterable[str]) -> Sequence[RuleResult]:
         wanted = set(people)
         return [result for result in self.history(rule, period) if result.person_id in wanted]
+
+    def reviews_in(self, period: Period) -> Sequence[FindingReview]:
+        from datetime import UTC, datetime, time
+
+        return [
+            FindingReview(
+                finding_id=r.id,
+                plan_id=r.plan,
+                check=r.check,
+                person_id=r.person,
+                period=r.period,
+                decision=r.decision,
+                reviewed_at=datetime.combine(r.reviewed_on, time(12), UTC),
+            )
+            for r in sorted(self.case.reviews, key=lambda r: (r.reviewed_on, r.id))
+            if period.start <= r.reviewed_on < period.end
+        ]
 
     def finding_reviews(self) -> Mapping[str, tuple[str, str]]:
         return {}  # a case has no reviewed findings

@@ -175,6 +175,8 @@ deals = Table(
     Column("lead_source", String(100)),
     Column("deal_type", String(32)),  # new / renewal / upsell
     Column("deleted_at", UTCDateTime()),
+    Column("cost", Money()),  # cost of what was sold, in the deal's currency: margin = amount − cost (0011)
+    Column("go_live_at", UTCDateTime()),  # when the customer went live: an instalment milestone (0011)
     UniqueConstraint("source", "remote_id", name="uq_deals_source_remote"),
     # A period's won deals, with what their metrics read (migration 0007).
     Index(

@@ -107,7 +107,8 @@ rules:
 """
     with pytest.raises(PlanError) as err:
         parse_plan(text, "p.yaml")
-    assert err.value.problems == ["p.yaml:8:5: rule 'c': tiers 0–100 and 120 and above leave a gap."]
+    # at the second tier's `from`, where the gap begins
+    assert err.value.problems == ["p.yaml:8:44: rule 'c': tiers 0–100 and 120 and above leave a gap."]
 
 
 def test_a_plan_file_read_again_unchanged_is_not_validated_again_and_a_changed_one_is(tmp_path):

@@ -189,7 +189,8 @@ def test_weights_style_whole_rule_problems_point_at_the_key_they_name():
         "      - {from: 0, to: 10, rate: 1%}\n      - {from: 20, rate: 2%}\n"
     )
     [problem] = problems(text)
-    assert problem == "p.yaml:8:5: rule 'c': tiers 0–10 and 20 and above leave a gap.", problem
+    # a validator that names the key itself (ConfigProblems) is located there: the second tier's `from`
+    assert problem == "p.yaml:10:10: rule 'c': tiers 0–10 and 20 and above leave a gap.", problem
 
 
 # --- versions ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[2]
     "plan",
     [
         "tests/golden/golden_a1_a2_conversion_alert.yaml",  # A1: seed 003 + Grafana pending period; A2: plan choice
-        "rules/conversion-alert.yaml",  # seed 003: conversion below 10% for 3 consecutive days -> reminder
+        "rules/conversion-alert.yaml",  # seed 003: conversion below 10% for 4 weeks in a row (judged 3 weeks later)
     ],
 )
 def test_alert_plans_pass_their_cases(plan):

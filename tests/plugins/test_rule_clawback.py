@@ -1,4 +1,5 @@
-"""Clawback: refunds, cancellations and early churn take back what a deal earned, once, never more."""
+"""Clawback: refunds, cancellations, deals lost after they were won and early churn take back what a deal earned,
+once, never more, at the rate the tiers calculated unless the plan says the rate paid."""
 
 from __future__ import annotations
 
@@ -50,10 +51,11 @@ def event(
     deal_amount: str = "10000",
     closed: str = JAN_15,
 ) -> dict:
-    table = "churn_events" if kind == "churn" else "refunds"
-    return {
+    table = {"churn": "churn_events", "deal_lost": "deals"}.get(kind, "refunds")
+    return {  # as the clawback_events metric gives it: an event without an amount is worth the whole deal
         "record_id": record_id,
-        "value": None if amount is None else d(amount),
+        "value": d(deal_amount) if amount is None else d(amount),
+        "event_amount": None if amount is None else d(amount),
         "event_table": table,
         "kind": kind,
         "occurred_at": datetime.fromisoformat(occurred),
@@ -91,12 +93,12 @@ def test_refunds_take_back_commission_at_its_paid_rate_and_never_more_than_was_p
         "-750.00",
     )
     assert "the deal's own lines of commission in 2026-01" in line["commission_from"]
-    assert feb[0].trace["records"]["ids"] == ["refunds:1"]
+    assert feb[0].trace["records"] == [{"table": "refunds", "ids": [1]}]
     assert "takes back 250 of the 1,000 it earned" in feb[0].trace["explanation"]
 
 
-def test_without_per_deal_lines_the_effective_rate_paid_in_the_close_period_applies():
-    """1,300 paid on 20,000 of bookings is an effective 6.5%: a cancelled 4,000 deal gives back 260."""
+def test_without_per_deal_lines_the_rate_of_the_close_period_applies():
+    """1,300 calculated (and paid) on 20,000 of bookings is 6.5%: a cancelled 4,000 deal gives back 260."""
     ledger = Ledger(people=["E1"])
     ledger.run("2026-01", rules(period_commission("1300", "20000")))
     ledger.rows(
@@ -107,7 +109,7 @@ def test_without_per_deal_lines_the_effective_rate_paid_in_the_close_period_appl
     )
     [result] = ledger.run("2026-02", rules(period_commission("0", "0")))["clawback"]
     assert result.amount == d("-260.00")
-    assert "effective rate paid in 2026-01" in result.trace["lines"][0]["commission_from"]
+    assert "the rate calculated in 2026-01: 1300 ÷ 20000" in result.trace["lines"][0]["commission_from"]
 
 
 def test_churn_within_the_window_takes_back_everything_and_later_churn_nothing():
@@ -126,7 +128,7 @@ def test_churn_within_the_window_takes_back_everything_and_later_churn_nothing()
     assert march.amount == d("-500.00")
     assert may.amount == d("0.00")
     assert may.trace["not_clawed_back"] == [
-        {"event": "churn_events:2", "reason": "135 days after the close, outside 90"}
+        {"event": "churn_events:2", "record_id": 2, "reason": "135 days after the close, outside 90"}
     ]
 
 
@@ -153,7 +155,7 @@ def test_deal_whose_commission_was_never_saved_recovers_nothing_and_says_why():
     [result] = ledger.run("2026-02", rules(per_deal_commission("0.10", {})))["clawback"]
     assert result.amount == d("0.00")
     assert result.trace["not_clawed_back"] == [
-        {"event": "refunds:1", "reason": "no commission outcome saved for 2026-01"}
+        {"event": "refunds:1", "record_id": 1, "reason": "no commission outcome saved for 2026-01"}
     ]
 
 
@@ -203,8 +205,9 @@ def test_clawback_events_metric_links_refunds_and_churn_to_the_deal_owner(store)
         counts = conn.execute(clawback_events(mctx)).all()
         rows = [dict(r) for r in conn.execute(clawback_event_rows(mctx)).mappings()]
     assert counts == [("E1", 2)]
-    assert [(r["event_table"], r["kind"], r["deal_id"], r["value"]) for r in rows] == [
-        ("refunds", "refund", deal, d("2500")),
-        ("churn_events", "churn", deal, None),
+    # a churn without a lost amount is worth the whole deal (its own amount stays empty)
+    assert [(r["event_table"], r["kind"], r["deal_id"], r["value"], r["event_amount"]) for r in rows] == [
+        ("refunds", "refund", deal, d("2500"), d("2500")),
+        ("churn_events", "churn", deal, d("10000"), None),
     ]
     assert rows[0]["closed_at"] == datetime(2026, 1, 15, tzinfo=UTC)

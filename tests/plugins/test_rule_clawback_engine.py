@@ -72,7 +72,7 @@ def test_refunds_reverse_paid_commission_in_later_periods_once_and_never_beyond_
     [line] = [o for o in march.outcomes if o.rule_id == "clawback"]
     assert line.amount == Decimal("-750.00")  # only what is left of the 1,000 paid
     assert line.trace["lines"][0]["already_recovered"] == "250.00"
-    assert line.trace["records"]["ids"] == ["refunds:2"]
+    assert line.trace["records"] == [{"table": "refunds", "ids": [2]}]
 
     # The draw reads commission and clawback: 0 earned in February, -250 clawed back -> 1,250 advanced.
     assert lines(february, "draw") == {"E1": Decimal("1250.00")}

@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[2]
     "plan",
     [
         "tests/golden/golden_p1_p2_pip_trigger.yaml",  # P1, P2: seed 002 (rule); the pass criterion is a plan choice
-        "rules/pip.yaml",  # seed 002: two months below target -> PIP, 3-month observation, met in 2 of 3 passes
+        "rules/pip.yaml",  # seed 002: two months under 70 % of target -> PIP, 3-month observation, 2 of 3 passes
     ],
 )
 def test_pip_plans_pass_their_cases(plan):

@@ -215,7 +215,7 @@ def test_missing_manual_score_counts_as_zero_and_says_so():
     people = {"M1": PersonInfo(id="M1", name="M1", role="marketing_specialist")}
     found = results(Scorecard.model_validate(MARKETING), values={"leads_created": {"M1": 100}}, people_info=people)
     assert found["score"] == d("0.8000")
-    assert found["trace"]["kpis"][1]["how"] == "no report_quality score entered, counted as 0"
+    assert found["trace"]["kpis"][1]["how"] == "no data: no report_quality score entered, counted as 0"
 
 
 def test_person_whose_role_has_no_target_incentive_gets_a_score_but_no_payout():
@@ -246,5 +246,5 @@ def test_lower_is_better_kpi_without_a_value_is_not_the_best_possible():
     assert found["score"] == d("0.5")
     assert (
         found["trace"]["kpis"][1]["how"]
-        == "no issue_resolution_hours value this period, scored as below the first point"
+        == "no data: no issue_resolution_hours value this period, scored as below the first point"
     )

@@ -1,5 +1,5 @@
 """Tiered commission rule type: marginal and retroactive bands, per period, transaction or year to date,
-levels as band ends, gates, rate formulas, accelerators, caps, floors and minimum payouts."""
+levels as band ends, gates, rate formulas, accelerators, caps, floors and payout thresholds."""
 
 from __future__ import annotations
 
@@ -76,11 +76,11 @@ def test_excess_only_bands_are_trailing_bands_of_retroactive_tiers():
 
 def test_floor_above_cap_and_per_transaction_formula_measure_are_refused():
     with pytest.raises(ValidationError, match="floor 500 is above the cap 100"):
-        rule(cap=100, floor=500)
+        rule(cap=100, floor=500, floor_applies="always")
     with pytest.raises(ValidationError, match="one metric name"):
         rule(per="transaction", measure="invoiced - credit_notes")
-    with pytest.raises(ValidationError, match="not per year to date"):
-        rule(per="year_to_date", basis="attainment")
+    with pytest.raises(ValidationError, match="not per transaction"):
+        rule(per="transaction", basis="attainment")
 
 
 # --- golden figures through a hand-built context ---------------------------------------------
@@ -234,15 +234,15 @@ def test_accelerator_multiplies_the_commission_and_shows_the_change_as_a_line():
     assert "accelerator" in trace["explanation"][-1]
 
 
-def test_cap_floor_and_minimum_payout_each_explained():
+def test_cap_floor_and_payout_threshold_each_explained():
     capped, trace = pay(rule(cap=30), values={"bookings": {"E1": 2500}})
     assert capped == d("30.00")
     assert trace["adjustments"] == [{"step": "cap", "amount": "-10.00", "limit": "30"}]
-    floored, _ = pay(rule(floor=50), values={"bookings": {"E1": 2500}})
+    floored, _ = pay(rule(floor=50, floor_applies="always"), values={"bookings": {"E1": 2500}})
     assert floored == d("50.00")
-    small, trace = pay(rule(minimum_payout=50), values={"bookings": {"E1": 2500}})
+    small, trace = pay(rule(payout_threshold=50), values={"bookings": {"E1": 2500}})
     assert small == d("0.00")
-    assert trace["explanation"][-1] == "40 is below the minimum payout of 50, so nothing is paid this period."
+    assert trace["explanation"][-1] == "40 is below the payout threshold of 50, so nothing is paid this period."
 
 
 def test_boundary_value_belongs_to_the_lower_band_unless_the_plan_says_upper():
@@ -333,7 +333,14 @@ ATTAINMENT = [
     method=st.sampled_from(["marginal", "retroactive"]),
     boundary=st.sampled_from(["lower", "upper"]),
     limits=st.sampled_from(
-        [{}, {"cap": "150"}, {"floor": "20"}, {"minimum_payout": "35"}, {"cap": "400", "floor": "5"}]
+        [
+            {},
+            {"cap": "150"},
+            {"floor": "20", "floor_applies": "always"},
+            {"floor": "20", "floor_applies": "with_sales"},
+            {"payout_threshold": "35"},
+            {"cap": "400", "floor": "5", "floor_applies": "always"},
+        ]
     ),
     rounding_at=st.sampled_from(["line", "person_period"]),
 )
