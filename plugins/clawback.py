@@ -460,6 +460,7 @@ def kpi_rule_types() -> list[RuleType[Clawback]]:
             metrics=lambda cfg: {cfg.events_metric, cfg.measure},
             rules=lambda cfg: {cfg.commission_rule},
             records=lambda cfg: {cfg.events_metric},
+            reverses=lambda cfg: set(cfg.events),
             evaluate=evaluate,
         )
     ]

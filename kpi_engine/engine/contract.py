@@ -240,3 +240,7 @@ class RuleType(BaseModel, Generic[ConfigT]):
     # What payroll pays this rule type's lines as (``commission``, ``bonus`` …; default: the rule type's
     # name); a plan's rule may say otherwise with ``component:``.
     component: str | None = None
+    # Late events a configured rule takes back itself, by its own policy (``deal_lost``: a won deal that
+    # became lost). The pay cycle's prior-period adjustments leave them out, so nothing is taken back twice:
+    # a closed period is recomputed with those deals still won.
+    reverses: Callable[[ConfigT], set[str]] = lambda _cfg: set()

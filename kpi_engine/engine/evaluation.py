@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from .._version import __version__
 from ..errors import EvaluationError, PeriodsNotEvaluated
@@ -228,8 +228,20 @@ def _evaluate_in(
             on_rule=lambda rule, done, _n: step(f"rule {rule}", 1 + done, total_steps),
         )
 
-        def recompute(closed: Period) -> list[Outcome]:
-            return run_rules(loaded, closed, StoreFacts(conn, loaded, registry, shared), registry)[1]
+        def recompute(closed: Period, still_won: Sequence[int] = ()) -> list[Outcome]:
+            if not still_won:
+                return run_rules(loaded, closed, StoreFacts(conn, loaded, registry, shared), registry)[1]
+            # Those deals as the period paid them: won, inside a savepoint rolled back at once, with facts
+            # of their own (nothing read here may be shared with what reads the deals as they are).
+            with conn.begin_nested() as savepoint:
+                try:
+                    deals = s.deals
+                    for start in range(0, len(still_won), 500):
+                        chunk = list(still_won[start : start + 500])
+                        conn.execute(update(deals).where(deals.c.id.in_(chunk)).values(status="won"))
+                    return run_rules(loaded, closed, StoreFacts(conn, loaded, registry, SharedFacts()), registry)[1]
+                finally:
+                    savepoint.rollback()
 
         adjustments = prior_period_adjustments(conn, loaded, the_period, registry, recompute)
         if adjustments and loaded.plan.pay_cycle.prior_period_adjustments == "review":

@@ -130,6 +130,30 @@ def _earned(recomputed: Sequence[Outcome], released: set[tuple[str, str]]) -> di
     return earned
 
 
+def _reversed_by_rules(loaded: LoadedPlan, registry: Registry) -> set[str]:
+    """The late events a rule of the plan takes back itself (a clawback of lost deals)."""
+    found: set[str] = set()
+    for rule in loaded.plan.rules:
+        found |= registry.rule_type(rule.type).reverses(loaded.configs[rule.id])
+    return found
+
+
+def _deals_lost_since(conn: Connection, run_id: str) -> list[int]:
+    """The deals a closed run paid on (the records of its lines) that are lost now."""
+    o, d = s.outcomes, s.deals
+    paid_on: set[int] = set()
+    for (refs,) in conn.execute(select(o.c.trace["records"]).where(o.c.run_id == run_id)):
+        for ref in refs if isinstance(refs, list) else [refs] if isinstance(refs, dict) else []:
+            if isinstance(ref, dict) and ref.get("table") == "deals":
+                paid_on.update(int(i) for i in ref.get("ids", []) if isinstance(i, int))
+    lost: list[int] = []
+    wanted = sorted(paid_on)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        lost.extend(conn.execute(select(d.c.id).where(d.c.id.in_(chunk), d.c.status == "lost")).scalars())
+    return lost
+
+
 def prior_period_adjustments(
     conn: Connection,
     loaded: LoadedPlan,
@@ -139,7 +163,10 @@ def prior_period_adjustments(
 ) -> list[Outcome]:
     """The adjustment lines of ``period``'s run for the plan's closed periods touched since they were computed.
 
-    ``recompute(period)`` evaluates a closed period again in memory and returns its outcome lines.
+    ``recompute(period, still_won)`` evaluates a closed period again in memory and returns its outcome lines,
+    with the deals ``still_won`` counted as won: when a rule of the plan takes back lost deals itself (a
+    clawback of ``deal_lost``), the deals a closed period paid on that are lost now are its to take back, by
+    its own policy, and the comparison leaves them alone (else they would be taken back twice).
     With the plan's ``review`` policy the lines are proposals for ``kpi adjust`` instead (the caller
     records them); either way they are returned, each with its ``prior_period`` note. What is compared,
     per rule and person: the period's own lines now (its holds counted once their release is posted)
@@ -147,13 +174,15 @@ def prior_period_adjustments(
     releases of its holds).
     """
     lines: list[Outcome] = []
+    takes_back_lost_deals = "deal_lost" in _reversed_by_rules(loaded, registry)
     for touched in touched_closed_periods(conn, loaded, period, loaded.plan.pay_cycle.lookback):
         closed = touched.period
         if not loaded.in_force(closed):
             continue  # another version of the plan paid it; its own file is the one to compare with
         paid = paid_for(conn, loaded.id, closed.label, not_posted_in=period.label)
         released = {key for key, (_, _, was_released) in paid.items() if was_released}
-        earned = _earned(recompute(closed), released)
+        still_won = _deals_lost_since(conn, touched.run_id) if takes_back_lost_deals else []
+        earned = _earned(recompute(closed, still_won), released)
         for rule, person in sorted(set(earned) | set(paid)):
             now_lines = earned.get((rule, person), [])
             now_amount = sum((o.amount or ZERO for o in now_lines), ZERO)

@@ -51,8 +51,10 @@ def registry():
     return load_plugins(extra={"toy-checks": types.SimpleNamespace(kpi_rule_types=kpi_rule_types)})
 
 
-def plan(registry, *, policy: str = "post", check: bool = False, version: str = "1"):
+def plan(registry, *, policy: str = "post", check: bool = False, version: str = "1", clawback: str = ""):
     checks = "  - {id: big, type: big_deals, at_least: 100000, effect: hold, affects: [commission]}\n" if check else ""
+    if clawback:
+        checks += f"  - {{id: clawback, type: clawback, commission_rule: commission, {clawback}}}\n"
     text = f"""
 id: pay
 version: "{version}"
@@ -174,6 +176,50 @@ def test_a_late_correction_of_a_paid_month_is_paid_in_the_open_month_and_the_pai
     assert payable(company) == Decimal("1100.0000")  # 1,000 paid in October, 300 earned and -200 in November
     evaluate(company, loaded, "2026-12", registry=registry, by=OPS)  # nothing left to adjust: paid once
     assert not [o for o in get_run(company).outcomes if o.ledger_kind == "adjustment"]
+
+
+def _lose(store, remote: str, amount: str, closed: datetime, lost: datetime) -> None:
+    """The CRM moves a won deal to a lost stage (as a sync writes it)."""
+    with store.begin() as conn:
+        upsert_records(
+            conn,
+            "deals",
+            "crm",
+            [
+                DealRecord(
+                    remote_id=remote,
+                    owner_id="E1",
+                    status="lost",
+                    amount=amount,
+                    currency="USD",
+                    closed_at=closed,
+                    modified_at=lost,
+                )
+            ],
+        )
+
+
+def test_a_deal_lost_after_its_month_was_paid_is_taken_back_once_by_the_plans_clawback(company, registry):
+    # Was: the clawback rule took the commission back, and the prior-period adjustment of the paid month too.
+    loaded = plan(registry, clawback="within_days: 365, events: [deal_lost]")
+    load(company, deal("D1", "10000", day(10)), deal("D2", "3000", day(10, 20)))
+    cycle(company, loaded, "2026-10", registry)
+    _lose(company, "D1", "10000", day(10), day(11, 3))
+    cycle(company, loaded, "2026-11", registry)
+    november = [(e.kind, e.rule_id, e.amount) for e in ledger_entries(company) if e.period_posted == "2026-11"]
+    assert november == [("clawback", "clawback", Decimal("-1000.0000"))]
+    assert payable(company) == Decimal("300.0000")
+
+
+def test_without_a_clawback_rule_the_lost_deal_is_a_prior_period_adjustment(company, registry):
+    loaded = plan(registry)
+    load(company, deal("D1", "10000", day(10)), deal("D2", "3000", day(10, 20)))
+    cycle(company, loaded, "2026-10", registry)
+    _lose(company, "D1", "10000", day(10), day(11, 3))
+    cycle(company, loaded, "2026-11", registry)
+    november = [(e.kind, e.corrects, e.amount) for e in ledger_entries(company) if e.period_posted == "2026-11"]
+    assert november == [("adjustment", "2026-10", Decimal("-1000.0000"))]
+    assert payable(company) == Decimal("300.0000")
 
 
 def test_a_plan_that_reviews_adjustments_lists_them_and_approval_posts_them_once(company, registry):
