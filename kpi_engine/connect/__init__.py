@@ -13,8 +13,24 @@ connectors new``).
 """
 
 from .auth import BearerToken, HeaderToken, OAuth2Refresh
-from .connector import Checkpoint, Connector, ConnectorContext, Entity, Record, Stream, StreamState
-from .errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
+from .connector import (
+    ENTITY_ORDER,
+    Checkpoint,
+    Connector,
+    ConnectorContext,
+    Entity,
+    Record,
+    Stream,
+    StreamState,
+)
+from .errors import (
+    AuthenticationError,
+    ConnectorConfigurationError,
+    ConnectorError,
+    RateLimited,
+    StreamUnavailable,
+    TransientError,
+)
 from .http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
 from .paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
@@ -33,6 +49,7 @@ from .secrets import (
 from .sync import StreamSummary, SyncSummary, parse_cursor, sync
 
 __all__ = [
+    "ENTITY_ORDER",
     "AuthenticationError",
     "BearerToken",
     "Checkpoint",
@@ -56,6 +73,7 @@ __all__ = [
     "StreamMapping",
     "StreamState",
     "StreamSummary",
+    "StreamUnavailable",
     "SyncSummary",
     "SystemClock",
     "TokenBucket",

@@ -5,7 +5,8 @@ A connector is a subclass of ``Connector`` with
 - ``name`` (``hubspot``), a ``settings_model`` (a ``ConnectorSettings`` subclass; secrets typed
   ``SecretStr`` and declared with ``secret_field``, read from ``$KPI_<NAME>_<FIELD>`` or a keyring);
 - ``streams()``: the ``Stream`` objects it can read, each with its primary key, cursor field,
-  whether it reports deletes and the entity it fills (deals, people, activities or leads);
+  whether it reports deletes and the entity it fills (``Entity``: people, customers, deals,
+  deal_splits, deal_stage_history, leads, activities, payments, refunds, marketing_spend);
 - ``check()``: one cheap authenticated call that proves the settings work;
 - ``read(stream, state)``: yields ``Record`` objects and, after each page, a ``Checkpoint`` with
   the position of the next page. The sync engine commits the page's rows and that position
@@ -47,6 +48,7 @@ from .secrets import (
 
 __all__ = [
     "ENTITY_ORDER",
+    "KEYED_BY_DEAL",
     "Checkpoint",
     "Connector",
     "Entity",
@@ -57,9 +59,36 @@ __all__ = [
     "settings_schema",
 ]
 
-Entity = Literal["people", "deals", "leads", "activities"]
-ENTITY_ORDER: tuple[str, ...] = ("people", "deals", "leads", "activities")
-"""The order streams are synced in: owners before the deals they own, deals before their activities."""
+Entity = Literal[
+    "people",
+    "customers",
+    "deals",
+    "deal_splits",
+    "deal_stage_history",
+    "leads",
+    "activities",
+    "payments",
+    "refunds",
+    "marketing_spend",
+]
+ENTITY_ORDER: tuple[str, ...] = (
+    "people",
+    "customers",
+    "deals",
+    "deal_splits",
+    "deal_stage_history",
+    "leads",
+    "activities",
+    "payments",
+    "refunds",
+    "marketing_spend",
+)
+"""The order streams are synced in: what a record names comes first. Owners before the customers and
+deals they own, deals before their splits, stage history, activities, payments and refunds; marketing
+spend names its owner only."""
+KEYED_BY_DEAL: frozenset[str] = frozenset({"deal_splits", "deal_stage_history"})
+"""Entities stored by their natural key (a deal and a person, a deal and an instant), without a remote
+id: a tombstone removes the stored row, and a deleted record that names no deal cannot be found."""
 
 
 class Stream(BaseModel):
@@ -148,6 +177,9 @@ class Connector(ABC):
     settings_model: ClassVar[type[ConnectorSettings]]
     mapping_file: ClassVar[Path | None] = None
     documentation: ClassVar[str] = ""
+    unsupported: ClassVar[dict[str, str]] = {}
+    """Entities the CRM has no object for, and why (``kpi connectors list`` shows them): say so rather
+    than invent one, e.g. ``{"deal_splits": "Fxiaoke's open API has no credit-split object"}``."""
 
     def __init__(self, settings: ConnectorSettings, *, context: ConnectorContext | None = None) -> None:
         if not isinstance(settings, self.settings_model):

@@ -14,7 +14,10 @@ For each stream (people first, then deals, leads, activities):
 4. When the read completes, the cursor moves to the high-water mark ``(time stamp, id)`` of
    what was read (never past the time the read started, for records changed during the read).
 
-Deleted records become tombstones (``is_deleted``; ``deleted_at`` on deals).
+Deleted records become tombstones (``is_deleted``; ``deleted_at`` on deals). Entities stored by their
+natural key without a remote id (``KEYED_BY_DEAL``: deal splits, stage history) have no tombstone
+column: a deleted record removes the stored row, logged in ``fact_changes`` like every other change.
+A stream whose data the account does not have (``StreamUnavailable``) is reported and skipped.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select
 
 from ..ingest.loading import LoadCounts, UnresolvedReferences, log_fact_change, upsert_records
 from ..store import schema as s
 from ..store.database import Store
-from .connector import ENTITY_ORDER, Checkpoint, Connector, Record, Stream, StreamState
-from .errors import ConnectorConfigurationError, ConnectorError, RateLimited
+from .connector import ENTITY_ORDER, KEYED_BY_DEAL, Checkpoint, Connector, Record, Stream, StreamState
+from .errors import ConnectorConfigurationError, ConnectorError, RateLimited, StreamUnavailable
 from .mapper import RecordMapper, first_problem
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
 from .prefetch import prefetched
@@ -186,7 +189,9 @@ class _StreamSync:
         try:
             validated = mapper.validate(values)
         except ValidationError as exc:
-            if record.deleted:
+            if record.deleted and self.stream.entity in KEYED_BY_DEAL:
+                summary.skipped[f"deleted without its deal and key ({first_problem(exc)})"] += 1
+            elif record.deleted:
                 stamp = parse_cursor(record.data.get(self.stream.cursor_field)) if self.stream.cursor_field else None
                 batch.deleted_ids.append((remote_id, stamp))
             else:
@@ -212,6 +217,9 @@ class _StreamSync:
         with engine.store.begin() as conn:
             tombstones = batch.deleted
             already_deleted: set[str] = set()
+            if tombstones and self.stream.entity in KEYED_BY_DEAL:
+                self.remove_keyed(conn, tombstones)
+                tombstones = []
             if tombstones:
                 col = self.table.c
                 already_deleted = set(
@@ -271,6 +279,23 @@ class _StreamSync:
                     self.summary.skipped[f"{problem.field} {reason}"] += 1
             kept = [r for i, r in enumerate(records) if i not in bad]
             return upsert_records(conn, self.stream.entity, self.engine.source, kept) if kept else LoadCounts()
+
+    def remove_keyed(self, conn: Connection, records: list[Any]) -> None:
+        """Deleted records of an entity kept by its natural key: remove the stored rows they name."""
+        table = self.table
+        d = s.deals.c
+        remotes = sorted({r.deal_remote_id for r in records})
+        found = select(d.remote_id, d.id).where(d.source == self.engine.source, d.remote_id.in_(remotes))
+        deal_ids: dict[str, int] = {row.remote_id: row.id for row in conn.execute(found)}
+        second = "person_id" if self.stream.entity == "deal_splits" else "entered_at"
+        wanted = [(deal_ids[r.deal_remote_id], getattr(r, second)) for r in records if r.deal_remote_id in deal_ids]
+        match = or_(*(and_(table.c.deal_id == deal, table.c[second] == other) for deal, other in wanted))
+        gone = [dict(row._mapping) for row in conn.execute(select(table).where(match))] if wanted else []
+        if gone:
+            log_fact_change(conn, table.name, self.engine.source, gone)
+            conn.execute(delete(table).where(table.c.id.in_([row["id"] for row in gone])))
+        self.summary.deleted += len(gone)
+        self.summary.unchanged += len(records) - len(gone)
 
     def stamp_deleted(self, conn: Connection, remote_ids: list[str]) -> None:
         d = s.deals.c
@@ -461,7 +486,11 @@ def sync(
         for stream in chosen:
             stream_summary = StreamSummary(stream=stream.name, entity=stream.entity)
             summary.streams.append(stream_summary)
-            _StreamSync(engine, stream, stream_summary).run()
+            try:
+                _StreamSync(engine, stream, stream_summary).run()
+            except StreamUnavailable as exc:
+                stream_summary.unavailable = redact(exc.message)
+                log.warning("stream %s: nothing to read in this account: %s", stream.name, stream_summary.unavailable)
             log.info("stream %s: %s", stream.name, stream_summary.as_dict())
         summary.status = "succeeded"
     except RateLimited as exc:
