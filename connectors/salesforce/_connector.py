@@ -33,7 +33,7 @@ from kpi_engine import (
     parse_cursor,
     secret_field,
 )
-from kpi_engine.connect import StreamUnavailable
+from kpi_engine.connect import DealCovered, StreamUnavailable
 
 __all__ = ["SalesforceConnector", "SalesforceSettings"]
 
@@ -393,7 +393,7 @@ class SalesforceConnector(Connector):
             f"of {daily.get('Max', '?')} daily API calls left"
         )
 
-    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
+    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | DealCovered | Checkpoint]:
         obj = self.objects[stream.name]
         if obj.optional:
             self._require(obj)
@@ -407,7 +407,9 @@ class SalesforceConnector(Connector):
 
     # --- reading ------------------------------------------------------------------------
 
-    def _query(self, obj: _Object, state: StreamState, position: Mapping[str, Any]) -> Iterator[Record | Checkpoint]:
+    def _query(
+        self, obj: _Object, state: StreamState, position: Mapping[str, Any]
+    ) -> Iterator[Record | DealCovered | Checkpoint]:
         fields = self._fields(obj, state.fields)
         after = (parse_cursor(position["after"]), str(position["id"])) if position.get("after") else None
         while True:
@@ -421,7 +423,7 @@ class SalesforceConnector(Connector):
             try:
                 while True:
                     records = body.get("records") or []
-                    yield from self._records(obj, records)
+                    yield from self._records(obj, records, fields)
                     if body.get("done", True) or not body.get("nextRecordsUrl"):
                         return
                     if records:
@@ -508,7 +510,10 @@ class SalesforceConnector(Connector):
             rows.extend(body.get("records") or [])
         return rows
 
-    def _records(self, obj: _Object, page: list[dict[str, Any]]) -> Iterator[Record]:
+    def _records(self, obj: _Object, page: list[dict[str, Any]], fields: list[str]) -> Iterator[Record | DealCovered]:
+        if obj.sobject == "OpportunitySplit":
+            yield from self._split_sets(obj, page, fields)
+            return
         if obj.sobject != "OpportunityHistory":
             for raw in page:
                 yield self._record(obj, raw)
@@ -532,6 +537,24 @@ class SalesforceConnector(Connector):
             earlier = won_at.get(str(raw["OpportunityId"]), [])
             if lost_at is not None and any(moment < lost_at for moment in earlier):
                 yield self._record(obj, raw)
+
+    def _split_sets(
+        self, obj: _Object, page: list[dict[str, Any]], fields: list[str]
+    ) -> Iterator[Record | DealCovered]:
+        """The whole current set of splits of each opportunity a changed (or deleted) split belongs to, so
+        that a split whose owner changed, or that was removed, leaves no stale row behind."""
+        opportunities = sorted({str(r["OpportunityId"]) for r in page if r.get("OpportunityId")})
+        split_type = self._split_type_of()[0]
+        for start in range(0, len(opportunities), 200):
+            chunk = opportunities[start : start + 200]
+            soql = (
+                f"SELECT {', '.join(fields)} FROM OpportunitySplit WHERE SplitTypeId = '{split_type}' "
+                f"AND OpportunityId IN ({_quoted(chunk)}) ORDER BY OpportunityId ASC, Id ASC"
+            )
+            for raw in self._all(soql):
+                yield self._record(obj, raw)
+            for opportunity in chunk:
+                yield DealCovered(obj.stream, opportunity)
 
     def _fields(self, obj: _Object, wanted: frozenset[str]) -> list[str]:
         """The base fields, the mapping's fields and the optional ones the org has; unknown ones refused."""

@@ -51,6 +51,7 @@ __all__ = [
     "KEYED_BY_DEAL",
     "Checkpoint",
     "Connector",
+    "DealCovered",
     "Entity",
     "ConnectorContext",
     "Record",
@@ -120,6 +121,20 @@ class Record:
     stream: str
     data: dict[str, Any]
     deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DealCovered:
+    """Every current record of this deal was yielded before it (in the same page): rows of the deal that
+    did not come are gone in the CRM and are removed from the store.
+
+    For streams of entities kept by deal (``KEYED_BY_DEAL``: splits) when the CRM answers with a deal's
+    whole set (HubSpot's deal splits batch read, Salesforce's splits of an opportunity): a split whose
+    owner changed, or that was removed, leaves no stale row behind.
+    """
+
+    stream: str
+    deal_remote_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +233,9 @@ class Connector(ABC):
         """Make one cheap authenticated call; return what was checked, raise a connector error if it fails."""
 
     @abstractmethod
-    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
-        """Yield the stream's records since ``state.since``, with a ``Checkpoint`` after each page."""
+    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | DealCovered | Checkpoint]:
+        """Yield the stream's records since ``state.since``, with a ``Checkpoint`` after each page
+        (and, for a deal's complete set of splits, a ``DealCovered`` after them)."""
 
     # --- helpers --------------------------------------------------------------------
 

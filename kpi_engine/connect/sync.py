@@ -35,7 +35,16 @@ from sqlalchemy import Connection, and_, bindparam, delete, or_, select
 from ..ingest.loading import LoadCounts, UnresolvedReferences, log_fact_change, upsert_records
 from ..store import schema as s
 from ..store.database import Store
-from .connector import ENTITY_ORDER, KEYED_BY_DEAL, Checkpoint, Connector, Record, Stream, StreamState
+from .connector import (
+    ENTITY_ORDER,
+    KEYED_BY_DEAL,
+    Checkpoint,
+    Connector,
+    DealCovered,
+    Record,
+    Stream,
+    StreamState,
+)
 from .errors import ConnectorConfigurationError, ConnectorError, RateLimited, StreamUnavailable
 from .mapper import RecordMapper, first_problem
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
@@ -79,6 +88,7 @@ class _Batch:
     remote_ids: dict[str, str] = field(default_factory=dict)  # person id -> CRM user id (people)
     high: tuple[datetime, str] | None = None
     keys: set[Any] = field(default_factory=set)
+    covered: set[str] = field(default_factory=set)  # deals whose whole set of rows came in this batch
 
 
 class _StreamSync:
@@ -135,6 +145,8 @@ class _StreamSync:
                     self.summary.read += 1
                     count += 1
                     high = self.add(batch, record, high)
+                elif isinstance(record, DealCovered):
+                    batch.covered.add(record.deal_remote_id)
             if isinstance(item, Checkpoint):
                 self.summary.pages += 1
                 if count >= engine.batch_size:
@@ -220,6 +232,8 @@ class _StreamSync:
             if tombstones and self.stream.entity in KEYED_BY_DEAL:
                 self.remove_keyed(conn, tombstones)
                 tombstones = []
+            if batch.covered and self.stream.entity in KEYED_BY_DEAL:
+                self.remove_uncovered(conn, batch)
             if tombstones:
                 col = self.table.c
                 already_deleted = set(
@@ -296,6 +310,24 @@ class _StreamSync:
             conn.execute(delete(table).where(table.c.id.in_([row["id"] for row in gone])))
         self.summary.deleted += len(gone)
         self.summary.unchanged += len(records) - len(gone)
+
+    def remove_uncovered(self, conn: Connection, batch: _Batch) -> None:
+        """Rows of deals whose whole set came in this batch, but which were not in it: gone in the CRM."""
+        table = self.table
+        d = s.deals.c
+        second = "person_id" if self.stream.entity == "deal_splits" else "entered_at"
+        kept = {(r.deal_remote_id, getattr(r, second)) for r in batch.live}
+        query = (
+            select(table, d.remote_id.label("deal_remote_id"))
+            .join(s.deals, d.id == table.c.deal_id)
+            .where(d.source == self.engine.source, d.remote_id.in_(sorted(batch.covered)))
+        )
+        gone = [row for row in conn.execute(query) if (row.deal_remote_id, row._mapping[second]) not in kept]
+        if gone:
+            rows = [{c.name: row._mapping[c.name] for c in table.c} for row in gone]
+            log_fact_change(conn, table.name, self.engine.source, rows)
+            conn.execute(delete(table).where(table.c.id.in_([row["id"] for row in rows])))
+            self.summary.deleted += len(gone)
 
     def stamp_deleted(self, conn: Connection, remote_ids: list[str]) -> None:
         d = s.deals.c

@@ -163,3 +163,24 @@ def test_a_payment_object_named_in_the_settings_that_the_org_lacks_is_a_configur
 ) -> None:
     with pytest.raises(ConnectorConfigurationError, match="no Payment__c object .KPI_SALESFORCE_PAYMENT_OBJECT"):
         sync(store, connector(org, payment_object="Payment__c"), streams=["payments"])
+
+
+def test_a_split_given_to_another_owner_leaves_no_stale_row(store: Store, org: SalesforceMock) -> None:
+    sync(store, connector(org), streams=["users", "opportunities", "splits"])
+    revenue = org.split_types["Revenue"]
+    split = next(
+        s
+        for s in org.records["OpportunitySplit"].values()
+        if s["SplitTypeId"] == revenue and not s["IsDeleted"] and s["SplitPercentage"] == 100
+    )
+    other = next(u for u in org.ids("User") if u != split["SplitOwnerId"])
+    org.advance(60)
+    org.update("OpportunitySplit", split["Id"], SplitOwnerId=other)
+    org.advance(120)
+    summary = sync(store, connector(org), streams=["splits"])
+    d = schema.deals.c
+    with store.connect() as conn:
+        deal = conn.execute(select(d.id).where(d.remote_id == split["OpportunityId"])).scalar_one()
+    owners = [r["person_id"] for r in rows(store, schema.deal_splits) if r["deal_id"] == deal]
+    assert owners == [f"sf-{other}"]
+    assert (summary.streams[0].inserted, summary.streams[0].deleted) == (1, 1)
