@@ -98,6 +98,10 @@ class Stream(BaseModel):
     ``cursor_field`` is the remote field that grows when a record changes (None: the stream is
     read whole every time); ``cursor_format`` says how to read it (ISO 8601 text, epoch
     milliseconds or seconds); ``reports_deletes`` says deleted records arrive as tombstones.
+    ``complete_read`` says every read returns every live record (an API without a cursor or a feed of
+    deletions): after a read that ran start to finish in one sync, stored records of the stream's
+    entity from this source that it did not return are tombstoned. Only one stream of a connector
+    may fill an entity it reads completely.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -108,6 +112,7 @@ class Stream(BaseModel):
     cursor_field: str | None = None
     cursor_format: Literal["iso8601", "epoch_ms", "epoch_s"] = "iso8601"
     reports_deletes: bool = False
+    complete_read: bool = False
     description: str = ""
 
 

@@ -136,6 +136,7 @@ class _StreamSync:
             fields=mapping.remote_fields(),
         )
         base = {"cursor": iso_utc(cursor), "tie_breaker_id": tie}
+        self.seen: set[str] | None = set() if stream.complete_read and not pending else None
         batch = _Batch()
         count = 0
         for page in prefetched(engine.connector.read(stream, state), engine.prefetch):
@@ -173,7 +174,7 @@ class _StreamSync:
                 mark, mark_id = started, ""
             final = {"cursor": iso_utc(mark), "tie_breaker_id": mark_id}
         self.summary.cursor = final.get("cursor")
-        self.commit(batch, final)
+        self.commit(batch, final, reconcile=self.seen is not None)
 
     def add(self, batch: _Batch, record: Record, high: tuple[datetime, str] | None) -> tuple[datetime, str] | None:
         mapper = self.mapper
@@ -182,6 +183,8 @@ class _StreamSync:
         if remote_id is None:
             summary.skipped[f"no {self.stream.primary_key}"] += 1
             return high
+        if self.seen is not None:
+            self.seen.add(remote_id)
         if self.stream.cursor_field:
             try:
                 moment = parse_cursor(record.data.get(self.stream.cursor_field), self.stream.cursor_format)
@@ -223,10 +226,22 @@ class _StreamSync:
             batch.live.append(validated)
         return high
 
-    def commit(self, batch: _Batch, state: dict[str, Any]) -> None:
+    def commit(self, batch: _Batch, state: dict[str, Any], *, reconcile: bool = False) -> None:
         engine = self.engine
         summary = self.summary
         with engine.store.begin() as conn:
+            if reconcile and self.seen is not None:  # a complete read: what it did not return is gone
+                col = self.table.c
+                missing = (
+                    set(
+                        conn.execute(
+                            select(col.remote_id).where(col.source == engine.source, col.is_deleted.is_(False))
+                        ).scalars()
+                    )
+                    - self.seen
+                )
+                if missing:
+                    batch.deleted_ids.extend((remote_id, None) for remote_id in sorted(missing))
             tombstones = batch.deleted
             already_deleted: set[str] = set()
             if tombstones and self.stream.entity in KEYED_BY_DEAL:
@@ -495,7 +510,15 @@ def sync(
         prefetch=prefetch,
     )
     summary = SyncSummary(connector=connector.name, source=engine.source, full=full)
-    chosen = _ordered(connector.streams() if streams is None else [connector.stream(n) for n in streams])
+    everything = connector.streams()
+    for stream in everything:
+        others = [st.name for st in everything if st.entity == stream.entity and st.name != stream.name]
+        if stream.complete_read and others:
+            raise ConnectorConfigurationError(
+                f"{connector.name}: stream {stream.name} reads {stream.entity} completely, "
+                f"but {', '.join(others)} also fill it; a complete read would tombstone their rows."
+            )
+    chosen = _ordered(everything if streams is None else [connector.stream(n) for n in streams])
     with store.begin() as conn:
         inserted = conn.execute(
             s.sync_runs.insert().values(
