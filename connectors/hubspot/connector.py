@@ -1,4 +1,5 @@
-"""HubSpot CRM v3: owners, deals, contacts (as leads) and calls, meetings and tasks (as activities).
+"""HubSpot CRM v3: owners, deals, contacts (as leads) and calls, meetings and tasks (as activities); commerce
+payments and their refunds, deals cancelled after they were won, deal splits and campaign spend.
 
 What the connector does about HubSpot's protocol (docs/connectors/hubspot.md):
 
@@ -16,6 +17,11 @@ What the connector does about HubSpot's protocol (docs/connectors/hubspot.md):
   interval) and retries, ``SECONDLY`` (search) waits a second, ``DAILY`` stops the sync (it resumes
   on the next run). Calls are paced under the burst budget the account announces in its
   ``X-HubSpot-RateLimit-*`` headers, search under its own per-second limit.
+- Facts after the deal: payments list ``commerce_payments`` (failed and processing ones are no
+  cash); refunds are the payments' ``hs_refunds_amount``; cancellations batch-read each page's
+  ``dealstage`` history and compare it with the pipelines' won and lost stages; deal splits are
+  batch-read per deal as whole sets (``DealCovered``); campaign spend is read whole every sync
+  (``complete_read``). A 403 from the splits or campaigns API makes the stream unavailable.
 - Private-app tokens or OAuth apps: an expired OAuth token (401 ``EXPIRED_AUTHENTICATION``) is
   refreshed once and the call repeated; refreshed tokens are kept in the token store.
 """
