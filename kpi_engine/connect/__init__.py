@@ -50,7 +50,6 @@ from .secrets import (
 from .sync import StreamSummary, SyncSummary, parse_cursor, sync
 
 __all__ = [
-    "ENTITY_ORDER",
     "AuthenticationError",
     "BearerToken",
     "Checkpoint",
@@ -60,6 +59,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorSettings",
     "DealCovered",
+    "ENTITY_ORDER",
     "Entity",
     "HeaderToken",
     "HttpClient",
