@@ -492,7 +492,8 @@ class HubSpotConnector(Connector):
     ) -> Iterator[Record | DealCovered]:
         """The records of one page of listed objects: the objects themselves, or what a stream derives."""
         if stream == "splits":
-            yield from self._splits([str(i["id"]) for i in items], archived)
+            modified = {str(i["id"]): (i.get("properties") or {}).get("hs_lastmodifieddate") for i in items}
+            yield from self._splits(modified, archived)
             return
         if stream == "cancellations":
             yield from self._cancellations(items, archived)
@@ -507,8 +508,12 @@ class HubSpotConnector(Connector):
                 record.deleted = archived or bool(item.get("archived"))
             yield record
 
-    def _splits(self, deal_ids: list[str], archived: bool) -> Iterator[Record | DealCovered]:
-        """Each deal's whole set of splits (the batch read answers every split of a deal)."""
+    def _splits(self, modified: dict[str, Any], archived: bool) -> Iterator[Record | DealCovered]:
+        """Each deal's whole set of splits (the batch read answers every split of a deal).
+
+        A split carries its deal's modified time as the stream's cursor: that is what the next
+        incremental read searches deals by."""
+        deal_ids = list(modified)
         for start in range(0, len(deal_ids), SPLIT_BATCH):
             chunk = deal_ids[start : start + SPLIT_BATCH]
             if not archived:  # an archived deal has no splits left: its stored ones are removed
@@ -534,7 +539,7 @@ class HubSpotConnector(Connector):
                                 "split_id": str(split["id"]),
                                 "deal_id": str(result["id"]),
                                 "updatedAt": split.get("updatedAt"),
-                                "hs_lastmodifieddate": split.get("updatedAt"),
+                                "hs_lastmodifieddate": modified.get(str(result["id"])) or split.get("updatedAt"),
                             },
                             deleted=bool(split.get("archived")),
                         )
