@@ -1,4 +1,5 @@
-"""Fxiaoke 纷享销客 connector: 商机, 人员, 销售记录 and 线索 through the open API (open.fxiaoke.com).
+"""Fxiaoke 纷享销客 connector: 商机, 人员, 销售记录, 线索, 回款, 退款 and 市场活动 costs through the open API
+(open.fxiaoke.com). Fxiaoke documents no deal-split object: the connector says so (``unsupported``).
 
 Settings (environment variables ``KPI_FXIAOKE_<NAME>``, secrets also from the keyring):
 
@@ -26,7 +27,9 @@ How it reads (docs/connectors/fxiaoke.md):
   purchased) and every other code are a ``ConnectorError`` naming the code and message. HTTP 5xx
   from the gateway are retried with backoff.
 - **Streams**: ``people`` (PersonnelObj), ``opportunities`` (NewOpportunityObj),
-  ``activities`` (ActiveRecordObj) and ``leads`` (LeadsObj), all through
+  ``activities`` (ActiveRecordObj), ``leads`` (LeadsObj), ``payments`` (PaymentObj, credited to
+  the 商机 of the SalesOrderObj they name), ``refunds`` (RefundObj) and ``campaign_spend``
+  (MarketingEventObj, on the start day in Asia/Shanghai), all through
   ``/cgi/crm/v2/data/query``. ``limit`` is at most 100, ``offset`` must be a multiple of it and
   may not pass 10,000 (errorCode 10013), so the connector never pages by offset: it keeps
   ``offset`` 0 and moves a keyset ``(last_modified_time, _id)`` — ``last_modified_time >= t``

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 from pydantic import Field, SecretStr, field_validator
@@ -115,11 +116,50 @@ OBJECTS = {
             labels=("source",),
             description="线索 (LeadsObj); leads in a 线索池 have no owner",
         ),
+        _Object(
+            "payments",
+            "PaymentObj",
+            "payments",
+            (*_STAMPS, "name", "account_id", "order_id", "amount", "payment_time", "owner"),
+            deletes=True,
+            description="回款 (PaymentObj), credited to the 商机 of its 销售订单; only normal ones are cash",
+        ),
+        _Object(
+            "refunds",
+            "RefundObj",
+            "refunds",
+            (*_STAMPS, "name", "account_id", "order_id", "refunded_amount", "refunded_time", "owner"),
+            deletes=True,
+            description="退款 (RefundObj), against the 商机 of its 销售订单",
+        ),
+        _Object(
+            "campaign_spend",
+            "MarketingEventObj",
+            "marketing_spend",
+            (*_STAMPS, "name", "event_type", "begin_time", "end_time", "actual_cost", "owner"),
+            deletes=True,
+            labels=("event_type",),
+            description="市场活动 (MarketingEventObj): its actual cost on its start day",
+        ),
     )
 }
-TIME_FIELDS = {"create_time", "last_modified_time", "close_date", "transform_time"}
+TIME_FIELDS = {
+    "create_time",
+    "last_modified_time",
+    "close_date",
+    "transform_time",
+    "payment_time",
+    "refunded_time",
+    "begin_time",
+    "end_time",
+}
 """Fields sent as epoch milliseconds; the connector hands them on as ISO 8601 UTC."""
 _DERIVED_PREFIX = "kpi_"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+RECEIVED = {"normal", "in_change"}
+"""life_status of a 回款 or 退款 that took effect (正常, 变更中); 未生效 and 审核中 ones are not yet money."""
+BY_ORDER = {"PaymentObj", "RefundObj"}
+"""Objects that name a 销售订单 (``order_id``): the connector adds the order's 商机 as ``kpi_deal_id``."""
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -277,7 +317,13 @@ class FxiaokeConnector(Connector):
     """商机, 人员, 销售记录 and 线索 of a Fxiaoke tenant through the open API."""
 
     name = "fxiaoke"
-    description = "Fxiaoke 纷享销客 open API: opportunities, people, activities, leads"
+    description = (
+        "Fxiaoke 纷享销客 open API: opportunities, people, activities, leads, 回款 payments, 退款 refunds, "
+        "市场活动 costs"
+    )
+    unsupported = {
+        "deal_splits": "Fxiaoke's open API documents no credit-split object (a 商机's 相关团队 has roles, not shares)",
+    }
     settings_model = FxiaokeSettings
     mapping_file = Path(__file__).with_name("mapping.yaml")
 
@@ -348,8 +394,13 @@ class FxiaokeConnector(Connector):
                 fresh = [r for r in rows if (int(r["last_modified_time"]), str(r["_id"])) > (after, last_id)]
             else:
                 fresh = rows
+            deal_of = self._order_deals([r.get("order_id") for r in fresh]) if obj.api_name in BY_ORDER else {}
             for raw in fresh:
-                yield self._record(obj, raw, labels)
+                record = self._record(obj, raw, labels)
+                if obj.api_name in BY_ORDER:
+                    record.data["kpi_deal_id"] = deal_of.get(str(raw.get("order_id") or ""))
+                    record.deleted = record.deleted or raw.get("life_status") not in RECEIVED
+                yield record
             if mode == "ties":
                 if fresh:
                     last_id = str(fresh[-1]["_id"])
@@ -385,12 +436,39 @@ class FxiaokeConnector(Connector):
         for name, options in labels.items():
             value = raw.get(name)
             data[f"kpi_{name}_label"] = options.get(str(value), value) if value is not None else None
+        if obj.api_name == "MarketingEventObj":
+            begin = raw.get("begin_time")
+            data["kpi_day"] = (
+                datetime.fromtimestamp(int(begin) // 1000, tz=UTC).astimezone(SHANGHAI).date().isoformat()
+                if begin not in (None, "")
+                else None
+            )
         if obj.api_name == "ActiveRecordObj":
             data["kpi_has_evidence"] = bool(raw.get("location"))  # a check-in location was recorded
             content = str(raw.get("active_record_content") or "").strip()
             data["kpi_subject"] = content.splitlines()[0][:200] if content else None
         deleted = raw.get("life_status") == "invalid" or bool(raw.get("is_deleted"))
         return Record(obj.stream, data, deleted=deleted)
+
+    def _order_deals(self, order_ids: list[Any]) -> dict[str, str]:
+        """The 商机 (``new_opportunity_id``) of each 销售订单, read in batches of 100 by ``_id``."""
+        wanted = sorted({str(i) for i in order_ids if i})
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            data = self._query(
+                "SalesOrderObj",
+                {
+                    "limit": 100,
+                    "offset": 0,
+                    "filters": [{"field_name": "_id", "operator": "IN", "field_values": chunk}],
+                    "fieldProjection": ["_id", "new_opportunity_id", "account_id"],
+                },
+            )
+            for row in data.get("dataList") or []:
+                if row.get("new_opportunity_id"):
+                    found[str(row["_id"])] = str(row["new_opportunity_id"])
+        return found
 
     def _option_labels(self, api_name: str, field: str) -> dict[str, str]:
         key = (api_name, field)

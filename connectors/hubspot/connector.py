@@ -1,4 +1,5 @@
-"""HubSpot CRM v3: owners, deals, contacts (as leads) and calls, meetings and tasks (as activities).
+"""HubSpot CRM v3: owners, deals, contacts (as leads) and calls, meetings and tasks (as activities); commerce
+payments and their refunds, deals cancelled after they were won, deal splits and campaign spend.
 
 What the connector does about HubSpot's protocol (docs/connectors/hubspot.md):
 
@@ -16,6 +17,11 @@ What the connector does about HubSpot's protocol (docs/connectors/hubspot.md):
   interval) and retries, ``SECONDLY`` (search) waits a second, ``DAILY`` stops the sync (it resumes
   on the next run). Calls are paced under the burst budget the account announces in its
   ``X-HubSpot-RateLimit-*`` headers, search under its own per-second limit.
+- Facts after the deal: payments list ``commerce_payments`` (failed and processing ones are no
+  cash); refunds are the payments' ``hs_refunds_amount``; cancellations batch-read each page's
+  ``dealstage`` history and compare it with the pipelines' won and lost stages; deal splits are
+  batch-read per deal as whole sets (``DealCovered``); campaign spend is read whole every sync
+  (``complete_read``). A 403 from the splits or campaigns API makes the stream unavailable.
 - Private-app tokens or OAuth apps: an expired OAuth token (401 ``EXPIRED_AUTHENTICATION``) is
   refreshed once and the call repeated; refreshed tokens are kept in the token store.
 """
@@ -23,7 +29,7 @@ What the connector does about HubSpot's protocol (docs/connectors/hubspot.md):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +57,7 @@ from kpi_engine import (
     parse_retry_after,
     secret_field,
 )
+from kpi_engine.connect import DealCovered, StreamUnavailable
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
 
@@ -61,7 +68,24 @@ OBJECT_STREAMS: dict[str, tuple[str, Entity, str, str | None]] = {
     "calls": ("calls", "activities", "hs_lastmodifieddate", "deals"),
     "meetings": ("meetings", "activities", "hs_lastmodifieddate", "deals"),
     "tasks": ("tasks", "activities", "hs_lastmodifieddate", "deals"),
+    "payments": ("commerce_payments", "payments", "hs_lastmodifieddate", "deals,companies"),
+    "refunds": ("commerce_payments", "refunds", "hs_lastmodifieddate", "deals,companies"),
+    "cancellations": ("deals", "refunds", "hs_lastmodifieddate", "companies"),
+    "splits": ("deals", "deal_splits", "hs_lastmodifieddate", None),
 }
+PRIMARY_KEYS = {"refunds": "refund_id", "cancellations": "cancellation_id", "splits": "split_id"}
+"""Streams whose records are not the listed objects themselves, and the key the connector gives them."""
+DESCRIPTIONS = {
+    "payments": "Commerce payments (received: not failed or processing), credited to their deal and company",
+    "refunds": "Amounts refunded on commerce payments (hs_refunds_amount)",
+    "cancellations": "Deals that were in a won stage and are now lost (from dealstage history): cancellations",
+    "splits": "Deal splits (Sales Hub Enterprise): each deal's owners and shares",
+    "campaign_spend": "Marketing campaigns' spend items (Marketing Hub Professional)",
+}
+NOT_RECEIVED = {"failed", "processing"}
+"""Payment statuses that are no cash received (such a payment is stored as deleted until it succeeds)."""
+SPLIT_BATCH = 100
+"""Deals per deal-splits batch read (the API's own limit is not published; 100 is the CRM's usual batch)."""
 BASE_PROPERTIES = {
     "deals": [
         "dealname",
@@ -99,6 +123,15 @@ BASE_PROPERTIES = {
         "hs_meeting_end_time",
     ],
     "tasks": ["hs_timestamp", "hs_lastmodifieddate", "hubspot_owner_id", "hs_task_subject", "hs_task_status"],
+    "commerce_payments": [
+        "hs_initial_amount",
+        "hs_currency_code",
+        "hs_initiated_date",
+        "hs_latest_status",
+        "hs_refunds_amount",
+        "hs_createdate",
+        "hs_lastmodifieddate",
+    ],
 }
 DERIVED = {
     "id",
@@ -115,6 +148,13 @@ DERIVED = {
     "createdAt",
     "updatedAt",
     "channel",
+    "refund_id",
+    "cancellation_id",
+    "cancelled_at",
+    "cancellation_reason",
+    "split_id",
+    "payment_status",
+    "hs_deal_split_percentage",
 }
 SEARCH_RESULT_CAP = 10_000
 MAX_PROPERTIES_LENGTH = 6_000
@@ -202,7 +242,10 @@ class HubSpotConnector(Connector):
     """HubSpot CRM v3 (private app or OAuth)."""
 
     name = "hubspot"
-    description = "HubSpot CRM v3: owners, deals, contacts as leads, calls/meetings/tasks as activities"
+    description = (
+        "HubSpot CRM v3: owners, deals, contacts as leads, calls/meetings/tasks as activities, commerce payments "
+        "and their refunds, cancelled deals, deal splits, campaign spend"
+    )
     settings_model = HubSpotSettings
     mapping_file = Path(__file__).with_name("mapping.yaml")
     documentation = "https://developers.hubspot.com/docs/api/crm/understanding-the-crm"
@@ -216,7 +259,24 @@ class HubSpotConnector(Connector):
             Stream(name="owners", entity="people", description="Users who own records (deals name the owner id)")
         ]
         for name, (_, entity, modified, _) in OBJECT_STREAMS.items():
-            streams.append(Stream(name=name, entity=entity, cursor_field=modified, reports_deletes=True))
+            streams.append(
+                Stream(
+                    name=name,
+                    entity=entity,
+                    primary_key=PRIMARY_KEYS.get(name, "id"),
+                    cursor_field=modified,
+                    reports_deletes=True,
+                    description=DESCRIPTIONS.get(name, ""),
+                )
+            )
+        streams.append(
+            Stream(
+                name="campaign_spend",
+                entity="marketing_spend",
+                complete_read=True,
+                description=DESCRIPTIONS["campaign_spend"],
+            )
+        )
         return streams
 
     # --- HTTP --------------------------------------------------------------------------
@@ -265,9 +325,11 @@ class HubSpotConnector(Connector):
 
     # --- reading ------------------------------------------------------------------------
 
-    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
+    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | DealCovered | Checkpoint]:
         if stream.name == "owners":
             yield from self._read_owners(state)
+        elif stream.name == "campaign_spend":
+            yield from self._read_spend(state)
         else:
             yield from self._read_objects(stream, state)
 
@@ -306,9 +368,13 @@ class HubSpotConnector(Connector):
     def _properties(self, kind: str, state: StreamState) -> list[str]:
         return sorted(set(BASE_PROPERTIES[kind]) | {f for f in state.fields if f not in DERIVED})
 
-    def _read_objects(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
+    def _read_objects(self, stream: Stream, state: StreamState) -> Iterator[Record | DealCovered | Checkpoint]:
         kind, _, modified, association = OBJECT_STREAMS[stream.name]
+        if stream.name == "splits":  # the mapping names split fields, not deal properties
+            state = StreamState(stream.name, since=state.since, position=state.position)
         properties = self._properties(kind, state)
+        if stream.name == "cancellations":
+            self._deal_stages()
         phases = ["live", "archived"] if state.full else ["search", "archived"]
         position = state.position or {}
         current = position.get("phase", phases[0])
@@ -333,7 +399,7 @@ class HubSpotConnector(Connector):
         since: datetime | None,
         resume: dict[str, Any],
         phases: list[str],
-    ) -> Iterator[Record | Checkpoint]:
+    ) -> Iterator[Record | DealCovered | Checkpoint]:
         params: dict[str, Any] = {
             "limit": self.settings.page_size,
             "properties": ",".join(properties),
@@ -359,12 +425,14 @@ class HubSpotConnector(Connector):
             return body
 
         for page in cursor_pages(fetch, records="results", next_cursor="paging.next.after", start=resume.get("after")):
+            items = []
             for item in page.records:
                 if phase == "archived" and since is not None:
                     archived_at = parse_cursor(item.get("archivedAt") or item.get("updatedAt"))
                     if archived_at is not None and archived_at < since:
                         continue  # a tombstone recorded by an earlier sync
-                yield self._record(stream.name, kind, item, phase == "archived")
+                items.append(item)
+            yield from self._page(stream.name, kind, items, phase == "archived")
             yield Checkpoint(stream.name, self._next(phase, page.next, phases))
 
     def _search(
@@ -377,7 +445,7 @@ class HubSpotConnector(Connector):
         since: datetime,
         resume: dict[str, Any],
         phases: list[str],
-    ) -> Iterator[Record | Checkpoint]:
+    ) -> Iterator[Record | DealCovered | Checkpoint]:
         floor = int(resume.get("floor_ms") or int(since.timestamp() * 1000))
         offset = int(resume.get("after") or 0)
         limit = self.settings.search_page_size
@@ -395,16 +463,12 @@ class HubSpotConnector(Connector):
                 },
             )
             items = body.get("results") or []
-            links = (
-                self._associations(kind, association, [str(i["id"]) for i in items]) if association and items else {}
-            )
-            for item in items:
-                if association:
-                    item = {
-                        **item,
-                        "associations": {association: {"results": [{"id": t} for t in links.get(str(item["id"]), [])]}},
-                    }
-                yield self._record(stream.name, kind, item, False)
+            for to in association.split(",") if association and items else []:
+                links = self._associations(kind, to, [str(i["id"]) for i in items])
+                for item in items:
+                    found = [{"id": t} for t in links.get(str(item["id"]), [])]
+                    item.setdefault("associations", {})[to] = {"results": found}
+            yield from self._page(stream.name, kind, items, False)
             following = (body.get("paging") or {}).get("next", {}).get("after")
             if not following:
                 yield Checkpoint(stream.name, {"phase": phases[phases.index("search") + 1]})
@@ -422,6 +486,169 @@ class HubSpotConnector(Connector):
                     )
                 floor, offset = new_floor, 0
             yield Checkpoint(stream.name, {"phase": "search", "floor_ms": floor, "after": offset})
+
+    def _page(
+        self, stream: str, kind: str, items: list[dict[str, Any]], archived: bool
+    ) -> Iterator[Record | DealCovered]:
+        """The records of one page of listed objects: the objects themselves, or what a stream derives."""
+        if stream == "splits":
+            modified = {str(i["id"]): (i.get("properties") or {}).get("hs_lastmodifieddate") for i in items}
+            yield from self._splits(modified, archived)
+            return
+        if stream == "cancellations":
+            yield from self._cancellations(items, archived)
+            return
+        for item in items:
+            record = self._record(stream, kind, item, archived)
+            if stream == "refunds":
+                amount = str(record.data.get("hs_refunds_amount") or "").strip()
+                if amount in ("", "0", "0.0", "0.00"):
+                    continue  # not refunded: no refund record
+                record.data["refund_id"] = f"payment-{record.data['id']}"
+                record.deleted = archived or bool(item.get("archived"))
+            yield record
+
+    def _splits(self, modified: dict[str, Any], archived: bool) -> Iterator[Record | DealCovered]:
+        """Each deal's whole set of splits (the batch read answers every split of a deal).
+
+        A split carries its deal's modified time as the stream's cursor: that is what the next
+        incremental read searches deals by."""
+        deal_ids = list(modified)
+        for start in range(0, len(deal_ids), SPLIT_BATCH):
+            chunk = deal_ids[start : start + SPLIT_BATCH]
+            if not archived:  # an archived deal has no splits left: its stored ones are removed
+                try:
+                    body = self.api.post_json(
+                        "/crm/v3/objects/deals/splits/batch/read", {"inputs": [{"id": i} for i in chunk]}
+                    )
+                except AuthenticationError as exc:
+                    if exc.status == 403:
+                        raise StreamUnavailable(
+                            "HubSpot refused the deal splits API (deal splits need Sales Hub Enterprise, deal "
+                            "splits turned on, and the crm.dealsplits.read_write scope).",
+                            status=403,
+                        ) from None
+                    raise
+                for result in body.get("results") or []:
+                    for split in result.get("splits") or []:
+                        props = split.get("properties") or {}
+                        yield Record(
+                            "splits",
+                            {
+                                **props,
+                                "split_id": str(split["id"]),
+                                "deal_id": str(result["id"]),
+                                "updatedAt": split.get("updatedAt"),
+                                "hs_lastmodifieddate": modified.get(str(result["id"])) or split.get("updatedAt"),
+                            },
+                            deleted=bool(split.get("archived")),
+                        )
+            for deal in chunk:
+                yield DealCovered("splits", deal)
+
+    def _deal_stages(self) -> tuple[set[str], set[str], dict[str, str]]:
+        """Won and lost stage ids of every deal pipeline, and stage labels (``GET /crm/v3/pipelines/deals``)."""
+        if getattr(self, "_stages", None) is None:
+            body = self.api.get_json("/crm/v3/pipelines/deals")
+            won: set[str] = set()
+            lost: set[str] = set()
+            labels: dict[str, str] = {}
+            for pipeline in body.get("results") or []:
+                for stage in pipeline.get("stages") or []:
+                    meta = stage.get("metadata") or {}
+                    labels[str(stage["id"])] = str(stage.get("label") or stage["id"])
+                    if str(meta.get("isClosed")).lower() == "true":
+                        probability = str(meta.get("probability") or "")
+                        (won if probability in ("1", "1.0") else lost).add(str(stage["id"]))
+            self._stages = (won, lost, labels)
+        return self._stages
+
+    def _cancellations(self, items: list[dict[str, Any]], archived: bool) -> Iterator[Record]:
+        """Deals whose dealstage history enters a lost stage after a won one: cancellations.
+
+        A deal lost now is a cancellation from the moment it left the won stage for a lost one; a deal
+        that was cancelled and is won or open again yields a tombstone, so its cancellation goes away.
+        """
+        if not items:
+            return
+        won, lost, labels = self._deal_stages()
+        body = self.api.post_json(
+            "/crm/v3/objects/deals/batch/read" + ("?archived=true" if archived else ""),
+            {
+                "inputs": [{"id": str(i["id"])} for i in items],
+                "properties": ["dealstage"],
+                "propertiesWithHistory": ["dealstage"],
+            },
+        )
+        history = {
+            str(r["id"]): sorted(
+                (
+                    (parse_cursor(v.get("timestamp")), str(v.get("value")))
+                    for v in (r.get("propertiesWithHistory") or {}).get("dealstage") or []
+                ),
+                key=lambda entry: entry[0] or datetime.min.replace(tzinfo=UTC),
+            )
+            for r in body.get("results") or []
+        }
+        for item in items:
+            record = self._record("cancellations", "deals", item, archived)
+            versions = history.get(str(item["id"]), [])
+            cancelled_at, stage = None, None
+            for (_, before), (moment, after) in zip(versions, versions[1:], strict=False):
+                if before in won and after in lost:
+                    cancelled_at, stage = moment, after
+            if cancelled_at is None:
+                continue  # never won, then lost: nothing to record
+            current = versions[-1][1] if versions else None
+            record.data["cancellation_id"] = f"deal-{item['id']}"
+            record.data["cancelled_at"] = cancelled_at.isoformat() if cancelled_at else None
+            record.data["cancellation_reason"] = f"won, then moved to {labels.get(stage or '', stage)}"
+            record.deleted = record.deleted or current not in lost
+            yield record
+
+    def _read_spend(self, state: StreamState) -> Iterator[Record | Checkpoint]:
+        """Every campaign's spend items, read whole on every sync (the API reports no deletions)."""
+        position = state.position or {}
+        params = {"limit": 100, "properties": "hs_name,hs_start_date,hs_end_date,hs_campaign_status,hs_owner"}
+
+        def fetch(after: Any) -> Any:
+            try:
+                return self.api.get_json(
+                    "/marketing/v3/campaigns", params={**params, **({"after": after} if after else {})}
+                )
+            except AuthenticationError as exc:
+                if exc.status == 403:
+                    raise StreamUnavailable(
+                        "HubSpot refused the marketing campaigns API (campaign budgets need Marketing Hub "
+                        "Professional and the marketing.campaigns.read scope).",
+                        status=403,
+                    ) from None
+                raise
+
+        for page in cursor_pages(
+            fetch, records="results", next_cursor="paging.next.after", start=position.get("after")
+        ):
+            for campaign in page.records:
+                guid = str(campaign["id"])
+                props = campaign.get("properties") or {}
+                totals = self.api.get_json(f"/marketing/v3/campaigns/{guid}/budget/totals")
+                for item in totals.get("spendItems") or []:
+                    created = _epoch_ms_iso(item.get("createdAt"))
+                    yield Record(
+                        "campaign_spend",
+                        {
+                            "id": str(item["id"]),
+                            "name": item.get("name"),
+                            "amount": _number_text(item.get("amount")),
+                            "currency_code": totals.get("currencyCode"),
+                            "campaign_id": guid,
+                            "campaign_name": props.get("hs_name"),
+                            "spend_day": (props.get("hs_start_date") or created or "")[:10] or None,
+                            "createdAt": created,
+                            "updatedAt": _epoch_ms_iso(item.get("updatedAt")),
+                        },
+                    )
+            yield Checkpoint("campaign_spend", {"after": page.next} if page.next else None)
 
     def _associations(self, kind: str, to: str, ids: list[str]) -> dict[str, list[str]]:
         """Linked record ids per id, from the v4 batch read (search results carry no associations)."""
@@ -449,6 +676,12 @@ class HubSpotConnector(Connector):
             )
             if "companies" in links:
                 data["company_id"] = links["companies"][0] if links["companies"] else None
+        elif kind == "commerce_payments":
+            data["payment_status"] = props.get("hs_latest_status")
+            data["deal_id"] = links["deals"][0] if links.get("deals") else None
+            data["company_id"] = links["companies"][0] if links.get("companies") else None
+            if stream == "payments" and str(props.get("hs_latest_status") or "").lower() in NOT_RECEIVED:
+                return Record(stream, data, deleted=True)
         elif kind == "contacts":
             data["name"] = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
             source = props.get("hs_analytics_source")
@@ -462,6 +695,18 @@ class HubSpotConnector(Connector):
             )
             data["duration_seconds"] = _duration(kind, props)
         return Record(stream, data, deleted=archived or bool(item.get("archived")))
+
+
+def _epoch_ms_iso(value: Any) -> str | None:
+    """A time in epoch milliseconds (as the campaigns API sends them) as ISO 8601 UTC text."""
+    if value in (None, ""):
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC).isoformat()
+
+
+def _number_text(value: Any) -> Any:
+    """A JSON number as the exact text HubSpot sent (the HTTP client decodes numbers as Decimal)."""
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _property_chunks(properties: list[str]) -> list[list[str]]:

@@ -1,4 +1,5 @@
-"""Salesforce connector: opportunities, users, tasks, events and leads through the REST API.
+"""Salesforce connector: opportunities, users, tasks, events, leads, and the facts after the deal
+(opportunity splits, Billing payments and refunds, cancellations, campaign costs) through the REST API.
 
 Settings (environment variables ``KPI_SALESFORCE_<NAME>``, secrets also from the keyring):
 
@@ -11,6 +12,9 @@ Settings (environment variables ``KPI_SALESFORCE_<NAME>``, secrets also from the
 ``api_version``    ``v60.0`` by default
 ``batch_size``     records per page, 200 to 2000 (``Sforce-Query-Options: batchSize``)
 ``api_reserve``    daily API calls to leave to other integrations (the sync stops before)
+``payment_object`` object of received payments (``blng__Payment__c``, or your own)
+``refund_object``  object of refunds (``blng__Refund__c``, or your own)
+``split_type``     DeveloperName of the opportunity split type read (``Revenue``)
 =================  ==============================================================
 
 How it reads (docs/connectors/salesforce.md):
@@ -24,6 +28,11 @@ How it reads (docs/connectors/salesforce.md):
   checkpointed; a resumed read queries again with
   ``SystemModstamp > :t OR (SystemModstamp = :t AND Id > :id)``, so no locator has to survive
   the crash and records sharing a time stamp are neither skipped nor read twice.
+- **Facts after the deal**: ``splits`` (OpportunitySplit of one split type, handed on as each
+  opportunity's whole set), ``payments``/``refunds`` (Salesforce Billing, ``Canceled`` ones
+  deleted), ``cancellations`` (OpportunityHistory rows entering a lost stage after a won one, by
+  ``OpportunityStage`` flags) and ``campaigns`` (``ActualCost`` on ``StartDate``). An org without
+  splits or Billing reports those streams unavailable and syncs the rest.
 - **Deletes**: objects with ``IsDeleted`` are read with ``queryAll``, which also returns the
   recycle bin (``IsDeleted = true``: a tombstone); then ``sobjects/X/deleted`` reports what was
   hard-deleted since ``since`` (at most 15 days back, measured on the org's clock from the

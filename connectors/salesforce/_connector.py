@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -33,6 +33,7 @@ from kpi_engine import (
     parse_cursor,
     secret_field,
 )
+from kpi_engine.connect import DealCovered, StreamUnavailable
 
 __all__ = ["SalesforceConnector", "SalesforceSettings"]
 
@@ -57,6 +58,17 @@ class SalesforceSettings(ConnectorSettings):
     api_reserve: int = Field(
         0, ge=0, description="Calls of the org's daily API allocation to leave to other integrations"
     )
+    payment_object: str = Field(
+        "blng__Payment__c",
+        description="Object of received payments: Salesforce Billing's blng__Payment__c, or your own custom object",
+    )
+    refund_object: str = Field(
+        "blng__Refund__c", description="Object of refunds: Salesforce Billing's blng__Refund__c, or your own"
+    )
+    split_type: str = Field(
+        "Revenue",
+        description="DeveloperName of the opportunity split type to read (Revenue splits total 100 %; Overlay)",
+    )
 
     @field_validator("instance_url", "login_url")
     @classmethod
@@ -66,6 +78,14 @@ class SalesforceSettings(ConnectorSettings):
         value = value.strip().rstrip("/")
         if not re.match(r"^https?://[^/\s]+$", value):
             raise ValueError("must be a URL such as https://acme.my.salesforce.com, without a path")
+        return value
+
+    @field_validator("payment_object", "refund_object")
+    @classmethod
+    def _object_name(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+            raise ValueError("must be an object's API name, such as blng__Payment__c or Payment__c")
         return value
 
     @field_validator("api_version")
@@ -89,6 +109,8 @@ class _Object:
     deletes: bool
     derived: tuple[str, ...] = ()
     description: str = ""
+    optional: bool = False  # a feature or package the org may not have: StreamUnavailable when absent
+    hard_deletes: bool = True  # ask getDeleted as well (objects whose every deleted row is a fact)
 
 
 _STAMPS = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp")
@@ -183,6 +205,61 @@ OBJECTS = {
         ),
     )
 }
+FACT_OBJECTS = {
+    o.stream: o
+    for o in (
+        _Object(
+            "splits",
+            "OpportunitySplit",
+            "deal_splits",
+            (*_STAMPS, "IsDeleted", "OpportunityId", "SplitOwnerId", "SplitPercentage", "SplitAmount", "SplitTypeId"),
+            deletes=True,
+            derived=("kpi_share", "kpi_split_role"),
+            description="Opportunity splits of one split type (Revenue by default); only in orgs with splits enabled",
+            optional=True,
+            hard_deletes=False,  # getDeleted names only the split's Id, which the store does not keep
+        ),
+        _Object(
+            "payments",
+            "blng__Payment__c",
+            "payments",
+            (*_STAMPS, "IsDeleted", "blng__Account__c", "blng__Amount__c", "blng__PaymentDate__c", "blng__Status__c"),
+            deletes=True,
+            description="Payments received (Salesforce Billing, or the custom object named in payment_object)",
+            optional=True,
+        ),
+        _Object(
+            "refunds",
+            "blng__Refund__c",
+            "refunds",
+            (*_STAMPS, "IsDeleted", "blng__Account__c", "blng__Amount__c", "blng__RefundDate__c", "blng__Status__c"),
+            deletes=True,
+            description="Refunds (Salesforce Billing, or the custom object named in refund_object)",
+            optional=True,
+        ),
+        _Object(
+            "cancellations",
+            "OpportunityHistory",
+            "refunds",
+            ("Id", "CreatedDate", "SystemModstamp", "IsDeleted", "OpportunityId", "StageName", "Amount"),
+            deletes=True,
+            derived=("kpi_reason",),
+            description="Won opportunities moved to a lost stage (from OpportunityHistory): cancellations",
+            hard_deletes=False,
+        ),
+        _Object(
+            "campaigns",
+            "Campaign",
+            "marketing_spend",
+            (*_STAMPS, "IsDeleted", "Name", "Type", "Status", "StartDate", "EndDate", "ActualCost", "OwnerId"),
+            deletes=True,
+            derived=("kpi_spend_day",),
+            description="Campaigns' actual cost, on their start date, as marketing spend",
+        ),
+    )
+}
+_VOID = {"canceled", "cancelled"}
+"""Statuses of a Billing payment or refund that did not happen (read as deleted)."""
 _OPTIONAL = {"CurrencyIsoCode"}
 """Fields read when the org has them (``CurrencyIsoCode`` exists in multi-currency orgs only)."""
 
@@ -286,6 +363,11 @@ class SalesforceConnector(Connector):
         self._described: dict[str, set[str]] = {}
         self._server_now: datetime | None = None
         self.api_usage: tuple[int, int] | None = None
+        self.objects = {**OBJECTS, **FACT_OBJECTS}
+        self.objects["payments"] = replace(self.objects["payments"], sobject=s.payment_object)
+        self.objects["refunds"] = replace(self.objects["refunds"], sobject=s.refund_object)
+        self._split_type: tuple[str, str] | None = None  # (Id, label) of the split type read
+        self._stages: tuple[list[str], list[str]] | None = None  # won and lost stage names
 
     # --- the SDK's three verbs ----------------------------------------------------------
 
@@ -300,7 +382,7 @@ class SalesforceConnector(Connector):
                 reports_deletes=o.deletes,
                 description=o.description,
             )
-            for o in OBJECTS.values()
+            for o in self.objects.values()
         ]
 
     def check(self) -> str:
@@ -311,19 +393,23 @@ class SalesforceConnector(Connector):
             f"of {daily.get('Max', '?')} daily API calls left"
         )
 
-    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
-        obj = OBJECTS[stream.name]
+    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | DealCovered | Checkpoint]:
+        obj = self.objects[stream.name]
+        if obj.optional:
+            self._require(obj)
         position = state.position or {}
         if position.get("phase", "query") == "query":
             yield from self._query(obj, state, position)
-        if obj.deletes:
+        if obj.deletes and obj.hard_deletes:
             yield Checkpoint(stream.name, {"phase": "deleted"})
             yield from self._deleted(obj, state)
         yield Checkpoint(stream.name, None)
 
     # --- reading ------------------------------------------------------------------------
 
-    def _query(self, obj: _Object, state: StreamState, position: Mapping[str, Any]) -> Iterator[Record | Checkpoint]:
+    def _query(
+        self, obj: _Object, state: StreamState, position: Mapping[str, Any]
+    ) -> Iterator[Record | DealCovered | Checkpoint]:
         fields = self._fields(obj, state.fields)
         after = (parse_cursor(position["after"]), str(position["id"])) if position.get("after") else None
         while True:
@@ -337,8 +423,7 @@ class SalesforceConnector(Connector):
             try:
                 while True:
                     records = body.get("records") or []
-                    for raw in records:
-                        yield self._record(obj, raw)
+                    yield from self._records(obj, records, fields)
                     if body.get("done", True) or not body.get("nextRecordsUrl"):
                         return
                     if records:
@@ -355,7 +440,7 @@ class SalesforceConnector(Connector):
     def _soql(
         self, obj: _Object, fields: list[str], since: datetime | None, after: tuple[datetime | None, str] | None
     ) -> str:
-        where = []
+        where = self._scope(obj)
         if since is not None:
             where.append(f"SystemModstamp >= {soql_datetime(since)}")
         if after is not None and after[0] is not None:
@@ -363,6 +448,113 @@ class SalesforceConnector(Connector):
             where.append(f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > '{after[1]}'))")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         return f"SELECT {', '.join(fields)} FROM {obj.sobject}{clause} ORDER BY SystemModstamp ASC, Id ASC"
+
+    def _scope(self, obj: _Object) -> list[str]:
+        """Conditions that define the stream within its object: one split type, lost stages."""
+        if obj.sobject == "OpportunitySplit":
+            return [f"SplitTypeId = '{self._split_type_of()[0]}'"]
+        if obj.sobject == "OpportunityHistory":
+            return [f"StageName IN ({_quoted(self._stage_names()[1])})"]
+        return []
+
+    def _require(self, obj: _Object) -> None:
+        """Stop the stream, not the sync, when the org lacks the object (a feature or package not enabled)."""
+        try:
+            self._describe(obj.sobject)
+        except ConnectorError as exc:
+            if exc.status != 404:
+                raise
+            for setting in ("payment_object", "refund_object"):
+                if obj.stream == setting.removesuffix("_object") + "s" and setting in self.settings.model_fields_set:
+                    raise ConnectorConfigurationError(
+                        f"the org has no {obj.sobject} object (KPI_SALESFORCE_{setting.upper()}).",
+                        hint="name the object's API name as in Setup, e.g. Payment__c",
+                    ) from None
+            what = {
+                "OpportunitySplit": "Opportunity Splits are not enabled",
+                "blng__Payment__c": "Salesforce Billing is not installed; name your payment object in payment_object",
+                "blng__Refund__c": "Salesforce Billing is not installed; name your refund object in refund_object",
+            }.get(obj.sobject, "set the object's name in the connector's settings")
+            raise StreamUnavailable(f"the org has no {obj.sobject} object ({what}).", status=404) from None
+
+    def _split_type_of(self) -> tuple[str, str]:
+        """The Id and label of the split type named in ``split_type`` (Revenue by default)."""
+        if self._split_type is None:
+            name = self.settings.split_type
+            rows = self._all("SELECT Id, DeveloperName, MasterLabel, IsActive FROM OpportunitySplitType")
+            found = next((r for r in rows if str(r.get("DeveloperName")) == name), None)
+            if found is None:
+                known = ", ".join(sorted(str(r.get("DeveloperName")) for r in rows)) or "none"
+                raise ConnectorConfigurationError(
+                    f"the org has no opportunity split type {name!r} (KPI_SALESFORCE_SPLIT_TYPE).",
+                    hint=f"its split types are: {known}",
+                )
+            self._split_type = (str(found["Id"]), str(found.get("MasterLabel") or name))
+        return self._split_type
+
+    def _stage_names(self) -> tuple[list[str], list[str]]:
+        """The org's won and lost stages, from ``OpportunityStage`` (labels are editable; flags are not)."""
+        if self._stages is None:
+            rows = self._all("SELECT ApiName, MasterLabel, IsClosed, IsWon FROM OpportunityStage")
+            won = sorted(str(r["ApiName"]) for r in rows if r.get("IsWon"))
+            lost = sorted(str(r["ApiName"]) for r in rows if r.get("IsClosed") and not r.get("IsWon"))
+            self._stages = (won, lost)
+        return self._stages
+
+    def _all(self, soql: str, *, deleted: bool = False) -> list[dict[str, Any]]:
+        """Every row of a small query, all pages."""
+        body = self._get(f"{self.base}/{'queryAll' if deleted else 'query'}/", params={"q": soql})
+        rows = list(body.get("records") or [])
+        while not body.get("done", True) and body.get("nextRecordsUrl"):
+            body = self._get(body["nextRecordsUrl"])
+            rows.extend(body.get("records") or [])
+        return rows
+
+    def _records(self, obj: _Object, page: list[dict[str, Any]], fields: list[str]) -> Iterator[Record | DealCovered]:
+        if obj.sobject == "OpportunitySplit":
+            yield from self._split_sets(obj, page, fields)
+            return
+        if obj.sobject != "OpportunityHistory":
+            for raw in page:
+                yield self._record(obj, raw)
+            return
+        # a lost-stage row is a cancellation when the opportunity was in a won stage before it
+        won_at: dict[str, list[datetime]] = {}
+        opportunities = sorted({str(r["OpportunityId"]) for r in page})
+        won = self._stage_names()[0]
+        for start in range(0, len(opportunities), 200):
+            chunk = opportunities[start : start + 200]
+            soql = (
+                f"SELECT OpportunityId, CreatedDate FROM OpportunityHistory WHERE OpportunityId IN ({_quoted(chunk)}) "
+                f"AND StageName IN ({_quoted(won)})"
+            )
+            for row in self._all(soql, deleted=True):
+                moment = parse_cursor(row["CreatedDate"])
+                if moment is not None:
+                    won_at.setdefault(str(row["OpportunityId"]), []).append(moment)
+        for raw in page:
+            lost_at = parse_cursor(raw.get("CreatedDate"))
+            earlier = won_at.get(str(raw["OpportunityId"]), [])
+            if lost_at is not None and any(moment < lost_at for moment in earlier):
+                yield self._record(obj, raw)
+
+    def _split_sets(
+        self, obj: _Object, page: list[dict[str, Any]], fields: list[str]
+    ) -> Iterator[Record | DealCovered]:
+        """The whole current set of splits of each opportunity a changed (or deleted) split belongs to, so
+        that a split whose owner changed, or that was removed, leaves no stale row behind."""
+        opportunities = sorted({str(r["OpportunityId"]) for r in page if r.get("OpportunityId")})
+        split_type = self._split_type_of()[0]
+        for start in range(0, len(opportunities), 200):
+            chunk = opportunities[start : start + 200]
+            soql = (
+                f"SELECT {', '.join(fields)} FROM OpportunitySplit WHERE SplitTypeId = '{split_type}' "
+                f"AND OpportunityId IN ({_quoted(chunk)}) ORDER BY OpportunityId ASC, Id ASC"
+            )
+            for raw in self._all(soql):
+                yield self._record(obj, raw)
+            for opportunity in chunk:
+                yield DealCovered(obj.stream, opportunity)
 
     def _fields(self, obj: _Object, wanted: frozenset[str]) -> list[str]:
         """The base fields, the mapping's fields and the optional ones the org has; unknown ones refused."""
@@ -415,6 +607,16 @@ class SalesforceConnector(Connector):
         elif obj.sobject == "Lead":
             owner = str(data.get("OwnerId") or "")
             data["kpi_owner_user_id"] = owner if owner.startswith("005") else None  # 00G… is a queue
+        elif obj.sobject == "OpportunitySplit":
+            percentage = data.get("SplitPercentage")
+            data["kpi_share"] = Decimal(str(percentage)) / 100 if percentage is not None else None
+            data["kpi_split_role"] = self._split_type_of()[1]
+        elif obj.sobject == "OpportunityHistory":
+            data["kpi_reason"] = f"won, then moved to {data.get('StageName')}"
+        elif obj.sobject == "Campaign":
+            data["kpi_spend_day"] = data.get("StartDate") or str(data.get("CreatedDate") or "")[:10] or None
+        elif obj.stream in ("payments", "refunds"):
+            deleted = deleted or str(data.get("blng__Status__c") or "").lower() in _VOID
         return Record(obj.stream, data, deleted=deleted)
 
     def _deleted(self, obj: _Object, state: StreamState) -> Iterator[Record | Checkpoint]:
@@ -478,6 +680,12 @@ class SalesforceConnector(Connector):
                     scope="daily",
                     hint="it resumes from its last page on the next run",
                 )
+
+
+def _quoted(values: list[str]) -> str:
+    """SOQL string literals, comma separated (quotes and backslashes escaped)."""
+    escaped = (v.replace("\\", "\\\\").replace("'", "\\'") for v in values)
+    return ", ".join(f"'{v}'" for v in escaped) or "''"
 
 
 def _opportunity_id(what_id: Any) -> str | None:

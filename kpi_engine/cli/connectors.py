@@ -43,6 +43,9 @@ def _connector_rows(fmt: str) -> list[dict[str, Any]]:
                 "description": connector.description,
                 "plugin": registry.owners.get(("connector", name), "?"),
                 "streams": streams if fmt == "json" else ", ".join(s["name"] for s in streams),
+                "not_in_crm": dict(connector.unsupported)
+                if fmt == "json"
+                else "; ".join(f"{entity}: {why}" for entity, why in connector.unsupported.items()),
                 "settings": settings
                 if fmt == "json"
                 else ", ".join(
@@ -76,6 +79,11 @@ def connectors_list(fmt: str) -> None:
     rows = _connector_rows(fmt)
     if fmt == "table":
         click.echo(render(rows, ["name", "plugin", "streams", "settings"]))
+        lacking = [row for row in rows if row["not_in_crm"]]
+        if lacking:
+            click.echo("\nFacts a CRM does not have (import them from files: kpi import):")
+            for row in lacking:
+                click.echo(f"  {row['name']}: {row['not_in_crm']}")
         click.echo("\nDetails (stream keys, cursor fields, every setting): kpi connectors list --format json")
     else:
         click.echo(render(rows, ["name", "description", "plugin", "streams", "settings"], fmt))
@@ -273,6 +281,9 @@ def sync_command(
     }
     numeric = ("read", "inserted", "updated", "unchanged", "deleted", "skipped")
     click.echo(render(rows + [total], ["stream", "entity", *numeric], numeric=numeric))
+    for st in summary.streams:
+        if st.unavailable:
+            click.echo(f"\n{st.stream}: nothing to read in this account ({st.unavailable}).")
     reasons = summary.skipped_reasons
     if reasons:
         click.echo("\nSkipped:")

@@ -13,8 +13,25 @@ connectors new``).
 """
 
 from .auth import BearerToken, HeaderToken, OAuth2Refresh
-from .connector import Checkpoint, Connector, ConnectorContext, Entity, Record, Stream, StreamState
-from .errors import AuthenticationError, ConnectorConfigurationError, ConnectorError, RateLimited, TransientError
+from .connector import (
+    ENTITY_ORDER,
+    Checkpoint,
+    Connector,
+    ConnectorContext,
+    DealCovered,
+    Entity,
+    Record,
+    Stream,
+    StreamState,
+)
+from .errors import (
+    AuthenticationError,
+    ConnectorConfigurationError,
+    ConnectorError,
+    RateLimited,
+    StreamUnavailable,
+    TransientError,
+)
 from .http import HttpClient, RetryPolicy, SystemClock, TokenBucket, default_classify, parse_retry_after
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
 from .paging import Page, cursor_pages, dig, next_link_pages, offset_pages, page_token_pages
@@ -41,6 +58,8 @@ __all__ = [
     "ConnectorContext",
     "ConnectorError",
     "ConnectorSettings",
+    "DealCovered",
+    "ENTITY_ORDER",
     "Entity",
     "HeaderToken",
     "HttpClient",
@@ -56,6 +75,7 @@ __all__ = [
     "StreamMapping",
     "StreamState",
     "StreamSummary",
+    "StreamUnavailable",
     "SyncSummary",
     "SystemClock",
     "TokenBucket",

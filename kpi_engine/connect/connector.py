@@ -5,7 +5,8 @@ A connector is a subclass of ``Connector`` with
 - ``name`` (``hubspot``), a ``settings_model`` (a ``ConnectorSettings`` subclass; secrets typed
   ``SecretStr`` and declared with ``secret_field``, read from ``$KPI_<NAME>_<FIELD>`` or a keyring);
 - ``streams()``: the ``Stream`` objects it can read, each with its primary key, cursor field,
-  whether it reports deletes and the entity it fills (deals, people, activities or leads);
+  whether it reports deletes and the entity it fills (``Entity``: people, customers, deals,
+  deal_splits, deal_stage_history, leads, activities, payments, refunds, marketing_spend);
 - ``check()``: one cheap authenticated call that proves the settings work;
 - ``read(stream, state)``: yields ``Record`` objects and, after each page, a ``Checkpoint`` with
   the position of the next page. The sync engine commits the page's rows and that position
@@ -47,8 +48,10 @@ from .secrets import (
 
 __all__ = [
     "ENTITY_ORDER",
+    "KEYED_BY_DEAL",
     "Checkpoint",
     "Connector",
+    "DealCovered",
     "Entity",
     "ConnectorContext",
     "Record",
@@ -57,9 +60,36 @@ __all__ = [
     "settings_schema",
 ]
 
-Entity = Literal["people", "deals", "leads", "activities"]
-ENTITY_ORDER: tuple[str, ...] = ("people", "deals", "leads", "activities")
-"""The order streams are synced in: owners before the deals they own, deals before their activities."""
+Entity = Literal[
+    "people",
+    "customers",
+    "deals",
+    "deal_splits",
+    "deal_stage_history",
+    "leads",
+    "activities",
+    "payments",
+    "refunds",
+    "marketing_spend",
+]
+ENTITY_ORDER: tuple[str, ...] = (
+    "people",
+    "customers",
+    "deals",
+    "deal_splits",
+    "deal_stage_history",
+    "leads",
+    "activities",
+    "payments",
+    "refunds",
+    "marketing_spend",
+)
+"""The order streams are synced in: what a record names comes first. Owners before the customers and
+deals they own, deals before their splits, stage history, activities, payments and refunds; marketing
+spend names its owner only."""
+KEYED_BY_DEAL: frozenset[str] = frozenset({"deal_splits", "deal_stage_history"})
+"""Entities stored by their natural key (a deal and a person, a deal and an instant), without a remote
+id: a tombstone removes the stored row, and a deleted record that names no deal cannot be found."""
 
 
 class Stream(BaseModel):
@@ -68,6 +98,10 @@ class Stream(BaseModel):
     ``cursor_field`` is the remote field that grows when a record changes (None: the stream is
     read whole every time); ``cursor_format`` says how to read it (ISO 8601 text, epoch
     milliseconds or seconds); ``reports_deletes`` says deleted records arrive as tombstones.
+    ``complete_read`` says every read returns every live record (an API without a cursor or a feed of
+    deletions): after a read that ran start to finish in one sync, stored records of the stream's
+    entity from this source that it did not return are tombstoned. Only one stream of a connector
+    may fill an entity it reads completely.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,6 +112,7 @@ class Stream(BaseModel):
     cursor_field: str | None = None
     cursor_format: Literal["iso8601", "epoch_ms", "epoch_s"] = "iso8601"
     reports_deletes: bool = False
+    complete_read: bool = False
     description: str = ""
 
 
@@ -91,6 +126,20 @@ class Record:
     stream: str
     data: dict[str, Any]
     deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DealCovered:
+    """Every current record of this deal was yielded before it (in the same page): rows of the deal that
+    did not come are gone in the CRM and are removed from the store.
+
+    For streams of entities kept by deal (``KEYED_BY_DEAL``: splits) when the CRM answers with a deal's
+    whole set (HubSpot's deal splits batch read, Salesforce's splits of an opportunity): a split whose
+    owner changed, or that was removed, leaves no stale row behind.
+    """
+
+    stream: str
+    deal_remote_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +197,9 @@ class Connector(ABC):
     settings_model: ClassVar[type[ConnectorSettings]]
     mapping_file: ClassVar[Path | None] = None
     documentation: ClassVar[str] = ""
+    unsupported: ClassVar[dict[str, str]] = {}
+    """Entities the CRM has no object for, and why (``kpi connectors list`` shows them): say so rather
+    than invent one, e.g. ``{"deal_splits": "Fxiaoke's open API has no credit-split object"}``."""
 
     def __init__(self, settings: ConnectorSettings, *, context: ConnectorContext | None = None) -> None:
         if not isinstance(settings, self.settings_model):
@@ -186,8 +238,9 @@ class Connector(ABC):
         """Make one cheap authenticated call; return what was checked, raise a connector error if it fails."""
 
     @abstractmethod
-    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | Checkpoint]:
-        """Yield the stream's records since ``state.since``, with a ``Checkpoint`` after each page."""
+    def read(self, stream: Stream, state: StreamState) -> Iterator[Record | DealCovered | Checkpoint]:
+        """Yield the stream's records since ``state.since``, with a ``Checkpoint`` after each page
+        (and, for a deal's complete set of splits, a ``DealCovered`` after them)."""
 
     # --- helpers --------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ __all__ = [
     "ConnectorError",
     "RateLimitScope",
     "RateLimited",
+    "StreamUnavailable",
     "TransientError",
 ]
 
@@ -79,3 +80,13 @@ class RateLimited(ConnectorError):
 
 class TransientError(ConnectorError):
     """A timeout, dropped connection or server error (5xx): the same call may succeed later."""
+
+
+class StreamUnavailable(ConnectorError):
+    """The CRM has no such data for this account: an object not enabled, a feature not bought.
+
+    Raised by ``read`` before it yields anything (Salesforce without Opportunity Splits, HubSpot without
+    Commerce Hub payments). The sync records the reason in the stream's summary (``unavailable``),
+    stores nothing for that stream and goes on with the others: an account without deal splits still
+    syncs its deals.
+    """

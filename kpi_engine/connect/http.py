@@ -19,6 +19,7 @@ Time is injected (``clock``): tests pass a fake clock whose ``sleep`` only advan
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import threading
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
@@ -401,8 +403,9 @@ class HttpClient:
 
 
 def _json(response: requests.Response, name: str) -> Any:
+    """The answer's JSON; numbers with a fraction are exact ``Decimal`` (money is never a binary float)."""
     try:
-        return response.json()
+        return json.loads(response.content, parse_float=Decimal)
     except ValueError:
         raise TransientError(
             f"{name} sent an answer that is not JSON ({_path(response.url)}): {_short_body(response, 120)}"

@@ -14,6 +14,9 @@ from .mapping import SourceMapping, StreamMapping
 
 __all__ = ["RecordMapper", "first_problem"]
 
+_PERSON_FIELDS = ("owner_id", "manager_id", "person_id", "marketing_owner_id")
+"""Fields naming a person by the CRM's user id (translated through the source's people)."""
+
 
 class RecordMapper:
     """Turns remote records of one stream into validated records of its entity."""
@@ -52,9 +55,12 @@ class RecordMapper:
         return values
 
     def owner(self, values: dict[str, Any]) -> str | None:
-        """Translate the CRM owner id to a person id; the reason when it is unknown."""
-        for name in ("owner_id", "manager_id"):
+        """Translate the CRM user ids of the record (owner, manager, a split's person, a lead's marketing
+        owner) to person ids; the reason when one that matters is unknown (an unknown manager is left empty)."""
+        for name in _PERSON_FIELDS:
             remote = values.get(name)
+            if name not in values:
+                continue
             if remote in (None, ""):
                 values[name] = None
                 continue
@@ -64,7 +70,8 @@ class RecordMapper:
                 if name == "manager_id":
                     values[name] = None
                     continue
-                return f"owner {remote} is not a known person"
+                what = "owner" if name == "owner_id" else name.removesuffix("_id").replace("_", " ")
+                return f"{what} {remote} is not a known person"
             values[name] = person
         return None
 

@@ -7,7 +7,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .connector import Checkpoint, Record
+from .connector import Checkpoint, DealCovered, Record
+
+Item = Record | DealCovered | Checkpoint
 
 __all__ = ["paged", "prefetched"]
 
@@ -20,8 +22,8 @@ class _Failure:
         self.error = error
 
 
-def paged(items: Iterable[Record | Checkpoint]) -> Iterator[list[Record | Checkpoint]]:
-    page: list[Record | Checkpoint] = []
+def paged(items: Iterable[Item]) -> Iterator[list[Item]]:
+    page: list[Item] = []
     for item in items:
         page.append(item)
         if isinstance(item, Checkpoint):
@@ -31,7 +33,7 @@ def paged(items: Iterable[Record | Checkpoint]) -> Iterator[list[Record | Checkp
         yield page
 
 
-def prefetched(items: Iterable[Record | Checkpoint], depth: int) -> Iterator[list[Record | Checkpoint]]:
+def prefetched(items: Iterable[Item], depth: int) -> Iterator[list[Item]]:
     """Pages (records up to and including a checkpoint), read ahead by a thread while earlier pages are written.
 
     The connector's generator runs in one reading thread; its errors reach the caller in order.

@@ -14,7 +14,10 @@ For each stream (people first, then deals, leads, activities):
 4. When the read completes, the cursor moves to the high-water mark ``(time stamp, id)`` of
    what was read (never past the time the read started, for records changed during the read).
 
-Deleted records become tombstones (``is_deleted``; ``deleted_at`` on deals).
+Deleted records become tombstones (``is_deleted``; ``deleted_at`` on deals). Entities stored by their
+natural key without a remote id (``KEYED_BY_DEAL``: deal splits, stage history) have no tombstone
+column: a deleted record removes the stored row, logged in ``fact_changes`` like every other change.
+A stream whose data the account does not have (``StreamUnavailable``) is reported and skipped.
 """
 
 from __future__ import annotations
@@ -27,13 +30,22 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select
 
 from ..ingest.loading import LoadCounts, UnresolvedReferences, log_fact_change, upsert_records
 from ..store import schema as s
 from ..store.database import Store
-from .connector import ENTITY_ORDER, Checkpoint, Connector, Record, Stream, StreamState
-from .errors import ConnectorConfigurationError, ConnectorError, RateLimited
+from .connector import (
+    ENTITY_ORDER,
+    KEYED_BY_DEAL,
+    Checkpoint,
+    Connector,
+    DealCovered,
+    Record,
+    Stream,
+    StreamState,
+)
+from .errors import ConnectorConfigurationError, ConnectorError, RateLimited, StreamUnavailable
 from .mapper import RecordMapper, first_problem
 from .mapping import SourceMapping, StreamMapping, load_source_mapping
 from .prefetch import prefetched
@@ -76,6 +88,7 @@ class _Batch:
     remote_ids: dict[str, str] = field(default_factory=dict)  # person id -> CRM user id (people)
     high: tuple[datetime, str] | None = None
     keys: set[Any] = field(default_factory=set)
+    covered: set[str] = field(default_factory=set)  # deals whose whole set of rows came in this batch
 
 
 class _StreamSync:
@@ -123,6 +136,7 @@ class _StreamSync:
             fields=mapping.remote_fields(),
         )
         base = {"cursor": iso_utc(cursor), "tie_breaker_id": tie}
+        self.seen: set[str] | None = set() if stream.complete_read and not pending else None
         batch = _Batch()
         count = 0
         for page in prefetched(engine.connector.read(stream, state), engine.prefetch):
@@ -132,6 +146,8 @@ class _StreamSync:
                     self.summary.read += 1
                     count += 1
                     high = self.add(batch, record, high)
+                elif isinstance(record, DealCovered):
+                    batch.covered.add(record.deal_remote_id)
             if isinstance(item, Checkpoint):
                 self.summary.pages += 1
                 if count >= engine.batch_size:
@@ -158,7 +174,7 @@ class _StreamSync:
                 mark, mark_id = started, ""
             final = {"cursor": iso_utc(mark), "tie_breaker_id": mark_id}
         self.summary.cursor = final.get("cursor")
-        self.commit(batch, final)
+        self.commit(batch, final, reconcile=self.seen is not None)
 
     def add(self, batch: _Batch, record: Record, high: tuple[datetime, str] | None) -> tuple[datetime, str] | None:
         mapper = self.mapper
@@ -167,6 +183,8 @@ class _StreamSync:
         if remote_id is None:
             summary.skipped[f"no {self.stream.primary_key}"] += 1
             return high
+        if self.seen is not None:
+            self.seen.add(remote_id)
         if self.stream.cursor_field:
             try:
                 moment = parse_cursor(record.data.get(self.stream.cursor_field), self.stream.cursor_format)
@@ -186,7 +204,9 @@ class _StreamSync:
         try:
             validated = mapper.validate(values)
         except ValidationError as exc:
-            if record.deleted:
+            if record.deleted and self.stream.entity in KEYED_BY_DEAL:
+                summary.skipped[f"deleted without its deal and key ({first_problem(exc)})"] += 1
+            elif record.deleted:
                 stamp = parse_cursor(record.data.get(self.stream.cursor_field)) if self.stream.cursor_field else None
                 batch.deleted_ids.append((remote_id, stamp))
             else:
@@ -206,12 +226,29 @@ class _StreamSync:
             batch.live.append(validated)
         return high
 
-    def commit(self, batch: _Batch, state: dict[str, Any]) -> None:
+    def commit(self, batch: _Batch, state: dict[str, Any], *, reconcile: bool = False) -> None:
         engine = self.engine
         summary = self.summary
         with engine.store.begin() as conn:
+            if reconcile and self.seen is not None:  # a complete read: what it did not return is gone
+                col = self.table.c
+                missing = (
+                    set(
+                        conn.execute(
+                            select(col.remote_id).where(col.source == engine.source, col.is_deleted.is_(False))
+                        ).scalars()
+                    )
+                    - self.seen
+                )
+                if missing:
+                    batch.deleted_ids.extend((remote_id, None) for remote_id in sorted(missing))
             tombstones = batch.deleted
             already_deleted: set[str] = set()
+            if tombstones and self.stream.entity in KEYED_BY_DEAL:
+                self.remove_keyed(conn, tombstones)
+                tombstones = []
+            if batch.covered and self.stream.entity in KEYED_BY_DEAL:
+                self.remove_uncovered(conn, batch)
             if tombstones:
                 col = self.table.c
                 already_deleted = set(
@@ -271,6 +308,41 @@ class _StreamSync:
                     self.summary.skipped[f"{problem.field} {reason}"] += 1
             kept = [r for i, r in enumerate(records) if i not in bad]
             return upsert_records(conn, self.stream.entity, self.engine.source, kept) if kept else LoadCounts()
+
+    def remove_keyed(self, conn: Connection, records: list[Any]) -> None:
+        """Deleted records of an entity kept by its natural key: remove the stored rows they name."""
+        table = self.table
+        d = s.deals.c
+        remotes = sorted({r.deal_remote_id for r in records})
+        found = select(d.remote_id, d.id).where(d.source == self.engine.source, d.remote_id.in_(remotes))
+        deal_ids: dict[str, int] = {row.remote_id: row.id for row in conn.execute(found)}
+        second = "person_id" if self.stream.entity == "deal_splits" else "entered_at"
+        wanted = [(deal_ids[r.deal_remote_id], getattr(r, second)) for r in records if r.deal_remote_id in deal_ids]
+        match = or_(*(and_(table.c.deal_id == deal, table.c[second] == other) for deal, other in wanted))
+        gone = [dict(row._mapping) for row in conn.execute(select(table).where(match))] if wanted else []
+        if gone:
+            log_fact_change(conn, table.name, self.engine.source, gone)
+            conn.execute(delete(table).where(table.c.id.in_([row["id"] for row in gone])))
+        self.summary.deleted += len(gone)
+        self.summary.unchanged += len(records) - len(gone)
+
+    def remove_uncovered(self, conn: Connection, batch: _Batch) -> None:
+        """Rows of deals whose whole set came in this batch, but which were not in it: gone in the CRM."""
+        table = self.table
+        d = s.deals.c
+        second = "person_id" if self.stream.entity == "deal_splits" else "entered_at"
+        kept = {(r.deal_remote_id, getattr(r, second)) for r in batch.live}
+        query = (
+            select(table, d.remote_id.label("deal_remote_id"))
+            .join(s.deals, d.id == table.c.deal_id)
+            .where(d.source == self.engine.source, d.remote_id.in_(sorted(batch.covered)))
+        )
+        gone = [row for row in conn.execute(query) if (row.deal_remote_id, row._mapping[second]) not in kept]
+        if gone:
+            rows = [{c.name: row._mapping[c.name] for c in table.c} for row in gone]
+            log_fact_change(conn, table.name, self.engine.source, rows)
+            conn.execute(delete(table).where(table.c.id.in_([row["id"] for row in rows])))
+            self.summary.deleted += len(gone)
 
     def stamp_deleted(self, conn: Connection, remote_ids: list[str]) -> None:
         d = s.deals.c
@@ -438,7 +510,15 @@ def sync(
         prefetch=prefetch,
     )
     summary = SyncSummary(connector=connector.name, source=engine.source, full=full)
-    chosen = _ordered(connector.streams() if streams is None else [connector.stream(n) for n in streams])
+    everything = connector.streams()
+    for stream in everything:
+        others = [st.name for st in everything if st.entity == stream.entity and st.name != stream.name]
+        if stream.complete_read and others:
+            raise ConnectorConfigurationError(
+                f"{connector.name}: stream {stream.name} reads {stream.entity} completely, "
+                f"but {', '.join(others)} also fill it; a complete read would tombstone their rows."
+            )
+    chosen = _ordered(everything if streams is None else [connector.stream(n) for n in streams])
     with store.begin() as conn:
         inserted = conn.execute(
             s.sync_runs.insert().values(
@@ -461,7 +541,11 @@ def sync(
         for stream in chosen:
             stream_summary = StreamSummary(stream=stream.name, entity=stream.entity)
             summary.streams.append(stream_summary)
-            _StreamSync(engine, stream, stream_summary).run()
+            try:
+                _StreamSync(engine, stream, stream_summary).run()
+            except StreamUnavailable as exc:
+                stream_summary.unavailable = redact(exc.message)
+                log.warning("stream %s: nothing to read in this account: %s", stream.name, stream_summary.unavailable)
             log.info("stream %s: %s", stream.name, stream_summary.as_dict())
         summary.status = "succeeded"
     except RateLimited as exc:

@@ -43,6 +43,8 @@ class StreamSummary:
     pages: int = 0
     commits: int = 0
     cursor: str | None = None
+    unavailable: str | None = None
+    """Why the CRM has nothing to read for this stream (an object not enabled), when it said so."""
 
     @property
     def skipped_total(self) -> int:
@@ -61,6 +63,7 @@ class StreamSummary:
             "skipped_reasons": dict(self.skipped.most_common()),
             "pages": self.pages,
             "cursor": self.cursor,
+            "unavailable": self.unavailable,
         }
 
 

@@ -20,6 +20,11 @@ fixture that says how to start your mock server and how to script it::
                 token_grants=lambda server: server.refreshes,
             )
 
+``fact_streams`` names the streams of facts after the deal (payments, refunds, splits, spend …): the
+crash, token-expiry and tombstone tests run in each of them too. A stream kept by its natural key
+(``deal_splits``, ``deal_stage_history``) is identified as ``"<deal remote id>|<person id>"`` or
+``"<deal remote id>|<entered_at, ISO 8601 UTC>"`` in ``live_ids`` and in what ``delete`` returns.
+
 The tests use the ``store`` fixture (the pytest plugin gives an SQLite one; a project's own
 ``store`` fixture replaces it, e.g. to run on PostgreSQL too). Time is a ``FakeClock``: rate-limit
 waits and backoff never really sleep.
@@ -35,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
-from ..connect.connector import Connector, ConnectorContext
+from ..connect.connector import ENTITY_ORDER, KEYED_BY_DEAL, Connector, ConnectorContext
 from ..connect.errors import ConnectorConfigurationError
 from ..connect.http import RetryPolicy
 from ..connect.secrets import MemoryTokenStore
@@ -65,7 +70,8 @@ class AcceptanceTarget:
     stream)`` deletes one record in the CRM and returns its id; ``rate_limit_every(server, k)``
     makes every k-th call a rate-limit answer in the CRM's dialect; ``expire_token(server)``
     expires the current OAuth access token; ``token_grants(server)`` counts tokens the server
-    issued. ``deleted_stream`` names the stream used for crash and delete tests.
+    issued. ``deleted_stream`` names the stream used for crash and delete tests; ``fact_streams``
+    the streams of facts those tests also run in.
     """
 
     connector: type[Connector]
@@ -77,21 +83,42 @@ class AcceptanceTarget:
     expire_token: Callable[[Any], None] | None = None
     token_grants: Callable[[Any], int] | None = None
     deleted_stream: str = "deals"
+    fact_streams: Sequence[str] = ()
     streams: Sequence[str] | None = None
     batch_size: int = 100
     mapping: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _rows(conn: Any, table: Table, source: str) -> list[tuple[Any, ...]]:
+    """A table's rows of ``source``, its references to deals and customers written as their remote ids."""
+    deals, customers = s.deals.alias("d"), s.customers.alias("c")
+    columns: list[Any] = [c for c in table.c if c.name not in _SURROGATES]
+    joined: Any = table
+    if "deal_id" in table.c:
+        columns.append(deals.c.remote_id.label("deal_remote_id"))
+        joined = joined.outerjoin(deals, deals.c.id == table.c.deal_id)
+    if "customer_id" in table.c:
+        columns.append(customers.c.remote_id.label("customer_remote_id"))
+        joined = joined.outerjoin(customers, customers.c.id == table.c.customer_id)
+    query = select(*columns).select_from(joined)
+    query = query.where(table.c.source == source) if "source" in table.c else query.where(deals.c.source == source)
+    return sorted((tuple(r) for r in conn.execute(query).all()), key=repr)
+
+
 def store_snapshot(store: Store, source: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of a source in people, deals, leads and activities, without surrogate ids."""
-    snapshot: dict[str, list[tuple[Any, ...]]] = {}
+    """Every row a connector can write for a source (people, deals, their splits and stage history,
+    leads, activities, payments, refunds, marketing spend …), without surrogate ids."""
     with store.connect() as conn:
-        for table in (s.people, s.deals, s.leads, s.activities):
-            columns = [c for c in table.c if c.name not in _SURROGATES]
-            rows = conn.execute(select(*columns).where(table.c.source == source)).all()
-            snapshot[table.name] = sorted((tuple(r) for r in rows), key=repr)
-    return snapshot
+        return {entity: _rows(conn, getattr(s, entity), source) for entity in ENTITY_ORDER}
+
+
+def _identity(row: Any, entity: str) -> str:
+    """How an entity kept by its natural key is named in ``live_ids``: deal and person, or deal and instant."""
+    if entity == "deal_splits":
+        return f"{row.deal_remote_id}|{row.person_id}"
+    moment = row.entered_at
+    return f"{row.deal_remote_id}|{moment.isoformat()}"
 
 
 class ConnectorAcceptanceSuite:
@@ -138,6 +165,13 @@ class ConnectorAcceptanceSuite:
 
     def stored_ids(self, store: Store, source: str, entity: str, *, deleted: bool) -> set[str]:
         table = getattr(s, entity)
+        if entity in KEYED_BY_DEAL:  # no tombstones: a deleted row is gone
+            if deleted:
+                return set()
+            d = s.deals.c
+            query = select(table, d.remote_id.label("deal_remote_id")).join(s.deals, d.id == table.c.deal_id)
+            with store.connect() as conn:
+                return {_identity(row, entity) for row in conn.execute(query.where(d.source == source))}
         with store.connect() as conn:
             column = table.c.remote_id
             return set(
@@ -162,6 +196,8 @@ class ConnectorAcceptanceSuite:
                 f"{entity}: {len(missing)} missing (e.g. {sorted(missing)[:3]}), {len(extra)} unexpected (e.g. "
                 f"{sorted(extra)[:3]})"
             )
+            if entity in KEYED_BY_DEAL:
+                continue  # one row per natural key: a unique constraint holds it
             table = getattr(s, entity)
             with store.connect() as conn:
                 count = len(conn.execute(select(table.c.id).where(table.c.source == source)).all())
@@ -268,16 +304,21 @@ class ConnectorAcceptanceSuite:
         with self.running(target) as server:
             connector = self.connector(target, server, clock, auth="oauth")
             grants: dict[str, int] = {}
+            expiring = [target.deleted_stream, *target.fact_streams]
 
             def expire(stream: str, commit: int) -> None:
-                if stream == target.deleted_stream and commit == 1 and not grants:
-                    grants["at_expiry"] = target.token_grants(server)  # type: ignore[misc]
+                if stream in expiring and stream not in grants:
+                    grants[stream] = target.token_grants(server)  # type: ignore[misc]
                     target.expire_token(server)  # type: ignore[misc]
 
             summary = self.sync(store, target, connector, before_commit=expire)
             assert summary.status == "succeeded"
-            assert grants, f"the stream {target.deleted_stream} committed nothing"
-            assert target.token_grants(server) - grants["at_expiry"] == 1, "exactly one refresh after the expiry"
+            assert set(grants) == set(expiring), f"no commit in {sorted(set(expiring) - set(grants))}"
+            first = min(grants.values())
+            chosen = [st for st in connector.streams() if target.streams is None or st.name in target.streams]
+            last = sorted(chosen, key=lambda st: ENTITY_ORDER.index(st.entity))[-1].name
+            followed = len(expiring) - (1 if last in expiring else 0)  # no call follows the last stream's commit
+            assert target.token_grants(server) - first == followed, "exactly one refresh after each expiry"
             self.assert_holds_exactly(store, target, connector, server)
 
     def test_deleted_records_become_tombstones(
@@ -294,4 +335,49 @@ class ConnectorAcceptanceSuite:
             assert removed in self.stored_ids(store, source, entity, deleted=True)
             assert removed not in self.stored_ids(store, source, entity, deleted=False)
             assert summary.total("deleted") >= 1
+            self.assert_holds_exactly(store, target, connector, server)
+
+    def test_a_crash_in_each_fact_stream_loses_and_duplicates_nothing(
+        self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock
+    ) -> None:
+        target = acceptance_target
+        if not target.fact_streams:
+            pytest.skip("the connector reads no facts after the deal")
+        with self.running(target) as server:
+            connector = self.connector(target, server, clock)
+            for fact_stream in target.fact_streams:
+
+                def crash(stream: str, commit: int, where: str = fact_stream) -> None:
+                    if stream == where:
+                        raise SimulatedCrash(f"the process died before the first commit of {where}")
+
+                with pytest.raises(SimulatedCrash):
+                    self.sync(store, target, self.connector(target, server, clock), full=True, before_commit=crash)
+                resumed = self.sync(store, target, self.connector(target, server, clock))
+                assert resumed.status == "succeeded"
+                self.assert_holds_exactly(store, target, connector, server)
+            again = self.sync(store, target, self.connector(target, server, clock))
+            assert (again.total("inserted"), again.total("updated"), again.total("deleted")) == (0, 0, 0), (
+                again.as_dict()
+            )
+
+    def test_deleted_facts_become_tombstones(
+        self, store: Store, acceptance_target: AcceptanceTarget, clock: FakeClock
+    ) -> None:
+        target = acceptance_target
+        if not target.fact_streams:
+            pytest.skip("the connector reads no facts after the deal")
+        with self.running(target) as server:
+            connector = self.connector(target, server, clock)
+            self.sync(store, target, connector)
+            removed = {stream: target.delete(server, stream) for stream in target.fact_streams}
+            summary = self.sync(store, target, self.connector(target, server, clock))
+            source = self.source(target, connector)
+            for stream, remote in removed.items():
+                entity = connector.stream(stream).entity
+                assert remote not in self.stored_ids(store, source, entity, deleted=False), f"{stream}: {remote}"
+                if entity not in KEYED_BY_DEAL:
+                    assert remote in self.stored_ids(store, source, entity, deleted=True), f"{stream}: {remote}"
+            deleted = {st.stream: st.deleted for st in summary.streams}
+            assert all(deleted.get(stream, 0) >= 1 for stream in removed), deleted
             self.assert_holds_exactly(store, target, connector, server)

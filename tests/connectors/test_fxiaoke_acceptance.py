@@ -22,7 +22,11 @@ _OBJECT = {
     "opportunities": "NewOpportunityObj",
     "activities": "ActiveRecordObj",
     "leads": "LeadsObj",
+    "payments": "PaymentObj",
+    "refunds": "RefundObj",
+    "campaign_spend": "MarketingEventObj",
 }
+FACT_STREAMS = ("payments", "refunds", "campaign_spend")
 
 
 def settings(tenant: FxiaokeMock, auth: str) -> dict[str, Any]:
@@ -37,12 +41,18 @@ def settings(tenant: FxiaokeMock, auth: str) -> dict[str, Any]:
 
 
 def live_ids(tenant: FxiaokeMock, stream: str) -> set[str]:
-    """Records that are neither invalidated (作废) nor deleted."""
-    return set(tenant.ids(_OBJECT[stream]))
+    """Records that are neither invalidated (作废) nor deleted; 回款 and 退款 that took effect (normal);
+    市场活动 with an actual cost."""
+    rows = {i: tenant.records[_OBJECT[stream]][i] for i in tenant.ids(_OBJECT[stream])}
+    if stream in ("payments", "refunds"):
+        return {i for i, row in rows.items() if row["life_status"] == "normal"}
+    if stream == "campaign_spend":
+        return {i for i, row in rows.items() if row["actual_cost"] is not None}
+    return set(rows)
 
 
 def invalidate_one(tenant: FxiaokeMock, stream: str) -> str:
-    victim = tenant.ids(_OBJECT[stream])[3]
+    victim = sorted(live_ids(tenant, stream))[3 if stream not in FACT_STREAMS else 0]
     tenant.invalidate(_OBJECT[stream], victim)
     return victim
 
@@ -60,5 +70,6 @@ class TestFxiaokeAcceptance(ConnectorAcceptanceSuite):
             expire_token=lambda tenant: tenant.expire_tokens(),
             token_grants=lambda tenant: tenant.tokens_issued,
             deleted_stream="opportunities",
+            fact_streams=FACT_STREAMS,
             batch_size=100,
         )

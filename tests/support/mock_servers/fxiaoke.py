@@ -18,6 +18,13 @@ It reproduces what the real service does (docs/connectors/fxiaoke.md):
 - ``/cgi/crm/v2/object/describe {apiName}`` gives the tenant's options (stages, activity types).
 - Limits: 100 calls per 20 s per endpoint (errorCode 14001 "调用超过限制", switched on by
   ``window_limit``), the per-second limit (30004), the purchased daily quota (30002).
+- Money after the deal: ``SalesOrderObj`` (销售订单 of won 商机, naming it in
+  ``new_opportunity_id``), ``PaymentObj`` (回款: ``amount`` a string, ``payment_time`` a date,
+  ``order_id``; some ``under_review``), ``RefundObj`` (退款: ``refunded_amount``,
+  ``refunded_time``) and ``MarketingEventObj`` (市场活动: ``actual_cost``, ``begin_time``,
+  ``event_type``). Their field names are the mock's reading of the open platform and are
+  marked unverified in docs/connectors/fxiaoke.md, except PaymentObj's ``amount`` and
+  ``payment_time``.
 - Records: ``NewOpportunityObj`` (商机; ``amount`` as a **string**, ``close_date`` as epoch
   milliseconds of midnight in Asia/Shanghai, ``owner`` as a **list** ``["1000"]``,
   ``sales_stage`` ``stage_1``…``stage_7``), ``PersonnelObj`` (人员), ``ActiveRecordObj``
@@ -52,6 +59,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -79,12 +87,26 @@ STAGES = {  # value → label; which ones mean won or lost is the tenant's choic
 }
 ACTIVITY_TYPES = {"phone": "电话", "visit": "拜访", "meeting": "会议", "email": "邮件", "follow_up": "跟进"}
 LEAD_SOURCES = {"1": "官网", "2": "电话咨询", "3": "展会", "4": "渠道推荐", "5": "广告"}
-OBJECTS = ("PersonnelObj", "NewOpportunityObj", "ActiveRecordObj", "LeadsObj")
+EVENT_TYPES = {"meeting": "会议", "exhibition": "展会", "online": "线上推广", "ads": "广告"}
+OBJECTS = (
+    "PersonnelObj",
+    "NewOpportunityObj",
+    "ActiveRecordObj",
+    "LeadsObj",
+    "SalesOrderObj",
+    "PaymentObj",
+    "RefundObj",
+    "MarketingEventObj",
+)
 _TOTAL_NAME = {
     "PersonnelObj": "total",
     "NewOpportunityObj": "total",
     "ActiveRecordObj": "totalSize",
     "LeadsObj": "totalSize",
+    "SalesOrderObj": "totalSize",
+    "PaymentObj": "totalSize",
+    "RefundObj": "totalSize",
+    "MarketingEventObj": "totalSize",
 }
 
 
@@ -313,13 +335,112 @@ class FxiaokeMock:
                 "is_deleted": False,
             }
             self.records["LeadsObj"][lead["_id"]] = lead
-        for name in ("NewOpportunityObj", "ActiveRecordObj", "LeadsObj"):  # 作废: invalidated last week
+        self._seed_money(opps, owners, customers)
+        for name in (
+            "NewOpportunityObj",
+            "ActiveRecordObj",
+            "LeadsObj",
+            "PaymentObj",
+            "RefundObj",
+            "MarketingEventObj",
+        ):  # 作废: invalidated last week
             for k, row in enumerate(self.records[name].values()):
                 if k % 50 == 17:
                     row.update(
                         life_status="invalid",
                         last_modified_time=epoch_ms(self._now0 - timedelta(days=1 + k % 10, seconds=k)),
                     )
+
+    def _day_ms(self, moment: datetime, days: int = 0) -> int:
+        """Epoch ms of midnight in Asia/Shanghai, ``days`` after the day of ``moment`` (date fields)."""
+        day = (moment.astimezone(SHANGHAI) + timedelta(days=days)).date()
+        return epoch_ms(datetime(day.year, day.month, day.day, tzinfo=SHANGHAI))
+
+    def _stamped(self, row: dict[str, Any], created: datetime, modified: datetime) -> dict[str, Any]:
+        cap = self._now0 - timedelta(minutes=30)
+        row.update(
+            create_time=epoch_ms(min(created, cap)),
+            last_modified_time=epoch_ms(min(max(modified, created), cap)),
+            life_status="normal",
+            is_deleted=False,
+        )
+        return row
+
+    def _seed_money(self, opps: list[dict[str, Any]], owners: list[str], customers: list[str]) -> None:
+        """销售订单 of won 商机 (and a few without one), their 回款 and 退款, and 市场活动 with their costs."""
+        rng = self._rng
+        won = [o for o in opps if o["sales_stage"] == "stage_5"]
+        for i, opp in enumerate(won):
+            created = datetime.fromtimestamp(opp["last_modified_time"] / 1000, tz=UTC)
+            order = self._stamped(
+                {
+                    "_id": self._object_id(),
+                    "name": f"SO-{i:05d}",
+                    "account_id": opp["account_id"],
+                    "new_opportunity_id": opp["_id"] if i % 9 != 4 else None,  # an order entered without its 商机
+                    "order_amount": opp["amount"],
+                    "order_time": self._day_ms(created),
+                    "owner": opp["owner"] or [rng.choice(owners)],
+                },
+                created,
+                created + timedelta(hours=2),
+            )
+            self.records["SalesOrderObj"][order["_id"]] = order
+            total = Decimal(opp["amount"])
+            parts = [total] if i % 2 else [(total * 3 / 10).quantize(Decimal("0.01"))]
+            if len(parts) == 1 and i % 2 == 0:
+                parts.append(total - parts[0])
+            for k, part in enumerate(parts):
+                paid = created + timedelta(days=7 + 30 * k)
+                payment = self._stamped(
+                    {
+                        "_id": self._object_id(),
+                        "name": f"HK-{i:05d}-{k}",
+                        "account_id": opp["account_id"],
+                        "order_id": order["_id"],
+                        "amount": f"{part:.2f}",
+                        "payment_time": self._day_ms(paid),
+                        "owner": order["owner"],
+                    },
+                    paid,
+                    paid + timedelta(hours=rng.randint(1, 48)),
+                )
+                if i % 13 == 6:
+                    payment["life_status"] = "under_review"  # 审核中: not money yet
+                self.records["PaymentObj"][payment["_id"]] = payment
+                if i % 8 == 3 and k == 0:
+                    back = paid + timedelta(days=15)
+                    refund = self._stamped(
+                        {
+                            "_id": self._object_id(),
+                            "name": f"TK-{i:05d}",
+                            "account_id": opp["account_id"],
+                            "order_id": order["_id"],
+                            "refunded_amount": f"{(part / 5).quantize(Decimal('0.01')):.2f}",
+                            "refunded_time": self._day_ms(back),
+                            "owner": order["owner"],
+                        },
+                        back,
+                        back + timedelta(hours=3),
+                    )
+                    self.records["RefundObj"][refund["_id"]] = refund
+        for i in range(max(4, len(opps) // 40)):
+            begin = self._moment(300, 5)
+            event = self._stamped(
+                {
+                    "_id": self._object_id(),
+                    "name": f"{customers[i % len(customers)]}行业峰会{i}",
+                    "event_type": list(EVENT_TYPES)[i % len(EVENT_TYPES)],
+                    "begin_time": self._day_ms(begin),
+                    "end_time": self._day_ms(begin, 2),
+                    "actual_cost": None if i % 6 == 5 else f"{rng.randint(10, 900) * 100}.{rng.choice(['00', '50'])}",
+                    "budget_cost": "100000.00",
+                    "owner": [rng.choice(owners)],
+                },
+                begin - timedelta(days=20),
+                begin + timedelta(days=3),
+            )
+            self.records["MarketingEventObj"][event["_id"]] = event
 
     # -- changes made while the server runs --
 
@@ -490,6 +611,7 @@ class FxiaokeMock:
             "NewOpportunityObj": ("sales_stage", STAGES),
             "ActiveRecordObj": ("active_record_type", ACTIVITY_TYPES),
             "LeadsObj": ("source", LEAD_SOURCES),
+            "MarketingEventObj": ("event_type", EVENT_TYPES),
         }.get(api_name)
         fields = {}
         if options:

@@ -40,11 +40,13 @@ import base64
 import bisect
 import json
 import random
+import re
 import threading
 import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from kpi_engine.testing import (
@@ -60,8 +62,10 @@ __all__ = ["BASE_TIME", "OBJECT_TYPES", "HubSpotMock", "main"]
 BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
 """The mock's "now" for seeded data; changes made during a test come after it."""
 
-OBJECT_TYPES = ("deals", "contacts", "calls", "meetings", "tasks")
+OBJECT_TYPES = ("deals", "contacts", "calls", "meetings", "tasks", "commerce_payments")
+_KINDS = "|".join(OBJECT_TYPES)
 MODIFIED = {
+    "commerce_payments": "hs_lastmodifieddate",
     "deals": "hs_lastmodifieddate",
     "contacts": "lastmodifieddate",
     "calls": "hs_lastmodifieddate",
@@ -83,7 +87,9 @@ DEFAULT_PROPERTIES = {
     "calls": ["hs_timestamp", "hs_call_title", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     "meetings": ["hs_timestamp", "hs_meeting_title", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     "tasks": ["hs_timestamp", "hs_task_subject", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "commerce_payments": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
 }
+PAYMENT_STATUSES = ["succeeded"] * 6 + ["partially_refunded", "refunded", "failed", "processing"]
 STAGES = [  # the default sales pipeline: (stage id, probability, closed, won)
     ("appointmentscheduled", "0.2", False, False),
     ("qualifiedtobuy", "0.4", False, False),
@@ -186,6 +192,8 @@ class HubSpotMock(MockCRMServer):
         search_per_second: int | None = None,
         search_cap: int = 10_000,
         port: int = 0,
+        deal_splits: bool = True,
+        marketing: bool = True,
     ) -> None:
         super().__init__(port=port, static_tokens=[PRIVATE_TOKEN])
         self.private_token = PRIVATE_TOKEN
@@ -200,6 +208,13 @@ class HubSpotMock(MockCRMServer):
         self.now = BASE_TIME
         self.objects: dict[str, dict[int, _Object]] = {t: {} for t in OBJECT_TYPES}
         self.owner_list: list[dict[str, Any]] = []
+        self.deal_splits_enabled = deal_splits
+        self.marketing_enabled = marketing
+        self.splits: dict[int, list[dict[str, Any]]] = {}  # deal -> its splits
+        self.stage_history: dict[int, list[tuple[str, datetime]]] = {}  # deal -> (stage, entered), oldest first
+        self.campaigns: list[dict[str, Any]] = []
+        self.spend: dict[str, list[dict[str, Any]]] = {}  # campaign guid -> spend items
+        self._split_ids = 80_000_000_001
         self._windows: dict[str, deque[float]] = {}
         self._search_window: deque[float] = deque()
         self._daily_used = 0
@@ -284,6 +299,18 @@ class HubSpotMock(MockCRMServer):
             }
             deal = self._add("deals", 5_000_000_001 + i, props, created, modified)
             deal.associations["companies"] = [company_ids[i % n_companies]]
+            steps = [("appointmentscheduled", created)]
+            if stage == "closedlost" and i % 3 == 1:  # won, then lost: a cancellation
+                steps.append(("closedwon", created + (modified - created) / 2))
+            if stage != "appointmentscheduled":
+                steps.append((stage, modified))
+            self.stage_history[deal.id] = steps
+            if i % 3 == 0 and props["hubspot_owner_id"]:
+                others = [o for o in owner_ids if o != props["hubspot_owner_id"]]
+                shares = [(props["hubspot_owner_id"], "1.0")]
+                if i % 2 == 0 and others:
+                    shares = [(props["hubspot_owner_id"], "0.6"), (others[i % len(others)], "0.4")]
+                self._set_splits(deal.id, shares, modified)
         deal_ids = sorted(self.objects["deals"])
         for i in range(n_contacts):
             created = BASE_TIME - timedelta(days=rng.randint(10, 500), seconds=rng.randint(0, 86399))
@@ -337,12 +364,96 @@ class HubSpotMock(MockCRMServer):
                 record = self._add(kind, base_id + i, props, when, modified)
                 if deal_ids and i % 3 != 2:
                     record.associations["deals"] = [deal_ids[(i * 7) % len(deal_ids)]]
+        self._seed_commerce(rng, company_ids)
         for kind in OBJECT_TYPES:
             ids = sorted(self.objects[kind])
             for number in rng.sample(ids, int(len(ids) * archived_share)) if archived_share else []:
                 obj = self.objects[kind][number]
                 obj.archived_at = obj.modified
         self._reindex()
+
+    def _seed_commerce(self, rng: random.Random, company_ids: list[int]) -> None:
+        """Payments of won deals (some refunded, failed or still processing) and campaigns with spend."""
+        number = 60_000_000_001
+        for deal in sorted(self.objects["deals"].values(), key=lambda d: d.id):
+            if deal.properties.get("hs_is_closed_won") != "true":
+                continue
+            status = PAYMENT_STATUSES[number % len(PAYMENT_STATUSES)]
+            amount = deal.properties["amount"]
+            quarter = str((Decimal(amount) / 4).quantize(Decimal("0.01")))
+            refunded = {"refunded": amount, "partially_refunded": quarter}.get(status, "0")
+            initiated = deal.created + timedelta(days=rng.randint(1, 20))
+            modified = min(BASE_TIME - timedelta(minutes=2), initiated + timedelta(days=rng.randint(0, 30)))
+            props = {
+                "hs_initial_amount": amount,
+                "hs_currency_code": deal.properties["deal_currency_code"] or "USD",
+                "hs_initiated_date": iso_ms(initiated),
+                "hs_latest_status": status,
+                "hs_refunds_amount": refunded,
+                "hs_payment_method_type": ["card", "ach", "wire_transfer"][number % 3],
+                "hs_processor_type": "hs_payments",
+                "hs_createdate": iso_ms(initiated),
+                "hs_lastmodifieddate": iso_ms(modified),
+            }
+            payment = self._add("commerce_payments", number, props, initiated, modified)
+            payment.associations["deals"] = [deal.id]
+            payment.associations["companies"] = deal.associations.get("companies", [])[:1]
+            number += 1
+        for i in range(max(3, len(self.objects["deals"]) // 60)):
+            guid = str(uuid.UUID(int=rng.getrandbits(128)))
+            start = (BASE_TIME - timedelta(days=rng.randint(10, 300))).date()
+            created = BASE_TIME - timedelta(days=320 - i)
+            self.campaigns.append(
+                {
+                    "id": guid,
+                    "properties": {
+                        "hs_name": f"{COMPANIES[i % len(COMPANIES)]} campaign {i + 1}",
+                        "hs_start_date": start.isoformat(),
+                        "hs_end_date": (start + timedelta(days=30)).isoformat(),
+                        "hs_campaign_status": "active",
+                        "hs_owner": str(9100000 + i % 3),
+                    },
+                    "createdAt": iso_ms(created),
+                    "updatedAt": iso_ms(created + timedelta(days=5)),
+                }
+            )
+            self.spend[guid] = [
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "name": ["Ads", "Venue", "Agency fee"][k % 3],
+                    "amount": f"{rng.randint(2, 500) * 10}.{rng.choice(['00', '25', '99'])}",
+                    "order": k,
+                    "description": None,
+                    "createdAt": epoch_ms(created + timedelta(days=k + 1)),
+                    "updatedAt": epoch_ms(created + timedelta(days=k + 2)),
+                }
+                for k in range(1 + i % 3)
+            ]
+
+    def _set_splits(self, deal: int, shares: list[tuple[str, str]], moment: datetime) -> None:
+        self.splits[deal] = []
+        for owner, share in shares:
+            self.splits[deal].append(
+                {
+                    "id": str(self._split_ids),
+                    "properties": {"hs_deal_split_percentage": share, "hubspot_owner_id": owner},
+                    "createdAt": iso_ms(moment),
+                    "updatedAt": iso_ms(moment),
+                    "archived": False,
+                }
+            )
+            self._split_ids += 1
+
+    def set_splits(self, deal: int | str, shares: list[tuple[str, str]]) -> None:
+        """Replace a deal's splits, as the upsert endpoint does; the deal's modified time moves (unverified)."""
+        with self._data_lock:
+            moment = self.touch("deals", deal)
+            self._set_splits(int(deal), shares, moment)
+
+    def remove_spend(self, campaign: str, item: str) -> None:
+        """Delete a spend item: it simply stops being listed."""
+        with self._data_lock:
+            self.spend[campaign] = [s for s in self.spend[campaign] if s["id"] != item]
 
     def _add(self, kind: str, number: int, props: dict[str, str], created: datetime, modified: datetime) -> _Object:
         props["hs_object_id"] = str(number)
@@ -375,6 +486,12 @@ class HubSpotMock(MockCRMServer):
             obj.properties.update({k: str(v) for k, v in props.items()})
             obj.modified = moment
             obj.properties[MODIFIED[kind]] = iso_ms(moment)
+            if kind == "deals" and "dealstage" in props:
+                stage = next(s for s in STAGES if s[0] == props["dealstage"])
+                obj.properties.update(
+                    hs_is_closed="true" if stage[2] else "false", hs_is_closed_won="true" if stage[3] else "false"
+                )
+                self.stage_history.setdefault(obj.id, []).append((str(props["dealstage"]), moment))
             self._reindex()
             return moment
 
@@ -587,7 +704,7 @@ class HubSpotMock(MockCRMServer):
             }
         return item
 
-    @route("GET", r"/crm/v3/objects/(?P<kind>deals|contacts|calls|meetings|tasks)")
+    @route("GET", rf"/crm/v3/objects/(?P<kind>{_KINDS})")
     def list_objects(self, request: MockRequest) -> MockResponse:
         kind = request.match.group("kind") if request.match else "deals"
         try:
@@ -626,7 +743,7 @@ class HubSpotMock(MockCRMServer):
             )
         return MockResponse(200, (body + "}").encode("utf-8"), {"Content-Type": "application/json;charset=utf-8"})
 
-    @route("POST", r"/crm/v3/objects/(?P<kind>deals|contacts|calls|meetings|tasks)/search")
+    @route("POST", rf"/crm/v3/objects/(?P<kind>{_KINDS})/search")
     def search(self, request: MockRequest) -> MockResponse:
         kind = request.match.group("kind") if request.match else "deals"
         query = request.json() or {}
@@ -686,7 +803,7 @@ class HubSpotMock(MockCRMServer):
             "NEQ": value != wanted,
         }.get(op, False)
 
-    @route("POST", r"/crm/v4/associations/(?P<kind>deals|contacts|calls|meetings|tasks)/(?P<to>\w+)/batch/read")
+    @route("POST", rf"/crm/v4/associations/(?P<kind>{_KINDS})/(?P<to>\w+)/batch/read")
     def associations(self, request: MockRequest) -> MockResponse:
         kind = request.match.group("kind") if request.match else "deals"
         to = request.match.group("to") if request.match else "companies"
@@ -715,6 +832,125 @@ class HubSpotMock(MockCRMServer):
             200,
             {"status": "COMPLETE", "results": results, "startedAt": iso_ms(self.now), "completedAt": iso_ms(self.now)},
         )
+
+    @route("POST", r"/crm/v3/objects/deals/splits/batch/read")
+    def split_batch(self, request: MockRequest) -> MockResponse:
+        if not self.deal_splits_enabled:
+            return self._error(
+                403,
+                "This app hasn't been granted all required scopes to make this call.",
+                "MISSING_SCOPES",
+                errors=[
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": ["crm.dealsplits.read_write"]},
+                    }
+                ],
+            )
+        inputs = (request.json() or {}).get("inputs") or []
+        if len(inputs) > 100:
+            return self._error(400, "at most 100 inputs per batch", "VALIDATION_ERROR")
+        with self._data_lock:
+            results = [
+                {"id": str(entry["id"]), "splits": self.splits.get(int(entry["id"]), [])}
+                for entry in inputs
+                if int(entry["id"]) in self.objects["deals"]
+            ]
+        now = iso_ms(self.now)
+        return MockResponse(200, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now})
+
+    @route("POST", r"/crm/v3/objects/deals/batch/read")
+    def deal_batch(self, request: MockRequest) -> MockResponse:
+        body = request.json() or {}
+        inputs = body.get("inputs") or []
+        if len(inputs) > 100:
+            return self._error(400, "at most 100 inputs per batch", "VALIDATION_ERROR")
+        archived = (request.arg("archived", "false") or "false").lower() == "true"
+        history_of = body.get("propertiesWithHistory") or []
+        results = []
+        with self._data_lock:
+            for entry in inputs:
+                obj = self.objects["deals"].get(int(entry["id"]))
+                if obj is None or (obj.archived_at is not None) != archived:
+                    continue
+                item = self._render("deals", obj, list(body.get("properties") or []), [])
+                if "dealstage" in history_of:  # newest first, as the API lists versions
+                    item["propertiesWithHistory"] = {
+                        "dealstage": [
+                            {
+                                "value": stage,
+                                "timestamp": iso_ms(moment),
+                                "sourceType": "CRM_UI",
+                                "sourceId": "userId:9100000",
+                            }
+                            for stage, moment in reversed(self.stage_history.get(obj.id, []))
+                        ]
+                    }
+                results.append(item)
+        now = iso_ms(self.now)
+        return MockResponse(200, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now})
+
+    @route("GET", r"/crm/v3/pipelines/deals/?")
+    def pipelines(self, request: MockRequest) -> MockResponse:
+        stages = [
+            {
+                "id": stage,
+                "label": stage.replace("closed", "Closed ").title(),
+                "displayOrder": k,
+                "metadata": {"isClosed": "true" if closed else "false", "probability": probability},
+                "archived": False,
+            }
+            for k, (stage, probability, closed, _) in enumerate(STAGES)
+        ]
+        return MockResponse(
+            200,
+            {
+                "results": [
+                    {"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "stages": stages, "archived": False}
+                ]
+            },
+        )
+
+    @route("GET", r"/marketing/v3/campaigns/?")
+    def campaign_list(self, request: MockRequest) -> MockResponse:
+        if not self.marketing_enabled:
+            return self._error(
+                403, "This app hasn't been granted all required scopes to make this call.", "MISSING_SCOPES"
+            )
+        limit = int(request.arg("limit", "50") or "50")
+        if not 1 <= limit <= 100:
+            return self._error(400, f"limit must be between 1 and 100 (got {limit})", "VALIDATION_ERROR")
+        start = int(request.arg("after") or 0)
+        body: dict[str, Any] = {"results": self.campaigns[start : start + limit]}
+        if start + limit < len(self.campaigns):
+            after = str(start + limit)
+            body["paging"] = {"next": {"after": after, "link": f"{self.url}/marketing/v3/campaigns?after={after}"}}
+        return MockResponse(200, body)
+
+    @route("GET", r"/marketing/v3/campaigns/(?P<guid>[0-9a-f-]+)/budget/totals")
+    def budget_totals(self, request: MockRequest) -> MockResponse:
+        if not self.marketing_enabled:
+            return self._error(
+                403, "This app hasn't been granted all required scopes to make this call.", "MISSING_SCOPES"
+            )
+        guid = request.match.group("guid") if request.match else ""
+        with self._data_lock:
+            items = self.spend.get(guid)
+        if items is None:
+            return self._error(404, f"Campaign {guid} not found", "OBJECT_NOT_FOUND")
+        spent = sum((Decimal(i["amount"]) for i in items), Decimal(0))
+        text = json.dumps(
+            {
+                "budgetItems": [],
+                "currencyCode": "USD",
+                "spendItems": [{**i, "amount": "@" + i["amount"]} for i in items],
+                "budgetTotal": "@0",
+                "remainingBudget": "@" + str(-spent),
+                "spendTotal": "@" + str(spent),
+            }
+        )
+        # amounts are JSON numbers (written from their exact decimal text)
+        return MockResponse(200, re.sub(r'"@(-?[0-9.]+)"', r"\1", text).encode(), {"Content-Type": "application/json"})
 
     @route("GET", r"/crm/v3/owners/?")
     def owners(self, request: MockRequest) -> MockResponse:

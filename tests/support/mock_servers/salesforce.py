@@ -29,8 +29,13 @@ here has met the real protocol:
   dates; ``Amount`` is a JSON number (decimals included); ``CurrencyIsoCode`` exists only when
   the org is multi-currency (``--single-currency`` removes it).
 
-Seeded deterministically (``seed``): users, opportunities, tasks, events and leads, with
-many records sharing a ``SystemModstamp`` (a mass update touches ``bulk_update`` opportunities
+Seeded deterministically (``seed``): users, opportunities, tasks, events and leads, with their
+stage history (``OpportunityHistory``: some won opportunities later moved to Closed Lost), revenue
+and overlay splits (``OpportunitySplit``, ``OpportunitySplitType``; ``splits=False`` is an org
+without Opportunity Splits, whose queries answer ``INVALID_TYPE`` and describe 404), Salesforce
+Billing payments and refunds (``blng__Payment__c``, ``blng__Refund__c``, some ``Canceled``;
+``billing=False`` removes the package), campaigns with their actual cost, and the stages
+(``OpportunityStage``). Many records share a ``SystemModstamp`` (a mass update touches ``bulk_update`` opportunities
 at the same instant), soft-deleted records in the recycle bin and one hard-deleted record per
 object. The server's clock starts at ``now`` and runs with the wall clock.
 
@@ -73,7 +78,21 @@ RECYCLE_BIN_DAYS = 15
 
 # --- objects and their fields ---------------------------------------------------------
 
-_PREFIX = {"User": "005", "Opportunity": "006", "Task": "00T", "Event": "00U", "Lead": "00Q", "Account": "001"}
+_PREFIX = {
+    "User": "005",
+    "Opportunity": "006",
+    "Task": "00T",
+    "Event": "00U",
+    "Lead": "00Q",
+    "Account": "001",
+    "OpportunitySplit": "04t",
+    "OpportunitySplitType": "149",
+    "OpportunityStage": "01J",
+    "OpportunityHistory": "008",
+    "Campaign": "701",
+    "blng__Payment__c": "a0P",
+    "blng__Refund__c": "a0R",
+}
 _COMMON = {"Id": "id", "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}
 FIELDS: dict[str, dict[str, str]] = {
     "User": {
@@ -154,6 +173,95 @@ FIELDS: dict[str, dict[str, str]] = {
         "Email": "string",
     },
 }
+FIELDS.update(
+    {
+        "OpportunitySplit": {
+            **_COMMON,
+            "IsDeleted": "boolean",
+            "OpportunityId": "reference",
+            "SplitOwnerId": "reference",
+            "SplitPercentage": "percent",
+            "SplitAmount": "currency",
+            "SplitTypeId": "reference",
+            "SplitNote": "string",
+            "CurrencyIsoCode": "picklist",
+        },
+        "OpportunitySplitType": {
+            **_COMMON,
+            "IsDeleted": "boolean",
+            "DeveloperName": "string",
+            "MasterLabel": "string",
+            "IsActive": "boolean",
+            "IsTotalValidated": "boolean",
+        },
+        "OpportunityStage": {
+            **_COMMON,
+            "ApiName": "string",
+            "MasterLabel": "string",
+            "IsActive": "boolean",
+            "IsClosed": "boolean",
+            "IsWon": "boolean",
+            "DefaultProbability": "percent",
+        },
+        "OpportunityHistory": {
+            "Id": "id",
+            "CreatedDate": "datetime",
+            "SystemModstamp": "datetime",
+            "IsDeleted": "boolean",
+            "OpportunityId": "reference",
+            "StageName": "picklist",
+            "Amount": "currency",
+            "PrevAmount": "currency",
+            "CloseDate": "date",
+            "Probability": "percent",
+            "ForecastCategory": "picklist",
+            "CurrencyIsoCode": "picklist",
+        },
+        "Campaign": {
+            **_COMMON,
+            "IsDeleted": "boolean",
+            "Name": "string",
+            "Type": "picklist",
+            "Status": "picklist",
+            "StartDate": "date",
+            "EndDate": "date",
+            "ActualCost": "currency",
+            "BudgetedCost": "currency",
+            "OwnerId": "reference",
+            "IsActive": "boolean",
+            "CurrencyIsoCode": "picklist",
+        },
+        "blng__Payment__c": {
+            **_COMMON,
+            "IsDeleted": "boolean",
+            "Name": "string",
+            "blng__Account__c": "reference",
+            "blng__Invoice__c": "reference",
+            "blng__Amount__c": "currency",
+            "blng__PaymentDate__c": "date",
+            "blng__Status__c": "picklist",
+            "blng__PaymentType__c": "picklist",
+            "CurrencyIsoCode": "picklist",
+        },
+        "blng__Refund__c": {
+            **_COMMON,
+            "IsDeleted": "boolean",
+            "Name": "string",
+            "blng__Account__c": "reference",
+            "blng__Amount__c": "currency",
+            "blng__RefundDate__c": "date",
+            "blng__Status__c": "picklist",
+            "blng__RefundType__c": "picklist",
+            "blng__RefundDescription__c": "string",
+            "CurrencyIsoCode": "picklist",
+        },
+    }
+)
+SPLIT_OBJECTS = ("OpportunitySplit", "OpportunitySplitType")
+"""Present only in orgs with Opportunity Splits enabled (``splits=False`` removes them)."""
+BILLING_OBJECTS = ("blng__Payment__c", "blng__Refund__c")
+"""Present only in orgs with the Salesforce Billing package (``billing=False`` removes them)."""
+
 STAGES = [  # (label, probability, closed, won) – the default sales process
     ("Prospecting", 10, False, False),
     ("Qualification", 10, False, False),
@@ -415,8 +523,15 @@ class SalesforceMock:
         bulk_update: int | None = None,
         faults: Faults | None = None,
         id_limit: int = 600_000,
+        splits: bool = True,
+        billing: bool = True,
     ) -> None:
         self.faults = faults or Faults()
+        self.objects = {
+            name: fields
+            for name, fields in FIELDS.items()
+            if (splits or name not in SPLIT_OBJECTS) and (billing or name not in BILLING_OBJECTS)
+        }
         self.multi_currency = multi_currency
         self.id_limit = id_limit
         self._now0, self._mono0 = now, time.monotonic()
@@ -425,6 +540,7 @@ class SalesforceMock:
         self._counters: dict[str, int] = {}
         self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in FIELDS}
         self.deleted_log: dict[str, list[tuple[str, datetime]]] = {name: [] for name in FIELDS}
+        self.split_types: dict[str, str] = {}  # DeveloperName -> Id
         self._tokens: dict[str, _Token] = {}
         self._locators: dict[str, _Locator] = {}
         self.api_requests = 0
@@ -684,6 +800,182 @@ class SalesforceMock:
                     when = (self._now0 - timedelta(days=2)).replace(microsecond=0)
                     del self.records[sobject][gone["Id"]]
                     self.deleted_log[sobject].append((gone["Id"], when))
+        self._seed_facts(owners, companies)
+
+    def _seed_facts(self, owners: list[str], companies: list[str]) -> None:
+        """Splits, stage history (with cancellations), Billing payments and refunds, campaigns."""
+        rng = self._rng
+        now = self._now0
+        for i, (label, probability, closed, won) in enumerate(STAGES):
+            sid = self._new_id("OpportunityStage")
+            stage = {"Id": sid, "ApiName": label, "MasterLabel": label, "IsActive": True, "IsClosed": closed}
+            stage.update(IsWon=won, DefaultProbability=Decimal(probability))
+            self._stamp(stage, now - timedelta(days=1000 + i))
+            self.records["OpportunityStage"][sid] = stage
+        for name, label, validated in (("Revenue", "Revenue", True), ("Overlay", "Overlay", False)):
+            tid = self._new_id("OpportunitySplitType")
+            split_type = {"Id": tid, "IsDeleted": False, "DeveloperName": name, "MasterLabel": label}
+            split_type.update(IsActive=True, IsTotalValidated=validated)
+            self._stamp(split_type, now - timedelta(days=900))
+            self.records["OpportunitySplitType"][tid] = split_type
+            self.split_types[name] = tid
+        opps = list(self.records["Opportunity"].values())
+        for i, opp in enumerate(opps):
+            self._seed_history(opp, cancelled=bool(opp["IsClosed"] and not opp["IsWon"] and i % 4 == 1))
+            if i % 3 == 0:
+                self._seed_splits(opp, owners, overlay=i % 6 == 0)
+            if opp["IsWon"] and opp["Amount"]:
+                self._seed_payments(opp, i)
+        for i in range(max(4, len(opps) // 40)):
+            cid = self._new_id("Campaign")
+            start = (now - timedelta(days=rng.randint(5, 300))).date()
+            campaign = {
+                "Id": cid,
+                "IsDeleted": False,
+                "Name": f"{companies[i % len(companies)]} {rng.choice(['Webinar', 'Launch', 'Roadshow'])} {i}",
+                "Type": rng.choice(["Webinar", "Email", "Advertisement", "Conference", None]),
+                "Status": "Completed",
+                "StartDate": start,
+                "EndDate": start + timedelta(days=rng.randint(1, 30)),
+                "ActualCost": None if i % 7 == 3 else Decimal(rng.randint(5, 400) * 100) + Decimal("0.25"),
+                "BudgetedCost": Decimal(50_000),
+                "OwnerId": rng.choice(owners),
+                "IsActive": True,
+                "CurrencyIsoCode": "USD",
+            }
+            self._stamp(campaign, datetime.combine(start, datetime.min.time(), UTC) - timedelta(days=10))
+            self.records["Campaign"][cid] = campaign
+        for sobject in ("OpportunitySplit", "blng__Payment__c", "blng__Refund__c", "Campaign"):
+            rows = list(self.records[sobject].values())
+            for k, row in enumerate(rows):
+                if k % 25 == 11 and not row.get("IsDeleted"):
+                    when = (now - timedelta(days=1 + k % 9, seconds=k)).replace(microsecond=0)
+                    row.update(IsDeleted=True, LastModifiedDate=when, SystemModstamp=when)
+                    self.deleted_log[sobject].append((row["Id"], when))
+            if len(rows) > 30 and not rows[13].get("IsDeleted"):
+                del self.records[sobject][rows[13]["Id"]]
+                self.deleted_log[sobject].append((rows[13]["Id"], (now - timedelta(days=3)).replace(microsecond=0)))
+        for opp in opps:  # an opportunity's splits and history follow it into the recycle bin or out of the org
+            self._cascade(opp["Id"], opp.get("IsDeleted", False), opp["Id"] not in self.records["Opportunity"])
+
+    def _seed_history(self, opp: dict[str, Any], *, cancelled: bool) -> None:
+        """Stage history: the first stage at creation, then the current one; a cancelled deal was won first."""
+        created, modified = opp["CreatedDate"], opp["SystemModstamp"]
+        steps: list[tuple[str, datetime]] = [(STAGES[0][0], created)]
+        if cancelled:
+            steps.append(("Closed Won", created + (modified - created) / 2))
+        if opp["StageName"] != STAGES[0][0]:
+            steps.append((opp["StageName"], modified))
+        for stage, moment in steps:
+            self._history(opp, stage, moment)
+
+    def _history(self, opp: dict[str, Any], stage: str, moment: datetime) -> None:
+        hid = self._new_id("OpportunityHistory")
+        row = {
+            "Id": hid,
+            "CreatedDate": moment,
+            "SystemModstamp": moment,
+            "IsDeleted": False,
+            "OpportunityId": opp["Id"],
+            "StageName": stage,
+            "Amount": opp["Amount"],
+            "PrevAmount": opp["Amount"],
+            "CloseDate": opp["CloseDate"],
+            "Probability": next(Decimal(s[1]) for s in STAGES if s[0] == stage),
+            "ForecastCategory": "Closed"
+            if stage == "Closed Won"
+            else "Omitted"
+            if stage == "Closed Lost"
+            else "Pipeline",
+            "CurrencyIsoCode": opp["CurrencyIsoCode"],
+        }
+        self.records["OpportunityHistory"][hid] = row
+
+    def _seed_splits(self, opp: dict[str, Any], owners: list[str], *, overlay: bool) -> None:
+        rng = self._rng
+        others = [o for o in owners if o != opp["OwnerId"]]
+        shares = [(opp["OwnerId"], Decimal(100))]
+        if others and rng.random() < 0.5:
+            share = Decimal(rng.choice([50, 60, 70, 75]))
+            shares = [(opp["OwnerId"], share), (rng.choice(others), Decimal(100) - share)]
+        parts = [(owner, share, "Revenue") for owner, share in shares]
+        if overlay and others:
+            parts.append((rng.choice(others), Decimal(100), "Overlay"))
+        for owner, share, kind in parts:
+            sid = self._new_id("OpportunitySplit")
+            split = {
+                "Id": sid,
+                "IsDeleted": False,
+                "OpportunityId": opp["Id"],
+                "SplitOwnerId": owner,
+                "SplitPercentage": share,
+                "SplitAmount": (opp["Amount"] or Decimal(0)) * share / 100,
+                "SplitTypeId": self.split_types[kind],
+                "SplitNote": None,
+                "CurrencyIsoCode": opp["CurrencyIsoCode"],
+            }
+            self._stamp(split, opp["CreatedDate"], opp["SystemModstamp"])
+            self.records["OpportunitySplit"][sid] = split
+
+    def _seed_payments(self, opp: dict[str, Any], i: int) -> None:
+        """Billing payments of a won deal's account (one or two instalments), some refunded or cancelled."""
+        rng = self._rng
+        amount: Decimal = opp["Amount"]
+        parts = (
+            [amount]
+            if i % 2
+            else [(amount / 2).quantize(Decimal("0.01")), amount - (amount / 2).quantize(Decimal("0.01"))]
+        )
+        for k, part in enumerate(parts):
+            pid = self._new_id("blng__Payment__c")
+            day = opp["CloseDate"] + timedelta(days=10 + 30 * k)
+            payment = {
+                "Id": pid,
+                "IsDeleted": False,
+                "Name": f"P-{pid[-6:]}",
+                "blng__Account__c": opp["AccountId"],
+                "blng__Invoice__c": None,
+                "blng__Amount__c": part,
+                "blng__PaymentDate__c": day,
+                "blng__Status__c": "Canceled" if i % 11 == 5 else "Posted",
+                "blng__PaymentType__c": rng.choice(["Credit Card", "ACH", "Check"]),
+                "CurrencyIsoCode": opp["CurrencyIsoCode"],
+            }
+            moment = min(
+                datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=9), self._now0 - timedelta(hours=1)
+            )
+            self._stamp(payment, moment)
+            self.records["blng__Payment__c"][pid] = payment
+            if i % 7 == 2 and payment["blng__Status__c"] == "Posted":
+                rid = self._new_id("blng__Refund__c")
+                refund = {
+                    "Id": rid,
+                    "IsDeleted": False,
+                    "Name": f"R-{rid[-6:]}",
+                    "blng__Account__c": opp["AccountId"],
+                    "blng__Amount__c": (part / 4).quantize(Decimal("0.01")),
+                    "blng__RefundDate__c": day + timedelta(days=20),
+                    "blng__Status__c": "Posted",
+                    "blng__RefundType__c": "Refund",
+                    "blng__RefundDescription__c": "Returned licences",
+                    "CurrencyIsoCode": opp["CurrencyIsoCode"],
+                }
+                self._stamp(refund, min(moment + timedelta(days=20), self._now0 - timedelta(minutes=30)))
+                self.records["blng__Refund__c"][rid] = refund
+
+    def _cascade(self, opp_id: str, deleted: bool, purged: bool) -> None:
+        """An opportunity's splits and stage history are deleted (or purged) with it."""
+        when = self.now() if self._server is not None else self._now0
+        for sobject in ("OpportunitySplit", "OpportunityHistory"):
+            for row in [r for r in self.records[sobject].values() if r["OpportunityId"] == opp_id]:
+                if purged:
+                    del self.records[sobject][row["Id"]]
+                    self.deleted_log[sobject].append((row["Id"], when))
+                elif deleted and not row["IsDeleted"]:
+                    stamp = row["SystemModstamp"] if self._server is None else when
+                    row.update(IsDeleted=True, SystemModstamp=stamp)
+                    if "LastModifiedDate" in row:
+                        row["LastModifiedDate"] = stamp
 
     # -- changes made while the server runs (what users do in the CRM) --
 
@@ -696,6 +988,8 @@ class SalesforceMock:
                 stage = next(s for s in STAGES if s[0] == values["StageName"])
                 row.update(Probability=Decimal(stage[1]), IsClosed=stage[2], IsWon=stage[3])
             row["LastModifiedDate"] = row["SystemModstamp"] = self.now()
+            if sobject == "Opportunity" and ("StageName" in values or "Amount" in values):
+                self._history(row, row["StageName"], row["SystemModstamp"])
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Move a record to the recycle bin (``IsDeleted``; seen by queryAll and getDeleted)."""
@@ -704,6 +998,8 @@ class SalesforceMock:
             when = self.now()
             row.update(IsDeleted=True, LastModifiedDate=when, SystemModstamp=when)
             self.deleted_log[sobject].append((record_id, when))
+            if sobject == "Opportunity":
+                self._cascade(record_id, True, False)
 
     def purge(self, sobject: str, record_id: str) -> None:
         """Hard-delete a record: only the getDeleted resource still knows it."""
@@ -711,6 +1007,8 @@ class SalesforceMock:
             row = self.records[sobject].pop(record_id)
             if not row.get("IsDeleted"):
                 self.deleted_log[sobject].append((record_id, self.now()))
+            if sobject == "Opportunity":
+                self._cascade(record_id, False, True)
 
     def advance(self, seconds: int) -> None:
         """Move the server's clock forward (time passes between two syncs)."""
@@ -828,7 +1126,7 @@ class SalesforceMock:
 
     def query(self, soql: str, *, include_deleted: bool, batch: int, version: str) -> dict[str, Any]:
         q = _Parser(soql).query()
-        sobject = next((name for name in FIELDS if name.lower() == q.sobject.lower()), None)
+        sobject = next((name for name in self.objects if name.lower() == q.sobject.lower()), None)
         if sobject is None:
             raise SalesforceError(400, "INVALID_TYPE", f"sObject type '{q.sobject}' is not supported.")
         fields = self._fields(sobject)
@@ -873,7 +1171,7 @@ class SalesforceMock:
         return self._page(entry.rows, position, entry.batch, version, locator)
 
     def deleted(self, sobject: str, start_text: str | None, end_text: str | None) -> dict[str, Any]:
-        if sobject not in FIELDS or "IsDeleted" not in FIELDS[sobject]:
+        if sobject not in self.objects or "IsDeleted" not in self.objects[sobject]:
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         try:
             start = datetime.fromisoformat(unquote(start_text or ""))
@@ -904,7 +1202,7 @@ class SalesforceMock:
         }
 
     def describe(self, sobject: str) -> dict[str, Any]:
-        if sobject not in FIELDS:
+        if sobject not in self.objects:
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         fields = self._fields(sobject)
         return {
@@ -923,7 +1221,7 @@ class SalesforceMock:
     # -- helpers --
 
     def _fields(self, sobject: str) -> dict[str, str]:
-        fields = dict(FIELDS[sobject])
+        fields = dict(self.objects[sobject])
         if not self.multi_currency:
             fields.pop("CurrencyIsoCode", None)
         return fields
@@ -1137,6 +1435,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--session-ttl", type=int, default=0, metavar="N", help="access tokens expire after N requests")
     parser.add_argument("--delay", type=float, default=0.0, metavar="SECONDS")  # float ok: seconds
     parser.add_argument("--daily-limit", type=int, default=100_000, metavar="N")
+    parser.add_argument("--no-splits", action="store_true", help="an org without Opportunity Splits")
+    parser.add_argument("--no-billing", action="store_true", help="an org without the Salesforce Billing package")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     faults = Faults(
@@ -1148,7 +1448,12 @@ def main(argv: list[str] | None = None) -> None:
         args.daily_limit,
     )
     mock = SalesforceMock(
-        opportunities=args.opportunities, seed=args.seed, faults=faults, multi_currency=not args.single_currency
+        opportunities=args.opportunities,
+        seed=args.seed,
+        faults=faults,
+        multi_currency=not args.single_currency,
+        splits=not args.no_splits,
+        billing=not args.no_billing,
     )
     try:
         url = mock.start(args.port)
