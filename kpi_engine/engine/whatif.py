@@ -9,12 +9,13 @@ however its plan id and version are set.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -99,26 +100,44 @@ def periods_between(text: str, grain: str) -> list[Period]:
 
 
 class _ScratchFacts(StoreFacts):
-    """The store's facts for a draft, its own earlier periods of the window answered from memory."""
+    """The store's facts for a draft, its own earlier periods of the window answered from memory.
+
+    A period's lines are kept by rule, their traces as JSON text (as a run saves them): a year of a
+    large company's lines as Python objects took gigabytes."""
 
     def __init__(self, conn: Connection, loaded: LoadedPlan, registry: Registry, shared: SharedFacts) -> None:
         super().__init__(conn, loaded, registry, shared)
-        self.memory: dict[str, list[Outcome]] = {}
+        self.memory: dict[str, dict[str, list[_Kept]]] = {}
+
+    def keep(self, period: Period, lines: Sequence[Outcome]) -> None:
+        by_rule: dict[str, list[_Kept]] = defaultdict(list)
+        for o in lines:
+            trace = json.dumps(dict(o.trace), default=str)
+            by_rule[o.rule_id].append(_Kept(o.person_id, o.amount, trace, o.kind, o.status, o.attention))
+        self.memory[period.label] = dict(by_rule)
 
     def history(self, rule: str, period: Period) -> Sequence[RuleResult]:
         if period.label in self.memory:
-            return [_result(o) for o in self.memory[period.label] if o.rule_id == rule]
+            return [kept.result() for kept in self.memory[period.label].get(rule, ())]
         return super().history(rule, period)
 
     def history_of(self, rule: str, period: Period, people: Iterable[str]) -> Sequence[RuleResult]:
         if period.label in self.memory:
             wanted = set(people)
-            return [_result(o) for o in self.memory[period.label] if o.rule_id == rule and o.person_id in wanted]
+            return [k.result() for k in self.memory[period.label].get(rule, ()) if k.person_id in wanted]
         return super().history_of(rule, period, people)
 
 
-def _result(o: Outcome) -> RuleResult:
-    return RuleResult(o.person_id, o.amount, o.trace, o.kind, o.status, o.attention)
+class _Kept(NamedTuple):
+    person_id: str
+    amount: Decimal | None
+    trace: str
+    kind: str
+    status: str | None
+    attention: bool
+
+    def result(self) -> RuleResult:
+        return RuleResult(self.person_id, self.amount, json.loads(self.trace), self.kind, self.status, self.attention)
 
 
 def _paid(lines: Iterable[Any]) -> dict[str, Decimal]:
@@ -157,7 +176,7 @@ def whatif(
                     hint="check its effective dates or the periods asked for",
                 )
             _, lines = run_rules(draft, period, scratch, registry)
-            scratch.memory[period.label] = lines
+            scratch.keep(period, lines)
             for person, amount in _paid(lines).items():
                 draft_totals[person] += amount
             if period.label in saved:
