@@ -187,7 +187,7 @@ def load_period_data(store: Store, label: str, *, today: date | None = None) -> 
             )
         }
         a = s.adjustments
-        reasons = dict(conn.execute(select(a.c.id, a.c.reason)))
+        reasons = dict(conn.execute(select(a.c.id, a.c.reason)).all())
     entries = ledger_entries(store, period=period.label)
     year_entries = [entry for lab in _year_labels(store, period) for entry in ledger_entries(store, period=lab)]
     return PeriodData(

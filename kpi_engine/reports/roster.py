@@ -84,7 +84,7 @@ def load_roster(store: Store, period: Period) -> Roster:
         rows = conn.execute(
             select(p.c.id, p.c.name, p.c.role, p.c.team_id, p.c.manager_id, p.c.hire_date, p.c.email)
         ).all()
-        teams = dict(conn.execute(select(t.c.id, t.c.name)))
+        teams = dict(conn.execute(select(t.c.id, t.c.name)).all())
     people: dict[str, Member] = {}
     for pid, name, role, team_id, manager_id, hire_date, email in rows:
         assignment = org.assignment(pid, last_day)

@@ -10,7 +10,8 @@ Conventions:
 - deleted records stay as tombstones (``is_deleted``) so that history explains itself.
 
 This module declares the facts and the organisation; the engine's records (``engine_tables``), the pay
-cycle's (``ledger_tables``) and what loading keeps (``load_tables``) are declared beside it on the same
+cycle's (``ledger_tables``), what loading keeps (``load_tables``) and what notifying keeps
+(``notify_tables``) are declared beside it on the same
 ``metadata`` and exported from here too, so ``schema.<table>`` names every table.
 """
 
@@ -34,6 +35,7 @@ from .columns import UTCDateTime, metadata, source_columns
 from .engine_tables import evaluation_runs, finding_reviews, outcomes
 from .ledger_tables import adjustments, audit_log, ledger_entries, period_states
 from .load_tables import connector_tokens, fact_changes, imports, sync_runs, sync_state
+from .notify_tables import daily_runs, notifications
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -47,6 +49,7 @@ __all__ = [
     "connector_tokens",
     "content_stats",
     "customers",
+    "daily_runs",
     "deal_splits",
     "deal_stage_history",
     "deals",
@@ -59,6 +62,7 @@ __all__ = [
     "manual_scores",
     "marketing_spend",
     "metadata",
+    "notifications",
     "org_assignments",
     "outcomes",
     "payments",
