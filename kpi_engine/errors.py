@@ -11,6 +11,7 @@ KPIError
  ├── EvaluationError           an evaluation cannot be carried out (closed period, missing data)
  │    └── PeriodsNotEvaluated  a rule replays earlier periods of its plan, and some were never evaluated
  ├── PayCycleError             a step of the pay cycle is not allowed now (four eyes, not approved, paid)
+ ├── RunInProgress             another ``kpi daily`` holds the lock; this run did nothing
  └── NotificationError         a message could not be delivered to a channel
       └── DeliveryFailed        the channel refused or did not answer (``retryable``: trying again may help)
 """
@@ -35,6 +36,7 @@ __all__ = [
     "PeriodsNotEvaluated",
     "PlanError",
     "PluginError",
+    "RunInProgress",
     "StoreError",
 ]
 
@@ -161,3 +163,7 @@ class DeliveryFailed(NotificationError):
         super().__init__(message, hint=hint)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class RunInProgress(KPIError):
+    """Another run of the daily loop holds its lock; this one did nothing."""

@@ -18,6 +18,7 @@ from ..errors import KPIError
 from ..store.database import DATABASE_URL_ENV
 from . import (
     connectors,
+    daily,
     data,
     demo,
     evaluation,
@@ -59,6 +60,7 @@ for _module in (
     pay,
     reports,
     notify,
+    daily,
     whatif,
     rules,
     formula,
