@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -114,14 +114,16 @@ def enqueue(store: Store, channel: ChannelConfig, events: Sequence[Event], clock
         fresh = [r for r in rows if r["event_key"] not in known]
         if fresh:
             dialect = store.engine.dialect.name
-            statement = (
+            statement: Any = (
                 (postgresql.insert(n) if dialect == "postgresql" else sqlite.insert(n)).on_conflict_do_nothing(
                     index_elements=["channel", "event_key"]
                 )
                 if dialect in ("postgresql", "sqlite")
                 else insert(n)
             )
-            added = conn.execute(statement, fresh).rowcount or 0
+            # the rows inserted come back (a key another run inserted meanwhile is skipped): an executemany's
+            # rowcount is not summed on every driver (psycopg answers -1)
+            added = len(conn.execute(statement.returning(n.c.id), fresh).all())
     return max(added, 0)
 
 
