@@ -10,7 +10,10 @@ KPIError
  ├── StoreError                the database cannot be opened or is at the wrong schema
  ├── EvaluationError           an evaluation cannot be carried out (closed period, missing data)
  │    └── PeriodsNotEvaluated  a rule replays earlier periods of its plan, and some were never evaluated
- └── PayCycleError             a step of the pay cycle is not allowed now (four eyes, not approved, paid)
+ ├── PayCycleError             a step of the pay cycle is not allowed now (four eyes, not approved, paid)
+ ├── RunInProgress             another ``kpi daily`` holds the lock; this run did nothing
+ └── NotificationError         a message could not be delivered to a channel
+      └── DeliveryFailed        the channel refused or did not answer (``retryable``: trying again may help)
 
 ConfigProblems (a ValueError, what pydantic expects of a validator) carries every problem a rule type's
 settings have at once, each at the key it is about; the plan checker reports each at its line and column.
@@ -26,15 +29,18 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigProblems",
     "ConfigurationError",
+    "DeliveryFailed",
     "EvaluationError",
     "FormulaError",
     "ImportRejected",
     "KPIError",
+    "NotificationError",
     "PeriodError",
     "PayCycleError",
     "PeriodsNotEvaluated",
     "PlanError",
     "PluginError",
+    "RunInProgress",
     "StoreError",
 ]
 
@@ -166,3 +172,23 @@ class PeriodsNotEvaluated(EvaluationError):
         self.rule = rule
         self.needed = needed
         self.first_missing = first_missing
+
+
+class NotificationError(KPIError):
+    """A message could not be delivered to a channel."""
+
+
+class DeliveryFailed(NotificationError):
+    """The channel refused the message or did not answer; ``retryable`` says whether trying again may help,
+    ``retry_after`` how many seconds the channel asked to wait (``None``: not said)."""
+
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, hint: str | None = None
+    ) -> None:  # float ok: seconds
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class RunInProgress(KPIError):
+    """Another run of the daily loop holds its lock; this one did nothing."""

@@ -9,7 +9,20 @@ import sys
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[1] / "kpi_engine"
-SUBPACKAGES = ["formula", "plans", "metrics", "engine", "findings", "store", "ingest", "connect", "cli"]
+SUBPACKAGES = [
+    "formula",
+    "plans",
+    "metrics",
+    "engine",
+    "findings",
+    "store",
+    "ingest",
+    "connect",
+    "reports",
+    "notify",
+    "daily",
+    "cli",
+]
 MAX_LINES = 600
 
 

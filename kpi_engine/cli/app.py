@@ -16,7 +16,23 @@ from .._version import __version__
 from ..connect.secrets import install_log_redaction, redact
 from ..errors import KPIError
 from ..store.database import DATABASE_URL_ENV
-from . import connectors, data, demo, evaluation, findings, formula, fx, metrics, pay, plugins, rules, whatif
+from . import (
+    connectors,
+    daily,
+    data,
+    demo,
+    evaluation,
+    findings,
+    formula,
+    fx,
+    metrics,
+    notify,
+    pay,
+    plugins,
+    reports,
+    rules,
+    whatif,
+)
 from .common import Settings
 
 __all__ = ["cli", "main"]
@@ -38,7 +54,23 @@ def cli(ctx: click.Context, db: str | None, debug: bool, as_user: str | None) ->
     ctx.obj = Settings(db, debug, as_user)
 
 
-for _module in (demo, data, fx, evaluation, pay, whatif, rules, formula, metrics, connectors, findings, plugins):
+for _module in (
+    demo,
+    data,
+    fx,
+    evaluation,
+    pay,
+    reports,
+    notify,
+    daily,
+    whatif,
+    rules,
+    formula,
+    metrics,
+    connectors,
+    findings,
+    plugins,
+):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

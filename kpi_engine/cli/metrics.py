@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..money import plain
+from ..money import money_text, plain
 from ..render import FORMATS, render
 from .common import Settings, pass_settings
 
@@ -186,11 +186,88 @@ def metrics_show(
     )
     if fmt == "table":
         click.echo(f"{definition.name} ({definition.unit}): {definition.description}")
-        click.echo(render(out, columns, numeric=("value", "compared_value", "growth")))
         if not out:
             click.echo("No facts in this period.")
+            return
+        table = _readable(out, rows, by, definition, currency, bool(compare))
+        shown = [
+            "rank",
+            "period",
+            by,
+            *(["name"] if names else []),
+            "value",
+            *(["compared_period", "compared_value", "growth"] if compare else []),
+        ]
+        if len({r.period for r in rows}) == 1:
+            shown.remove("period")
+        click.echo(render(table, shown, numeric=("rank", "value", "compared_value", "growth")))
     else:
         click.echo(render(out, ["metric", *columns], fmt))
+
+
+ROLLED_UP = ("team", "company")  # a team's value includes its sub-teams': the rows do not add up
+
+
+def _additive(definition: Any) -> bool:
+    """Whether the groups' values add up to the whole (sums and counts of rows; not ratios or distinct counts)."""
+    numerator = definition.numerator
+    return definition.denominator is None and numerator is not None and numerator.aggregate in ("sum", "count")
+
+
+def _readable(
+    out: list[dict[str, Any]], rows: list[Any], by: str, definition: Any, currency: str, compare: bool
+) -> list[dict[str, Any]]:
+    """The table people read: each period's groups ranked by value (highest first, ties sharing a rank), money
+    with its currency, ratios as percentages, and a total per period where the values add up."""
+    from decimal import Decimal
+
+    from ..reports.standings import rank
+
+    def shown(value: Decimal | None) -> str | None:
+        if value is None:
+            return None
+        if definition.unit == "money":
+            return f"{Decimal(money_text(value)):,} {currency}"
+        if definition.unit == "ratio":
+            return f"{(value * 100).quantize(Decimal('0.01'))}%"
+        return f"{value.normalize():,f}" if value != value.to_integral_value() else f"{value:,.0f}"
+
+    table: list[dict[str, Any]] = []
+    periods = list(dict.fromkeys(r.period for r in rows))
+    for label in periods:
+        piece = [(o, r) for o, r in zip(out, rows) if r.period == label]
+        places = {
+            x.person_id: x.place
+            for x in rank({str(i): r.value for i, (_, r) in enumerate(piece) if r.value is not None})
+        }
+        ordered = sorted(
+            enumerate(piece),
+            key=lambda item: (item[1][1].value is None, -(item[1][1].value or 0), str(item[1][1].group)),
+        )
+        for index, (o, r) in ordered:
+            table.append(
+                {
+                    **o,
+                    "rank": places.get(str(index)),
+                    "value": shown(r.value),
+                    "compared_value": shown(r.compared_value) if compare else None,
+                    "growth": f"{(r.growth * 100).quantize(Decimal('0.1'))}%"
+                    if compare and r.growth is not None
+                    else None,
+                }
+            )
+        if _additive(definition) and by not in ROLLED_UP and len(piece) > 1:
+            values = [r.value for _, r in piece if r.value is not None]
+            before = [r.compared_value for _, r in piece if r.compared_value is not None]
+            table.append(
+                {
+                    "period": label,
+                    by: "total",
+                    "value": shown(sum(values, Decimal(0))),
+                    "compared_value": shown(sum(before, Decimal(0))) if compare and before else None,
+                }
+            )
+    return table
 
 
 COMMANDS.append(metrics)

@@ -10,9 +10,9 @@ Conventions:
 - deleted records stay as tombstones (``is_deleted``) so that history explains itself.
 
 This module declares the facts and the organisation; the engine's records (``engine_tables``), the pay
-cycle's (``ledger_tables``), what loading keeps (``load_tables``) and exchange rates (``fx_tables``) are
-declared beside it on the same ``metadata`` and exported from here too, so ``schema.<table>`` names every
-table.
+cycle's (``ledger_tables``), what loading keeps (``load_tables``), exchange rates (``fx_tables``) and what
+notifying keeps (``notify_tables``) are declared beside it on the same ``metadata`` and exported from here
+too, so ``schema.<table>`` names every table.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from .engine_tables import evaluation_runs, finding_reviews, outcomes
 from .fx_tables import FX_RATE_SCALE, fx_rates
 from .ledger_tables import adjustments, audit_log, ledger_entries, period_states
 from .load_tables import connector_tokens, fact_changes, imports, sync_runs, sync_state
+from .notify_tables import daily_runs, notifications
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -50,6 +51,7 @@ __all__ = [
     "connector_tokens",
     "content_stats",
     "customers",
+    "daily_runs",
     "deal_splits",
     "deal_stage_history",
     "deals",
@@ -63,6 +65,7 @@ __all__ = [
     "manual_scores",
     "marketing_spend",
     "metadata",
+    "notifications",
     "org_assignments",
     "outcomes",
     "payments",

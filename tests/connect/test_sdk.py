@@ -119,7 +119,7 @@ def test_kpi_sync_prints_a_summary_and_check_confirms_the_connection(tmp_path, m
         assert first.exit_code == 0, first.output
         assert "deals" in first.output and "total" in first.output and "succeeded" in first.output
         again = runner.invoke(cli, ["--db", db, "sync", "hubspot", "--format", "json"])
-        summary = json.loads(again.output)
+        summary = json.loads(again.stdout)  # stdout alone: a warning on stderr (no keyring here) is not JSON
         assert (summary["inserted"], summary["updated"], summary["deleted"]) == (0, 0, 0)
         assert server.private_token not in first.output + again.output
 
