@@ -13,7 +13,6 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ..errors import RunInProgress
@@ -28,19 +27,13 @@ DAILY_LOCK_KEY = zlib.crc32(b"kpi daily")
 def daily_lock(store: Store) -> Iterator[None]:
     """Hold the daily lock for the ``with`` block, or raise ``RunInProgress`` at once."""
     if store.dialect == "postgresql":
-        with store.engine.connect() as conn:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": DAILY_LOCK_KEY}).scalar()
-            conn.commit()
+        with store.try_session_lock(DAILY_LOCK_KEY) as got:
             if not got:
                 raise RunInProgress(
                     "another kpi daily is running against this database; this run did nothing.",
                     hint="wait for it to finish (a timer or cron entry runs it again at its next time)",
                 )
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": DAILY_LOCK_KEY})
-                conn.commit()
+            yield
         return
     database = make_url(store.url).database
     if not database or database == ":memory:":

@@ -167,6 +167,26 @@ class Store:
                     conn.execute(text("SELECT pg_advisory_unlock_all()"))
                     conn.commit()
 
+    @contextmanager
+    def try_session_lock(self, key: int) -> Iterator[bool]:
+        """PostgreSQL: try a session advisory lock on a connection held for the ``with`` block, never waiting.
+
+        Yields whether it was granted; a granted lock is released at the end, and goes with the
+        connection if the process dies. Other stores yield ``True`` (they lock by other means).
+        """
+        if self.dialect != "postgresql":
+            yield True
+            return
+        with self.engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got and not conn.invalidated:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
