@@ -105,6 +105,24 @@ def _offset(text: str) -> tzinfo:
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
+def _read_text_moment(value: str) -> datetime:
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text)  # ISO 8601, read in C: what most exports write
+    except ValueError:
+        pass
+    match = _DATETIME.match(text)
+    if match is None:
+        raise ValueError(f"{value!r} is not a possible date and time")
+    y, mo, d, h, mi, s, frac, zone = match.groups()
+    micro = int((frac or "0").ljust(6, "0"))
+    try:
+        moment = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a possible date and time") from None
+    return moment.replace(tzinfo=_offset(zone)) if zone else moment
+
+
 def parse_datetime(value: Any, default_tz: tzinfo = UTC) -> datetime | None:
     """An aware UTC datetime from an ISO string, a common export format or a datetime."""
     if is_blank(value):
@@ -114,19 +132,7 @@ def parse_datetime(value: Any, default_tz: tzinfo = UTC) -> datetime | None:
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
-        text = value.strip()
-        match = _DATETIME.match(text)
-        try:
-            if match:
-                y, mo, d, h, mi, s, frac, zone = match.groups()
-                micro = int((frac or "0").ljust(6, "0"))
-                moment = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro)
-                if zone:
-                    moment = moment.replace(tzinfo=_offset(zone))
-            else:
-                moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a possible date and time") from None
+        moment = _read_text_moment(value)
     else:
         raise ValueError(f"{value!r} is not a date and time")  # noqa: TRY004 - pydantic reports ValueErrors
     if moment.tzinfo is None:
@@ -205,6 +211,8 @@ WholeNumber = Annotated[int, BeforeValidator(_read_int)]
 
 
 def _text(value: Any) -> Any:
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, Decimal) and value == value.to_integral_value():

@@ -1,4 +1,4 @@
-"""Import of CRM exports (CSV and XLSX): every row of every file is checked first, then all load in one transaction.
+"""Import of CRM exports (CSV and XLSX): every file streamed into one transaction, kept whole or not at all.
 
 A file's entity comes from ``--entity``, the mapping (its ``file`` patterns) or the file's name
 (``deal_splits-2026-10.csv`` is deal splits, not deals: the entity name of the most words found in
@@ -10,7 +10,6 @@ nothing is dropped without a word.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +24,10 @@ from ..errors import ConfigurationError, ImportRejected
 from ..metrics.target_changes import TargetChange, compare_targets, log_target_changes
 from ..store import schema as s
 from .cells import is_blank
-from .loading import LoadCounts, UnresolvedReferences, upsert_records
+from .loading import LoadCounts, RecordLoader
 from .mapping import ColumnMapping, ExportMapping, load_mapping
 from .records import ENTITIES, RECORD_MODELS, entity_name
-from .tables import read_table
+from .tables import open_table, read_table
 
 __all__ = ["ImportSummary", "guess_entity", "import_file", "import_files", "read_table"]
 
@@ -133,21 +132,6 @@ def _reason(error: ErrorDetails) -> str:
     return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-@dataclass
-class _File:
-    """A file read and validated, ready to load."""
-
-    path: Path
-    data: bytes
-    entity: str
-    source: str
-    records: list[Any] = field(default_factory=list)
-    row_numbers: list[int] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    rows_read: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-
 def _columns(
     file: str, header: list[Any], entity: str, mapping: ColumnMapping, overrides: dict[str, str]
 ) -> tuple[dict[str, int], dict[str, str], list[str]]:
@@ -214,83 +198,279 @@ def _columns(
     return index_of, {name: str(header[index]) for name, index in index_of.items()}, notes
 
 
-def _read_file(
-    path: Path,
-    entity: str,
-    rules: ColumnMapping,
-    source: str,
-    overrides: dict[str, str],
-    strict: bool,
-    progress: Progress | None,
-) -> tuple[_File, list[str], set[int]]:
-    """The file's records, or its problems (row, column, reason) and the numbers of its bad rows."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}.") from None
-    rows = read_table(path, data, rules.sheet)
-    if not rows or all(is_blank(c) for c in rows[0]):
-        raise ImportRejected(f"{path.name} is empty or has no header row; nothing was imported.")
-    index_of, headers, notes = _columns(path.name, rows[0], entity, rules, overrides)
-    if strict and notes:
-        raise ImportRejected(
-            f"{notes[0].replace(' and was not imported', '').replace(' and were not imported', '')}; "
-            "nothing was imported (--strict).",
-            hint="map or ignore every column, or import without --strict",
-            problems=notes,
-        )
-    loaded = _File(path, data, entity, source, headers=headers, warnings=notes)
-    model = RECORD_MODELS[entity]
-    context = {"default_tz": rules.time_zone, "stage_map": rules.stage_map, "strict_stages": True}
-    problems: list[str] = []
-    bad_rows: set[int] = set()
-    keys: dict[tuple[Any, ...], int] = {}
-    body = rows[1:]
-    for offset, row in enumerate(body):
-        number = offset + 2
-        if all(is_blank(c) for c in row):
-            continue
-        loaded.rows_read += 1
-        values = dict(rules.defaults)
-        for name, index in index_of.items():
-            cell = row[index] if index < len(row) else None
-            if not is_blank(cell) or name not in rules.defaults:
-                values[name] = cell
+IMPORT_BATCH = 5_000
+"""Rows validated, then written, together: memory holds one batch whatever the file's length."""
+PROBLEMS_KEPT = 1_000
+"""Problems listed per file; beyond them only the count of bad rows grows."""
+
+
+def _blank(row: list[Any]) -> bool:
+    """Whether every cell of the row is empty (for most rows, the first cell answers)."""
+    return all(is_blank(c) for c in row)
+
+
+class _Problems:
+    """A file's problems, one sentence each (the first ``PROBLEMS_KEPT``), and the number of its bad rows."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, str]] = []
+        self.numbers: set[int] = set()
+        self.bad_rows = 0
+        self.repeats: list[tuple[int, str, tuple[Any, ...]]] = []  # (row, column, key) repeating an earlier batch
+
+    def add(self, number: int, line: str) -> None:
+        if number not in self.numbers:
+            self.bad_rows += 1
+            if len(self.numbers) < PROBLEMS_KEPT:
+                self.numbers.add(number)
+        if len(self.found) < PROBLEMS_KEPT:
+            self.found.append((number, line))
+
+    @property
+    def lines(self) -> list[str]:
+        """The problems in the order of their rows (a batch's references are checked after its cells)."""
+        return [line for _, line in sorted(self.found, key=lambda item: item[0])]
+
+    def __bool__(self) -> bool:
+        return self.bad_rows > 0
+
+
+@dataclass
+class _Settings:
+    """How one file is read: its entity, mapping, source and the command line's column overrides."""
+
+    entity: str
+    rules: ColumnMapping
+    source: str
+    overrides: dict[str, str]
+    strict: bool
+    reason: str | None
+
+
+@dataclass
+class _Batch:
+    records: list[Any] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    keys: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.records, self.numbers, self.keys = [], [], {}
+
+
+class _FileImport:
+    """One file streamed into the store: rows validated and written a batch at a time.
+
+    Bad rows are never written; the rows around them still are, so every problem of the file (bad
+    cells, unknown references, repeated keys) is found in one pass. The caller rolls the transaction
+    back when any file has a problem: the import stays all or nothing.
+    """
+
+    def __init__(self, conn: Any, path: Path, settings: _Settings, progress: Progress | None) -> None:
+        self.conn, self.path, self.settings, self.progress = conn, path, settings, progress
+        self.model = RECORD_MODELS[settings.entity]
+        self.problems = _Problems()
+        self.headers: dict[str, str] = {}
+        self._width = 0
+        self.warnings: list[str] = []
+        self.rows_read = 0
+        self.target_changes: list[tuple[int, TargetChange]] = []
+        self.sha256 = ""
+        self.counts = LoadCounts()
+        rules = settings.rules
+        self._context = {
+            "default_tz": rules.time_zone,
+            "stage_map": rules.stage_map,
+            "strict_stages": True,
+            "stage_statuses": {},  # each raw stage's status, worked out once per file
+        }
+
+    def run(self) -> None:
+        settings, rules = self.settings, self.settings.rules
+        with open_table(self.path, rules.sheet) as table:
+            self.sha256 = table.sha256
+            header = next(table.rows, None)
+            if header is None or all(is_blank(c) for c in header):
+                raise ImportRejected(f"{self.path.name} is empty or has no header row; nothing was imported.")
+            index_of, self.headers, notes = _columns(self.path.name, header, settings.entity, rules, settings.overrides)
+            if settings.strict and notes:
+                raise ImportRejected(
+                    f"{notes[0].replace(' and was not imported', '').replace(' and were not imported', '')}; "
+                    "nothing was imported (--strict).",
+                    hint="map or ignore every column, or import without --strict",
+                    problems=notes,
+                )
+            self.warnings = notes
+            self._width = max(index_of.values(), default=-1) + 1
+            loader = RecordLoader(self.conn, settings.entity, settings.source)
+            whole = bool(loader.spec.self_refs)  # a manager may come later in the file: load it as one batch
+            batch = _Batch()
+            for number, row in enumerate(table.rows, start=2):
+                if _blank(row):
+                    continue
+                self.rows_read += 1
+                record = self._record(number, row, index_of)
+                if record is None:
+                    continue
+                key = record.key()
+                if key in batch.keys:
+                    self._repeat(number, key, batch.keys[key])
+                    continue
+                batch.keys[key] = number
+                batch.records.append(record)
+                batch.numbers.append(number)
+                if len(batch.records) >= IMPORT_BATCH and not whole:
+                    self._flush(loader, batch)
+                    if self.progress:
+                        self.progress(f"importing {self.path.name}", table.position, table.size)
+            self._flush(loader, batch)
+            self.counts = loader.finish()
+        if self.problems.repeats:
+            self._name_first_rows()
+
+    def _record(self, number: int, row: list[Any], index_of: dict[str, int]) -> Any:
+        """The row's record, or None with its problems noted."""
+        defaults = self.settings.rules.defaults
+        if len(row) >= self._width and not defaults:
+            values = {name: row[index] for name, index in index_of.items()}
+        else:
+            values = dict(defaults)
+            for name, index in index_of.items():
+                cell = row[index] if index < len(row) else None
+                if not is_blank(cell) or name not in defaults:
+                    values[name] = cell
         try:
-            record = model.model_validate(values, context=context)
+            return self.model.model_validate(values, context=self._context)
         except ValidationError as exc:
-            bad_rows.add(number)
             for error in exc.errors():
                 column = str(error["loc"][0]) if error["loc"] else None
-                where = f", column {headers.get(column, column)!r}" if column else ""
-                problems.append(f"row {number}{where}: {_reason(error)}")
-            continue
-        key = record.key()
-        if key in keys:
-            bad_rows.add(number)
-            first = model.key_fields[0]
-            problems.append(
-                f"row {number}, column {headers.get(first, first)!r}: {_shown(key[0]) if len(key) == 1 else key} "
-                f"repeats row {keys[key]}"
+                where = f", column {self.headers.get(column, column)!r}" if column else ""
+                self.problems.add(number, f"row {number}{where}: {_reason(error)}")
+            return None
+
+    def _repeat(self, number: int, key: tuple[Any, ...], first: int | None) -> None:
+        column = self.model.key_fields[0]
+        shown = _shown(key[0]) if len(key) == 1 else str(key)
+        if first is None:  # an earlier batch wrote it: its row is found once the file is read
+            self.problems.add(number, "")
+            self.problems.repeats.append((number, column, key))
+            return
+        self.problems.add(
+            number, f"row {number}, column {self.headers.get(column, column)!r}: {shown} repeats row {first}"
+        )
+
+    def _flush(self, loader: RecordLoader, batch: _Batch) -> None:
+        if not batch.records:
+            return
+        if self.settings.entity == "targets":
+            records = batch.records
+            changes = compare_targets(
+                self.conn,
+                [
+                    TargetChange(r.subject_type, r.subject_id, r.metric, r.period, r.baseline, r.target, r.challenge)
+                    for r in records
+                ],
             )
-            continue
-        keys[key] = number
-        loaded.records.append(record)
-        loaded.row_numbers.append(number)
-        if progress and len(loaded.records) % 500 == 0:
-            progress(f"validating {path.name}", offset + 1, len(body))
-    return loaded, problems, bad_rows
+            self.target_changes.extend((batch.numbers[i], c) for i, c in enumerate(changes))
+        problems, repeats = loader.load(batch.records, partial=True)
+        for problem in problems:
+            number = batch.numbers[problem.index]
+            column = self.headers.get(problem.field, problem.field)
+            self.problems.add(number, f"row {number}, column {column!r}: {problem.reason}")
+        for index in repeats:
+            self._repeat(batch.numbers[index], batch.records[index].key(), None)
+        batch.clear()
 
+    def _name_first_rows(self) -> None:
+        """The rows that keys repeated across batches first appeared in: the file read again, keys only."""
+        wanted = {key for _, _, key in self.problems.repeats}
+        first: dict[tuple[Any, ...], int] = {}
+        with open_table(self.path, self.settings.rules.sheet) as table:
+            header = next(table.rows)
+            index_of, _, _ = _columns(
+                self.path.name, header, self.settings.entity, self.settings.rules, self.settings.overrides
+            )
+            quiet = _Problems()
+            for number, row in enumerate(table.rows, start=2):
+                if _blank(row):
+                    continue
+                saved, self.problems = self.problems, quiet
+                try:
+                    record = self._record(number, row, index_of)
+                finally:
+                    self.problems = saved
+                if record is not None and record.key() in wanted:
+                    first.setdefault(record.key(), number)
+        named = {}
+        for number, column, key in self.problems.repeats:
+            shown = _shown(key[0]) if len(key) == 1 else str(key)
+            where = f"row {number}, column {self.headers.get(column, column)!r}"
+            named[number] = f"{where}: {shown} repeats row {first.get(key, '?')}"
+        found = self.problems.found
+        self.problems.found = [(n, named.get(n, "?") if line == "" else line) for n, line in found]
 
-def _reject_if(file: str, problems: list[str], bad_rows: set[int]) -> None:
-    if not problems:
-        return
-    count = len(bad_rows)
-    if len(problems) == 1:
-        message = f"{file} has 1 bad row ({problems[0]}); nothing was imported."
-    else:
-        message = f"{file} has {count} bad row{'s' if count != 1 else ''}; nothing was imported."
-    raise ImportRejected(message, hint="correct the rows listed and import the file again", problems=problems)
+    def summary(self) -> ImportSummary:
+        return ImportSummary(
+            str(self.path),
+            self.settings.entity,
+            self.rows_read,
+            self.counts.inserted,
+            self.counts.updated,
+            self.counts.unchanged,
+            tuple(self.warnings),
+        )
+
+    def reject_if_bad(self) -> None:
+        file = self.path.name
+        lines = [line for line in self.problems.lines if line]
+        if self.problems:
+            count = self.problems.bad_rows
+            if count == 1 and len(lines) == 1:
+                message = f"{file} has 1 bad row ({lines[0]}); nothing was imported."
+            else:
+                message = f"{file} has {count} bad row{'s' if count != 1 else ''}; nothing was imported."
+            if count > len(lines):
+                lines.append(f"(the first {len(lines)} problems are listed)")
+            raise ImportRejected(message, hint="correct the rows listed and import the file again", problems=lines)
+        if self.target_changes and self.settings.reason is None:
+            too_big = [
+                f"row {number}: target {c.describe()} moves more than ±20 %"
+                for number, c in self.target_changes
+                if c.beyond_limit
+            ]
+            if too_big:
+                raise ImportRejected(
+                    f"{file} changes {len(too_big)} target{'s' if len(too_big) > 1 else ''} by more than ±20 % "
+                    f"({too_big[0]}); nothing was imported.",
+                    hint=(
+                        "keep changes within ±20 %, or import again with --override-reason saying why (the reason "
+                        "is recorded)"
+                    ),
+                    problems=too_big,
+                )
+
+    def record_import(self) -> None:
+        """The log of imports and of changed targets: what was imported, when, and why a target moved."""
+        changes = [c for _, c in self.target_changes]
+        if changes:
+            log_target_changes(
+                self.conn,
+                changes,
+                reason=self.settings.reason,
+                changed_by=f"import {self.path.name}",
+                now=datetime.now(UTC),
+            )
+        self.conn.execute(
+            s.imports.insert().values(
+                file_name=self.path.name,
+                sha256=self.sha256,
+                entity=self.settings.entity,
+                source=self.settings.source,
+                rows_read=self.rows_read,
+                rows_inserted=self.counts.inserted,
+                rows_updated=self.counts.updated,
+                imported_at=datetime.now(UTC),
+            )
+        )
 
 
 # --- importing ----------------------------------------------------------------------------------
@@ -341,12 +521,13 @@ def import_files(
 ) -> list[ImportSummary]:
     """Import CSV and XLSX exports (files, or folders of them) whole, or nothing at all.
 
-    Every row of every file is checked before anything is written (``ImportRejected`` lists every bad
-    row of every file); then the files load in dependency order (``ENTITIES``) in one transaction, so a
-    refund finds the deal of the deals file imported with it. ``columns`` (field → header), ``defaults``
-    (field → value) and ``time_zone`` override the mapping's, for each entity that has the field.
-    Targets follow the ±20 % rule: a target
-    moving further from the one it replaces rejects the import unless ``override_reason`` is given.
+    The files are streamed in dependency order (``ENTITIES``) into one transaction, a batch of rows
+    at a time (memory does not grow with a file's length), so a refund finds the deal of the deals file
+    imported with it. Every row of every file is checked; with any problem (``ImportRejected`` lists the
+    bad rows of every file) the transaction is rolled back and nothing is kept. ``columns`` (field →
+    header), ``defaults`` (field → value) and ``time_zone`` override the mapping's, for each entity that
+    has the field. Targets follow the ±20 % rule: a target moving further from the one it replaces
+    rejects the import unless ``override_reason`` is given.
     """
     rules = _export_mapping(mapping)
     forced = entity_name(entity) if entity else None
@@ -358,8 +539,6 @@ def import_files(
         name = forced or rules.entity_of(path) or guess_entity(path)
         plan.append((path, name))
     plan.sort(key=lambda item: ENTITIES.index(item[1]))  # stable: files of one entity keep their order
-    prepared: list[_File] = []
-    failures: list[ImportRejected] = []
     entities = {name for _, name in plan}
     for option, given in (("--column", columns or {}), ("--default", defaults or {})):
         fitting = {f for f in given if any(f in RECORD_MODELS[e].model_fields for e in entities)}
@@ -369,26 +548,27 @@ def import_files(
                 f"{option} {', '.join(map(repr, unknown))} is not a field of {', '.join(sorted(entities))}.",
                 hint="see kpi import --entity ENTITY --template for each entity's fields",
             )
+    reason = override_reason.strip() if override_reason and override_reason.strip() else None
+    settings: list[tuple[Path, _Settings]] = []
     for path, name in plan:
         entry = _entry(rules.for_entity(name), name, defaults or {}, time_zone, len(entities) > 1)
         fields = RECORD_MODELS[name].model_fields
         mine = {k: v for k, v in (columns or {}).items() if k in fields or len(entities) == 1}
-        try:
-            loaded, problems, bad_rows = _read_file(
-                path, name, entry, source or entry.source or "import", mine, strict, progress
-            )
-            _reject_if(path.name, problems, bad_rows)
-        except ImportRejected as exc:
-            failures.append(exc)
-            continue
-        prepared.append(loaded)
-    _reject_all(failures, len(plan))
-
-    reason = override_reason.strip() if override_reason and override_reason.strip() else None
+        settings.append((path, _Settings(name, entry, source or entry.source or "import", mine, strict, reason)))
+    failures: list[ImportRejected] = []
     summaries: list[ImportSummary] = []
     with store.begin() as conn:
-        for loaded in prepared:
-            summaries.append(_load(conn, loaded, reason, progress))
+        for path, setting in settings:
+            streamed = _FileImport(conn, path, setting, progress)
+            try:
+                streamed.run()
+                streamed.reject_if_bad()
+            except ImportRejected as exc:
+                failures.append(exc)
+                continue
+            streamed.record_import()
+            summaries.append(streamed.summary())
+        _reject_all(failures, len(plan))  # raised inside the transaction: nothing is kept
     return summaries
 
 
@@ -425,46 +605,6 @@ def _reject_all(failures: list[ImportRejected], files: int) -> None:
     )
 
 
-def _load(conn: Any, loaded: _File, reason: str | None, progress: Progress | None) -> ImportSummary:
-    name, file = loaded.entity, loaded.path.name
-    changes = _target_changes(conn, file, loaded.records, loaded.row_numbers, reason) if name == "targets" else []
-    try:
-        counts: LoadCounts = upsert_records(conn, name, loaded.source, loaded.records, progress=progress)
-    except UnresolvedReferences as exc:  # name the spreadsheet rows, not the record positions
-        problems, bad_rows = [], set()
-        for problem in exc.references:
-            number = loaded.row_numbers[problem.index]
-            bad_rows.add(number)
-            problems.append(
-                f"row {number}, column {loaded.headers.get(problem.field, problem.field)!r}: {problem.reason}"
-            )
-        _reject_if(file, problems, bad_rows)
-        raise
-    if changes:
-        log_target_changes(conn, changes, reason=reason, changed_by=f"import {file}", now=datetime.now(UTC))
-    conn.execute(
-        s.imports.insert().values(
-            file_name=file,
-            sha256=hashlib.sha256(loaded.data).hexdigest(),
-            entity=name,
-            source=loaded.source,
-            rows_read=loaded.rows_read,
-            rows_inserted=counts.inserted,
-            rows_updated=counts.updated,
-            imported_at=datetime.now(UTC),
-        )
-    )
-    return ImportSummary(
-        str(loaded.path),
-        name,
-        loaded.rows_read,
-        counts.inserted,
-        counts.updated,
-        counts.unchanged,
-        tuple(loaded.warnings),
-    )
-
-
 def import_file(
     store: Any,
     path: str | Path,
@@ -498,33 +638,3 @@ def import_file(
         override_reason=override_reason,
     )
     return summary
-
-
-def _target_changes(
-    conn: Any, file: str, records: list[Any], row_numbers: list[int], reason: str | None
-) -> list[TargetChange]:
-    """The targets the file would write beside those they replace; beyond ±20 % needs a reason."""
-    changes = compare_targets(
-        conn,
-        [
-            TargetChange(r.subject_type, r.subject_id, r.metric, r.period, r.baseline, r.target, r.challenge)
-            for r in records
-        ],
-    )
-    if reason is None:
-        too_big = [
-            f"row {row_numbers[i]}: target {c.describe()} moves more than ±20 %"
-            for i, c in enumerate(changes)
-            if c.beyond_limit
-        ]
-        if too_big:
-            raise ImportRejected(
-                f"{file} changes {len(too_big)} target{'s' if len(too_big) > 1 else ''} by more than ±20 % "
-                f"({too_big[0]}); nothing was imported.",
-                hint=(
-                    "keep changes within ±20 %, or import again with --override-reason saying why (the reason is "
-                    "recorded)"
-                ),
-                problems=too_big,
-            )
-    return changes

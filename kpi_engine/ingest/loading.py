@@ -22,11 +22,12 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Date, DateTime, Integer, Table, and_, bindparam, func, select
 
 from ..errors import ImportRejected, PeriodError
 from ..periods import parse_period
 from ..store import schema as s
+from ..store.database import insert_many
 from .records import RECORD_MODELS, entity_name
 from .references import (
     BATCH_SIZE,
@@ -46,6 +47,7 @@ from .references import (
 __all__ = [
     "BATCH_SIZE",
     "LoadCounts",
+    "RecordLoader",
     "ReferenceProblem",
     "UnresolvedReferences",
     "entity_table",
@@ -211,6 +213,57 @@ def _moments(row: Mapping[str, Any]) -> Iterator[datetime]:
             yield datetime.combine(period.end, time.min, UTC)
 
 
+class _Span:
+    """The span of time changed rows are about, gathered row by row (a row with no time at all: every period)."""
+
+    def __init__(self) -> None:
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+        self.timeless = False
+        self.rows = 0
+        self._columns: dict[str, list[str]] = {}
+
+    def _times(self, table: Table) -> list[str]:
+        found = self._columns.get(table.name)
+        if found is None:
+            found = [
+                c.name
+                for c in table.c
+                if c.name not in _NOT_ABOUT_TIME
+                and (c.name == "period" or isinstance(getattr(c.type, "impl", c.type), (DateTime, Date)))
+            ]
+            self._columns[table.name] = found
+        return found
+
+    def add(self, table: Table | None, *parts: Mapping[str, Any]) -> None:
+        """One changed row, as one or more mappings (an updated row as it was and as it becomes)."""
+        moments: list[datetime] = []
+        for part in parts:
+            about = part if table is None else {c: part[c] for c in self._times(table) if c in part}
+            moments.extend(_moments(about))
+        self.rows += 1
+        if not moments:
+            self.timeless = True
+            return
+        low, high = min(moments), max(moments)
+        self.first = low if self.first is None or low < self.first else self.first
+        self.last = high if self.last is None or high > self.last else self.last
+
+    def log(self, conn: Connection, table: str, source: str) -> None:
+        if not self.rows:
+            return
+        conn.execute(
+            s.fact_changes.insert().values(
+                table_name=table,
+                source=source,
+                changed_at=datetime.now(UTC),
+                first_at=None if self.timeless else self.first,
+                last_at=None if self.timeless else self.last,
+                rows=self.rows,
+            )
+        )
+
+
 def log_fact_change(conn: Connection, table: str, source: str, rows: Sequence[Any]) -> None:
     """Record that ``rows`` of ``table`` were written now, with the span of time they are about.
 
@@ -218,27 +271,10 @@ def log_fact_change(conn: Connection, table: str, source: str, rows: Sequence[An
     with no time stamp or date at all (an organisation row without dates) makes the change touch
     every period: ``first_at`` and ``last_at`` stay empty. Prior-period adjustments read this.
     """
-    first: datetime | None = None
-    last: datetime | None = None
-    timeless = False
+    span = _Span()
     for item in rows:
-        parts = item if isinstance(item, list) else [item]
-        moments = [m for part in parts for m in _moments(part)]
-        if not moments:
-            timeless = True
-            continue
-        first = min(moments) if first is None else min(first, *moments)
-        last = max(moments) if last is None else max(last, *moments)
-    conn.execute(
-        s.fact_changes.insert().values(
-            table_name=table,
-            source=source,
-            changed_at=datetime.now(UTC),
-            first_at=None if timeless else first,
-            last_at=None if timeless else last,
-            rows=len(rows),
-        )
-    )
+        span.add(None, *(item if isinstance(item, list) else [item]))
+    span.log(conn, table, source)
 
 
 def _adopt_named_customers(conn: Connection, source: str, records: Sequence[Any]) -> None:
@@ -262,6 +298,162 @@ def _adopt_named_customers(conn: Connection, source: str, records: Sequence[Any]
                 stored.add(names[row.remote_id])
 
 
+_CUSTOMERS_KEPT = 200_000
+
+
+class RecordLoader:
+    """Loads one entity's records into the store batch by batch, inside the caller's transaction.
+
+    A streamed import hands it one batch at a time: each ``load`` checks the batch's references,
+    writes the records that resolve and answers with the problems of those that do not; a record whose
+    key an earlier batch already wrote comes back in ``repeats`` (by position in its batch) and is not
+    written. ``finish`` sets self references and logs, once, the span of time every change is about.
+    Memory holds one batch, plus a bit per stored row for the repeats.
+    """
+
+    def __init__(self, conn: Connection, entity: str, source: str) -> None:
+        self.conn = conn
+        self.name = entity_name(entity)
+        self.source = source
+        self.spec = _SPECS[self.name]
+        self.fields = list(RECORD_MODELS[self.name].model_fields)
+        self.counts = LoadCounts()
+        self._span = _Span()
+        self._later: list[dict[str, Any]] = []
+        self._numbered = isinstance(self.spec.table.c.id.type, Integer)
+        self._first_new = 1
+        if self._numbered:
+            top = conn.execute(select(func.max(self.spec.table.c.id))).scalar()
+            self._first_new = (top or 0) + 1
+        self._matched = bytearray(self._first_new // 8 + 1)  # stored rows an earlier batch already matched
+        self._matched_keys: set[Any] = set()  # the same, for rows keyed by a text id (people, teams)
+        self._customer_cache: dict[str, int] = {}
+
+    def load(self, records: Sequence[BaseModel], *, partial: bool = False) -> tuple[list[ReferenceProblem], list[int]]:
+        """Write ``records``; their reference problems and the positions of those repeating an earlier batch.
+
+        With a problem, nothing is written unless ``partial``: then every record without one is.
+        """
+        _check_records(self.name, records)
+        problems = reference_problems(self.conn, self.name, self.source, records)
+        if problems:
+            if not partial:
+                return problems, []
+            bad = {p.index for p in problems}
+            kept = [i for i in range(len(records)) if i not in bad]
+            repeats = self._write([records[i] for i in kept])
+            return problems, [kept[i] for i in repeats]
+        return [], self._write(records)
+
+    def _write(self, records: Sequence[BaseModel]) -> list[int]:
+        if not records:
+            return []
+        conn, spec, name, source = self.conn, self.spec, self.name, self.source
+        fields = self.fields
+        refs: dict[str, dict[str, Any]] = {}
+        for ref_field in CUSTOMER_FIELDS:
+            if ref_field in fields:
+                refs[ref_field] = self._customers(field_values(records, ref_field))
+        if any(f in fields for f in DEAL_FIELDS):
+            _, deals = deal_problems(conn, source, records)
+            for ref_field in DEAL_FIELDS:
+                if ref_field in fields:
+                    refs[ref_field] = deals
+        if name == "customers":
+            _adopt_named_customers(conn, source, records)
+        ensure_teams(conn, records, exclude={r.id for r in records} if name == "teams" else None)  # type: ignore[attr-defined]
+
+        extra = {"source": source} if "source" in spec.table.c else {}
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        repeats: list[int] = []
+        for start, batch in zip(range(0, len(records), BATCH_SIZE), chunks(records), strict=True):
+            rows = []
+            for record in batch:
+                row = {**_row(record, fields, refs), **extra}
+                if spec.from_deal:
+                    _from_deal(spec, record, row, refs)
+                if name == "teams" and row.get("name") is None:
+                    row["name"] = row["id"]
+                rows.append(row)
+            stored = {
+                tuple(found._mapping[k] for k in spec.key): found
+                for found in conn.execute(select(spec.table).where(_key_filter(spec, source, rows)))
+            }
+            for offset, (record, row) in enumerate(zip(batch, rows, strict=True)):
+                current = stored.get(tuple(row[k] for k in spec.key))
+                if current is None:
+                    deferred = {c: row[c] for c in spec.self_refs if row.get(c) is not None}
+                    if deferred:
+                        self._later.append({"_key": [row[k] for k in spec.key], **deferred})
+                        row.update(dict.fromkeys(deferred))
+                    inserts.append(row)
+                    self._span.add(spec.table, row)
+                    self.counts.inserted += 1
+                    continue
+                if self._already_matched(current._mapping["id"]):
+                    repeats.append(start + offset)
+                    continue
+                wanted = {f for f in fields if f in record.model_fields_set}
+                incoming = {**_row(record, wanted, refs), **extra}
+                if spec.from_deal:
+                    _from_deal(spec, record, incoming, refs)
+                if name == "teams" and incoming.get("name", "") is None:
+                    del incoming["name"]
+                changes = {col: value for col, value in incoming.items() if current._mapping[col] != value}
+                if changes:
+                    updates.append({"_pk": current._mapping["id"], **changes})
+                    # what the change is about: the row as it was and as it becomes
+                    self._span.add(spec.table, dict(current._mapping), changes)
+                    self.counts.updated += 1
+                else:
+                    self.counts.unchanged += 1
+        insert_many(conn, spec.table, inserts)
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for update in updates:
+            by_columns.setdefault(tuple(sorted(update)), []).append(update)
+        for columns, grouped in by_columns.items():
+            values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in columns if col != "_pk"}
+            statement = spec.table.update().where(spec.table.c.id == bindparam("_pk")).values(values)
+            conn.execute(
+                statement, [{"_pk": r["_pk"], **{f"v_{c}": r[c] for c in columns if c != "_pk"}} for r in grouped]
+            )
+        return repeats
+
+    def _customers(self, references: list[str]) -> dict[str, int]:
+        """Customer ids by reference, those of earlier batches remembered (up to ``_CUSTOMERS_KEPT``)."""
+        cache = self._customer_cache
+        missing = [r for r in references if r not in cache]
+        if missing and len(cache) + len(missing) > _CUSTOMERS_KEPT:
+            cache.clear()
+            missing = references
+        if missing:
+            cache.update(customer_ids(self.conn, self.source, missing))
+        return cache
+
+    def _already_matched(self, row_id: Any) -> bool:
+        """Whether an earlier record of this load wrote or matched the stored row ``row_id`` (and mark it)."""
+        if not self._numbered:
+            if row_id in self._matched_keys:
+                return True
+            self._matched_keys.add(row_id)
+            return False
+        if row_id >= self._first_new:
+            return True  # inserted by this load
+        byte, bit = divmod(row_id, 8)
+        if self._matched[byte] >> bit & 1:
+            return True
+        self._matched[byte] |= 1 << bit
+        return False
+
+    def finish(self) -> LoadCounts:
+        """Set the self references of inserted rows and log the change; the counts of the whole load."""
+        _set_self_references(self.conn, self.spec, self._later)
+        self._later = []
+        self._span.log(self.conn, self.spec.table.name, self.source)
+        return self.counts
+
+
 def upsert_records(
     conn: Connection, entity: str, source: str, records: Sequence[BaseModel], *, progress: Progress | None = None
 ) -> LoadCounts:
@@ -271,7 +463,6 @@ def upsert_records(
     or deal, and ``ImportRejected`` when two records share a key.
     """
     name = _check_records(entity, records)
-    spec = _SPECS[name]
     seen: dict[tuple[Any, ...], int] = {}
     for index, record in enumerate(records):
         key = record.key()  # type: ignore[attr-defined]
@@ -280,84 +471,13 @@ def upsert_records(
                 f"{name} records {seen[key] + 1} and {index + 1} have the same key {key}; nothing was loaded."
             )
         seen[key] = index
-    problems = reference_problems(conn, name, source, records)
+    loader = RecordLoader(conn, name, source)
+    problems, _ = loader.load(records)
     if problems:
         raise UnresolvedReferences(
             f"{len(problems)} {name} references cannot be resolved; nothing was loaded.", problems
         )
-
-    fields = RECORD_MODELS[name].model_fields
-    refs: dict[str, dict[str, Any]] = {}
-    for ref_field in CUSTOMER_FIELDS:
-        if ref_field in fields:
-            refs[ref_field] = customer_ids(conn, source, field_values(records, ref_field))
-    _, deals = deal_problems(conn, source, records)
-    for ref_field in DEAL_FIELDS:
-        if ref_field in fields:
-            refs[ref_field] = deals
-    if name == "customers":
-        _adopt_named_customers(conn, source, records)
-    ensure_teams(conn, records, exclude={r.id for r in records} if name == "teams" else None)  # type: ignore[attr-defined]
-
-    all_fields = list(fields)
-    extra = {"source": source} if "source" in spec.table.c else {}
-    counts = LoadCounts()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    later: list[dict[str, Any]] = []  # self references of inserted rows, set once every row exists
-    touched: dict[Any, list[dict[str, Any]]] = {}
-    for done, batch in enumerate(chunks(records), start=1):
-        rows = []
-        for record in batch:
-            row = {**_row(record, all_fields, refs), **extra}
-            if spec.from_deal:
-                _from_deal(spec, record, row, refs)
-            if name == "teams" and row.get("name") is None:
-                row["name"] = row["id"]
-            rows.append(row)
-        stored = {
-            tuple(found._mapping[k] for k in spec.key): found
-            for found in conn.execute(select(spec.table).where(_key_filter(spec, source, rows)))
-        }
-        for record, row in zip(batch, rows, strict=True):
-            current = stored.get(tuple(row[k] for k in spec.key))
-            if current is None:
-                deferred = {c: row[c] for c in spec.self_refs if row.get(c) is not None}
-                if deferred:
-                    later.append({"_key": [row[k] for k in spec.key], **deferred})
-                    row.update(dict.fromkeys(deferred))
-                inserts.append(row)
-                counts.inserted += 1
-                continue
-            wanted = {f for f in all_fields if f in record.model_fields_set}
-            incoming = {**_row(record, wanted, refs), **extra}
-            if spec.from_deal:
-                _from_deal(spec, record, incoming, refs)
-            if name == "teams" and incoming.get("name", "") is None:
-                del incoming["name"]
-            changes = {col: value for col, value in incoming.items() if current._mapping[col] != value}
-            if changes:
-                updates.append({"_pk": current._mapping["id"], **changes})
-                # what the change is about: the row as it was and as it becomes
-                touched[current._mapping["id"]] = [dict(current._mapping), changes]
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        if progress:
-            progress(f"comparing {name}", min(done * BATCH_SIZE, len(records)), len(records))
-    changed_rows = [*inserts, *(touched[u["_pk"]] for u in updates)]
-    if changed_rows:
-        log_fact_change(conn, spec.table.name, source, changed_rows)
-    if inserts:
-        conn.execute(spec.table.insert(), inserts)
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for update in updates:
-        by_columns.setdefault(tuple(sorted(update)), []).append(update)
-    for columns, grouped in by_columns.items():
-        values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in columns if col != "_pk"}
-        statement = spec.table.update().where(spec.table.c.id == bindparam("_pk")).values(values)
-        conn.execute(statement, [{"_pk": r["_pk"], **{f"v_{c}": r[c] for c in columns if c != "_pk"}} for r in grouped])
-    _set_self_references(conn, spec, later)
+    counts = loader.finish()
     if progress:
         progress(f"saved {name}", len(records), len(records))
     return counts

@@ -260,12 +260,19 @@ def _with_status(data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
     stage = data.get("stage_raw")
     if is_blank(stage):
         return {**data, "status": "open"}
-    try:
-        status = stage_status(str(stage).strip(), context.get("stage_map"), strict=bool(context.get("strict_stages")))
-    except ValueError as exc:
-        unmapped = _Unmapped(str(stage))
-        unmapped.reason = str(exc)
-        return {**data, "stage_raw": unmapped, "status": "open"}
+    known = context.get("stage_statuses")  # an import's answers so far, stage by stage (see importing)
+    status = known.get(stage) if known is not None else None
+    if status is None:
+        try:
+            status = stage_status(
+                str(stage).strip(), context.get("stage_map"), strict=bool(context.get("strict_stages"))
+            )
+        except ValueError as exc:
+            unmapped = _Unmapped(str(stage))
+            unmapped.reason = str(exc)
+            return {**data, "stage_raw": unmapped, "status": "open"}
+        if known is not None and isinstance(stage, str) and len(known) < 10_000:
+            known[stage] = status
     return {**data, "status": status}
 
 
