@@ -214,15 +214,14 @@ class _Problems:
 
     def __init__(self) -> None:
         self.found: list[tuple[int, str]] = []
-        self.numbers: set[int] = set()
         self.bad_rows = 0
+        self._last_bad = 0  # a row's problems come together: its cells, or its references, or its key
         self.repeats: list[tuple[int, str, tuple[Any, ...]]] = []  # (row, column, key) repeating an earlier batch
 
     def add(self, number: int, line: str) -> None:
-        if number not in self.numbers:
+        if number != self._last_bad:
             self.bad_rows += 1
-            if len(self.numbers) < PROBLEMS_KEPT:
-                self.numbers.add(number)
+            self._last_bad = number
         if len(self.found) < PROBLEMS_KEPT:
             self.found.append((number, line))
 
@@ -273,7 +272,8 @@ class _FileImport:
         self._width = 0
         self.warnings: list[str] = []
         self.rows_read = 0
-        self.target_changes: list[tuple[int, TargetChange]] = []
+        self.too_big: list[str] = []  # targets moving beyond ±20 % (the first PROBLEMS_KEPT)
+        self.too_big_count = 0
         self.sha256 = ""
         self.counts = LoadCounts()
         rules = settings.rules
@@ -361,6 +361,7 @@ class _FileImport:
     def _flush(self, loader: RecordLoader, batch: _Batch) -> None:
         if not batch.records:
             return
+        changes: list[TargetChange] = []
         if self.settings.entity == "targets":
             records = batch.records
             changes = compare_targets(
@@ -370,8 +371,15 @@ class _FileImport:
                     for r in records
                 ],
             )
-            self.target_changes.extend((batch.numbers[i], c) for i, c in enumerate(changes))
+            for number, change in zip(batch.numbers, changes, strict=True):
+                if change.beyond_limit:
+                    self.too_big_count += 1
+                    if len(self.too_big) < PROBLEMS_KEPT:
+                        self.too_big.append(f"row {number}: target {change.describe()} moves more than ±20 %")
         problems, repeats = loader.load(batch.records, partial=True)
+        if self.settings.entity == "targets" and changes:
+            by = f"import {self.path.name}"
+            log_target_changes(self.conn, changes, reason=self.settings.reason, changed_by=by, now=datetime.now(UTC))
         for problem in problems:
             number = batch.numbers[problem.index]
             column = self.headers.get(problem.field, problem.field)
@@ -431,15 +439,11 @@ class _FileImport:
             if count > len(lines):
                 lines.append(f"(the first {len(lines)} problems are listed)")
             raise ImportRejected(message, hint="correct the rows listed and import the file again", problems=lines)
-        if self.target_changes and self.settings.reason is None:
-            too_big = [
-                f"row {number}: target {c.describe()} moves more than ±20 %"
-                for number, c in self.target_changes
-                if c.beyond_limit
-            ]
+        if self.too_big and self.settings.reason is None:
+            too_big, count = self.too_big, self.too_big_count
             if too_big:
                 raise ImportRejected(
-                    f"{file} changes {len(too_big)} target{'s' if len(too_big) > 1 else ''} by more than ±20 % "
+                    f"{file} changes {count} target{'s' if count > 1 else ''} by more than ±20 % "
                     f"({too_big[0]}); nothing was imported.",
                     hint=(
                         "keep changes within ±20 %, or import again with --override-reason saying why (the reason "
@@ -449,16 +453,7 @@ class _FileImport:
                 )
 
     def record_import(self) -> None:
-        """The log of imports and of changed targets: what was imported, when, and why a target moved."""
-        changes = [c for _, c in self.target_changes]
-        if changes:
-            log_target_changes(
-                self.conn,
-                changes,
-                reason=self.settings.reason,
-                changed_by=f"import {self.path.name}",
-                now=datetime.now(UTC),
-            )
+        """The log of imports: what was imported, when, and what it changed."""
         self.conn.execute(
             s.imports.insert().values(
                 file_name=self.path.name,
