@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine import PlanError, load_plan, parse_plan
-from kpi_engine.yaml_reader import MAX_BYTES, MAX_DEPTH, YAMLRefused, load_located, read_yaml_text
+from kpi_engine import KPIError, PlanError, load_plan, parse_plan
+from kpi_engine.yaml_reader import MAX_BYTES, MAX_DEPTH, MAX_VALUES, YAMLRefused, load_located, read_yaml_text
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 
@@ -114,29 +114,64 @@ def test_one_bad_file_does_not_hide_the_others_when_a_folder_is_validated(tmp_pa
     assert "boom.yaml:1:1: the plan is refused" in printed.out + printed.err
 
 
-@pytest.mark.parametrize("reader", ["plan", "custom metrics", "payroll mapping", "sync mapping"])
-def test_every_yaml_input_refuses_a_file_over_the_cap_in_one_sentence_naming_it(tmp_path, reader):
-    from kpi_engine import KPIError
+YAML_INPUTS = ["plan", "custom metrics", "payroll mapping", "sync mapping", "import mapping"]
+
+
+def _read_as(reader: str, file: Path) -> object:
+    """Read ``file`` as the YAML input named ``reader`` (every reader of a YAML file in the engine)."""
     from kpi_engine.connect.mapping import load_source_mapping
+    from kpi_engine.ingest.mapping import load_mapping
     from kpi_engine.ledger.payroll import load_payroll_mapping
     from kpi_engine.metrics.custom import load_custom_metrics
 
+    readers = {
+        "plan": lambda: load_plan(file),
+        "custom metrics": lambda: load_custom_metrics([file]),
+        "payroll mapping": lambda: load_payroll_mapping(file),
+        "sync mapping": lambda: load_source_mapping(file),
+        "import mapping": lambda: load_mapping(file),
+    }
+    return readers[reader]()
+
+
+def _one_sentence(error: KPIError) -> str:
+    problems = getattr(error, "problems", None)
+    message = problems[0] if problems else error.message
+    assert "\n" not in message and "unexpected" not in message.lower() and "Traceback" not in message
+    return message
+
+
+@pytest.mark.parametrize("reader", YAML_INPUTS)
+def test_every_yaml_input_refuses_an_alias_bomb_in_one_sentence_naming_it(tmp_path, reader):
+    boom = tmp_path / "boom.yaml"
+    boom.write_text(bomb(), encoding="utf-8")
+    with pytest.raises(KPIError) as refused:
+        _read_as(reader, boom)
+    message = _one_sentence(refused.value)
+    assert "boom.yaml" in message and f"more than {MAX_VALUES:,} values" in message
+
+
+@pytest.mark.parametrize("reader", YAML_INPUTS)
+def test_every_yaml_input_refuses_a_file_over_the_cap_in_one_sentence_naming_it(tmp_path, reader):
     big = tmp_path / "huge.yaml"
     with big.open("wb") as handle:
         handle.truncate(100 * 2**20)  # 100 MB (sparse: written in no time)
-    readers = {
-        "plan": lambda: load_plan(big),
-        "custom metrics": lambda: load_custom_metrics([big]),
-        "payroll mapping": lambda: load_payroll_mapping(big),
-        "sync mapping": lambda: load_source_mapping(big),
-    }
     tracemalloc.start()
     try:
         with pytest.raises(KPIError) as refused:
-            readers[reader]()
+            _read_as(reader, big)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 5_000_000, "refused before it is read"
-    message = refused.value.message if not getattr(refused.value, "problems", None) else refused.value.problems[0]
+    message = _one_sentence(refused.value)
     assert "huge.yaml" in message and f"{MAX_BYTES:,}" in message
+
+
+@pytest.mark.parametrize("reader", YAML_INPUTS)
+def test_every_yaml_input_refuses_a_file_that_is_not_utf8_in_one_sentence_naming_it(tmp_path, reader):
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("id: prämie\n".encode("latin-1"))
+    with pytest.raises(KPIError) as refused:
+        _read_as(reader, latin)
+    assert "latin1.yaml" in _one_sentence(refused.value)

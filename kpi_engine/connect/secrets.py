@@ -356,7 +356,7 @@ class StoreTokenStore:
         with self.store.connect() as conn:
             row = conn.execute(s.connector_tokens.select().where(s.connector_tokens.c.key == key)).first()
         if row is None or not isinstance(row.value, dict) or _SEALED not in row.value:
-            return None  # nothing saved, or a value saved in clear by an earlier version (migration 0012 removes those)
+            return None  # nothing saved, or saved in clear by an earlier version (0014_clear_tokens removes those)
         try:
             value = json.loads(self._fernet.decrypt(str(row.value[_SEALED]).encode()))
         except (InvalidToken, ValueError):

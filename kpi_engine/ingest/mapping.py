@@ -168,13 +168,17 @@ class ExportMapping(BaseModel):
 def load_mapping(path: str | Path) -> ExportMapping:
     """Read a YAML mapping file (one entity, or ``entities:`` of a whole export); a bad one raises
     ``ConfigurationError`` naming the problem and where it is."""
-    from ..yaml_reader import load_located
+    from ..yaml_reader import YAMLRefused, load_located, read_yaml_text
 
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = read_yaml_text(file, encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigurationError(f"cannot read the mapping file {file}: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"the mapping file {file.name} is not UTF-8 text.") from None
+    except YAMLRefused as exc:
+        raise ConfigurationError(f"the mapping file {exc}.") from None
     try:
         data = load_located(text, file).data or {}
     except Exception as exc:  # noqa: BLE001 - yaml raises several kinds

@@ -11,11 +11,20 @@ import contextlib
 import io
 import logging
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from kpi_engine import ConnectorConfigurationError, ConnectorContext, redact, register_secret, schema, sync
+from kpi_engine import (
+    ConnectorConfigurationError,
+    ConnectorContext,
+    open_store,
+    redact,
+    register_secret,
+    schema,
+    sync,
+)
 from kpi_engine.cli import main
 from kpi_engine.connect.secrets import (
     TOKEN_KEY_ENV,
@@ -27,6 +36,7 @@ from kpi_engine.connect.secrets import (
 )
 from kpi_engine.testing import FakeClock
 from kpi_engine_connectors.hubspot import HubSpotConnector, HubSpotSettings
+from tests.conftest import database_of_its_own
 from tests.support.mock_servers.hubspot import HubSpotMock
 
 
@@ -166,3 +176,61 @@ def test_tokens_inside_urls_are_masked_as_written_and_url_encoded():
     )
     assert "abc.def.ghi" not in text and "page=2" in text
     assert "s3cr3t" not in text
+
+
+# --- migration 0014: tokens an earlier version saved in clear ---------------------------
+
+CLEAR_TOKENS = "0014_clear_tokens"
+
+
+def _migrated_to_just_before(revision: str, url: str) -> None:
+    """An empty database brought to what ``revision`` builds on, and to ``0004_connectors``, which creates the
+    ``connector_tokens`` table on a branch of its own."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import to_tuple
+
+    from kpi_engine.store.database import _MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    script = ScriptDirectory.from_config(config).get_revision(revision)
+    assert script is not None
+    before = [*to_tuple(script.down_revision), "0004_connectors"]
+    store = open_store(url, upgrade=False)
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        for target in before:
+            command.upgrade(config, target)
+    store.dispose()
+
+
+def test_the_migration_removes_tokens_an_earlier_version_saved_in_clear_and_keeps_sealed_ones(tmp_path, caplog):
+    with database_of_its_own("clear_tokens", tmp_path) as url:
+        _migrated_to_just_before(CLEAR_TOKENS, url)
+        old = open_store(url, upgrade=False)
+        key = new_token_key()
+        StoreTokenStore(old, key).save("hubspot:sealed", {"access_token": "sealed-access-1234"})
+        in_clear = {
+            "hubspot:clear": {"access_token": "clear-access-1234", "refresh_token": "clear-refresh-5678"},
+            "salesforce:clear": "clear-access-9012",  # a bare JSON string
+            "fxiaoke:mixed": {"fernet": "gAAAAA-not-checked", "corpAccessToken": "clear-corp-3456"},
+        }
+        with old.begin() as conn:
+            for name, value in in_clear.items():
+                conn.execute(
+                    schema.connector_tokens.insert().values(key=name, value=value, updated_at=datetime.now(UTC))
+                )
+        old.dispose()
+
+        with caplog.at_level(logging.WARNING, logger="kpi_engine"):
+            upgraded = open_store(url)
+        try:
+            assert [row.key for row in _rows(upgraded)] == ["hubspot:sealed"]
+            assert "clear-" not in _saved_rows(upgraded)
+            assert StoreTokenStore(upgraded, key).load("hubspot:sealed") == {"access_token": "sealed-access-1234"}
+            assert "removed 3 connector tokens an earlier version saved in clear" in caplog.text
+            assert "clear-" not in caplog.text
+        finally:
+            upgraded.dispose()

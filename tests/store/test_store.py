@@ -39,3 +39,20 @@ def test_a_bad_database_url_is_one_sentence():
 def test_an_unreachable_database_is_one_sentence(tmp_path):
     with pytest.raises(StoreError, match="cannot open the database"):
         open_store(f"sqlite:///{tmp_path}/missing-folder/x.sqlite")
+
+
+def test_a_migrated_database_is_at_every_head_so_opening_it_again_writes_nothing(store):
+    """``alembic_version`` lists exactly the migrations' heads, which is how the store knows a database is
+    current and opens it without a write transaction (a ``depends_on`` between branches would break this)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import column, select, table
+
+    from kpi_engine.store.database import _MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with store.connect() as conn:
+        versions = set(conn.execute(select(table("alembic_version", column("version_num")))).scalars())
+    assert versions == heads
