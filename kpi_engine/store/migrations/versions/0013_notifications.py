@@ -1,7 +1,7 @@
 """notifications: the outbox of kpi notify (each event sent to a channel once), and the runs of kpi daily
 
 Revision ID: 0013_notifications
-Revises: 0009_pay_cycle
+Revises: 0011_deal_cost
 Create Date: 2026-12-08 02:00:00.000000
 
 """
