@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Connection, Date, DateTime, Integer, Table
 from ..errors import ImportRejected, PeriodError
 from ..periods import parse_period
 from ..store import schema as s
-from ..store.database import insert_many
+from ..store.database import insert_many, refresh_statistics
 from .records import RECORD_MODELS, entity_name
 from .references import (
     BATCH_SIZE,
@@ -299,6 +299,8 @@ def _adopt_named_customers(conn: Connection, source: str, records: Sequence[Any]
 
 
 _CUSTOMERS_KEPT = 200_000
+_ANALYZE_AFTER = 5_000
+"""Rows a load inserts before the table's statistics are refreshed (then each time it doubles)."""
 
 
 class RecordLoader:
@@ -328,6 +330,8 @@ class RecordLoader:
         self._matched = bytearray(self._first_new // 8 + 1)  # stored rows an earlier batch already matched
         self._matched_keys: set[Any] = set()  # the same, for rows keyed by a text id (people, teams)
         self._customer_cache: dict[str, int] = {}
+        self._written = 0  # rows inserted since the statistics were last refreshed
+        self._analysed = 0
 
     def load(self, records: Sequence[BaseModel], *, partial: bool = False) -> tuple[list[ReferenceProblem], list[int]]:
         """Write ``records``; their reference problems and the positions of those repeating an earlier batch.
@@ -409,6 +413,10 @@ class RecordLoader:
                 else:
                     self.counts.unchanged += 1
         insert_many(conn, spec.table, inserts)
+        self._written += len(inserts)
+        if self._written >= max(_ANALYZE_AFTER, self._analysed):  # the table grew: let the planner know
+            refresh_statistics(conn, spec.table, *((s.customers,) if "customer" in fields else ()))
+            self._analysed, self._written = self._analysed + self._written, 0
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for update in updates:
             by_columns.setdefault(tuple(sorted(update)), []).append(update)

@@ -14,7 +14,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from ..errors import StoreError
 
-__all__ = ["DATABASE_URL_ENV", "DEFAULT_DATABASE_FILE", "Store", "default_database_url", "insert_many", "open_store"]
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DEFAULT_DATABASE_FILE",
+    "Store",
+    "default_database_url",
+    "insert_many",
+    "open_store",
+    "refresh_statistics",
+]
 
 DATABASE_URL_ENV = "KPI_DATABASE_URL"
 DEFAULT_DATABASE_FILE = "kpi.sqlite"
@@ -197,29 +205,51 @@ _RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (mappings with the same keys) with one driver ``executemany``.
+    """Insert ``rows`` (mappings with the same keys) in bulk, inside the connection's transaction.
 
-    The statement is SQLAlchemy's own insert, compiled once for the connection's dialect; each column's
-    bind processor (exact decimals to scaled integers, times to UTC) is applied as ``conn.execute``
-    would, without its per-row bookkeeping, which costs more than the database's own work on a bulk load.
+    Each column's bind processor (exact decimals to scaled integers, times to UTC) is applied as
+    ``conn.execute`` would, without its per-row bookkeeping, which costs more than the database's own
+    work on a bulk load. PostgreSQL: ``COPY … FROM STDIN`` (a row per round trip would be hundreds of
+    times slower); SQLite: one ``executemany`` of SQLAlchemy's insert compiled for the dialect. Table
+    and column names come from the schema, quoted by the dialect; values are never part of the SQL.
     """
     if not rows:
         return
-    keys = list(rows[0])
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=keys)
     dialect = conn.dialect
-    processors = {key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys}
-    names = list(compiled.positiontup or ()) if compiled.positional else keys
-    convert = [(name, processors[name]) for name in names]
-    if compiled.positional:
-        params: list[Any] = [
-            tuple(row[name] if process is None else process(row[name]) for name, process in convert) for row in rows
-        ]
-    else:
-        params = [
-            {name: row[name] if process is None else process(row[name]) for name, process in convert} for row in rows
-        ]
+    keys = list(rows[0])
+    processors = [(key, table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in keys]
+    if dialect.name == "postgresql":
+        quote = dialect.identifier_preparer
+        columns = ", ".join(quote.quote(table.c[key].name) for key in keys)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(f"COPY {quote.format_table(table)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[k] if process is None else process(row[k]) for k, process in processors])
+        finally:
+            cursor.close()
+        return
+    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
+    if not compiled.positional:  # pragma: no cover - the two stores are SQLite (qmark) and PostgreSQL (COPY)
+        conn.execute(table.insert(), list(rows))
+        return
+    order = dict(processors)
+    positional = [(name, order[name]) for name in (compiled.positiontup or ())]
+    params = [tuple(row[k] if process is None else process(row[k]) for k, process in positional) for row in rows]
     conn.exec_driver_sql(str(compiled), params)
+
+
+def refresh_statistics(conn: Connection, *tables: Table) -> None:
+    """PostgreSQL: ``ANALYZE`` the tables, inside the transaction (its own new rows counted).
+
+    A bulk load into a table the planner believes empty (never analysed, or much smaller when it was)
+    gets sequential scans for its per-batch lookups, each slower as the table grows: 0.2 s a batch
+    at 50,000 rows. SQLite's planner uses the indexes without statistics: nothing to do.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.format_table(table)}")
 
 
 def _sqlite_begin(conn: Connection) -> None:
