@@ -206,7 +206,10 @@ def data_list(
     rows = found.rows if fmt == "json" else [{k: _shown(v) for k, v in r.items()} for r in found.rows]
     text = render(rows, found.columns, fmt, numeric=numeric)
     if output is not None:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {output}: {exc.strerror or exc}.") from None
         click.echo(f"{len(found.rows)} {found.entity} rows written to {output}.")
         return
     click.echo(text)
