@@ -9,11 +9,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from difflib import get_close_matches
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import PeriodError
 
-__all__ = ["SPANS", "Period", "earlier_period", "parse_period", "period_of", "periods_within", "span_of", "zone"]
+__all__ = [
+    "SPANS",
+    "Period",
+    "earlier_period",
+    "parse_period",
+    "period_of",
+    "periods_within",
+    "span_of",
+    "zone",
+    "zone_suggestions",
+]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
@@ -23,14 +35,30 @@ _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$")
 _EXAMPLES = "2026-10, 2026-Q3, 2026, 2026-W05 or 2026-01-01..2026-03-15"
 
 
+@cache
+def _zone_names() -> dict[str, str]:
+    """Every IANA zone name this machine knows, by its case-folded spelling (read once, on the first typo)."""
+    return {name.casefold(): name for name in available_timezones()}
+
+
+def zone_suggestions(name: str) -> list[str]:
+    """The known zones closest to a misspelt ``name`` (``Asia/Shanghia`` → ``Asia/Shanghai``), best first."""
+    names = _zone_names()
+    key = name.strip().casefold()
+    if key in names:  # right but for its case: utc, asia/shanghai
+        return [names[key]]
+    return [names[found] for found in get_close_matches(key, list(names), n=3, cutoff=0.8)]
+
+
 def zone(name: str) -> ZoneInfo:
-    """An IANA time zone by name, with a clear error for a misspelt one."""
+    """An IANA time zone by name; a misspelt one raises ``PeriodError`` with one sentence naming the closest zones."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PeriodError(
-            f"{name!r} is not a time zone.", hint="use an IANA name such as Asia/Shanghai or UTC"
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        shown = name if len(name) <= 60 else f"{name[:57]}..."
+        close = zone_suggestions(name) if len(name) <= 200 else []
+        advice = f"did you mean {' or '.join(close)}?" if close else "use an IANA name such as Asia/Shanghai or UTC"
+        raise PeriodError(f"{shown!r} is not a time zone ({advice}).") from None
 
 
 @dataclass(frozen=True, order=True)

@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigurationError
+
 __all__ = ["FORMATS", "render", "spreadsheet_safe", "write_xlsx"]
 
 FORMATS = ("table", "json", "csv")
@@ -113,7 +115,10 @@ def write_xlsx(path: Path, sheets: Sequence[tuple[str, Sequence[dict[str, Any]],
             for cell in sheet[sheet.max_row]:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text stays text, whatever it looks like
-    book.save(path)
+    try:
+        book.save(path)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {path}: {exc.strerror or exc}.") from None
 
 
 def _xlsx_cell(value: Any) -> Any:

@@ -24,6 +24,17 @@ def _entities_help() -> str:
     return "\n".join(lines)
 
 
+def _source(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ..ingest.mapping import check_source
+
+    try:
+        return check_source(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}.") from None
+
+
 def _entity(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
@@ -48,7 +59,11 @@ def _entity(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML column mapping of one entity, or of a whole export (entities: with file patterns).",
 )
-@click.option("--source", help="Name of the system the export came from (default: the mapping's, else 'import').")
+@click.option(
+    "--source",
+    callback=_source,
+    help="Name of the system the export came from (default: the mapping's, else 'import').",
+)
 @click.option(
     "--column",
     "columns",
@@ -191,7 +206,10 @@ def data_list(
     rows = found.rows if fmt == "json" else [{k: _shown(v) for k, v in r.items()} for r in found.rows]
     text = render(rows, found.columns, fmt, numeric=numeric)
     if output is not None:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {output}: {exc.strerror or exc}.") from None
         click.echo(f"{len(found.rows)} {found.entity} rows written to {output}.")
         return
     click.echo(text)

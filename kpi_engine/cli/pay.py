@@ -283,7 +283,10 @@ def _emit(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        try:
+            out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {out}: {exc.strerror or exc}.") from None
         click.echo(f"Written to {out}.")
 
 

@@ -82,10 +82,10 @@ class RecordMapper:
             if type(value) is str and len(value) > 19:
                 try:
                     moment = datetime.fromisoformat(value)
-                except ValueError:
+                    if moment.tzinfo is not None:
+                        values[name] = moment.astimezone(UTC)
+                except (ValueError, OverflowError):  # left to the model, which says what is wrong
                     continue
-                if moment.tzinfo is not None:
-                    values[name] = moment.astimezone(UTC)
         return self.model.model_validate({k: v for k, v in values.items() if k in names}, context=self.context)
 
 

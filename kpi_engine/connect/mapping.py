@@ -49,8 +49,8 @@ class StreamMapping(BaseModel):
     def _known_zone(cls, value: str) -> str:
         try:
             zone(value)
-        except KPIError:
-            raise ValueError(f"{value!r} is not a time zone (use an IANA name such as Asia/Shanghai)") from None
+        except KPIError as exc:
+            raise ValueError(exc.message.removesuffix(".")) from None
         return value
 
     @field_validator("stage_map", mode="before")

@@ -3,6 +3,11 @@
 Each reader turns a cell (``"12,500.00"``, ``"5%"``, ``"2026/10/31 23:30"``, ``"是"``) into an
 exact, typed value or raises ``ValueError`` with a sentence naming what is wrong; the
 ``Annotated`` types below let pydantic models use them as field types.
+
+The readers hold every value to what both stores can keep alike (docs/import.md, "What a cell may
+hold"): dates and times between ``FIRST_YEAR`` and ``LAST_YEAR``, whole numbers within a SQL
+``INTEGER``, currencies of ISO 4217, text without NUL characters and (through ``TooLong``, which
+``BaseRecord`` hands in) no longer than its column.
 """
 
 from __future__ import annotations
@@ -11,14 +16,19 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, ValidationInfo
 
+from ..errors import PeriodError
 from ..money import MONEY_SCALE, RATIO_SCALE, to_decimal
+from ..periods import zone as named_zone
 from ..store.schema import ACTIVITY_KINDS, DEAL_STATUSES, FX_RATE_SCALE, ROLES
+from .currencies import ISO_4217_CODES
 
 __all__ = [
+    "FIRST_YEAR",
+    "INTEGER_LIMIT",
+    "LAST_YEAR",
     "Currency",
     "Day",
     "KIND_SYNONYMS",
@@ -29,6 +39,7 @@ __all__ = [
     "Rate",
     "Ratio",
     "Text",
+    "TooLong",
     "UTCTime",
     "WholeNumber",
     "YesNo",
@@ -38,7 +49,16 @@ __all__ = [
     "parse_datetime",
     "read_status",
     "read_synonym",
+    "text_of",
 ]
+
+
+FIRST_YEAR = 1900
+"""The earliest year a date or time may be in: before it a cell holds a spreadsheet's zero date (1899-12-30)."""
+LAST_YEAR = 2200
+"""The latest year a date or time may be in: after it a cell holds a placeholder (9999-12-31), not a date."""
+INTEGER_LIMIT = 2**31 - 1
+"""The largest whole number the store's ``Integer`` columns hold on every backend (PostgreSQL's ``integer``)."""
 
 
 def is_blank(value: Any) -> bool:
@@ -90,9 +110,9 @@ def _context_zone(info: ValidationInfo | None) -> tzinfo:
     zone = (context or {}).get("default_tz") or UTC
     if isinstance(zone, str):
         try:
-            return ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{zone!r} is not a time zone") from None
+            return named_zone(zone)
+        except PeriodError as exc:
+            raise ValueError(exc.message.removesuffix(".")) from None
     return zone
 
 
@@ -137,14 +157,36 @@ def parse_datetime(value: Any, default_tz: tzinfo = UTC) -> datetime | None:
         raise ValueError(f"{value!r} is not a date and time")  # noqa: TRY004 - pydantic reports ValueErrors
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=default_tz)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 23:00-05:00 is in the year 10000 in UTC
+        raise ValueError(f"{value!r} is beyond the dates a calendar holds") from None
+
+
+def _in_years(value: Any, year: int) -> None:
+    if year > LAST_YEAR:
+        raise ValueError(
+            f"{value!r} is after {LAST_YEAR}: a placeholder, not a date (leave the cell empty when there is none)"
+        )
+    if year < FIRST_YEAR:
+        raise ValueError(f"{value!r} is before {FIRST_YEAR}: a spreadsheet's zero date, not a date")
 
 
 def _read_datetime(value: Any, info: ValidationInfo) -> datetime | None:
-    return parse_datetime(value, _context_zone(info))
+    moment = parse_datetime(value, _context_zone(info))
+    if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        _in_years(value, moment.year)
+    return moment
 
 
 def _read_date(value: Any) -> date | None:
+    day = _a_date(value)
+    if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+        _in_years(value, day.year)
+    return day
+
+
+def _a_date(value: Any) -> date | None:
     if is_blank(value):
         return None
     if isinstance(value, datetime):
@@ -186,33 +228,56 @@ def _read_bool(value: Any) -> bool:
 YesNo = Annotated[bool, BeforeValidator(_read_bool)]
 
 
+_DURATION = re.compile(r"\s*\d+(:\d{1,2}){1,2}\s*")
+
+
 def _read_int(value: Any) -> int | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
         raise ValueError("a yes/no value is not a whole number")  # noqa: TRY004 - pydantic reports ValueErrors
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(:\d{1,2}){1,2}\s*", value):
+        return _within_integer(value, value)
+    if isinstance(value, str) and _DURATION.fullmatch(value):
         seconds = 0
         for part in value.strip().split(":"):
             seconds = seconds * 60 + int(part)
-        return seconds
+        return _within_integer(value, seconds)
     try:
         number = to_decimal(value)
     except (TypeError, ValueError):
         raise ValueError(f"{value!r} is not a whole number") from None
     if number != number.to_integral_value():
         raise ValueError(f"{value!r} is not a whole number")
-    return int(number)
+    return _within_integer(value, int(number))
+
+
+def _within_integer(value: Any, number: int) -> int:
+    if abs(number) > INTEGER_LIMIT:
+        raise ValueError(f"{value!r} is too large for a whole number (at most {INTEGER_LIMIT:,})")
+    return number
 
 
 WholeNumber = Annotated[int, BeforeValidator(_read_int)]
 
 
-def _text(value: Any) -> Any:
-    if type(value) is str:
-        return value.strip() or None
+class TooLong(str):
+    """A text longer than its column holds, marked by ``BaseRecord`` before the fields are read: ``Text`` refuses
+    it with ``reason``, so the error is the field's own (row and column named) and the other fields are still read.
+    """
+
+    __slots__ = ("reason",)
+    reason: str
+
+    def __new__(cls, text: str, field: str, limit: int) -> TooLong:
+        marked = super().__new__(cls, text)
+        shown = text if len(text) <= 40 else f"{text[:37]}..."
+        marked.reason = f"{shown!r} is {len(text):,} characters long; {field} holds at most {limit}"
+        return marked
+
+
+def text_of(value: Any) -> Any:
+    """A cell as the text ``Text`` keeps: numbers written out (``12`` for ``12.0``), spaces around stripped."""
     if value is None:
         return None
     if isinstance(value, Decimal) and value == value.to_integral_value():
@@ -223,6 +288,20 @@ def _text(value: Any) -> Any:
         value = value.strip()
         return value or None
     return value
+
+
+def _text(value: Any) -> Any:
+    if type(value) is str:  # the common case first (a TooLong is not exactly a str)
+        value = value.strip()
+    elif value.__class__ is TooLong:
+        raise ValueError(value.reason)
+    else:
+        value = text_of(value)
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        raise ValueError(f"{value[:40]!r} holds a NUL character, which no text may hold")
+    return value or None
 
 
 Text = Annotated[str, BeforeValidator(_text)]
@@ -314,9 +393,11 @@ def _read_currency(value: Any) -> Any:
     if is_blank(value):
         return None
     text = str(value).strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", text):
-        raise ValueError(f"{value!r} is not a three-letter currency code such as USD or CNY")
-    return text
+    if text in ISO_4217_CODES:
+        return text
+    if len(text) == 3 and text.isascii() and text.isalpha():
+        raise ValueError(f"{value!r} is not a currency of ISO 4217 (such as CNY, USD or EUR)")
+    raise ValueError(f"{value!r} is not a three-letter currency code such as USD or CNY")
 
 
 Currency = Annotated[str, BeforeValidator(_read_currency)]

@@ -8,10 +8,11 @@ written as positive amounts.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from .cells import (
     Currency,
@@ -25,7 +26,7 @@ from .cells import (
     WholeNumber,
     YesNo,
 )
-from .record_base import BaseRecord, require_one_of
+from .record_base import BaseRecord, not_before, require_one_of
 from .vocabulary import REFUND_KINDS, RENEWAL_OUTCOMES, SURVEY_KINDS, TICKET_KINDS, read_code
 
 __all__ = [
@@ -318,13 +319,10 @@ class SupportTicketRecord(BaseRecord):
     modified_at: UTCTime | None = None
     is_deleted: YesNo = False
 
-    @model_validator(mode="after")
-    def _in_order(self) -> SupportTicketRecord:
-        for name in ("first_response_at", "resolved_at"):
-            moment = getattr(self, name)
-            if moment is not None and moment < self.opened_at:
-                raise ValueError(f"{name} {moment.isoformat()} is before opened_at {self.opened_at.isoformat()}")
-        return self
+    @field_validator("first_response_at", "resolved_at")
+    @classmethod
+    def _after_opened(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return not_before(value, info, "opened_at")
 
 
 class TrainingRecord(BaseRecord):

@@ -23,16 +23,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ConfigurationError, PeriodError
 from ..periods import zone
+from ..store import schema as s
 from .records import ENTITIES, RECORD_MODELS, entity_name
 
-__all__ = ["ColumnMapping", "ExportMapping", "load_mapping"]
+__all__ = ["ColumnMapping", "ExportMapping", "check_source", "load_mapping"]
+
+_SOURCE_LENGTH: int = s.deals.c.source.type.length  # type: ignore[attr-defined]
+"""The most characters a source name holds (every table's ``source`` column)."""
+
+
+def check_source(value: str) -> str:
+    """A source name the store can keep alike on every backend: not too long, no NUL; else ``ValueError``."""
+    if len(value) > _SOURCE_LENGTH:
+        raise ValueError(f"the source name is {len(value)} characters long; a source holds at most {_SOURCE_LENGTH}")
+    if "\x00" in value:
+        raise ValueError("the source name holds a NUL character")
+    return value
 
 
 def _check_zone(value: str) -> str:
+    """A known IANA zone, or a ``ValueError`` naming the closest ones (``did you mean Asia/Shanghai?``)."""
     try:
         zone(value)
-    except PeriodError:
-        raise ValueError(f"{value!r} is not a time zone (use an IANA name such as Asia/Shanghai)") from None
+    except PeriodError as exc:
+        raise ValueError(exc.message.removesuffix(".")) from None
     return value
 
 
@@ -69,6 +83,11 @@ class ColumnMapping(BaseModel):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("source")
+    @classmethod
+    def _source_fits(cls, value: str | None) -> str | None:
+        return None if value is None else check_source(value)
 
     @field_validator("stage_map", mode="before")
     @classmethod
@@ -109,6 +128,11 @@ class ExportMapping(BaseModel):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("source")
+    @classmethod
+    def _source_fits(cls, value: str | None) -> str | None:
+        return None if value is None else check_source(value)
 
     @model_validator(mode="before")
     @classmethod

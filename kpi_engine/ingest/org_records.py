@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BeforeValidator, ValidationInfo, field_validator, model_validator
 
 from ..store.schema import ROLES
 from .cells import ROLE_SYNONYMS, Day, Text, read_synonym
@@ -22,11 +22,14 @@ def read_role(value: Any) -> Any:
     return read_synonym(value, ROLE_SYNONYMS, ROLES, "role")
 
 
-def _valid_span(start: date | None, end: date | None, names: tuple[str, str] = ("valid_from", "valid_to")) -> None:
+def _valid_span(end: date | None, info: ValidationInfo) -> date | None:
+    """A ``valid_to`` after its row's ``valid_from`` (a field validator of ``valid_to``, so its column is named)."""
+    start = info.data.get("valid_from")
     if start is not None and end is not None and end <= start:
         raise ValueError(
-            f"{names[1]} {end} is not after {names[0]} {start} (it is exclusive: the first day not in force)"
+            f"valid_to {end} is not after valid_from {start} (it is exclusive: the first day not in force)"
         )
+    return end
 
 
 class TeamRecord(BaseRecord):
@@ -79,9 +82,10 @@ class TeamHierarchyRecord(BaseRecord):
     valid_from: Day
     valid_to: Day | None = None
 
+    _span = field_validator("valid_to")(_valid_span)
+
     @model_validator(mode="after")
-    def _span(self) -> TeamHierarchyRecord:
-        _valid_span(self.valid_from, self.valid_to)
+    def _not_own_parent(self) -> TeamHierarchyRecord:
         if self.parent_team_id is not None and self.parent_team_id == self.team_id:
             raise ValueError(f"team {self.team_id} cannot be its own parent")
         return self
@@ -117,9 +121,10 @@ class OrgAssignmentRecord(BaseRecord):
     valid_from: Day
     valid_to: Day | None = None
 
+    _span = field_validator("valid_to")(_valid_span)
+
     @model_validator(mode="after")
-    def _span(self) -> OrgAssignmentRecord:
-        _valid_span(self.valid_from, self.valid_to)
+    def _not_own_manager(self) -> OrgAssignmentRecord:
         if self.manager_id is not None and self.manager_id == self.person_id:
             raise ValueError(f"{self.person_id} cannot be their own manager")
         return self

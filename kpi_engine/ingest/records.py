@@ -14,6 +14,7 @@ after the deal, marketing, service and exchange rates are in ``fact_records``.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -27,6 +28,7 @@ from .cells import (
     Currency,
     Day,
     Money,
+    NonNegativeMoney,
     Ratio,
     Text,
     UTCTime,
@@ -53,7 +55,7 @@ from .fact_records import (
     WebVisitRecord,
 )
 from .org_records import OrgAssignmentRecord, TeamHierarchyRecord, TeamRecord, read_role
-from .record_base import BaseRecord
+from .record_base import BaseRecord, not_before
 from .vocabulary import stage_status
 
 __all__ = [
@@ -134,10 +136,13 @@ class PersonRecord(BaseRecord):
     hire_date: Day | None = None
     leave_date: Day | None = None
 
+    @field_validator("leave_date")
+    @classmethod
+    def _left_after_hired(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return not_before(value, info, "hire_date")
+
     @model_validator(mode="after")
-    def _dates_in_order(self) -> PersonRecord:
-        if self.hire_date and self.leave_date and self.leave_date < self.hire_date:
-            raise ValueError(f"leave_date {self.leave_date} is before hire_date {self.hire_date}")
+    def _not_own_manager(self) -> PersonRecord:
         if self.manager_id is not None and self.manager_id == self.id:
             raise ValueError(f"{self.id} cannot be their own manager")
         return self
@@ -220,7 +225,7 @@ class DealRecord(BaseRecord):
     lead_source: Text | None = None
     deal_type: Text | None = None
     is_deleted: YesNo = False
-    cost: Money | None = None  # margin = amount − cost
+    cost: NonNegativeMoney | None = None  # margin = amount − cost
     go_live_at: UTCTime | None = None  # an instalment milestone
 
     @model_validator(mode="before")
@@ -246,6 +251,21 @@ class DealRecord(BaseRecord):
     @classmethod
     def _deal_type_lower(cls, value: str | None) -> str | None:
         return value.lower() if value else value
+
+    @field_validator("amount")
+    @classmethod
+    def _not_below_zero(cls, value: Decimal) -> Decimal:
+        if value < 0:
+            raise ValueError(
+                f"{value} is below zero: a deal's amount is what was sold; money given back is a refund or a "
+                "credit note (imported as refunds, a positive amount)"
+            )
+        return value
+
+    @field_validator("closed_at")
+    @classmethod
+    def _closed_after_created(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return not_before(value, info, "created_at")
 
 
 class _Unmapped(str):
@@ -428,6 +448,11 @@ class LeadRecord(BaseRecord):
     score: WholeNumber | None = None
     modified_at: UTCTime | None = None
     is_deleted: YesNo = False
+
+    @field_validator("assigned_at", "first_contact_at")
+    @classmethod
+    def _after_created(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return not_before(value, info, "created_at")
 
 
 # --- targets and hand-entered scores ------------------------------------------------------

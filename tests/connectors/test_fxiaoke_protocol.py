@@ -164,6 +164,7 @@ def test_values_arrive_as_the_common_schema_expects(store: Store, tenant: Fxiaok
         opp,
         amount="100000.35",
         close_date=shanghai_midnight,
+        create_time=shanghai_midnight - 30 * 86_400_000,  # a deal closed before it was created is refused
         owner=["1003"],
         sales_stage="stage_5",
         mc_currency="CNY",
