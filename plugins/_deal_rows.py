@@ -47,6 +47,7 @@ class Deal:
     closed: date
     cancelled: date | None
     deal_type: str | None = None
+    customer_orders: int | None = None  # the customer's won deals in the year before this one, when the row has it
 
 
 def deals_of(
@@ -75,6 +76,7 @@ def deals_of(
                     closed=closed,
                     cancelled=to_day(row.get("cancelled_at"), time_zone),
                     deal_type=row.get("deal_type"),
+                    customer_orders=None if row.get("customer_orders_365") is None else int(row["customer_orders_365"]),
                 )
             )
         deals.sort(key=lambda d: (d.closed, d.id))

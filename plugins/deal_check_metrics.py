@@ -120,7 +120,8 @@ REPEAT_DAYS = 14  # a deal-splitting window is at most 14 days
 def repeat_customer_rows(ctx: MetricContext) -> Select[Any]:
     """The period's won deals whose owner won another deal for the same customer closed within 14 days of it.
 
-    Only these can be split orders or duplicates, so the checks never load every deal of the period.
+    Only these can be split orders or duplicates, so the checks never load every deal of the period. Each row
+    also carries ``customer_orders_365``: the customer's won deals in the year before this one (its ordering pace).
     """
     other = aliased(deals)
     twin = exists().where(
@@ -135,9 +136,29 @@ def repeat_customer_rows(ctx: MetricContext) -> Select[Any]:
         seconds_between(deals.c.closed_at, other.c.closed_at).between(-REPEAT_DAYS * 86_400, REPEAT_DAYS * 86_400),
     )
     return (
-        select(*_deal_columns())
+        select(*_deal_columns(), _customer_orders_before(ctx).label("customer_orders_365"))
         .where(_won(ctx), deals.c.customer_id.is_not(None), twin)
         .order_by(deals.c.owner_id, deals.c.closed_at, deals.c.id)
+    )
+
+
+CUSTOMER_PACE_DAYS = 365  # a customer's ordering pace is read over the year before a deal
+
+
+def _customer_orders_before(ctx: MetricContext) -> Any:
+    """How many won deals the deal's customer placed (with anyone) in the 365 days before the deal's close: its pace."""
+    earlier = aliased(deals)
+    return (
+        select(func.count())
+        .where(
+            earlier.c.customer_id == deals.c.customer_id,
+            earlier.c.status == "won",
+            earlier.c.is_deleted.is_(False),
+            earlier.c.closed_at >= ctx.start - timedelta(days=CUSTOMER_PACE_DAYS + 1),
+            earlier.c.closed_at < ctx.end,
+            seconds_between(earlier.c.closed_at, deals.c.closed_at).between(1, CUSTOMER_PACE_DAYS * 86_400),
+        )
+        .scalar_subquery()
     )
 
 

@@ -69,7 +69,22 @@ class DealSplitting(CheckConfig):
     min_deals: int = Field(default=2, ge=2)
     same_product: bool = True  # one order is one product line: deals of different products are not grouped
     same_deal_type: bool = True  # nor a renewal with a new sale or an upsell
+    near_limit: Amount = Field(default=Decimal("0.7"), ge=0, le=1)  # the parts average at least this share of it
+    min_customer_orders: int = Field(default=3, ge=1)  # orders in the year before that make a customer's pace known
+    pace_chance: Amount = Field(default=Decimal("0.1"), ge=0, le=1)  # at its own pace this likely: no finding
     deals_metric: str = REPEATS
+
+
+def _chance_at_pace(orders_a_year: int, days: int, more: int) -> Decimal:
+    """How likely a customer ordering ``orders_a_year`` times a year at random (Poisson) places ``more`` further
+    orders within ``days`` of one: the chance that the group is just the customer's own pace."""
+    mean = Decimal(orders_a_year) * max(days, 1) / 365
+    term = (-mean).exp()
+    below = ZERO
+    for i in range(more):
+        below += term
+        term = term * mean / (i + 1)
+    return max(ZERO, 1 - below)
 
 
 def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
@@ -98,13 +113,27 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                     j += 1
                 cluster = group[i : j + 1]
                 total = sum((d.amount for d in cluster), ZERO)
+                mean_part = total / len(cluster) if cluster else ZERO
+                orders = cluster[0].customer_orders
+                pace_known = orders is not None and orders >= cfg.min_customer_orders
+                chance = _chance_at_pace(orders or 0, cfg.within_days, len(cluster) - 1) if pace_known else None
                 if (
                     len(cluster) >= cfg.min_deals
                     and total >= cfg.limit
                     and any(d.closed >= ctx.period.start for d in cluster)
+                    and mean_part >= cfg.near_limit * cfg.limit
+                    and (chance is None or chance < cfg.pace_chance)
                 ):
                     span = (cluster[-1].closed - cluster[0].closed).days
                     severity = "high" if len(cluster) >= 3 or total >= 2 * cfg.limit else cfg.severity
+                    pace = (
+                        f"the customer placed {orders} orders in the year before (one every "
+                        f"{shown((Decimal(365) / orders).quantize(Decimal('0.1')))} days), so {len(cluster)} within "
+                        f"{cfg.within_days} days happen {pct(chance)} of the time at its pace"
+                        if orders and pace_known and chance is not None
+                        else f"the customer's ordering pace is unknown ({orders or 0} orders in the year before, "
+                        f"fewer than {cfg.min_customer_orders})"
+                    )
                     results.append(
                         Finding(
                             check="deal_splitting",
@@ -114,8 +143,10 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                             explanation=f"{len(cluster)} deals for customer {customer}"
                             + (f" ({cluster[0].product})" if cfg.same_product and cluster[0].product else "")
                             + (
-                                f" closed within {span} days, each under the {_money(cfg.limit, ctx)} limit, add up to "
-                                f"{_money(total, ctx)}: possibly one order split to stay under it."
+                                f" closed within {span} days, each under the {_money(cfg.limit, ctx)} limit "
+                                f"({_money(mean_part.quantize(Decimal('1')), ctx)} on average, "
+                                f"{pct(mean_part / cfg.limit)} of it), add up to {_money(total, ctx)}; {pace}: "
+                                "possibly one order split to stay under the limit."
                             ),
                             evidence={"deals": _ids(cluster)},
                             figures={
@@ -125,6 +156,9 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                                 "limit": str(cfg.limit),
                                 "days": str(span),
                                 "amounts": ", ".join(str(d.amount) for d in cluster),
+                                "mean_part_of_limit": pct(mean_part / cfg.limit),
+                                "customer_orders_year_before": "unknown" if orders is None else str(orders),
+                                "chance_at_customer_pace": "unknown" if chance is None else pct(chance),
                             },
                         ).as_result(cfg)
                     )
