@@ -65,7 +65,15 @@ def _splitting(rows: list[dict[str, Any]]) -> list[Finding]:
 
 
 def test_two_orders_within_a_week_from_a_customer_that_orders_46_times_a_year_are_its_pace_not_a_split() -> None:
-    assert _splitting([_deal(1, 38_000, "2026-05-11", customer_orders_365=46), _deal(2, 36_000, "2026-05-14")]) == []
+    assert (
+        _splitting(
+            [
+                _deal(1, 38_000, "2026-05-11", customer_orders_365=46, customer_first_order="2025-07-15"),
+                _deal(2, 36_000, "2026-05-14"),
+            ]
+        )
+        == []
+    )
 
 
 def test_two_ordinary_orders_that_happen_to_cross_the_limit_are_not_a_split() -> None:
@@ -85,11 +93,15 @@ def test_a_split_just_under_the_limit_by_a_customer_that_rarely_orders_is_still_
 
 
 def test_a_split_by_a_customer_with_a_known_slow_pace_names_the_chance_at_that_pace() -> None:
-    rows = [_deal(1, 45_000, "2026-05-11", customer_orders_365=4), _deal(2, 42_000, "2026-05-12")]
+    rows = [
+        _deal(1, 45_000, "2026-05-11", customer_orders_365=4, customer_first_order="2025-05-11"),
+        _deal(2, 42_000, "2026-05-12"),
+    ]
     (found,) = _splitting(rows)
     assert found.figures["chance_at_customer_pace"] == "7.4%"
-    assert "4 orders in the year before (one every 91.2 days), so 2 within 7 days happen 7.4% of the time" in (
-        found.explanation
+    assert (
+        "ordered 4 times in the 365 days before (one every 91.2 days), so 2 within 7 days happen 7.4% of the time"
+        in (found.explanation)
     )
 
 
