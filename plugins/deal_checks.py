@@ -73,7 +73,17 @@ class DealSplitting(CheckConfig):
     near_part: Amount = Field(default=Decimal("0.6"), ge=0, le=1)  # and each part is at least this share of it
     min_customer_orders: int = Field(default=3, ge=1)  # orders in the year before that make a customer's pace known
     pace_chance: Amount = Field(default=Decimal("0.1"), ge=0, le=1)  # at its own pace this likely: no finding
+    # A customer whose pace is unknown is not taken to order rarely: only an absolute pattern is a split then,
+    # every part at least this share of the limit, or at least ``unknown_pace_deals`` parts.
+    unknown_pace_part: Amount = Field(default=Decimal("0.9"), ge=0, le=1)
+    unknown_pace_deals: int = Field(default=3, ge=2)
     deals_metric: str = REPEATS
+
+
+def _split_without_pace(cluster: Sequence[Deal], smallest: Decimal, cfg: DealSplitting) -> bool:
+    """Without the customer's pace, two ordinary orders near the limit are not suspicious (no history is unknown,
+    not zero): only parts each just under the limit, or many parts, are."""
+    return smallest >= cfg.unknown_pace_part * cfg.limit or len(cluster) >= cfg.unknown_pace_deals
 
 
 def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
@@ -113,7 +123,9 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                     and any(d.closed >= ctx.period.start for d in cluster)
                     and mean_part >= cfg.near_limit * cfg.limit
                     and smallest >= cfg.near_part * cfg.limit
-                    and (chance is None or chance < cfg.pace_chance)
+                    and (
+                        chance < cfg.pace_chance if chance is not None else _split_without_pace(cluster, smallest, cfg)
+                    )
                 ):
                     span = (cluster[-1].closed - cluster[0].closed).days
                     severity = "high" if len(cluster) >= 3 or total >= 2 * cfg.limit else cfg.severity
@@ -125,7 +137,12 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                         f"{cfg.within_days} days happen {pct(chance)} of the time at its pace"
                         if interval is not None and chance is not None and first.customer_first_order is not None
                         else f"the customer's ordering pace is unknown ({orders} orders in the year before, "
-                        f"fewer than {cfg.min_customer_orders} or over less than 30 days)"
+                        f"fewer than {cfg.min_customer_orders} or over less than 30 days), and "
+                        + (
+                            f"each part is at least {pct(cfg.unknown_pace_part)} of the limit"
+                            if smallest >= cfg.unknown_pace_part * cfg.limit
+                            else f"{len(cluster)} parts"
+                        )
                     )
                     results.append(
                         Finding(

@@ -105,6 +105,22 @@ def test_a_split_by_a_customer_with_a_known_slow_pace_names_the_chance_at_that_p
     )
 
 
+def test_in_the_first_month_of_data_two_orders_near_the_limit_from_a_customer_of_unknown_pace_are_not_a_split() -> None:
+    # the honest company's false findings: one earlier order, so no pace; before, an unknown pace counted as a rare
+    # customer and two ordinary orders of 41,200 and 46,000 four days apart were a split
+    rows = [_deal(1, 41_200, "2026-01-12", customer_orders_365=1), _deal(2, 46_000, "2026-01-15")]
+    ctx = _serving(context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": rows}}), {})
+    assert deal_splitting(ctx, DealSplitting()) == []
+
+
+def test_without_the_customers_pace_parts_each_just_under_the_limit_are_still_a_split() -> None:
+    rows = [_deal(1, 46_000, "2026-05-11", customer_orders_365=1), _deal(2, 47_500, "2026-05-13")]
+    (found,) = _splitting(rows)
+    assert found.evidence == {"deals": (1, 2)} and found.figures["chance_at_customer_pace"] == "unknown"
+    assert "pace is unknown (1 orders in the year before" in found.explanation
+    assert "each part is at least 90.0% of the limit" in found.explanation
+
+
 # --- period_end_pull_forward and sandbagging: history, quarters, calendar -------------------------
 
 
