@@ -58,6 +58,9 @@ class _BookingTiming(CheckConfig):
         "0.5"
     )  # and their amount at least this share of the person's usual period (lookback mean)
     min_history: int = Field(default=2, ge=1, le=24)  # earlier periods with bookings needed; fewer: not judged
+    # under min_share still counts when the window holds this many of the person's usual periods: a big month of
+    # ordinary deals dilutes the share of a pull-forward, not its weight against the person's usual
+    or_usual_periods: Amount = Field(default=Decimal(2), gt=0)
     quarters_back: int = Field(default=4, ge=0, le=8)  # also the same period-end of this many earlier quarters
     calendar: str = "CN"  # business calendar: the even spread counts working days (kpi_engine.calendars)
     amount_metric: str = "won_amount"
@@ -150,8 +153,6 @@ def _timing(
         if not total or len(inside) < cfg.min_deals or amount < cfg.min_amount:
             continue
         share = amount / total
-        if share < cfg.min_share:
-            continue
         earlier_inside, earlier_total, earlier_periods = pooled_share(
             ctx, cfg.amount_metric, person, cfg.lookback, part
         )
@@ -159,6 +160,8 @@ def _timing(
             continue  # no history is unknown, not zero: the person's usual cannot be told from fewer periods
         usual = earlier_total / earlier_periods
         if amount < cfg.min_of_usual * usual:
+            continue
+        if share < cfg.min_share and amount < cfg.or_usual_periods * usual:
             continue
         norm = earlier_inside / earlier_total
         q_inside, q_total, q_periods = _pooled(ctx, cfg.amount_metric, person, same_place, part)

@@ -170,6 +170,24 @@ def test_a_pull_forward_names_every_comparison_in_its_sentence() -> None:
     assert "at the same point of 1 earlier quarter" in found.explanation
 
 
+def _june(last_days: list[int], period_total: int) -> RuleContext:
+    # usually 400,000 a month, 10 % of it in the last three days, at quarter ends too
+    history = _months({m: (400_000, 40_000) for m in ("2026-03", "2026-04", "2026-05")})
+    rows = [_deal(i, amount, f"2026-06-{28 + i % 3}", customer=i) for i, amount in enumerate(last_days, 1)]
+    ctx = context(period="2026-06", people=["E1"], earlier={"2026-06": {"won_amount": {"E1": period_total}}, **history})
+    return _serving(ctx, {"2026-06-28..2026-06-30": {"closed_deal_details": {"E1": rows}}})
+
+
+def test_a_pull_forward_on_top_of_a_big_month_is_found_by_its_weight_against_the_usual_month() -> None:
+    # 1,200,000 in the last three days is only 50 % of a 2,400,000 month (under the 60 % share) but three usual months
+    (found,) = _findings(period_end_pull_forward(_june([150_000] * 8, 2_400_000), PeriodEndPullForward()))
+    assert found.figures["share"] == "50.0%" and found.evidence == {"deals": tuple(range(1, 9))}
+
+
+def test_a_big_month_whose_last_days_hold_less_than_two_usual_months_is_judged_by_its_share() -> None:
+    assert period_end_pull_forward(_june([200_000] * 3, 1_200_000), PeriodEndPullForward()) == []
+
+
 def test_a_holiday_month_against_months_with_no_data_is_not_sandbagging() -> None:
     # February 2026: the Spring Festival (15-23 February) leaves 16 working days; the month before is the only
     # one with data, so there is no usual to compare with (before: '0.0 % usually' from months with no data)
