@@ -119,24 +119,31 @@ def build(seed: int, reps: int, year: int = 2026) -> Company:
             product = rng.choice(PRODUCTS)
             count = sum(1 for _ in range(1000) if rng.random() < rate / 1000)  # ~Binomial(1000, rate/1000)
             order_days = sorted(rng.choices(days, weights=weights, k=count))
+            orders: set[tuple[Any, ...]] = set()
             for i, day in enumerate(order_days):
                 deal_no += 1
                 amount = max(1_000, round(size * math.exp(rng.gauss(0, 0.7)), -2))
-                company.deals.append(
-                    {
-                        "remote_id": f"D{deal_no}",
-                        "customer": customer,
-                        "owner_id": person,
-                        "status": "won",
-                        "amount": str(amount),
-                        "currency": "CNY",
-                        "discount": f"{max(0.0, min(0.4, rng.gauss(discount_habit, 0.03))):.3f}",
-                        "created_at": _utc(day - timedelta(days=rng.randint(5, 40)), rng),
-                        "closed_at": _utc(day, rng),
-                        "product_line": product if rng.random() < 0.85 else rng.choice(PRODUCTS),
-                        "deal_type": "new" if i == 0 else rng.choice(["upsell", "renewal"]),
-                    }
-                )
+                deal: dict[str, Any] = {
+                    "remote_id": f"D{deal_no}",
+                    "customer": customer,
+                    "owner_id": person,
+                    "status": "won",
+                    "amount": str(amount),
+                    "currency": "CNY",
+                    "discount": f"{max(0.0, min(0.4, rng.gauss(discount_habit, 0.03))):.3f}",
+                    "created_at": _utc(day - timedelta(days=rng.randint(5, 40)), rng),
+                    "closed_at": _utc(day, rng),
+                    "product_line": product if rng.random() < 0.85 else rng.choice(PRODUCTS),
+                    "deal_type": "new" if i == 0 else rng.choice(["upsell", "renewal"]),
+                }
+                # two orders of one customer alike in amount, product, creation and close day are one deal entered
+                # twice, which an honest CRM does not hold: a collision (a customer ordering weekly, amounts in
+                # hundreds, creation dates from 36 days) moves the amount by 100, without another random draw
+                while (key := (deal["amount"], deal["product_line"], deal["created_at"][:10], day)) in orders:
+                    amount += 100
+                    deal["amount"] = str(amount)
+                orders.add(key)
+                company.deals.append(deal)
                 if rng.random() < 0.02:
                     company.refunds.append(
                         {
