@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -271,9 +272,10 @@ def _write(folder: Path, name: str, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def evaluate(company: Company, url: str, year: int = 2026) -> dict[str, Any]:
-    """Import the company's CSV files with ``kpi import`` into the store at ``url``; evaluate both plans month by
-    month; return the findings per check, the person-months checked and the planted cases found."""
+def evaluate(company: Company, url: str, year: int = 2026, months: Sequence[int] = range(1, 13)) -> dict[str, Any]:
+    """Import the company's CSV files with ``kpi import`` into the store at ``url``; evaluate both plans for each of
+    ``months`` (all 12 by default), in order; return the findings per check, the person-months checked and the
+    planted cases found."""
     with tempfile.TemporaryDirectory() as folder:
         for name, rows in (
             ("people", company.people),
@@ -292,9 +294,9 @@ def evaluate(company: Company, url: str, year: int = 2026) -> dict[str, Any]:
         )
     store = open_store(url)
     findings: list[dict[str, Any]] = []
-    person_months = len(PLANS) * 12 * len(company.people)  # every rep in scope of both plans all year
+    person_months = len(PLANS) * len(months) * len(company.people)  # every rep in scope of both plans each month
     try:
-        for month in range(1, 13):
+        for month in months:
             for run in evaluate_plans(store, PLANS, f"{year}-{month:02d}"):
                 findings += [
                     {"person": o.person_id, "period": o.trace["period"], **o.trace}
