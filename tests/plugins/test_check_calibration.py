@@ -172,7 +172,7 @@ def test_a_pull_forward_names_every_comparison_in_its_sentence() -> None:
 
 def _june(last_days: list[int], period_total: int) -> RuleContext:
     # usually 400,000 a month, 10 % of it in the last three days, at quarter ends too
-    history = _months({m: (400_000, 40_000) for m in ("2026-03", "2026-04", "2026-05")})
+    history = _months(dict.fromkeys(("2026-03", "2026-04", "2026-05"), (400_000, 40_000)))
     rows = [_deal(i, amount, f"2026-06-{28 + i % 3}", customer=i) for i, amount in enumerate(last_days, 1)]
     ctx = context(period="2026-06", people=["E1"], earlier={"2026-06": {"won_amount": {"E1": period_total}}, **history})
     return _serving(ctx, {"2026-06-28..2026-06-30": {"closed_deal_details": {"E1": rows}}})
