@@ -5,6 +5,7 @@ The public API. Plugins and connectors import only from here; the connector SDK 
 """
 
 from ._version import __version__
+from .calendars import BusinessCalendar, business_calendar, calendar_names, register_calendar
 from .connect import (
     ENTITY_ORDER,
     AuthenticationError,
@@ -80,7 +81,7 @@ from .errors import (
     PluginError,
     StoreError,
 )
-from .findings.model import FINDING, CheckConfig, Effect, Finding, Severity
+from .findings.model import FINDING, CheckConfig, Effect, Finding, FindingCategory, Severity
 from .formula.formula import ConditionText, Formula, FormulaText, compile_condition, compile_formula
 from .hookspecs import hookimpl
 from .identity import acting_user
@@ -150,6 +151,7 @@ __all__ = [
     "Amount",
     "AuthenticationError",
     "BearerToken",
+    "BusinessCalendar",
     "CaseResult",
     "CheckConfig",
     "Checkpoint",
@@ -180,6 +182,7 @@ __all__ = [
     "ExportMapping",
     "FINDING",
     "Finding",
+    "FindingCategory",
     "FindingReview",
     "Formula",
     "FormulaError",
@@ -262,6 +265,8 @@ __all__ = [
     "approve_period",
     "audit_trail",
     "balances",
+    "business_calendar",
+    "calendar_names",
     "close_period",
     "compile_condition",
     "compile_formula",
@@ -311,6 +316,7 @@ __all__ = [
     "plain",
     "quantize",
     "redact",
+    "register_calendar",
     "register_secret",
     "reopen_period",
     "request_adjustment",

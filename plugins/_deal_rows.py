@@ -12,7 +12,17 @@ from kpi_engine import Period, RuleContext, parse_period
 
 from ._support import local_day, periods_back
 
-__all__ = ["Deal", "day_range", "deals_of", "pct", "pooled_share", "teammates", "to_day", "to_decimal"]
+__all__ = [
+    "Deal",
+    "chance_at_pace",
+    "day_range",
+    "deals_of",
+    "pct",
+    "pooled_share",
+    "teammates",
+    "to_day",
+    "to_decimal",
+]
 
 ZERO = Decimal(0)
 
@@ -47,6 +57,16 @@ class Deal:
     closed: date
     cancelled: date | None
     deal_type: str | None = None
+    customer_orders: int | None = None  # the customer's won deals in the year before this one, when the row has it
+    customer_first_order: date | None = None  # and the day the first of them closed
+
+    def customer_interval(self, min_orders: int) -> Decimal | None:
+        """The customer's usual days between orders before this deal, from at least ``min_orders`` orders over 30 days
+        or more; ``None`` when its pace is unknown."""
+        if not self.customer_orders or self.customer_orders < min_orders or self.customer_first_order is None:
+            return None
+        span = (self.closed - self.customer_first_order).days
+        return Decimal(span) / self.customer_orders if span >= 30 else None
 
 
 def deals_of(
@@ -75,6 +95,8 @@ def deals_of(
                     closed=closed,
                     cancelled=to_day(row.get("cancelled_at"), time_zone),
                     deal_type=row.get("deal_type"),
+                    customer_orders=None if row.get("customer_orders_365") is None else int(row["customer_orders_365"]),
+                    customer_first_order=to_day(row.get("customer_first_order"), time_zone),
                 )
             )
         deals.sort(key=lambda d: (d.closed, d.id))
@@ -121,3 +143,15 @@ def teammates(ctx: RuleContext, person: str) -> list[str]:
 def pct(value: Decimal) -> str:
     """A share for a sentence, to 0.1 %: ``0.2612`` as ``26.1%``."""
     return f"{(value * 100).quantize(Decimal('0.1'))}%"
+
+
+def chance_at_pace(interval: Decimal, days: int, more: int) -> Decimal:
+    """How likely a customer ordering every ``interval`` days on average, at random (Poisson), places ``more``
+    further orders within ``days`` of one: the chance that a group of its orders is just its own pace."""
+    mean = Decimal(max(days, 1)) / max(interval, Decimal(1))
+    term = (-mean).exp()
+    below = Decimal(0)
+    for i in range(more):
+        below += term
+        term = term * mean / (i + 1)
+    return max(Decimal(0), 1 - below)

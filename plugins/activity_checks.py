@@ -44,7 +44,7 @@ from kpi_engine import (
     within,
 )
 
-from ._support import percent, shown
+from ._support import percent, periods_back, shown
 
 __all__ = [
     "ActivityInflation",
@@ -216,11 +216,31 @@ class UnverifiedActivity(CheckConfig):
 
     min_count: int = Field(default=8, ge=1)  # unverified visits and meetings in the period
     min_share: Share = Decimal("0.3")  # of the person's visits and meetings in the period
+    lookback: int = Field(default=3, ge=1, le=24)  # earlier periods the person's own share is taken from
+    min_history: int = Field(default=2, ge=1, le=24)  # earlier periods with visits needed to know the person's usual
+    margin: Share = Decimal("0.15")  # with history: the share at least this far above the person's usual share
+    without_history_share: Share | None = None  # without history: the share the absolute rule needs (None: min_share)
     logged_metric: str = "visits_and_meetings"
     unverified_metric: str = "unverified_visits"
 
 
+def _own_share(ctx: RuleContext, part: str, whole: str, person: str, lookback: int) -> tuple[Decimal, Decimal, int]:
+    """The person's ``part`` and ``whole`` over the ``lookback`` periods before, and how many had any ``whole``."""
+    inside = total = ZERO
+    periods = 0
+    for earlier in periods_back(ctx.period, lookback):
+        logged = Decimal(ctx.values_in(whole, earlier).get(person) or 0)
+        if not logged:
+            continue
+        periods += 1
+        total += logged
+        inside += Decimal(ctx.values_in(part, earlier).get(person) or 0)
+    return inside, total, periods
+
+
 def evaluate_unverified(ctx: RuleContext, config: UnverifiedActivity) -> list[RuleResult]:
+    """A process finding: visits kept without evidence. Judged against the person's own usual share when there is
+    enough history (a habit is not a spike), else on the plan's absolute rule."""
     found: list[RuleResult] = []
     for person in ctx.people:
         unverified = _value(ctx, config.unverified_metric, person)
@@ -228,11 +248,32 @@ def evaluate_unverified(ctx: RuleContext, config: UnverifiedActivity) -> list[Ru
         share = _ratio(unverified, logged)
         if unverified < config.min_count or not logged or share < config.min_share:
             continue
+        was, was_logged, periods = _own_share(
+            ctx, config.unverified_metric, config.logged_metric, person, config.lookback
+        )
+        if periods >= config.min_history:
+            usual = was / was_logged
+            if share < usual + config.margin:
+                continue  # the person's habit, not a change this period
+            compared = (
+                f"against {percent(usual.quantize(Decimal('0.0001')))} usually ({periods} periods before); the plan "
+                f"looks at {config.min_count} or more, {percent(config.min_share)} or more and "
+                f"{percent(config.margin)} above the person's usual"
+            )
+        else:
+            absolute = config.without_history_share if config.without_history_share is not None else config.min_share
+            if share < absolute:
+                continue
+            usual = None
+            compared = (
+                f"with no usual share to compare ({periods} earlier periods with visits, fewer than "
+                f"{config.min_history}); the plan's rule without history is {config.min_count} or more and "
+                f"{percent(absolute)} or more"
+            )
         excess = min(unverified / config.min_count, share / config.min_share if config.min_share else Decimal(2))
         sentence = (
             f"{_count(unverified)} of {_count(logged)} visits and meetings logged in {ctx.period.label} "
-            f"({percent(share.quantize(Decimal('0.0001')))}) have no check-in, signed page or photo; the plan looks at "
-            f"{config.min_count} or more and {percent(config.min_share)} or more."
+            f"({percent(share.quantize(Decimal('0.0001')))}) have no check-in, signed page or photo, {compared}."
         )
         finding = Finding(
             check="unverified_activity",
@@ -245,9 +286,11 @@ def evaluate_unverified(ctx: RuleContext, config: UnverifiedActivity) -> list[Ru
                 "unverified": _count(unverified),
                 "logged": _count(logged),
                 "share": percent(share.quantize(Decimal("0.0001"))),
+                "usual_share": "no history" if usual is None else percent(usual.quantize(Decimal("0.0001"))),
                 "min_count": str(config.min_count),
                 "min_share": percent(config.min_share),
             },
+            category="process",
         )
         found.append(finding.as_result(config))
     return found
@@ -281,6 +324,7 @@ def evaluate_leads_without_channel(ctx: RuleContext, config: LeadsWithoutChannel
             f"more and {percent(config.min_share)} or more."
         )
         finding = Finding(
+            category="process",
             check="leads_without_channel",
             person_id=person,
             period=ctx.period.label,
@@ -309,6 +353,10 @@ class ActivityInflation(CheckConfig):
     visits_factor: Factor = Decimal("2.5")  # visits at least this many times the team's median
     conversion_factor: Share = Decimal("0.5")  # deals won per visit at most this share of the team's
     min_team: int = Field(default=3, ge=1)  # teammates (same role, with visits) needed for a norm
+    lookback: int = Field(default=3, ge=1, le=24)  # earlier periods the person's own usual visits are taken from
+    min_history: int = Field(default=1, ge=1, le=24)  # earlier periods with visits needed to know the person's usual
+    own_factor: Factor = Decimal("1.5")  # with history: visits at least this many times the person's own usual
+    without_history_factor: Factor | None = None  # without history: the team factor needed (None: visits_factor)
     visits_metric: str = "visits"
     won_metric: str = "won_deals"
 
@@ -349,6 +397,16 @@ def evaluate_inflation(ctx: RuleContext, config: ActivityInflation) -> list[Rule
         norm = Decimal(median(_value(ctx, config.visits_metric, m) for m in mates))
         if visits < config.visits_factor * norm:
             continue
+        earlier = [
+            Decimal(v)
+            for p in periods_back(ctx.period, config.lookback)
+            if (v := ctx.values_in(config.visits_metric, p).get(person))
+        ]
+        own = sum(earlier, ZERO) / len(earlier) if len(earlier) >= config.min_history else None
+        if own is not None and visits < config.own_factor * own:
+            continue  # the person always visits this much: a way of working, not a change this period
+        if own is None and visits < (config.without_history_factor or config.visits_factor) * norm:
+            continue
         team_visits = sum((_value(ctx, config.visits_metric, m) for m in mates), ZERO)
         team_won = sum((_value(ctx, config.won_metric, m) for m in mates), ZERO)
         if not team_won:
@@ -366,7 +424,13 @@ def evaluate_inflation(ctx: RuleContext, config: ActivityInflation) -> list[Rule
             f"{len(mates)} teammates ({(visits / norm).quantize(q) if norm else 'no'} times), yet {_count(won)} deals "
             f"won: {(rate * 100).quantize(q)} per 100 visits against the team's {(team_rate * 100).quantize(q)}; the "
             f"plan looks at {shown(config.visits_factor)} times the median and at most "
-            f"{percent(config.conversion_factor)} of the team's conversion."
+            f"{percent(config.conversion_factor)} of the team's conversion"
+            + (
+                f", and {shown(config.own_factor)} times the person's own usual ({shown(own.quantize(q))} visits "
+                f"over {len(earlier)} periods before)."
+                if own is not None
+                else f"; the person has no usual to compare ({len(earlier)} earlier periods with visits)."
+            )
         )
         finding = Finding(
             check="activity_inflation",
@@ -382,6 +446,7 @@ def evaluate_inflation(ctx: RuleContext, config: ActivityInflation) -> list[Rule
                 "won": _count(won),
                 "won_per_100_visits": shown((rate * 100).quantize(q)),
                 "team_won_per_100_visits": shown((team_rate * 100).quantize(q)),
+                "usual_visits": "no history" if own is None else shown(own.quantize(q)),
             },
         )
         found.append(finding.as_result(config))

@@ -120,7 +120,9 @@ REPEAT_DAYS = 14  # a deal-splitting window is at most 14 days
 def repeat_customer_rows(ctx: MetricContext) -> Select[Any]:
     """The period's won deals whose owner won another deal for the same customer closed within 14 days of it.
 
-    Only these can be split orders or duplicates, so the checks never load every deal of the period.
+    Only these can be split orders or duplicates, so the checks never load every deal of the period. Each row
+    also carries the customer's pace: ``customer_orders_365``, its won deals in the year before this one, and
+    ``customer_first_order``, when the first of them closed.
     """
     other = aliased(deals)
     twin = exists().where(
@@ -135,10 +137,38 @@ def repeat_customer_rows(ctx: MetricContext) -> Select[Any]:
         seconds_between(deals.c.closed_at, other.c.closed_at).between(-REPEAT_DAYS * 86_400, REPEAT_DAYS * 86_400),
     )
     return (
-        select(*_deal_columns())
+        select(*_deal_columns(), *_pace_columns(ctx))
         .where(_won(ctx), deals.c.customer_id.is_not(None), twin)
         .order_by(deals.c.owner_id, deals.c.closed_at, deals.c.id)
     )
+
+
+CUSTOMER_PACE_DAYS = 365  # a customer's ordering pace is read over the year before a deal
+
+
+def _customer_orders_before(ctx: MetricContext, column: Any = None) -> Any:
+    """How many won deals the deal's customer placed (with anyone) in the 365 days before the deal's close (or, with
+    ``column``, that column's minimum: the first of them): its pace."""
+    earlier = aliased(deals)
+    return (
+        select(func.count() if column is None else func.min(getattr(earlier.c, column)))
+        .where(
+            earlier.c.customer_id == deals.c.customer_id,
+            earlier.c.status == "won",
+            earlier.c.is_deleted.is_(False),
+            earlier.c.closed_at >= ctx.start - timedelta(days=CUSTOMER_PACE_DAYS + 1),
+            earlier.c.closed_at < ctx.end,
+            seconds_between(earlier.c.closed_at, deals.c.closed_at).between(1, CUSTOMER_PACE_DAYS * 86_400),
+        )
+        .scalar_subquery()
+    )
+
+
+def _pace_columns(ctx: MetricContext) -> list[Any]:
+    return [
+        _customer_orders_before(ctx).label("customer_orders_365"),
+        _customer_orders_before(ctx, "closed_at").label("customer_first_order"),
+    ]
 
 
 REBOOK_DAYS = 366  # a rebooking window is at most 365 days
@@ -162,7 +192,7 @@ def rebook_candidate_rows(ctx: MetricContext) -> Select[Any]:
         ),
     ).subquery("lost_customers")
     return (
-        select(*_deal_columns())
+        select(*_deal_columns(), *_pace_columns(ctx))
         .where(_won(ctx), deals.c.customer_id.in_(select(lost.c.customer_id)))
         .order_by(deals.c.owner_id, deals.c.closed_at, deals.c.id)
     )

@@ -32,7 +32,7 @@ from kpi_engine import (
     hookimpl,
 )
 
-from ._deal_rows import Deal, day_range, deals_of, pct, teammates, to_day, to_decimal
+from ._deal_rows import Deal, chance_at_pace, day_range, deals_of, pct, teammates, to_day, to_decimal
 from ._support import period_containing, periods_back, shown
 
 __all__ = [
@@ -69,7 +69,21 @@ class DealSplitting(CheckConfig):
     min_deals: int = Field(default=2, ge=2)
     same_product: bool = True  # one order is one product line: deals of different products are not grouped
     same_deal_type: bool = True  # nor a renewal with a new sale or an upsell
+    near_limit: Amount = Field(default=Decimal("0.7"), ge=0, le=1)  # the parts average at least this share of it
+    near_part: Amount = Field(default=Decimal("0.6"), ge=0, le=1)  # and each part is at least this share of it
+    min_customer_orders: int = Field(default=3, ge=1)  # orders in the year before that make a customer's pace known
+    pace_chance: Amount = Field(default=Decimal("0.1"), ge=0, le=1)  # at its own pace this likely: no finding
+    # A customer whose pace is unknown is not taken to order rarely: only an absolute pattern is a split then,
+    # every part at least this share of the limit, or at least ``unknown_pace_deals`` parts.
+    unknown_pace_part: Amount = Field(default=Decimal("0.9"), ge=0, le=1)
+    unknown_pace_deals: int = Field(default=3, ge=2)
     deals_metric: str = REPEATS
+
+
+def _split_without_pace(cluster: Sequence[Deal], smallest: Decimal, cfg: DealSplitting) -> bool:
+    """Without the customer's pace, two ordinary orders near the limit are not suspicious (no history is unknown,
+    not zero): only parts each just under the limit, or many parts, are."""
+    return smallest >= cfg.unknown_pace_part * cfg.limit or len(cluster) >= cfg.unknown_pace_deals
 
 
 def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
@@ -98,13 +112,38 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                     j += 1
                 cluster = group[i : j + 1]
                 total = sum((d.amount for d in cluster), ZERO)
+                mean_part = total / len(cluster) if cluster else ZERO
+                smallest = min((d.amount for d in cluster), default=ZERO)
+                first = cluster[0]
+                interval = first.customer_interval(cfg.min_customer_orders)
+                chance = None if interval is None else chance_at_pace(interval, cfg.within_days, len(cluster) - 1)
                 if (
                     len(cluster) >= cfg.min_deals
                     and total >= cfg.limit
                     and any(d.closed >= ctx.period.start for d in cluster)
+                    and mean_part >= cfg.near_limit * cfg.limit
+                    and smallest >= cfg.near_part * cfg.limit
+                    and (
+                        chance < cfg.pace_chance if chance is not None else _split_without_pace(cluster, smallest, cfg)
+                    )
                 ):
                     span = (cluster[-1].closed - cluster[0].closed).days
                     severity = "high" if len(cluster) >= 3 or total >= 2 * cfg.limit else cfg.severity
+                    orders = first.customer_orders or 0
+                    pace = (
+                        f"the customer ordered {orders} times in the "
+                        f"{(first.closed - first.customer_first_order).days} days before (one every "
+                        f"{shown(interval.quantize(Decimal('0.1')))} days), so {len(cluster)} within "
+                        f"{cfg.within_days} days happen {pct(chance)} of the time at its pace"
+                        if interval is not None and chance is not None and first.customer_first_order is not None
+                        else f"the customer's ordering pace is unknown ({orders} orders in the year before, "
+                        f"fewer than {cfg.min_customer_orders} or over less than 30 days), and "
+                        + (
+                            f"each part is at least {pct(cfg.unknown_pace_part)} of the limit"
+                            if smallest >= cfg.unknown_pace_part * cfg.limit
+                            else f"{len(cluster)} parts"
+                        )
+                    )
                     results.append(
                         Finding(
                             check="deal_splitting",
@@ -114,8 +153,10 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                             explanation=f"{len(cluster)} deals for customer {customer}"
                             + (f" ({cluster[0].product})" if cfg.same_product and cluster[0].product else "")
                             + (
-                                f" closed within {span} days, each under the {_money(cfg.limit, ctx)} limit, add up to "
-                                f"{_money(total, ctx)}: possibly one order split to stay under it."
+                                f" closed within {span} days, each under the {_money(cfg.limit, ctx)} limit "
+                                f"({_money(mean_part.quantize(Decimal('1')), ctx)} on average, "
+                                f"{pct(mean_part / cfg.limit)} of it), add up to {_money(total, ctx)}; {pace}: "
+                                "possibly one order split to stay under the limit."
                             ),
                             evidence={"deals": _ids(cluster)},
                             figures={
@@ -125,6 +166,12 @@ def deal_splitting(ctx: RuleContext, cfg: DealSplitting) -> list[RuleResult]:
                                 "limit": str(cfg.limit),
                                 "days": str(span),
                                 "amounts": ", ".join(str(d.amount) for d in cluster),
+                                "mean_part_of_limit": pct(mean_part / cfg.limit),
+                                "customer_orders_year_before": str(first.customer_orders or 0),
+                                "customer_interval_days": "unknown"
+                                if interval is None
+                                else shown(interval.quantize(Decimal("0.1"))),
+                                "chance_at_customer_pace": "unknown" if chance is None else pct(chance),
                             },
                         ).as_result(cfg)
                     )
@@ -194,6 +241,9 @@ class CancelAndRebook(CheckConfig):
     within_days: int = Field(default=30, ge=1, le=365)
     events: list[Literal["cancellation", "churn"]] = Field(default=["cancellation", "churn"], min_length=1)
     min_amount_ratio: Amount = Decimal("0.5")  # the rebooked deal is at least this share of the lost one
+    max_amount_ratio: Amount = Decimal("1.5")  # and at most this multiple of it: the same deal booked again
+    min_customer_orders: int = Field(default=3, ge=1)  # orders in the year before that make a customer's pace known
+    pace_chance: Amount = Field(default=Decimal("0.1"), ge=0, le=1)  # an order this likely at its pace: no finding
     same_product: bool = True
     deals_metric: str = "rebook_candidates"
     cancellations_metric: str = "deal_cancellations"
@@ -250,6 +300,12 @@ def cancel_and_rebook(ctx: RuleContext, cfg: CancelAndRebook) -> list[RuleResult
                 days = (deal.closed - event["day"]).days
                 if not 0 <= days <= cfg.within_days or deal.amount < cfg.min_amount_ratio * event["deal_amount"]:
                     continue
+                if event["deal_amount"] and deal.amount > cfg.max_amount_ratio * event["deal_amount"]:
+                    continue
+                interval = deal.customer_interval(cfg.min_customer_orders)
+                chance = None if interval is None else chance_at_pace(interval, max(days, 1), 1)
+                if chance is not None and chance >= cfg.pace_chance:
+                    continue  # a customer that orders this often would have ordered again anyway
                 lost = "cancelled" if event["kind"] == "cancellation" else "lost (churn)"
                 evidence: dict[str, tuple[int, ...]] = {
                     "deals": tuple(
@@ -268,8 +324,14 @@ def cancel_and_rebook(ctx: RuleContext, cfg: CancelAndRebook) -> list[RuleResult
                         + f" and deal {deal.id}"
                         + (f" for {deal.product}" if deal.product else "")
                         + (
-                            f" ({_money(deal.amount, ctx)}) was booked {days} "
-                            "days later: the credit may be counted twice."
+                            f" ({_money(deal.amount, ctx)}) was booked {days} days later"
+                            + (
+                                f"; the customer orders every {shown(interval.quantize(Decimal('0.1')))} days "
+                                f"on average, so an order within {days} days is {pct(chance)} likely at its pace"
+                                if interval is not None and chance is not None
+                                else "; the customer's ordering pace is unknown"
+                            )
+                            + ": the credit may be counted twice."
                         ),
                         evidence=evidence,
                         figures={

@@ -20,16 +20,18 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kpi_engine import (
     Amount,
     CheckConfig,
+    ConfigurationError,
     Finding,
     Period,
     RuleContext,
     RuleResult,
     RuleType,
+    business_calendar,
     hookimpl,
 )
 
@@ -55,8 +57,22 @@ class _BookingTiming(CheckConfig):
     min_of_usual: Amount = Decimal(
         "0.5"
     )  # and their amount at least this share of the person's usual period (lookback mean)
+    min_history: int = Field(default=2, ge=1, le=24)  # earlier periods with bookings needed; fewer: not judged
+    # under min_share still counts when the window holds this many of the person's usual periods: a big month of
+    # ordinary deals dilutes the share of a pull-forward, not its weight against the person's usual
+    or_usual_periods: Amount = Field(default=Decimal(2), gt=0)
+    quarters_back: int = Field(default=4, ge=0, le=8)  # also the same period-end of this many earlier quarters
+    calendar: str = "CN"  # business calendar: the even spread counts working days (kpi_engine.calendars)
     amount_metric: str = "won_amount"
     deals_metric: str = DEALS
+
+    @field_validator("calendar")
+    @classmethod
+    def _known_calendar(cls, value: str) -> str:
+        try:
+            return business_calendar(value).name
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class PeriodEndPullForward(_BookingTiming):
@@ -91,13 +107,44 @@ def _window_deals(
     return {p: [d for d in deals if window.start <= d.closed < window.end] for p, deals in found.items()}
 
 
+def _same_period_of_earlier_quarters(period: Period, quarters: int) -> list[Period]:
+    """The periods at the same place in the ``quarters`` quarters before (a month: 3, 6, 9, ... months back)."""
+    if period.grain != "month" or not quarters:
+        return []
+    back = periods_back(period, 3 * quarters)
+    return [back[3 * k - 1] for k in range(1, quarters + 1)]
+
+
+def _pooled(
+    ctx: RuleContext, metric: str, person: str, periods: Iterable[Period], part: Any
+) -> tuple[Decimal, Decimal, int]:
+    """The person's ``metric`` in ``part(p)`` and in the whole of each of ``periods``, and how many had any."""
+    inside = whole = ZERO
+    count = 0
+    for earlier in periods:
+        total = ctx.values_in(metric, earlier).get(person)
+        if not total:
+            continue
+        whole += total
+        count += 1
+        inside += ctx.values_in(metric, part(earlier)).get(person, ZERO)
+    return inside, whole, count
+
+
 def _timing(
     ctx: RuleContext, cfg: _BookingTiming, check: str, part: Callable[[Period], Period], where: str
 ) -> list[RuleResult]:
     window = part(ctx.period)
-    uniform = Decimal((window.end - window.start).days) / (ctx.period.end - ctx.period.start).days
+    calendar = business_calendar(cfg.calendar)
+    period_days = calendar.working_days(ctx.period.start, ctx.period.end)
+    uniform = (
+        Decimal(calendar.working_days(window.start, window.end)) / period_days
+        if period_days
+        else Decimal((window.end - window.start).days) / (ctx.period.end - ctx.period.start).days
+    )
     everyone = _window_deals(ctx, cfg.deals_metric, window)
     totals = ctx.values_in(cfg.amount_metric, ctx.period)
+    same_place = _same_period_of_earlier_quarters(ctx.period, cfg.quarters_back)
     results = []
     for person in ctx.people:
         inside = everyone.get(person, [])
@@ -106,35 +153,44 @@ def _timing(
         if not total or len(inside) < cfg.min_deals or amount < cfg.min_amount:
             continue
         share = amount / total
-        if share < cfg.min_share:
-            continue
         earlier_inside, earlier_total, earlier_periods = pooled_share(
             ctx, cfg.amount_metric, person, cfg.lookback, part
         )
-        usual = earlier_total / earlier_periods if earlier_periods else ZERO
+        if earlier_periods < min(cfg.min_history, cfg.lookback):
+            continue  # no history is unknown, not zero: the person's usual cannot be told from fewer periods
+        usual = earlier_total / earlier_periods
         if amount < cfg.min_of_usual * usual:
             continue
-        norm, basis = (
-            (earlier_inside / earlier_total, f"{cfg.lookback} periods before")
-            if earlier_total >= cfg.min_amount
-            else (uniform, "an even spread")
-        )
+        if share < cfg.min_share and amount < cfg.or_usual_periods * usual:
+            continue
+        norm = earlier_inside / earlier_total
+        q_inside, q_total, q_periods = _pooled(ctx, cfg.amount_metric, person, same_place, part)
+        quarter_norm = q_inside / q_total if q_periods else None
         mates = teammates(ctx, person)
         team_inside = sum((d.amount for m in mates for d in everyone.get(m, [])), ZERO)
         team_total = sum((totals.get(m, ZERO) for m in mates), ZERO)
-        team = team_inside / team_total if team_total else uniform
-        if share - max(norm, team) < cfg.margin:
+        team = team_inside / team_total if team_total else None
+        reference = max(n for n in (norm, quarter_norm, team, uniform) if n is not None)
+        if share - reference < cfg.margin:
             continue
+        basis = f"{earlier_periods} of the {cfg.lookback} periods before"
+        quarter_text = (
+            f", {pct(quarter_norm)} at the same point of {q_periods} earlier quarter{'s' if q_periods > 1 else ''}"
+            if quarter_norm is not None
+            else ""
+        )
         results.append(
             Finding(
                 check=check,
                 person_id=person,
                 period=ctx.period.label,
-                severity="high" if share - max(norm, team) >= 2 * cfg.margin else cfg.severity,
+                severity="high" if share - reference >= 2 * cfg.margin else cfg.severity,
                 explanation=(
                     f"{len(inside)} deals worth {shown(amount)} {ctx.currency} closed in the {where} ({window.label}), "
                     f"{pct(share)} of the period's {shown(total)} {ctx.currency}, against {pct(norm)} usually "
-                    f"({basis}) and {pct(team)} for the team this period."
+                    f"({basis}){quarter_text}, {'no team figure' if team is None else pct(team) + ' for the team'} "
+                    f"this period and {pct(uniform)} of the period's working days ({calendar.name} calendar); "
+                    f"the plan looks at {pct(cfg.margin)} above the highest of these."
                 ),
                 evidence={"deals": _ids(inside)},
                 figures={
@@ -145,7 +201,10 @@ def _timing(
                     "share": pct(share),
                     "norm": pct(norm),
                     "norm_from": basis,
-                    "team_share": pct(team),
+                    "same_point_of_earlier_quarters": "no history" if quarter_norm is None else pct(quarter_norm),
+                    "team_share": "no team" if team is None else pct(team),
+                    "working_day_share": pct(uniform),
+                    "margin": pct(cfg.margin),
                     "usual_period_amount": str(usual.quantize(Decimal("0.01"))),
                 },
             ).as_result(cfg)

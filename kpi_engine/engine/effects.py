@@ -131,9 +131,15 @@ class Effects:
             evidence = {r["table"]: _text_ids(r["ids"]) for r in view.records}
             fid = finding_id(self.loaded.id, rule_id, result.person_id, view.period or self.period.label, evidence)
             trace = {"id": fid, **trace, "effect": config.effect, "affects": list(config.affects)}
+            acts = config.acts_on(str(trace.get("severity", config.severity)))
+            if config.effect != "flag" and not acts:
+                trace["effect_note"] = (
+                    f"Severity {trace.get('severity')}: the plan's {config.effect} acts only on "
+                    f"{', '.join(config.act_on)}; this finding is listed for review only."
+                )
             found = _Found(fid, rule_id, result.person_id, config, " ".join(view.explanation), evidence, trace)
             self.found.append(found)
-            if config.effect != "flag":
+            if acts:
                 for affected in config.affects:
                     self.by_rule.setdefault(affected, []).append(found)
                     if config.effect in ("exclude", "clawback"):

@@ -20,12 +20,27 @@ from ..engine.contract import RuleResult
 if TYPE_CHECKING:
     from ..plans.model import LoadedPlan
 
-__all__ = ["FINDING", "HELD", "CheckConfig", "Effect", "Finding", "Severity", "finding_id", "has_checks", "is_check"]
+__all__ = [
+    "FINDING",
+    "HELD",
+    "CheckConfig",
+    "Effect",
+    "Finding",
+    "FindingCategory",
+    "Severity",
+    "finding_id",
+    "has_checks",
+    "is_check",
+]
 
 FINDING = "finding"
 HELD = "held"  # a payout line held pending review of a finding: amount and currency kept, not paid
 Effect = Literal["flag", "hold", "exclude", "clawback"]
 Severity = Literal["low", "medium", "high"]
+_SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high")
+FindingCategory = Literal["gaming", "process"]
+"""``gaming``: a signal that someone may have gamed a measure; ``process``: records kept badly (missing evidence,
+missing lead channel), a matter for the process owner rather than an accusation."""
 
 
 class CheckConfig(BaseModel):
@@ -37,6 +52,8 @@ class CheckConfig(BaseModel):
     - ``affects``: the payout rules of the same plan the effect acts on (required unless ``flag``).
     - ``severity``: the severity of a finding when the check does not grade it itself.
     - ``clawback_periods``: how many earlier periods a ``clawback`` looks back for what was paid on a record.
+    - ``act_on``: the severities the effect acts on; a finding of another severity is listed (flagged) only, and
+      says so. Default: every severity.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +62,11 @@ class CheckConfig(BaseModel):
     affects: list[str] = Field(default_factory=list)
     severity: Severity = "medium"
     clawback_periods: int = Field(default=12, ge=1, le=36)
+    act_on: list[Severity] = Field(default_factory=lambda: list(_SEVERITIES), min_length=1)
+
+    def acts_on(self, severity: str) -> bool:
+        """Whether the plan's effect acts on a finding of ``severity`` (else it is only flagged)."""
+        return self.effect != "flag" and severity in self.act_on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +80,7 @@ class Finding:
     explanation: str
     evidence: Mapping[str, tuple[int, ...]]
     figures: Mapping[str, Any] = field(default_factory=dict)  # the numbers behind the sentence, as plain text
+    category: FindingCategory = "gaming"
 
     def as_result(self, config: CheckConfig | None = None) -> RuleResult:
         effect = config.effect if config is not None else "flag"
@@ -65,6 +88,7 @@ class Finding:
             "check": self.check,
             "period": self.period,
             "severity": self.severity,
+            "category": self.category,
             "explanation": self.explanation,
             "effect": effect,
             "affects": list(config.affects) if config is not None else [],
@@ -85,6 +109,7 @@ class Finding:
             explanation=t["explanation"],
             evidence=evidence,
             figures=dict(t.get("figures", {})),
+            category=t.get("category", "gaming"),
         )
 
 

@@ -44,7 +44,7 @@ def registry():
     return load_plugins(extra={"toy-checks": types.SimpleNamespace(kpi_rule_types=kpi_rule_types)})
 
 
-def plan(registry, effect: str, *, per: str = "period", affects: str = "[commission]"):
+def plan(registry, effect: str, *, per: str = "period", affects: str = "[commission]", extra: str = ""):
     text = f"""
 id: toy-effects
 currency: USD
@@ -62,7 +62,7 @@ rules:
     at_least: 100000
     effect: {effect}
     affects: {affects}
-"""
+{extra}"""
     return parse_plan(text, "toy-effects.yaml", registry=registry)
 
 
@@ -106,6 +106,18 @@ def test_hold_keeps_the_amount_as_held_and_a_rerun_gives_the_same_finding_id(oct
     again = evaluate(store, loaded, "2026-10", registry=registry)
     assert [o.trace["id"] for o in again.outcomes if o.kind == "finding"] == [finding.trace["id"]]
     assert paid(again) == 0
+
+
+def test_a_hold_acts_only_on_the_severities_the_plan_maps_and_the_finding_says_so(october, registry):
+    store, _ = october
+    loaded = plan(registry, "hold", extra="    severity: medium\n    act_on: [high]\n")
+    run = evaluate(store, loaded, "2026-10", registry=registry)
+    assert paid(run) == Decimal("17000.00") and [o.kind for o in lines(run)] == ["payout"]
+    (finding,) = [o for o in run.outcomes if o.kind == "finding"]
+    assert finding.trace["severity"] == "medium" and finding.trace["category"] == "gaming"
+    assert "acts only on high; this finding is listed for review only" in finding.trace["effect_note"]
+    high = plan(registry, "hold", extra="    severity: high\n    act_on: [high]\n")
+    assert paid(evaluate(store, high, "2026-10", registry=registry)) == 0
 
 
 def test_a_released_hold_is_paid_once_in_the_next_period_and_an_upheld_one_never(october, registry):

@@ -7,7 +7,7 @@ company has about five), drawn at random with nothing planted. Both integrity pl
 the 12 months, in order, through the engine.
 
 FALSE_POSITIVES below is what they raised there (seed 11): every finding is a false positive, since
-nothing was planted. Measured: **18 findings in 3,600 person-months checked, 0.5 % per person-month**
+nothing was planted. Measured: **17 findings in 3,600 person-months checked, 0.5 % per person-month**
 (1,692 sales-rep months under deal-integrity, 1,908 rep and marketing months under activity-integrity):
 
 - ``benford`` 15 (0.9 % of rep-months; 11 people, some in consecutive months, since a person's 6-period
@@ -15,7 +15,8 @@ nothing was planted. Measured: **18 findings in 3,600 person-months checked, 0.5
   July on, and uniform amounts from 2,000 to 30,000 yuan leave digits 3 to 9 thin, so chance alone
   departs from the law and from the team at p = 0.001 a few times in 1,692 tests of 8 degrees of freedom;
 - ``discount_spike`` 2 (3 of 4 deals in the last week at 23 % against 12 % for the person and the team);
-- ``deal_splitting`` 1 (2 deals of one customer and product within 7 days, 53,428 CNY together);
+- ``deal_splitting`` none (before issue 18, 1: two deals of one customer and product within 7 days, 53,428 CNY
+  together, about 26,700 each: ordinary orders that do not land near the 50,000 limit, ``near_limit`` 70 %);
 - the activity and lead checks none.
 
 The test asserts the same findings, so a change to a check that makes it fire more (or less) on clean
@@ -43,7 +44,7 @@ RULES = Path(__file__).resolve().parents[2] / "rules"
 PLANS = [RULES / "deal-integrity.yaml", RULES / "activity-integrity.yaml"]
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]
 SCOPE = {"deal-integrity": {"sales_rep"}, "activity-integrity": {"sales_rep", "marketing_specialist"}}
-FALSE_POSITIVES = {"benford": 15, "discount_spike": 2, "deal_splitting": 1}
+FALSE_POSITIVES = {"benford": 15, "discount_spike": 2}
 MAX_RATE = 0.005  # 18 in 3,600
 
 

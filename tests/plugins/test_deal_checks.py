@@ -89,26 +89,26 @@ def test_every_deal_check_is_a_registered_rule_type_with_a_check_config() -> Non
 
 def test_deal_splitting_reads_the_last_days_of_the_previous_period_only_as_far_back_as_the_window() -> None:
     ctx = context(
-        period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": [_deal(3, 30_000, "2026-01-02")]}}
+        period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": [_deal(3, 46_000, "2026-01-02")]}}
     )
     asked: list[str] = []
     ctx = _with_periods(
-        ctx, {"2025-12-25..2025-12-31": {"repeat_customer_deals": {"E1": [_deal(1, 40_000, "2025-12-30")]}}}, asked
+        ctx, {"2025-12-25..2025-12-31": {"repeat_customer_deals": {"E1": [_deal(1, 47_000, "2025-12-30")]}}}, asked
     )
     (finding,) = _findings(deal_splitting(ctx, DealSplitting(limit=Decimal(50_000), within_days=7)))
     assert asked == ["repeat_customer_deals 2025-12-25..2025-12-31"]
-    assert finding.evidence == {"deals": (1, 3)} and finding.period == "2026-01" and finding.figures["total"] == "70000"
+    assert finding.evidence == {"deals": (1, 3)} and finding.period == "2026-01" and finding.figures["total"] == "93000"
 
 
 def test_deal_splitting_leaves_a_group_wholly_in_the_previous_period_to_that_period() -> None:
     ctx = context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": []}})
-    earlier = [_deal(1, 40_000, "2025-12-29"), _deal(2, 40_000, "2025-12-30")]
+    earlier = [_deal(1, 46_000, "2025-12-29"), _deal(2, 47_000, "2025-12-30")]
     ctx = _with_periods(ctx, {"2025-12-25..2025-12-31": {"repeat_customer_deals": {"E1": earlier}}}, [])
     assert deal_splitting(ctx, DealSplitting()) == []
 
 
 def test_deal_splitting_does_not_group_a_renewal_with_a_new_sale_unless_the_plan_says_so() -> None:
-    rows = [_deal(1, 40_000, "2026-01-12"), {**_deal(2, 20_000, "2026-01-13"), "deal_type": "renewal"}]
+    rows = [_deal(1, 46_000, "2026-01-12"), {**_deal(2, 47_000, "2026-01-13"), "deal_type": "renewal"}]
     ctx = _with_periods(
         context(period="2026-01", people=["E1"], details={"repeat_customer_deals": {"E1": rows}}), {}, []
     )
@@ -281,7 +281,8 @@ def test_timing_checks_read_only_the_rows_of_their_window_and_aggregated_totals(
         raise AssertionError(f"read every row of {metric} for the period")
 
     rows = [_deal(i, 100_000, day) for i, day in enumerate(["2026-03-29", "2026-03-30", "2026-03-31"], 1)]
-    ctx = context(period="2026-03", people=["E1"], earlier={"2026-03": {"won_amount": {"E1": 320_000}}})
+    history = {"2026-01": {"won_amount": {"E1": 300_000}}, "2026-02": {"won_amount": {"E1": 300_000}}}
+    ctx = context(period="2026-03", people=["E1"], earlier={"2026-03": {"won_amount": {"E1": 320_000}}, **history})
     asked: list[str] = []
     ctx = _with_periods(
         dataclasses.replace(ctx, record_details=no_period_rows),
@@ -289,7 +290,7 @@ def test_timing_checks_read_only_the_rows_of_their_window_and_aggregated_totals(
         asked,
     )
     (finding,) = _findings(period_end_pull_forward(ctx, PeriodEndPullForward()))
-    assert finding.figures["share"] == "93.8%" and finding.figures["norm_from"] == "an even spread"
+    assert finding.figures["share"] == "93.8%" and finding.figures["norm_from"] == "2 of the 3 periods before"
     assert discount_spike(ctx, DiscountSpike()) == []
     assert set(asked) == {"closed_deal_details 2026-03-29..2026-03-31", "closed_deal_details 2026-03-25..2026-03-31"}
 

@@ -24,7 +24,7 @@ def _documented() -> dict[str, set[str]]:
             continue
         metrics = re.findall(r"`([a-z_]+)`", cells[0])
         values = {"owner", "refund", "cancellation", "credit_note", "churn", "deal_lost"}  # a column's values
-        columns = set(re.findall(r"`([a-z_]+)`", cells[3])) - values
+        columns = set(re.findall(r"`([a-z][a-z0-9_]*)`", cells[3])) - values
         for metric in metrics:
             found[metric] = columns
     return found
