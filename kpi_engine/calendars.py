@@ -4,8 +4,12 @@ A calendar is weekends plus public holidays, minus the weekend days worked in th
 built-in calendar ``CN`` holds China's public holidays as the State Council General Office announces them
 each year (国务院办公厅关于 20XX 年部分节假日安排的通知):
 
-- 2025: 国办发明电〔2024〕12号, published 12 November 2024 (https://www.gov.cn/zhengce/content/202411/content_6986382.htm)
-- 2026: 国办发明电〔2025〕7号, published 4 November 2025 (https://www.gov.cn/zhengce/content/202511/content_7047091.htm)
+- 2025: 国办发明电〔2024〕12号, 12 November 2024, full text as Xinhua carried it:
+  https://m.gmw.cn/2024-11/12/content_1303894933.htm
+- 2026: the notice of 4 November 2025, full text as Xinhua carried it:
+  https://politics.gmw.cn/2025-11/04/content_38391083.htm
+
+Every date below was checked against those texts.
 
 Years the data does not cover are weekends only, and ``covers(year)`` says so (a check can name that in
 its sentence). Another calendar is registered with ``register_calendar`` (a plugin or a deployment does it at
