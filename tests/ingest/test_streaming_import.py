@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select
 
 from kpi_engine import ImportRejected, PersonRecord, Store, import_file, schema, upsert_records
-from kpi_engine.ingest import importing
+from kpi_engine.ingest import file_import
 
 HEADER = "remote_id,name,customer,owner_id,stage_raw,amount,currency,created_at,closed_at\n"
 
 
 @pytest.fixture(autouse=True)
 def three_rows_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importing, "IMPORT_BATCH", 3)
+    monkeypatch.setattr(file_import, "IMPORT_BATCH", 3)
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_a_bad_row_in_the_last_batch_leaves_nothing_of_the_batches_before_it(peo
 
 
 def test_a_file_with_more_bad_rows_than_are_listed_says_how_many_there_are(people, tmp_path, monkeypatch):
-    monkeypatch.setattr(importing, "PROBLEMS_KEPT", 2)
+    monkeypatch.setattr(file_import, "PROBLEMS_KEPT", 2)
     rows = [deal(n, amount="many") for n in range(1, 6)]
     with pytest.raises(ImportRejected) as refused:
         import_file(people, deals_file(tmp_path, rows), source="crm")
