@@ -284,8 +284,10 @@ class FileImport:
         column = self.model.key_fields[0]
         shown = _shown(key[0]) if len(key) == 1 else str(key)
         if first is None:  # an earlier batch wrote it: its row is found once the file is read
+            listed = len(self.problems.found) < PROBLEMS_KEPT
             self.problems.add(number, "")
-            self.problems.repeats.append((number, column, key))
+            if listed:  # only the listed ones are named: memory stays bounded however many repeat
+                self.problems.repeats.append((number, column, key))
             return
         self.problems.add(
             number, f"row {number}, column {self.headers.get(column, column)!r}: {shown} repeats row {first}"

@@ -119,3 +119,16 @@ def test_a_manager_named_later_in_a_people_file_is_found(store, tmp_path):
     with store.connect() as conn:
         managers = set(conn.execute(select(schema.people.c.manager_id).where(schema.people.c.id != "M1")).scalars())
     assert managers == {"M1"}
+
+
+def test_a_file_repeating_itself_is_refused_with_the_repeats_listed_up_to_the_limit(people, tmp_path, monkeypatch):
+    monkeypatch.setattr(file_import, "PROBLEMS_KEPT", 2)
+    rows = [deal(n) for n in range(1, 5)] * 2
+    with pytest.raises(ImportRejected) as refused:
+        import_file(people, deals_file(tmp_path, rows), source="crm")
+    assert refused.value.message == "deals.csv has 4 bad rows; nothing was imported."
+    assert refused.value.problems == [
+        "row 6, column 'remote_id': 'D1' repeats row 2",
+        "row 7, column 'remote_id': 'D2' repeats row 3",
+        "(the first 2 problems are listed)",
+    ]
