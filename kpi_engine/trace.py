@@ -263,6 +263,11 @@ class TraceView:
         return self._text("severity")
 
     @property
+    def category(self) -> str:
+        """A finding's kind: ``gaming`` (a signal of gaming) or ``process`` (a gap in how work is recorded)."""
+        return self._text("category") or "gaming"
+
+    @property
     def effect(self) -> str:
         return self._text("effect") or "flag"
 

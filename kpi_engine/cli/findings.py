@@ -12,7 +12,7 @@ __all__ = ["COMMANDS"]
 
 COMMANDS: list[click.Command] = []  # registered on the ``kpi`` group by kpi_engine.cli
 
-COLUMNS = ["id", "check", "person", "period", "severity", "effect", "explanation", "evidence", "review"]
+COLUMNS = ["id", "check", "category", "person", "period", "severity", "effect", "explanation", "evidence", "review"]
 
 
 @click.group(invoke_without_command=True)

@@ -40,6 +40,8 @@ class SavedFinding:
     figures: Mapping[str, Any]
     review: str | None = None
     review_note: str | None = None
+    category: str = "gaming"
+    """``gaming`` (a signal of gaming) or ``process`` (a gap in how work is recorded, such as missing evidence)."""
 
     def evidence_text(self) -> str:
         return "; ".join(f"{table}: {', '.join(str(i) for i in ids)}" for table, ids in self.evidence.items())
@@ -50,6 +52,7 @@ class SavedFinding:
             "plan": self.plan_id,
             "run": self.run_id,
             "check": self.check,
+            "category": self.category,
             "rule": self.rule_id,
             "person": self.person_id,
             "period": self.period,
@@ -129,6 +132,7 @@ def list_findings(
                 figures=dict(view.figures),
                 review=decision,
                 review_note=note,
+                category=view.category,
             )
         )
     return found

@@ -94,6 +94,18 @@ def test_after_the_demo_every_registered_check_has_a_finding_with_its_records(kp
     assert "Findings by check (all months):" in kpi.demo.out
 
 
+def test_each_finding_says_whether_it_signals_gaming_or_a_gap_in_process(kpi):
+    found = json.loads(kpi("findings", "--format", "json").out)
+    kinds: dict[str, set[str]] = {}
+    for finding in found:
+        kinds.setdefault(finding["check"], set()).add(finding["category"])
+    assert kinds["unverified_activity"] == {"process"}  # visits kept without evidence: how work is recorded
+    assert kinds["deal_splitting"] == {"gaming"}
+    assert set().union(*kinds.values()) == {"gaming", "process"}
+    table = kpi("findings", "--check", "unverified_activity").out
+    assert "category" in table.splitlines()[0] and "process" in table
+
+
 def test_the_demo_finds_every_planted_case_with_its_records(kpi, demo_folder):
     planted = json.loads((demo_folder / "kpi-demo.ground-truth.json").read_text(encoding="utf-8"))
     cases = planted["cases"] if isinstance(planted, dict) else planted
