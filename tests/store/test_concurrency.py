@@ -113,6 +113,10 @@ def test_evaluations_racing_imports_save_the_watermark_of_what_they_paid(store, 
         try:
             while not done.is_set():
                 runs.append(evaluate(store, plan, "2026-10", registry=registry))
+                # SQLite grants its write lock to whoever asks first when it frees, not in turn: an evaluation
+                # taking it again at once could keep the importer waiting past its busy timeout. A short pause
+                # lets the two interleave, as evaluations and imports do in use.
+                time.sleep(0.01)
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             failures.append(exc)
 
