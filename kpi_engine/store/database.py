@@ -17,6 +17,7 @@ from ..errors import StoreError
 __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_DATABASE_FILE",
+    "SQLITE_BUSY_TIMEOUT",
     "Store",
     "default_database_url",
     "insert_many",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 DATABASE_URL_ENV = "KPI_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite writer waits for the write lock before its command gives up."""
+_SQLITE_BUSY_CODES = {5, 6, 517}  # SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT
 DEFAULT_DATABASE_FILE = "kpi.sqlite"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
@@ -57,7 +61,7 @@ class Store:
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
         try:
             self.engine: Engine = create_engine(self.url, **kwargs)
         except (ImportError, SQLAlchemyError) as exc:
@@ -111,9 +115,23 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction: everything inside commits together or not at all."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One transaction: everything inside commits together or not at all.
+
+        On SQLite a writer waits ``SQLITE_BUSY_TIMEOUT`` seconds for the write lock; past it the
+        transaction is rolled back and ``StoreError`` says so (SQLite does not grant the lock in turn, so
+        a writer can wait behind others taking it back to back).
+        """
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlite_errorcode", None) not in _SQLITE_BUSY_CODES:
+                raise
+            raise StoreError(
+                f"the database {self.display_url} stayed locked by another writer for {SQLITE_BUSY_TIMEOUT:g} s; "
+                "nothing was written.",
+                hint="run the command again once the other kpi command (an import, an evaluation, a sync) is done",
+            ) from None
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

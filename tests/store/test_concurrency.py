@@ -8,6 +8,7 @@ always describes what it paid.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import types
@@ -135,3 +136,29 @@ def test_evaluations_racing_imports_save_the_watermark_of_what_they_paid(store, 
         assert run.total() == Decimal(10 * sum(range(1, deals + 1))).quantize(Decimal("0.01")), (run.id, deals)
     with store.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM deals")).scalar() == imports
+
+
+def test_a_writer_kept_from_the_write_lock_past_the_busy_timeout_gets_one_sentence(tmp_path, monkeypatch, capsys):
+    from kpi_engine.store import database
+
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "kpi.sqlite"
+    open_store(f"sqlite:///{path}").dispose()
+    people = tmp_path / "people.csv"
+    people.write_text("id,name,role\nE1,Ann,sales_rep\n", encoding="utf-8")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer, holding the lock
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(["--db", f"sqlite:///{path}", "import", str(people)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1
+    assert "stayed locked by another writer for 0.2 s; nothing was written." in err
+    assert "unexpected" not in err and "Traceback" not in err
+    store = open_store(f"sqlite:///{path}")
+    with store.connect() as conn:
+        assert conn.execute(select(schema.people.c.id)).all() == []
+    store.dispose()
