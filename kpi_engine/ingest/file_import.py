@@ -260,7 +260,7 @@ class FileImport:
         if self.problems.repeats:
             self._name_first_rows()
 
-    def _record(self, number: int, row: list[Any], index_of: dict[str, int]) -> Any:
+    def _record(self, number: int, row: list[Any], index_of: dict[str, int], problems: _Problems | None = None) -> Any:
         """The row's record, or None with its problems noted."""
         defaults = self.settings.rules.defaults
         if len(row) >= self._width and not defaults:
@@ -277,7 +277,7 @@ class FileImport:
             for error in exc.errors():
                 column = str(error["loc"][0]) if error["loc"] else None
                 where = f", column {self.headers.get(column, column)!r}" if column else ""
-                self.problems.add(number, f"row {number}{where}: {_reason(error)}")
+                (problems or self.problems).add(number, f"row {number}{where}: {_reason(error)}")
             return None
 
     def _repeat(self, number: int, key: tuple[Any, ...], first: int | None) -> None:
@@ -332,15 +332,11 @@ class FileImport:
             index_of, _, _ = _columns(
                 self.path.name, header, self.settings.entity, self.settings.rules, self.settings.overrides
             )
-            quiet = _Problems()
+            already_listed = _Problems()  # the first reading listed these rows' problems
             for number, row in enumerate(table.rows, start=2):
                 if _blank(row):
                     continue
-                saved, self.problems = self.problems, quiet
-                try:
-                    record = self._record(number, row, index_of)
-                finally:
-                    self.problems = saved
+                record = self._record(number, row, index_of, already_listed)
                 if record is not None and record.key() in wanted:
                     first.setdefault(record.key(), number)
         named = {}
